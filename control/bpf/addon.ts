@@ -1,0 +1,172 @@
+// Loads the native addon and declares its shape. Nothing outside control/bpf/
+// imports this file: the wrappers beside it add typed errors and checks.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeMapInfo {
+  name: string;
+  id: number;
+  type: string;
+  keySize: number;
+  valueSize: number;
+  /** Bytes per value as user space sees it: per-CPU maps hold one copy per CPU. */
+  userValueSize: number;
+  maxEntries: number;
+  flags: number;
+  perCpu: boolean;
+  btfId: number;
+}
+
+export interface BtfType {
+  kind: 'int' | 'ptr' | 'array' | 'struct' | 'union' | 'enum' | 'fwd' | 'float' | 'void' | 'other';
+  name: string;
+  /** The outermost typedef, e.g. "__be32": how a field says it is big-endian. */
+  typedef?: string;
+  size: number;
+  signed?: boolean;
+  bool?: boolean;
+  length?: number;
+  elem?: BtfType;
+  members?: BtfMember[];
+}
+
+export interface BtfMember {
+  name: string;
+  offset: number;
+  bitOffset: number;
+  bitSize: number;
+  type: BtfType;
+}
+
+export interface BatchResult {
+  count: number;
+  /** False when the kernel lacked the batch command and we went one by one. */
+  batched: boolean;
+}
+
+export interface NativeMap {
+  info(): NativeMapInfo;
+  lookup(key: Buffer): Buffer | undefined;
+  update(key: Buffer, value: Buffer, flags: number): void;
+  delete(key: Buffer): boolean;
+  nextKey(key?: Buffer): Buffer | undefined;
+  updateBatch(keys: Buffer, values: Buffer, flags: number): Promise<BatchResult>;
+  deleteBatch(keys: Buffer): Promise<BatchResult>;
+  lookupAll(): Promise<BatchResult & { keys: Buffer; values: Buffer }>;
+  pin(path: string): void;
+  btf(): { key: BtfType | null; value: BtfType | null } | null;
+  close(): void;
+  fd(): number;
+}
+
+export interface TestRunResult {
+  retval: number;
+  data: Buffer;
+  durationNs: number;
+  ctx?: Buffer;
+}
+
+export interface NativeTcAttachment {
+  ifindex: number;
+  direction: 'ingress' | 'egress';
+  handle: number;
+  priority: number;
+  programId: number;
+  hookCreated: boolean;
+}
+
+export interface NativeLink {
+  pin(path: string): void;
+  detach(): void;
+  close(): void;
+}
+
+export interface NativeProgramInfo {
+  name: string;
+  id: number;
+  type: string;
+  attachType: string | null;
+  xlatedSize: number;
+  jitedSize: number;
+  runTimeNs: number;
+  runCount: number;
+}
+
+export interface NativeProgram {
+  info(): NativeProgramInfo;
+  testRun(opts: { data: Buffer; repeat?: number; ctx?: Buffer; dataOutSize?: number }): TestRunResult;
+  attachTc(opts: { ifindex: number; direction: string; priority?: number; handle?: number; netns?: string }): NativeTcAttachment;
+  attachXdp(opts: { ifindex: number; mode: string; netns?: string }): void;
+  attachCgroup(opts: { cgroup: string; attachType?: string }): NativeLink;
+  pin(path: string): void;
+  close(): void;
+  fd(): number;
+}
+
+export interface NativeObjectMap {
+  name: string;
+  type: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  internal: boolean;
+  pinPath: string | null;
+  pinned: boolean;
+}
+
+export interface NativeObjectProgram {
+  name: string;
+  section: string;
+  type: string;
+  attachType: string;
+  autoload: boolean;
+}
+
+export interface NativeObject {
+  maps(): NativeObjectMap[];
+  programs(): NativeObjectProgram[];
+  setMapPinPath(map: string, path: string): void;
+  setMapMaxEntries(map: string, n: number): void;
+  setProgramAutoload(program: string, on: boolean): void;
+  setGlobal(name: string, value: Buffer): void;
+  load(): void;
+  map(name: string): NativeMap;
+  program(name: string): NativeProgram;
+  close(): void;
+}
+
+export interface Addon {
+  BpfObject: new (path: string, opts?: { pinRoot?: string }) => NativeObject;
+  BpfMap: { new (fd: number, adopt?: boolean): NativeMap; openPinned(path: string): NativeMap };
+  BpfProgram: {
+    new (fd: number, adopt?: boolean, attachType?: number): NativeProgram;
+    openPinned(path: string, attachType?: string): NativeProgram;
+    detachTc(opts: { ifindex: number; direction: string; priority: number; handle: number; netns?: string; destroyHook?: boolean }): boolean;
+    detachXdp(opts: { ifindex: number; mode: string; netns?: string }): void;
+    queryXdp(opts: { ifindex: number; mode: string; netns?: string }): number;
+  };
+  BpfLink: { openPinned(path: string): NativeLink };
+  updateFlags: { ANY: number; NOEXIST: number; EXIST: number; F_LOCK: number };
+}
+
+/** The project root: the nearest folder above this file with build/Release. */
+function findAddon(): string {
+  const override = process.env.SWITCHYARD_ADDON;
+  if (override) return override;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, 'build', 'Release', 'switchyard.node');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error('the switchyard native addon is not built: run scripts/setup.sh (or npm run build)');
+}
+
+let loaded: Addon | undefined;
+
+export function addon(): Addon {
+  loaded ??= createRequire(import.meta.url)(findAddon()) as Addon;
+  return loaded;
+}

@@ -1,0 +1,259 @@
+// Codecs for map keys and values, derived from the BTF the compiler wrote for
+// the C struct. TypeScript never restates a layout: it names the fields it
+// wants shown in a friendlier form (an address as text, say), and derive()
+// checks every such field exists with a size that fits. A field added,
+// removed, resized or moved in C changes the codec or fails here, loudly.
+import { isIPv4 } from 'node:net';
+import type { BtfMember, BtfType } from './addon.js';
+import { BpfError, BpfErrorCode } from './errors.js';
+
+/** How a field is shown in TypeScript. Without one, ints are numbers (bigint above 32 bits). */
+export type FieldFormat =
+  | 'ipv4' // 4-byte int, network order → "10.96.0.1"
+  | 'ipv6' // 16 bytes → "fd00::1"
+  | 'mac' // 6 bytes → "aa:bb:cc:dd:ee:ff"
+  | 'number' // any int up to 6 bytes of value → number (u64 counters that fit)
+  | 'bigint' // any int → bigint
+  | 'bool' // any int → boolean
+  | 'bytes'; // raw Buffer copy
+
+export interface Formats {
+  [field: string]: FieldFormat | Formats;
+}
+
+export interface Codec<T> {
+  readonly size: number;
+  readonly type: BtfType;
+  encode(value: T): Buffer;
+  encodeInto(value: T, buf: Buffer, offset: number): void;
+  decode(buf: Buffer, offset?: number): T;
+}
+
+type Field = {
+  name: string;
+  offset: number;
+  size: number;
+  read(buf: Buffer, at: number): unknown;
+  write(buf: Buffer, at: number, v: unknown): void;
+};
+
+const isPadding = (name: string) => name === '' || /^_*pad\d*$|^_*reserved\d*$/.test(name);
+
+function mismatch(where: string, message: string): BpfError {
+  return new BpfError(BpfErrorCode.LayoutMismatch, `${where}: ${message}`, { op: 'codec.derive', target: where });
+}
+
+function bigEndian(t: BtfType): boolean {
+  return !!t.typedef && /^__be\d+$/.test(t.typedef);
+}
+
+function intField(where: string, t: BtfType, format: FieldFormat | undefined): Pick<Field, 'read' | 'write'> {
+  const size = t.size;
+  const be = bigEndian(t);
+  const signed = !!t.signed;
+  const readBig = (buf: Buffer, at: number): bigint => {
+    let v = 0n;
+    for (let i = 0; i < size; i++) v = (v << 8n) | BigInt(buf[at + (be ? i : size - 1 - i)]!);
+    if (signed && v >= 1n << BigInt(size * 8 - 1)) v -= 1n << BigInt(size * 8);
+    return v;
+  };
+  const writeBig = (buf: Buffer, at: number, v: bigint) => {
+    let x = BigInt.asUintN(size * 8, v);
+    for (let i = 0; i < size; i++) {
+      buf[at + (be ? size - 1 - i : i)] = Number(x & 0xffn);
+      x >>= 8n;
+    }
+  };
+  switch (format) {
+    case 'ipv4':
+      if (size !== 4) throw mismatch(where, `format ipv4 needs 4 bytes, the field has ${size}`);
+      return {
+        read: (buf, at) => `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}`,
+        write: (buf, at, v) => {
+          if (typeof v !== 'string' || !isIPv4(v)) throw new TypeError(`${where}: "${String(v)}" is not an IPv4 address`);
+          v.split('.').forEach((o, i) => (buf[at + i] = Number(o)));
+        },
+      };
+    case 'bigint':
+      return { read: readBig, write: (buf, at, v) => writeBig(buf, at, BigInt(v as bigint | number)) };
+    case 'bool':
+      return { read: (buf, at) => readBig(buf, at) !== 0n, write: (buf, at, v) => writeBig(buf, at, v ? 1n : 0n) };
+    case undefined:
+    case 'number':
+      if (format === undefined && size > 4) {
+        return { read: readBig, write: (buf, at, v) => writeBig(buf, at, BigInt(v as bigint | number)) };
+      }
+      return {
+        read: (buf, at) => Number(readBig(buf, at)),
+        write: (buf, at, v) => {
+          if (typeof v !== 'number' && typeof v !== 'bigint') throw new TypeError(`${where}: ${String(v)} is not a number`);
+          writeBig(buf, at, BigInt(v));
+        },
+      };
+    default:
+      throw mismatch(where, `format ${format} does not fit a ${size}-byte integer`);
+  }
+}
+
+function bytesField(where: string, size: number, format: FieldFormat | undefined): Pick<Field, 'read' | 'write'> {
+  const copy = {
+    read: (buf: Buffer, at: number) => Buffer.from(buf.subarray(at, at + size)),
+    write: (buf: Buffer, at: number, v: unknown) => {
+      if (!Buffer.isBuffer(v) || v.length !== size) throw new TypeError(`${where}: expected a ${size}-byte Buffer`);
+      v.copy(buf, at);
+    },
+  };
+  if (format === undefined || format === 'bytes') return copy;
+  if (format === 'ipv6') {
+    if (size !== 16) throw mismatch(where, `format ipv6 needs 16 bytes, the field has ${size}`);
+    return {
+      read: (buf, at) => formatIpv6(buf.subarray(at, at + 16)),
+      write: (buf, at, v) => parseIpv6(String(v), where).copy(buf, at),
+    };
+  }
+  if (format === 'mac') {
+    if (size !== 6) throw mismatch(where, `format mac needs 6 bytes, the field has ${size}`);
+    return {
+      read: (buf, at) => [...buf.subarray(at, at + 6)].map((b) => b.toString(16).padStart(2, '0')).join(':'),
+      write: (buf, at, v) => {
+        const parts = String(v).split(':');
+        if (parts.length !== 6) throw new TypeError(`${where}: "${String(v)}" is not a MAC address`);
+        parts.forEach((p, i) => (buf[at + i] = parseInt(p, 16)));
+      },
+    };
+  }
+  throw mismatch(where, `format ${format} does not fit a ${size}-byte array`);
+}
+
+function fieldsOf(where: string, t: BtfType, formats: Formats, base: number): Field[] {
+  const members = t.members ?? [];
+  for (const name of Object.keys(formats)) {
+    if (!members.some((m) => m.name === name)) throw mismatch(where, `no field "${name}" in struct ${t.name || '(anonymous)'}`);
+  }
+  return members.filter((m) => !isPadding(m.name)).map((m) => memberField(`${where}.${m.name}`, m, formats[m.name], base));
+}
+
+function memberField(where: string, m: BtfMember, format: FieldFormat | Formats | undefined, base: number): Field {
+  if (m.bitSize !== 0) throw mismatch(where, 'bitfields are not supported in map structs; use whole integers');
+  const t = m.type;
+  const offset = base + m.offset;
+  if (t.kind === 'struct' || t.kind === 'union') {
+    const inner = fieldsOf(where, t, typeof format === 'object' ? format : {}, 0);
+    const sub = makeStruct(t, inner);
+    return { name: m.name, offset, size: t.size, read: (b, at) => sub.read(b, at), write: (b, at, v) => sub.write(b, at, v) };
+  }
+  if (typeof format === 'object') throw mismatch(where, `expected a struct, the field is ${t.kind}`);
+  const rw =
+    t.kind === 'int' || t.kind === 'enum'
+      ? intField(where, t, format)
+      : t.kind === 'array' && t.elem?.kind === 'int' && t.elem.size === 1
+        ? bytesField(where, t.size, format)
+        : t.kind === 'array'
+          ? arrayField(where, t, format)
+          : (() => {
+              throw mismatch(where, `unsupported field kind ${t.kind}`);
+            })();
+  return { name: m.name, offset, size: t.size, ...rw };
+}
+
+function arrayField(where: string, t: BtfType, format: FieldFormat | undefined): Pick<Field, 'read' | 'write'> {
+  const elem = t.elem!;
+  const n = t.length ?? 0;
+  const rw = elem.kind === 'int' ? intField(where, elem, format) : undefined;
+  if (!rw) throw mismatch(where, `arrays of ${elem.kind} are not supported`);
+  return {
+    read: (buf, at) => Array.from({ length: n }, (_, i) => rw.read(buf, at + i * elem.size)),
+    write: (buf, at, v) => {
+      if (!Array.isArray(v) || v.length !== n) throw new TypeError(`${where}: expected an array of ${n}`);
+      v.forEach((x, i) => rw.write(buf, at + i * elem.size, x));
+    },
+  };
+}
+
+/** RFC 5952 text: lower case, the longest run of two or more zero groups as "::". */
+function formatIpv6(b: Buffer): string {
+  const g = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2));
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
+  return best < 0 ? hex(g) : `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+}
+
+function parseIpv6(s: string, where: string): Buffer {
+  const [head = '', tail] = s.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  if (groups.length !== 8) throw new TypeError(`${where}: "${s}" is not an IPv6 address`);
+  const out = Buffer.alloc(16);
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
+}
+
+function makeStruct(t: BtfType, fields: Field[]) {
+  return {
+    read(buf: Buffer, at: number): Record<string, unknown> {
+      const out: Record<string, unknown> = {};
+      for (const f of fields) out[f.name] = f.read(buf, at + f.offset);
+      return out;
+    },
+    write(buf: Buffer, at: number, v: unknown) {
+      if (typeof v !== 'object' || v === null) throw new TypeError(`${t.name}: expected an object`);
+      const obj = v as Record<string, unknown>;
+      for (const f of fields) {
+        if (!(f.name in obj)) throw new TypeError(`${t.name}: field "${f.name}" is missing`);
+        f.write(buf, at + f.offset, obj[f.name]);
+      }
+      for (const k of Object.keys(obj)) {
+        if (!fields.some((f) => f.name === k)) throw new TypeError(`${t.name}: struct has no field "${k}"`);
+      }
+    },
+  };
+}
+
+/**
+ * Derives a codec from a BTF type. `formats` names fields to show specially;
+ * for a scalar type it may be a single format. `expectSize`, when given, is
+ * checked too: a guard for code that packs buffers by hand.
+ */
+export function derive<T>(where: string, type: BtfType | null, formats?: Formats | FieldFormat, expectSize?: number): Codec<T> {
+  if (!type) throw mismatch(where, 'the map has no BTF for this type; build the object with -g');
+  if (expectSize !== undefined && type.size !== expectSize) {
+    throw mismatch(where, `${type.name || type.kind} is ${type.size} bytes in BTF, the caller expects ${expectSize}`);
+  }
+  let rw: Pick<Field, 'read' | 'write'>;
+  const scalar: FieldFormat | undefined = typeof formats === 'string' ? formats : undefined;
+  if (type.kind === 'struct' || type.kind === 'union') {
+    if (typeof formats === 'string') throw mismatch(where, `a struct takes field formats, not "${formats}"`);
+    rw = makeStruct(type, fieldsOf(where, type, formats ?? {}, 0));
+  } else if (type.kind === 'int' || type.kind === 'enum') {
+    rw = intField(where, type, scalar);
+  } else if (type.kind === 'array') {
+    rw = type.elem?.kind === 'int' && type.elem.size === 1 ? bytesField(where, type.size, scalar) : arrayField(where, type, scalar);
+  } else {
+    throw mismatch(where, `cannot derive a codec for ${type.kind}`);
+  }
+  const size = type.size;
+  return {
+    size,
+    type,
+    encode(value: T): Buffer {
+      const buf = Buffer.alloc(size);
+      rw.write(buf, 0, value);
+      return buf;
+    },
+    encodeInto(value: T, buf: Buffer, offset: number) {
+      buf.fill(0, offset, offset + size);
+      rw.write(buf, offset, value);
+    },
+    decode(buf: Buffer, offset = 0): T {
+      return rw.read(buf, offset) as T;
+    },
+  };
+}

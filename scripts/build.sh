@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds what setup installed the tools for: BPF objects, the native addon and the
+# TypeScript. Each step is incremental; nothing is rebuilt that is up to date.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$SWITCHYARD_ROOT"
+use_node24
+
+# BPF objects: make compares timestamps (bpf/Makefile).
+make -s -C bpf
+
+# The addon: rebuilt when a source is newer than the built module.
+addon=build/Release/switchyard.node
+if [ ! -f "$addon" ] || [ -n "$(find native binding.gyp -newer "$addon" -print -quit)" ]; then
+  log "addon: building"
+  node-gyp rebuild --silent --nodedir="$NODE_HOME" >/dev/null
+else
+  log "addon: up to date"
+fi
+
+# TypeScript: tsc's own incremental build info decides.
+tsc -p tsconfig.build.json
+log "build: done"
