@@ -6,9 +6,6 @@ set -euo pipefail
 cd "$SWITCHYARD_ROOT"
 use_node24
 
-# BPF objects: make compares timestamps (bpf/Makefile).
-make -s -C bpf
-
 # The addon: rebuilt when a source is newer than the built module.
 addon=build/Release/switchyard.node
 if [ ! -f "$addon" ] || [ -n "$(find native binding.gyp -newer "$addon" -print -quit)" ]; then
@@ -17,6 +14,10 @@ if [ ! -f "$addon" ] || [ -n "$(find native binding.gyp -newer "$addon" -print -
 else
   log "addon: up to date"
 fi
+
+# BPF objects: make compares timestamps (bpf/Makefile). After the addon:
+# node-gyp rebuild starts by deleting build/, where the objects live too.
+make -s -C bpf
 
 # TypeScript: tsc's own incremental build info decides.
 tsc -p tsconfig.build.json
