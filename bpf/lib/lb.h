@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
+/*
+ * Service lookup and backend selection, shared by the tc and socket programs.
+ * Every step is one hash lookup, whatever the number of services or backends.
+ */
+#ifndef SWITCHYARD_LB_H
+#define SWITCHYARD_LB_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "maps.h"
+
+#define NSEC_PER_SEC 1000000000ULL
+
+static __always_inline struct sy_service *lb_lookup_service(__be32 addr, __be16 port, __u8 proto)
+{
+	struct sy_service_key key = { .addr = addr, .port = port, .proto = proto };
+
+	return bpf_map_lookup_elem(&sy_services, &key);
+}
+
+static __always_inline struct sy_backend *lb_lookup_backend(__u32 backend_id)
+{
+	return bpf_map_lookup_elem(&sy_backends, &backend_id);
+}
+
+/* A backend from the affinity table, if the client had one recently and it
+ * is still a backend of the service. */
+static __always_inline struct sy_backend *lb_affinity_backend(const struct sy_service *svc, __be32 client,
+							       __u32 *backend_id)
+{
+	struct sy_affinity_key key = { .service_id = svc->id, .client = client };
+	struct sy_affinity *aff = bpf_map_lookup_elem(&sy_affinity, &key);
+
+	if (!aff)
+		return NULL;
+	if (bpf_ktime_get_ns() - aff->last_used_ns > (__u64)svc->affinity_timeout * NSEC_PER_SEC)
+		return NULL;
+	*backend_id = aff->backend_id;
+	return lb_lookup_backend(aff->backend_id);
+}
+
+static __always_inline void lb_affinity_remember(const struct sy_service *svc, __be32 client, __u32 backend_id)
+{
+	struct sy_affinity_key key = { .service_id = svc->id, .client = client };
+	struct sy_affinity aff = { .last_used_ns = bpf_ktime_get_ns(), .backend_id = backend_id };
+
+	bpf_map_update_elem(&sy_affinity, &key, &aff, BPF_ANY);
+}
+
+/* Picks the backend for a new flow: the affine one if ClientIP affinity holds,
+ * else a random slot. NULL when the service has no usable backend. */
+static __always_inline struct sy_backend *lb_select_backend(const struct sy_service *svc, __be32 client,
+							    __u32 *backend_id)
+{
+	struct sy_slot_key slot_key = { .service_id = svc->id };
+	struct sy_backend *backend;
+	struct sy_slot *slot;
+
+	if (svc->backend_count == 0)
+		return NULL;
+	if (svc->flags & SY_SVC_F_AFFINITY) {
+		backend = lb_affinity_backend(svc, client, backend_id);
+		if (backend) {
+			lb_affinity_remember(svc, client, *backend_id);
+			return backend;
+		}
+	}
+	slot_key.slot = bpf_get_prandom_u32() % svc->backend_count;
+	slot = bpf_map_lookup_elem(&sy_slots, &slot_key);
+	if (!slot)
+		return NULL;
+	backend = lb_lookup_backend(slot->backend_id);
+	if (!backend)
+		return NULL;
+	*backend_id = slot->backend_id;
+	if (svc->flags & SY_SVC_F_AFFINITY)
+		lb_affinity_remember(svc, client, *backend_id);
+	return backend;
+}
+
+#endif /* SWITCHYARD_LB_H */

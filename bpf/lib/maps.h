@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
+/*
+ * The dataplane's maps. All are pinned by name under the daemon's pin root,
+ * so the tc and socket objects share them and a restarted daemon finds them
+ * again with their contents (and the flows they carry). Sizes are defaults;
+ * the loader sets each max_entries at load time from its flags.
+ */
+#ifndef SWITCHYARD_MAPS_H
+#define SWITCHYARD_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "switchyard/abi.h"
+
+/* Written by the control plane per service port; read per new flow by tc and
+ * socket programs. Key: the address a client dials; value: the service port's
+ * id, its backend count and flags. One entry per (address, port, protocol). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sy_service_key);
+	__type(value, struct sy_service);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sy_services SEC(".maps");
+
+/* Written by the control plane (before the service's count grows, after it
+ * shrinks); read per new flow. Key: (service id, slot index); value: the
+ * backend in that slot. Selection is slot = random % count: O(1). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1048576);
+	__type(key, struct sy_slot_key);
+	__type(value, struct sy_slot);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sy_slots SEC(".maps");
+
+/* Written by the control plane (before any slot points at it, removed last);
+ * read per new flow. Key: backend id; value: the endpoint's address and port. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1048576);
+	__type(key, __u32);
+	__type(value, struct sy_backend);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sy_backends SEC(".maps");
+
+/* Written and read per packet by the tc program; read by the control plane for
+ * the ops API. Two entries per flow (ORIGINAL and REPLY direction); LRU, so
+ * the oldest flows go first when it fills. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct sy_ct_key);
+	__type(value, struct sy_ct_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sy_conntrack SEC(".maps");
+
+/* Written and read per new flow of services with ClientIP affinity; entries
+ * of removed backends are deleted by the control plane. LRU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sy_affinity_key);
+	__type(value, struct sy_affinity);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sy_affinity SEC(".maps");
+
+/* Written by the socket programs at connect/sendmsg, read at recvmsg and
+ * getpeername, so node processes see the service address they dialled. LRU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sy_sock_revnat_key);
+	__type(value, struct sy_sock_revnat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sy_sock_revnat SEC(".maps");
+
+#endif /* SWITCHYARD_MAPS_H */

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
+/* Rewriting an address and port of a parsed packet with its checksums. The
+ * kernel's csum helpers update the IP header checksum and the L4 checksum
+ * incrementally, pseudo-header included; with CHECKSUM_PARTIAL packets (the
+ * usual case for a pod's own TCP on a veth) they fix only the pseudo-header
+ * part, which is what the device that finishes the checksum expects. */
+#ifndef SWITCHYARD_NAT_H
+#define SWITCHYARD_NAT_H
+
+#include <stddef.h>
+#include <linux/pkt_cls.h>
+#include "packet.h"
+
+enum nat_side { NAT_SOURCE, NAT_DEST };
+
+static __always_inline __u32 nat_l4_csum_off(const struct sy_packet *p)
+{
+	return p->l4_off + (p->proto == IPPROTO_TCP ? offsetof(struct tcphdr, check) : offsetof(struct udphdr, check));
+}
+
+/* Rewrites the source or destination address and port; 0 or a negative errno. */
+static __always_inline int nat_rewrite(struct __sk_buff *skb, struct sy_packet *p, enum nat_side side,
+				       __be32 addr, __be16 port)
+{
+	__u32 addr_off = p->l3_off + (side == NAT_DEST ? offsetof(struct iphdr, daddr) : offsetof(struct iphdr, saddr));
+	__u32 port_off = p->l4_off + (side == NAT_DEST ? 2 : 0); /* TCP and UDP: source, then dest */
+	__u32 csum_off = nat_l4_csum_off(p);
+	/* UDP: a zero checksum means "none"; keep it so, and never write 0. */
+	__u64 mangled = p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	__be32 old_addr = side == NAT_DEST ? p->daddr : p->saddr;
+	__be16 old_port = side == NAT_DEST ? p->dport : p->sport;
+	int ret;
+
+	if (old_addr != addr) {
+		ret = bpf_l4_csum_replace(skb, csum_off, old_addr, addr, BPF_F_PSEUDO_HDR | mangled | sizeof(addr));
+		if (ret < 0)
+			return ret;
+		ret = bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), old_addr, addr, sizeof(addr));
+		if (ret < 0)
+			return ret;
+		ret = bpf_skb_store_bytes(skb, addr_off, &addr, sizeof(addr), 0);
+		if (ret < 0)
+			return ret;
+	}
+	if (old_port != port) {
+		ret = bpf_l4_csum_replace(skb, csum_off, old_port, port, mangled | sizeof(port));
+		if (ret < 0)
+			return ret;
+		ret = bpf_skb_store_bytes(skb, port_off, &port, sizeof(port), 0);
+		if (ret < 0)
+			return ret;
+	}
+	if (side == NAT_DEST) {
+		p->daddr = addr;
+		p->dport = port;
+	} else {
+		p->saddr = addr;
+		p->sport = port;
+	}
+	return 0;
+}
+
+#endif /* SWITCHYARD_NAT_H */

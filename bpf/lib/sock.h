@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
+/* Translation at the socket for the node's own processes: their traffic never
+ * crosses a pod veth, so it is translated where the socket is given its peer.
+ * connect() and sendmsg() get the backend; recvmsg() and getpeername() give
+ * back the service address the application asked for. No per-packet work. */
+#ifndef SWITCHYARD_SOCK_H
+#define SWITCHYARD_SOCK_H
+
+#include <linux/errno.h>
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include "lb.h"
+
+#define SOCK_ALLOW 1
+#define SOCK_DENY 0
+
+static __always_inline __u8 sock_proto(const struct bpf_sock_addr *ctx)
+{
+	return ctx->type == 1 /* SOCK_STREAM */ ? IPPROTO_TCP : ctx->type == 2 /* SOCK_DGRAM */ ? IPPROTO_UDP : 0;
+}
+
+/* Rewrites ctx's peer from a service address to a backend. */
+static __always_inline int sock4_xlate_fwd(struct bpf_sock_addr *ctx)
+{
+	__u8 proto = sock_proto(ctx);
+	__be32 svc_addr = ctx->user_ip4;
+	__be16 svc_port = (__be16)ctx->user_port;
+	struct sy_sock_revnat_key rkey = {};
+	struct sy_sock_revnat rval = {};
+	struct sy_backend *backend;
+	struct sy_service *svc;
+	__u32 backend_id = 0;
+
+	if (!proto)
+		return SOCK_ALLOW;
+	svc = lb_lookup_service(svc_addr, svc_port, proto);
+	if (!svc)
+		return SOCK_ALLOW;
+	backend = lb_select_backend(svc, 0 /* the node itself */, &backend_id);
+	if (!backend) {
+		/* connect() and sendmsg() fail with ECONNREFUSED, as REJECT would. */
+		bpf_set_retval(-ECONNREFUSED);
+		return SOCK_DENY;
+	}
+	rkey.cookie = bpf_get_socket_cookie(ctx);
+	rkey.addr = backend->addr;
+	rkey.port = backend->port;
+	rval.addr = svc_addr;
+	rval.port = svc_port;
+	bpf_map_update_elem(&sy_sock_revnat, &rkey, &rval, BPF_ANY);
+	ctx->user_ip4 = backend->addr;
+	ctx->user_port = (__u32)backend->port;
+	return SOCK_ALLOW;
+}
+
+/* Rewrites ctx's peer from a backend back to the service address. */
+static __always_inline int sock4_xlate_rev(struct bpf_sock_addr *ctx)
+{
+	struct sy_sock_revnat_key rkey = {
+		.cookie = bpf_get_socket_cookie(ctx),
+		.addr = ctx->user_ip4,
+		.port = (__be16)ctx->user_port,
+	};
+	struct sy_sock_revnat *rval = bpf_map_lookup_elem(&sy_sock_revnat, &rkey);
+
+	if (rval) {
+		ctx->user_ip4 = rval->addr;
+		ctx->user_port = (__u32)rval->port;
+	}
+	return SOCK_ALLOW;
+}
+
+#endif /* SWITCHYARD_SOCK_H */

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
+/* Service translation at tc ingress: replies of tracked flows are turned back
+ * into the service address; packets to a service address are sent to a
+ * backend, chosen once per flow. Everything else passes untouched. */
+#ifndef SWITCHYARD_XLATE_H
+#define SWITCHYARD_XLATE_H
+
+#include <linux/pkt_cls.h>
+#include "conntrack.h"
+#include "lb.h"
+#include "nat.h"
+#include "reject.h"
+
+/* Load-time knob: the source address given to hairpin flows (a pod reaching
+ * itself through its service), so its replies come back through the node
+ * instead of being dropped by the pod as "from myself". */
+const volatile __be32 hairpin_snat_addr = bpf_htonl(0xa9fe2a01); /* 169.254.42.1 */
+
+/* A reply of a tracked flow: source back to the service address (and, for a
+ * hairpin flow, destination back to the client). */
+static __always_inline int xlate_reply(struct __sk_buff *skb, struct sy_packet *p, struct sy_ct_entry *ct)
+{
+	__be32 client = ct->client_addr;
+	__be16 client_port = p->dport;
+	__u16 flags = ct->flags;
+	__be32 svc_addr = ct->nat_addr;
+	__be16 svc_port = ct->nat_port;
+
+	ct_touch(ct);
+	if (nat_rewrite(skb, p, NAT_SOURCE, svc_addr, svc_port) < 0)
+		return TC_ACT_SHOT;
+	if ((flags & SY_CT_F_HAIRPIN) && nat_rewrite(skb, p, NAT_DEST, client, client_port) < 0)
+		return TC_ACT_SHOT;
+	return TC_ACT_OK;
+}
+
+/* The client side of a tracked flow: the same backend as its first packet. */
+static __always_inline int xlate_established(struct __sk_buff *skb, struct sy_packet *p, struct sy_ct_entry *ct)
+{
+	__be32 backend = ct->nat_addr;
+	__be16 backend_port = ct->nat_port;
+	__u16 flags = ct->flags;
+
+	ct_touch(ct);
+	if ((flags & SY_CT_F_HAIRPIN) && nat_rewrite(skb, p, NAT_SOURCE, hairpin_snat_addr, p->sport) < 0)
+		return TC_ACT_SHOT;
+	if (nat_rewrite(skb, p, NAT_DEST, backend, backend_port) < 0)
+		return TC_ACT_SHOT;
+	return TC_ACT_OK;
+}
+
+static __always_inline int xlate_new_flow(struct __sk_buff *skb, struct sy_packet *p, const struct sy_service *svc)
+{
+	struct ct_flow flow = {
+		.client_addr = p->saddr, .client_port = p->sport, .svc_addr = p->daddr,
+		.svc_port = p->dport, .proto = p->proto, .service_id = svc->id,
+	};
+	struct sy_backend *backend;
+	__u32 backend_id = 0;
+
+	backend = lb_select_backend(svc, p->saddr, &backend_id);
+	if (!backend) {
+		/* No endpoints: refuse TCP at once; UDP has no handshake to refuse. */
+		return p->proto == IPPROTO_TCP ? reject_tcp_syn(skb, p) : TC_ACT_SHOT;
+	}
+	flow.backend_addr = backend->addr;
+	flow.backend_port = backend->port;
+	flow.backend_id = backend_id;
+	flow.reply_to = p->saddr;
+	if (backend->addr == p->saddr) {
+		flow.flags |= SY_CT_F_HAIRPIN;
+		flow.reply_to = hairpin_snat_addr;
+	}
+	if (ct_create(&flow) < 0)
+		return TC_ACT_SHOT;
+	if ((flow.flags & SY_CT_F_HAIRPIN) && nat_rewrite(skb, p, NAT_SOURCE, hairpin_snat_addr, p->sport) < 0)
+		return TC_ACT_SHOT;
+	if (nat_rewrite(skb, p, NAT_DEST, flow.backend_addr, flow.backend_port) < 0)
+		return TC_ACT_SHOT;
+	return TC_ACT_OK;
+}
+
+static __always_inline int xlate_ingress(struct __sk_buff *skb)
+{
+	struct sy_packet p;
+	struct sy_service *svc;
+	struct sy_ct_entry *ct;
+
+	if (packet_parse(skb, &p) < 0)
+		return TC_ACT_OK;
+
+	ct = ct_lookup(&p, SY_CT_REPLY);
+	if (ct)
+		return xlate_reply(skb, &p, ct);
+
+	svc = lb_lookup_service(p.daddr, p.dport, p.proto);
+	if (!svc)
+		return TC_ACT_OK;
+
+	ct = ct_lookup(&p, SY_CT_ORIGINAL);
+	/* A fresh SYN on a tracked 4-tuple is a new connection reusing a port:
+	 * it gets a new choice, not a backend that may have gone since. */
+	if (ct && !(p.proto == IPPROTO_TCP && (p.tcp_flags & (SY_TCP_SYN | SY_TCP_ACK)) == SY_TCP_SYN))
+		return xlate_established(skb, &p, ct);
+	return xlate_new_flow(skb, &p, svc);
+}
+
+#endif /* SWITCHYARD_XLATE_H */

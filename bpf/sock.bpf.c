@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0)
+/*
+ * cgroup socket hooks for node-originated traffic to services. Attached to the
+ * node's cgroup v2 root in production; tests attach them to a cgroup they
+ * created. Why at the socket: the node's own packets never pass a pod veth,
+ * and translating once per connect() costs nothing per packet.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "sock.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("cgroup/connect4")
+int sy_sock4_connect(struct bpf_sock_addr *ctx)
+{
+	return sock4_xlate_fwd(ctx);
+}
+
+SEC("cgroup/sendmsg4")
+int sy_sock4_sendmsg(struct bpf_sock_addr *ctx)
+{
+	return sock4_xlate_fwd(ctx);
+}
+
+SEC("cgroup/recvmsg4")
+int sy_sock4_recvmsg(struct bpf_sock_addr *ctx)
+{
+	return sock4_xlate_rev(ctx);
+}
+
+SEC("cgroup/getpeername4")
+int sy_sock4_getpeername(struct bpf_sock_addr *ctx)
+{
+	return sock4_xlate_rev(ctx);
+}

@@ -1,0 +1,321 @@
+// The eBPF dataplane as a proxier sees it: load the programs and their pinned
+// maps, attach them, and program service ports. It decides nothing about
+// Kubernetes; it writes what it is told, in an order that never shows a packet
+// a half-written service.
+import { isIPv4 } from 'node:net';
+import { join } from 'node:path';
+import { BpfObject, type Attachment } from '../../bpf/index.js';
+import { IdAllocator } from './ids.js';
+import { CT_F_HAIRPIN, CT_ORIGINAL, SVC_F_AFFINITY, openMaps, type DataplaneMaps, type MapName } from './maps.js';
+import { protocolName, protocolNumber, type Protocol } from './protocol.js';
+
+export interface ServicePortKey {
+  address: string;
+  port: number;
+  protocol: Protocol;
+}
+
+export interface Backend {
+  address: string;
+  port: number;
+}
+
+export interface ServicePortSpec extends ServicePortKey {
+  /** The endpoints new flows may go to; empty means refuse. */
+  backends: Backend[];
+  /** ClientIP session affinity with this timeout, when set. */
+  affinityTimeoutSeconds?: number;
+}
+
+export interface ProgrammedServicePort extends ServicePortSpec {
+  id: number;
+}
+
+export interface ConntrackFlow {
+  direction: 'original' | 'reply';
+  protocol: string;
+  source: string;
+  destination: string;
+  /** ORIGINAL: the backend the flow goes to; REPLY: the service address it is answered from. */
+  translatedTo: string;
+  hairpin: boolean;
+  serviceId: number;
+  backendId: number;
+  idleSeconds: number;
+}
+
+/** max_entries of each map; load-time settings. */
+export type MapSizes = Partial<Record<MapName, number>>;
+
+export interface DataplaneOptions {
+  /** Folder with tc.bpf.o and sock.bpf.o (build/bpf). */
+  objectDir: string;
+  /** A bpffs folder: maps are pinned here and found again on restart. */
+  pinRoot: string;
+  mapSizes?: MapSizes;
+  /** Source address for hairpin flows (default 169.254.42.1). */
+  hairpinAddress?: string;
+}
+
+interface ServiceState {
+  id: number;
+  spec: ServicePortSpec;
+  /** Backend id by "ip:port", and the backend id in each slot. */
+  backendIds: Map<string, number>;
+  slots: number[];
+}
+
+const keyOf = (k: ServicePortKey) => `${k.address}|${k.port}|${k.protocol}`;
+const endpointOf = (b: Backend) => `${b.address}:${b.port}`;
+
+function validate(spec: ServicePortSpec): void {
+  const bad = (what: string) => new RangeError(`service port ${spec.address}:${spec.port}/${spec.protocol}: ${what}`);
+  if (!isIPv4(spec.address)) throw bad(`"${spec.address}" is not an IPv4 address`);
+  if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535) throw bad(`port ${spec.port} is out of range`);
+  if (!['TCP', 'UDP', 'SCTP'].includes(spec.protocol)) throw bad(`protocol ${spec.protocol} is not TCP, UDP or SCTP`);
+  for (const b of spec.backends) {
+    if (!isIPv4(b.address)) throw bad(`backend "${b.address}" is not an IPv4 address`);
+    if (!Number.isInteger(b.port) || b.port < 1 || b.port > 65535) throw bad(`backend port ${b.port} is out of range`);
+  }
+  if (spec.backends.length > 0xffff) throw bad(`${spec.backends.length} backends is more than a service entry counts`);
+  const t = spec.affinityTimeoutSeconds;
+  if (t !== undefined && (!Number.isInteger(t) || t < 1 || t > 86400)) throw bad(`affinity timeout ${t} is not 1..86400 seconds`);
+}
+
+export class EbpfDataplane {
+  readonly #tc: BpfObject;
+  readonly #sock: BpfObject;
+  readonly #maps: DataplaneMaps;
+  readonly #services = new Map<string, ServiceState>();
+  readonly #serviceIds = new IdAllocator();
+  readonly #backendIds = new IdAllocator();
+  readonly #attachments: Attachment[] = [];
+
+  private constructor(tc: BpfObject, sock: BpfObject) {
+    this.#tc = tc;
+    this.#sock = sock;
+    this.#maps = openMaps(tc);
+  }
+
+  /**
+   * Loads both objects against the maps pinned under `pinRoot`: created on the
+   * first run, reused (with their flows) on every later one.
+   */
+  static async open(opts: DataplaneOptions): Promise<EbpfDataplane> {
+    const hairpin = opts.hairpinAddress ?? '169.254.42.1';
+    if (!isIPv4(hairpin)) throw new RangeError(`hairpin address "${hairpin}" is not IPv4`);
+    const common = { pinRoot: opts.pinRoot, maxEntries: opts.mapSizes };
+    const tc = BpfObject.load(join(opts.objectDir, 'tc.bpf.o'), {
+      ...common,
+      globals: { hairpin_snat_addr: Buffer.from(hairpin.split('.').map(Number)) },
+    });
+    let sock: BpfObject;
+    try {
+      sock = BpfObject.load(join(opts.objectDir, 'sock.bpf.o'), common);
+    } catch (e) {
+      tc.close();
+      throw e;
+    }
+    const dp = new EbpfDataplane(tc, sock);
+    await dp.#adoptProgrammed();
+    return dp;
+  }
+
+  /** tc ingress on a pod-facing veth or an uplink. */
+  attachInterface(opts: { ifindex: number; netns?: string }): Attachment {
+    const prog = this.#tc.program('sy_tc_ingress');
+    try {
+      const a = prog.attachTc({ ifindex: opts.ifindex, direction: 'ingress', netns: opts.netns, priority: 1, handle: 1 });
+      this.#attachments.push(a);
+      return a;
+    } finally {
+      prog.close();
+    }
+  }
+
+  /** The socket hooks for node-originated traffic, on a cgroup v2 directory. */
+  attachCgroup(cgroup: string, opts: { allowRootCgroup?: boolean } = {}): Attachment[] {
+    const names = ['sy_sock4_connect', 'sy_sock4_sendmsg', 'sy_sock4_recvmsg', 'sy_sock4_getpeername'];
+    const done: Attachment[] = [];
+    try {
+      for (const name of names) {
+        const prog = this.#sock.program(name);
+        try {
+          done.push(prog.attachCgroup({ cgroup, allowRootCgroup: opts.allowRootCgroup }));
+        } finally {
+          prog.close();
+        }
+      }
+    } catch (e) {
+      for (const a of done) a.detach();
+      throw e;
+    }
+    this.#attachments.push(...done);
+    return done;
+  }
+
+  /**
+   * Programs one service port. Order: backends, then slots, then the service
+   * entry with its count, then stale slots and backends. A packet in flight
+   * sees the old service or the new one, each complete.
+   */
+  upsertService(spec: ServicePortSpec): void {
+    validate(spec);
+    const m = this.#maps;
+    const key = keyOf(spec);
+    const prev = this.#services.get(key);
+    const id = prev?.id ?? this.#serviceIds.allocate();
+
+    const backendIds = new Map<string, number>();
+    const slots: number[] = [];
+    for (const b of spec.backends) {
+      const ep = endpointOf(b);
+      if (backendIds.has(ep)) continue; // the same endpoint twice is one backend
+      let bid = prev?.backendIds.get(ep);
+      if (bid === undefined) {
+        bid = this.#backendIds.allocate();
+        m.backends.set(bid, { addr: b.address, port: b.port });
+      }
+      backendIds.set(ep, bid);
+      slots.push(bid);
+    }
+    slots.forEach((bid, slot) => {
+      if (prev?.slots[slot] !== bid) m.slots.set({ service_id: id, slot }, { backend_id: bid });
+    });
+    const affinity = spec.affinityTimeoutSeconds;
+    m.services.set(
+      { addr: spec.address, port: spec.port, proto: protocolNumber(spec.protocol) },
+      { id, backend_count: slots.length, flags: affinity ? SVC_F_AFFINITY : 0, affinity_timeout: affinity ?? 0 },
+    );
+    for (let slot = slots.length; slot < (prev?.slots.length ?? 0); slot++) m.slots.delete({ service_id: id, slot });
+    const gone = [...(prev?.backendIds ?? [])].filter(([ep]) => !backendIds.has(ep)).map(([, bid]) => bid);
+    this.#forgetBackends(id, gone);
+    this.#services.set(key, { id, spec: { ...spec, backends: [...spec.backends] }, backendIds, slots });
+  }
+
+  /** Removes a service port: the entry first, so no new flow finds it, then its slots and backends. */
+  deleteService(key: ServicePortKey): boolean {
+    const state = this.#services.get(keyOf(key));
+    if (!state) return false;
+    const m = this.#maps;
+    m.services.delete({ addr: key.address, port: key.port, proto: protocolNumber(key.protocol) });
+    state.slots.forEach((_, slot) => m.slots.delete({ service_id: state.id, slot }));
+    this.#forgetBackends(state.id, [...state.backendIds.values()]);
+    this.#serviceIds.release(state.id);
+    this.#services.delete(keyOf(key));
+    return true;
+  }
+
+  /** What this dataplane has programmed, as it believes it. */
+  programmed(): ProgrammedServicePort[] {
+    return [...this.#services.values()].map((s) => ({ id: s.id, ...s.spec }));
+  }
+
+  /** What the kernel's maps hold, decoded: the truth an operator checks against. */
+  async servicesInMaps(): Promise<ProgrammedServicePort[]> {
+    const m = this.#maps;
+    const [services, slots, backends] = await Promise.all([m.services.all(), m.slots.all(), m.backends.all()]);
+    const backendById = new Map(backends);
+    const slotsById = new Map<number, Map<number, number>>();
+    for (const [k, v] of slots) {
+      if (!slotsById.has(k.service_id)) slotsById.set(k.service_id, new Map());
+      slotsById.get(k.service_id)!.set(k.slot, v.backend_id);
+    }
+    return services.map(([k, v]) => {
+      const bySlot = slotsById.get(v.id) ?? new Map<number, number>();
+      const list: Backend[] = [];
+      for (let i = 0; i < v.backend_count; i++) {
+        const b = backendById.get(bySlot.get(i) ?? -1);
+        if (b) list.push({ address: b.addr, port: b.port });
+      }
+      return {
+        id: v.id,
+        address: k.addr,
+        port: k.port,
+        protocol: protocolName(k.proto) as Protocol,
+        backends: list,
+        ...(v.flags & SVC_F_AFFINITY ? { affinityTimeoutSeconds: v.affinity_timeout } : {}),
+      };
+    });
+  }
+
+  /** The connection-tracking table, decoded. */
+  async conntrack(): Promise<ConntrackFlow[]> {
+    const now = process.hrtime.bigint(); // CLOCK_MONOTONIC, as bpf_ktime_get_ns()
+    return (await this.#maps.conntrack.all()).map(([k, v]) => ({
+      direction: k.dir === CT_ORIGINAL ? 'original' : 'reply',
+      protocol: protocolName(k.proto),
+      source: `${k.saddr}:${k.sport}`,
+      destination: `${k.daddr}:${k.dport}`,
+      translatedTo: `${v.nat_addr}:${v.nat_port}`,
+      hairpin: (v.flags & CT_F_HAIRPIN) !== 0,
+      serviceId: v.service_id,
+      backendId: v.backend_id,
+      idleSeconds: Number(now - v.last_seen_ns) / 1e9,
+    }));
+  }
+
+  /** Detaches what this instance attached. Maps stay pinned, and so do the flows. */
+  detachAll(): void {
+    for (const a of this.#attachments.splice(0).reverse()) a.detach();
+  }
+
+  close(): void {
+    this.detachAll();
+    this.#tc.close();
+    this.#sock.close();
+  }
+
+  /** Backend records go last; affinity entries pointing at them go with them. */
+  #forgetBackends(serviceId: number, ids: number[]): void {
+    if (ids.length === 0) return;
+    const doomed = new Set(ids);
+    for (const bid of ids) {
+      this.#maps.backends.delete(bid);
+      this.#backendIds.release(bid);
+    }
+    for (const raw of this.#maps.affinity.map.keys()) {
+      const k = this.#maps.affinity.key.decode(raw);
+      if (k.service_id !== serviceId) continue;
+      const v = this.#maps.affinity.get(k);
+      if (v && doomed.has(v.backend_id)) this.#maps.affinity.delete(k);
+    }
+  }
+
+  /**
+   * Start-up: rebuilds what an earlier run programmed from the pinned maps,
+   * so the next sync changes only what differs and no flow is lost.
+   */
+  async #adoptProgrammed(): Promise<void> {
+    const m = this.#maps;
+    const [services, slots, backends] = await Promise.all([m.services.all(), m.slots.all(), m.backends.all()]);
+    const backendById = new Map(backends);
+    const slotsById = new Map<number, number[]>();
+    for (const [k, v] of slots) {
+      const list = slotsById.get(k.service_id) ?? [];
+      list[k.slot] = v.backend_id;
+      slotsById.set(k.service_id, list);
+    }
+    for (const [k, v] of services) {
+      const slotList = (slotsById.get(v.id) ?? []).slice(0, v.backend_count);
+      const backendIds = new Map<string, number>();
+      const list: Backend[] = [];
+      for (const bid of slotList) {
+        const b = backendById.get(bid);
+        if (!b) continue;
+        backendIds.set(`${b.addr}:${b.port}`, bid);
+        list.push({ address: b.addr, port: b.port });
+        this.#backendIds.claim(bid);
+      }
+      this.#serviceIds.claim(v.id);
+      const spec: ServicePortSpec = {
+        address: k.addr,
+        port: k.port,
+        protocol: protocolName(k.proto) as Protocol,
+        backends: list,
+        ...(v.flags & SVC_F_AFFINITY ? { affinityTimeoutSeconds: v.affinity_timeout } : {}),
+      };
+      this.#services.set(keyOf(spec), { id: v.id, spec, backendIds, slots: slotList });
+    }
+  }
+}

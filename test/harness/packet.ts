@@ -1,0 +1,117 @@
+// Building and reading Ethernet/IPv4/TCP|UDP frames for BPF_PROG_TEST_RUN,
+// with checksums computed here independently of the kernel's helpers.
+export interface PacketSpec {
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  proto: 'tcp' | 'udp';
+  /** TCP flags byte: SYN 0x02, ACK 0x10, RST 0x04, FIN 0x01. */
+  flags?: number;
+  seq?: number;
+  payload?: Buffer;
+  /** UDP only: send with checksum 0 ("none"). */
+  noUdpChecksum?: boolean;
+}
+
+export const TCP = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10 } as const;
+
+const ip4 = (s: string) => Buffer.from(s.split('.').map(Number));
+const ip4s = (b: Buffer, at: number) => `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+
+function sum16(buf: Buffer, init = 0): number {
+  let s = init;
+  for (let i = 0; i + 1 < buf.length; i += 2) s += buf.readUInt16BE(i);
+  if (buf.length % 2) s += buf[buf.length - 1]! << 8;
+  return s;
+}
+function fold(s: number): number {
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return ~s & 0xffff;
+}
+function l4Checksum(src: Buffer, dst: Buffer, proto: number, l4: Buffer): number {
+  const pseudo = Buffer.concat([src, dst, Buffer.from([0, proto]), Buffer.from([l4.length >> 8, l4.length & 255])]);
+  return fold(sum16(l4, sum16(pseudo)));
+}
+
+export function buildPacket(p: PacketSpec): Buffer {
+  const payload = p.payload ?? Buffer.alloc(0);
+  const proto = p.proto === 'tcp' ? 6 : 17;
+  let l4: Buffer;
+  if (p.proto === 'tcp') {
+    l4 = Buffer.alloc(20 + payload.length);
+    l4.writeUInt16BE(p.sport, 0);
+    l4.writeUInt16BE(p.dport, 2);
+    l4.writeUInt32BE(p.seq ?? 1000, 4);
+    l4[12] = 5 << 4;
+    l4[13] = p.flags ?? TCP.SYN;
+    l4.writeUInt16BE(64240, 14);
+    payload.copy(l4, 20);
+  } else {
+    l4 = Buffer.alloc(8 + payload.length);
+    l4.writeUInt16BE(p.sport, 0);
+    l4.writeUInt16BE(p.dport, 2);
+    l4.writeUInt16BE(l4.length, 4);
+    payload.copy(l4, 8);
+  }
+  const src = ip4(p.src);
+  const dst = ip4(p.dst);
+  const csumAt = p.proto === 'tcp' ? 16 : 6;
+  if (!(p.proto === 'udp' && p.noUdpChecksum)) l4.writeUInt16BE(l4Checksum(src, dst, proto, l4) || 0xffff, csumAt);
+
+  const ip = Buffer.alloc(20);
+  ip[0] = 0x45;
+  ip.writeUInt16BE(20 + l4.length, 2);
+  ip.writeUInt16BE(0x4000, 6);
+  ip[8] = 64;
+  ip[9] = proto;
+  src.copy(ip, 12);
+  dst.copy(ip, 16);
+  ip.writeUInt16BE(fold(sum16(ip)), 10);
+
+  const eth = Buffer.from('02000000000102000000000208' + '00', 'hex');
+  return Buffer.concat([eth, ip, l4]);
+}
+
+export interface ParsedPacket {
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  proto: 'tcp' | 'udp' | 'other';
+  flags: number;
+  seq: number;
+  ack: number;
+  ipChecksumOk: boolean;
+  l4ChecksumOk: boolean;
+  l4Checksum: number;
+  length: number;
+}
+
+export function parsePacket(frame: Buffer): ParsedPacket {
+  const ip = frame.subarray(14);
+  const ihl = (ip[0]! & 0x0f) * 4;
+  const total = ip.readUInt16BE(2);
+  const l4 = ip.subarray(ihl, total);
+  const protoNum = ip[9]!;
+  const proto = protoNum === 6 ? 'tcp' : protoNum === 17 ? 'udp' : 'other';
+  const csumAt = proto === 'tcp' ? 16 : 6;
+  const stored = l4.readUInt16BE(csumAt);
+  const zeroed = Buffer.from(l4);
+  zeroed.writeUInt16BE(0, csumAt);
+  const want = l4Checksum(ip.subarray(12, 16), ip.subarray(16, 20), protoNum, zeroed) || (proto === 'udp' ? 0xffff : 0);
+  return {
+    src: ip4s(ip, 12),
+    dst: ip4s(ip, 16),
+    sport: l4.readUInt16BE(0),
+    dport: l4.readUInt16BE(2),
+    proto,
+    flags: proto === 'tcp' ? l4[13]! : 0,
+    seq: proto === 'tcp' ? l4.readUInt32BE(4) : 0,
+    ack: proto === 'tcp' ? l4.readUInt32BE(8) : 0,
+    ipChecksumOk: fold(sum16(ip.subarray(0, ihl))) === 0,
+    l4ChecksumOk: proto === 'udp' && stored === 0 ? true : stored === want,
+    l4Checksum: stored,
+    length: frame.length,
+  };
+}
