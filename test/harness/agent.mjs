@@ -1,0 +1,222 @@
+#!/usr/bin/env node
+// Traffic agent for tests, run inside a network namespace:
+//   ip netns exec NS node test/harness/agent.mjs <mode> [--flags]
+// Plain ES module, no dependencies. Every client attempt has a timeout and the
+// process exits by itself.
+//
+//   serve --name NAME [--tcp P[,P...]] [--udp P[,P...]]
+//       TCP: greets each connection with "NAME <addr>:<port>\n", then answers
+//       each line with "NAME <line>\n". UDP: answers each datagram with
+//       "NAME <addr>:<port>". Prints "ready" once everything listens.
+//   tcp  --target IP:PORT --count N --timeout MS [--concurrency C]
+//   udp  --target IP:PORT --count N --timeout MS [--concurrency C]
+//       N fresh connections / sockets (a new source port each); one JSON line
+//       per attempt: {"ok":true,"name":..,"peer":..,"ms":..} or {"ok":false,"error":..,"ms":..}.
+//   hold --target IP:PORT --timeout MS
+//       One connection: prints the greeting as JSON, then sends each stdin line
+//       and prints {"ok":true,"reply":".."}; errors print {"ok":false,"error":..}.
+import dgram from 'node:dgram';
+import net from 'node:net';
+import readline from 'node:readline';
+
+function parseArgs(argv) {
+  const flags = {};
+  for (let i = 0; i < argv.length; i++) {
+    const key = argv[i];
+    if (!key.startsWith('--')) fail(`unexpected argument ${key}`);
+    flags[key.slice(2)] = argv[i + 1] ?? '';
+    i++;
+  }
+  return flags;
+}
+
+function fail(message) {
+  process.stderr.write(`agent: ${message}\n`);
+  process.exit(2);
+}
+
+const ports = (s) => (s ? s.split(',').filter(Boolean).map(Number) : []);
+const out = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
+const since = (t0) => Math.round((performance.now() - t0) * 1000) / 1000;
+
+function target(flags) {
+  const m = /^(.+):(\d+)$/.exec(flags.target ?? '');
+  if (!m) fail('--target IP:PORT is required');
+  return { host: m[1], port: Number(m[2]) };
+}
+
+/** Splits "NAME rest" into its parts. */
+function named(line) {
+  const i = line.indexOf(' ');
+  return i < 0 ? { name: line, rest: '' } : { name: line.slice(0, i), rest: line.slice(i + 1) };
+}
+
+async function serve(flags) {
+  const name = flags.name || fail('--name is required');
+  const listening = [];
+  for (const port of ports(flags.tcp)) {
+    const server = net.createServer((sock) => {
+      sock.on('error', () => {}); // resets from clients are normal
+      sock.setNoDelay(true);
+      sock.write(`${name} ${sock.remoteAddress}:${sock.remotePort}\n`);
+      readline.createInterface({ input: sock }).on('line', (line) => {
+        if (!sock.destroyed) sock.write(`${name} ${line}\n`);
+      });
+    });
+    listening.push(new Promise((resolve, reject) => server.once('error', reject).listen(port, '0.0.0.0', resolve)));
+  }
+  for (const port of ports(flags.udp)) {
+    const sock = dgram.createSocket('udp4');
+    sock.on('message', (_msg, rinfo) => sock.send(`${name} ${rinfo.address}:${rinfo.port}`, rinfo.port, rinfo.address));
+    listening.push(new Promise((resolve, reject) => sock.once('error', reject).bind(port, '0.0.0.0', resolve)));
+  }
+  if (!listening.length) fail('serve needs --tcp or --udp ports');
+  await Promise.all(listening);
+  process.stdout.write('ready\n');
+}
+
+/** One TCP attempt: connect, read the greeting line, close. */
+function tcpOnce({ host, port }, timeoutMs) {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const sock = net.connect({ host, port });
+    let buf = '';
+    let done = false;
+    const finish = (result) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ ...result, ms: since(t0) });
+    };
+    const timer = setTimeout(() => finish({ ok: false, error: 'ETIMEDOUT' }), timeoutMs);
+    sock.setEncoding('utf8');
+    sock.on('data', (d) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        const { name, rest } = named(buf.slice(0, nl));
+        finish({ ok: true, name, peer: rest });
+      }
+    });
+    sock.on('error', (e) => finish({ ok: false, error: e.code ?? e.message }));
+    sock.on('close', () => finish({ ok: false, error: 'ECLOSED' }));
+  });
+}
+
+/** One UDP attempt from a fresh socket (so a fresh source port). */
+function udpOnce({ host, port }, timeoutMs) {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const sock = dgram.createSocket('udp4');
+    let done = false;
+    const finish = (result) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.close();
+      resolve({ ...result, ms: since(t0) });
+    };
+    const timer = setTimeout(() => finish({ ok: false, error: 'ETIMEDOUT' }), timeoutMs);
+    // Connected, so an ICMP port unreachable comes back as ECONNREFUSED.
+    sock.on('error', (e) => finish({ ok: false, error: e.code ?? e.message }));
+    sock.on('message', (msg) => {
+      const { name, rest } = named(msg.toString('utf8'));
+      finish({ ok: true, name, peer: rest });
+    });
+    sock.connect(port, host, (err) => {
+      if (err) return finish({ ok: false, error: err.code ?? err.message });
+      sock.send('probe', (e) => e && finish({ ok: false, error: e.code ?? e.message }));
+    });
+  });
+}
+
+/** Runs `count` attempts, at most `concurrency` at a time, printing each. */
+async function probe(once, flags) {
+  const dest = target(flags);
+  const count = Number(flags.count ?? 1);
+  const timeoutMs = Number(flags.timeout ?? 2000);
+  const concurrency = Math.max(1, Number(flags.concurrency ?? 1));
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      next++;
+      out(await once(dest, timeoutMs));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+}
+
+/** One long-lived connection driven by stdin lines. */
+async function hold(flags) {
+  const dest = target(flags);
+  const timeoutMs = Number(flags.timeout ?? 2000);
+  const sock = net.connect(dest);
+  sock.setNoDelay(true);
+  const lines = [];
+  const waiters = [];
+  let ended;
+  const take = () =>
+    new Promise((resolve) => {
+      if (lines.length) return resolve({ line: lines.shift() });
+      if (ended) return resolve({ error: ended });
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        resolve({ error: 'ETIMEDOUT' });
+      }, timeoutMs);
+      const waiter = (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      };
+      waiters.push(waiter);
+    });
+  const endWith = (error) => {
+    ended ??= error;
+    for (const w of waiters.splice(0)) w({ error: ended });
+  };
+  readline.createInterface({ input: sock }).on('line', (line) => {
+    const w = waiters.shift();
+    if (w) w({ line });
+    else lines.push(line);
+  });
+  sock.on('error', (e) => endWith(e.code ?? e.message));
+  sock.on('close', () => endWith('ECLOSED'));
+
+  const greeting = await take();
+  if (greeting.error) {
+    out({ ok: false, error: greeting.error });
+    process.exit(1);
+  }
+  const { name, rest: peer } = named(greeting.line);
+  out({ ok: true, name, peer });
+  for await (const line of readline.createInterface({ input: process.stdin })) {
+    if (ended) {
+      out({ ok: false, error: ended });
+      continue;
+    }
+    sock.write(line + '\n');
+    const r = await take();
+    out(r.error ? { ok: false, error: r.error } : { ok: true, reply: r.line });
+  }
+  sock.destroy();
+  process.exit(0);
+}
+
+const [mode, ...rest] = process.argv.slice(2);
+const flags = parseArgs(rest);
+switch (mode) {
+  case 'serve':
+    await serve(flags);
+    break;
+  case 'tcp':
+    await probe(tcpOnce, flags);
+    process.exit(0);
+  case 'udp':
+    await probe(udpOnce, flags);
+    process.exit(0);
+  case 'hold':
+    await hold(flags);
+    break;
+  default:
+    fail(`unknown mode ${mode}; use serve, tcp, udp or hold`);
+}

@@ -1,0 +1,125 @@
+// A small Kubernetes-like cluster built from network namespaces, for tests
+// that need real traffic between nodes and pods. Every address and route below
+// lives inside this run's namespaces; the root namespace is never touched.
+//
+//   client ─┐                     172.31.0.0/24 on a bridge in the "sw" namespace
+//   n1 ─────┼── br0 (ns sw)       node i: wire 172.31.0.(10+i), pods 10.244.i.0/24
+//   n2 ─────┘
+//   pod n<i>p<j>: eth0 10.244.i.(10+j)/32, default via 169.254.1.1 (Calico-style)
+//
+// Service ClusterIPs (10.96.0.0/12) have no route on the nodes on purpose: pods
+// reach them by their default route, and the node's tc ingress program
+// translates them to a backend before the node routes the packet.
+import type { TestNet } from './netns.js';
+
+export interface Pod {
+  name: string; // 'n1p1'
+  ns: string;
+  ip: string;
+  hostIf: string; // 'p1', inside the node's namespace
+  node: string; // 'n1'
+}
+
+export interface Node {
+  name: string; // 'n1'
+  ns: string;
+  wireIp: string;
+  wireIf: 'wire';
+  pods: Pod[];
+}
+
+export interface Cluster {
+  switchNs: string;
+  nodes: Node[];
+  client?: { ns: string; ip: string };
+  pods(): Pod[];
+}
+
+/** The pod gateway every pod routes through; the node answers ARP for it. */
+export const POD_GATEWAY = '169.254.1.1';
+export const SERVICE_CIDR = '10.96.0.0/12';
+export const POD_CIDR = '10.244.0.0/16';
+const wireIp = (i: number) => `172.31.0.${10 + i}`;
+
+export function buildCluster(
+  net: TestNet,
+  opts: { nodes?: number; podsPerNode?: number; client?: boolean } = {},
+): Cluster {
+  const { nodes: nodeCount = 2, podsPerNode = 2, client: withClient = true } = opts;
+
+  // The "switch": one L2 segment joining every node and the client.
+  const switchNs = net.namespace('sw');
+  net.ip(switchNs, 'link', 'add', 'br0', 'type', 'bridge');
+  net.ip(switchNs, 'link', 'set', 'br0', 'up');
+  const plug = (ns: string, port: string) => {
+    net.veth({ ns, name: 'wire' }, { ns: switchNs, name: port });
+    net.ip(switchNs, 'link', 'set', port, 'master', 'br0');
+  };
+
+  const nodes: Node[] = [];
+  for (let i = 1; i <= nodeCount; i++) {
+    const name = `n${i}`;
+    const ns = net.namespace(name);
+    // A node routes for its pods. rp_filter off: with eBPF NAT and asymmetric
+    // paths (client -> n1 -> n2 -> client) strict reverse-path checks drop
+    // legitimate packets. No ICMP redirects: they would teach the client
+    // shortcuts and make the path a test sees depend on timing. Set on
+    // all/default before any interface exists, so every interface inherits them.
+    net.sysctl(ns, 'net.ipv4.ip_forward', 1);
+    for (const conf of ['all', 'default']) {
+      net.sysctl(ns, `net.ipv4.conf.${conf}.rp_filter`, 0);
+      net.sysctl(ns, `net.ipv4.conf.${conf}.send_redirects`, 0);
+      net.sysctl(ns, `net.ipv4.conf.${conf}.arp_ignore`, 0); // see the pod gateway below
+    }
+    plug(ns, name);
+    net.ip(ns, 'addr', 'add', `${wireIp(i)}/24`, 'dev', 'wire');
+    // The pods' gateway is a node address, so the node answers their ARP for
+    // it at once and a pod can ping it. (Proxy ARP alone would not: it answers
+    // only for addresses the node routes out of another interface, and these
+    // nodes have no default route; a route via lo would loop packets for the
+    // gateway until their TTL ran out.) Scope link keeps it from ever being
+    // picked as a source address; arp_ignore 0 (else inherited from the root
+    // namespace) lets p<j> answer for an address held by lo.
+    net.ip(ns, 'addr', 'add', `${POD_GATEWAY}/32`, 'dev', 'lo', 'scope', 'link');
+
+    const pods: Pod[] = [];
+    for (let j = 1; j <= podsPerNode; j++) {
+      const pod: Pod = { name: `${name}p${j}`, ns: net.namespace(`${name}p${j}`), ip: `10.244.${i}.${10 + j}`, hostIf: `p${j}`, node: name };
+      net.veth({ ns: pod.ns, name: 'eth0' }, { ns, name: pod.hostIf });
+      // Calico-style pod: a /32 and a default route via a link-local gateway,
+      // answered by the node (above).
+      net.ip(pod.ns, 'addr', 'add', `${pod.ip}/32`, 'dev', 'eth0');
+      net.ip(pod.ns, 'route', 'add', POD_GATEWAY, 'dev', 'eth0', 'scope', 'link');
+      net.ip(pod.ns, 'route', 'add', 'default', 'via', POD_GATEWAY, 'dev', 'eth0', 'onlink');
+      // As Calico does: proxy ARP for any other address a pod resolves on-link,
+      // without the default random delay of up to 0.8 s before each answer.
+      net.sysctl(ns, `net.ipv4.conf.${pod.hostIf}.proxy_arp`, 1);
+      net.sysctl(ns, `net.ipv4.neigh.${pod.hostIf}.proxy_delay`, 0);
+      net.ip(ns, 'route', 'add', `${pod.ip}/32`, 'dev', pod.hostIf);
+      pods.push(pod);
+    }
+    nodes.push({ name, ns, wireIp: wireIp(i), wireIf: 'wire', pods });
+  }
+
+  // Each node reaches the other nodes' pod subnets through that node's wire address.
+  for (const [a, node] of nodes.entries()) {
+    for (const [b, other] of nodes.entries()) {
+      if (a !== b) net.ip(node.ns, 'route', 'add', `10.244.${b + 1}.0/24`, 'via', other.wireIp);
+    }
+  }
+
+  // The client stands outside the cluster and enters it through n1, for both
+  // pod addresses and service addresses.
+  let client: Cluster['client'];
+  if (withClient) {
+    const ns = net.namespace('client');
+    plug(ns, 'client');
+    net.ip(ns, 'addr', 'add', '172.31.0.100/24', 'dev', 'wire');
+    if (nodes[0]) {
+      for (const cidr of [POD_CIDR, SERVICE_CIDR]) net.ip(ns, 'route', 'add', cidr, 'via', nodes[0].wireIp);
+    }
+    client = { ns, ip: '172.31.0.100' };
+  }
+
+  return { switchNs, nodes, client, pods: () => nodes.flatMap((n) => n.pods) };
+}

@@ -1,0 +1,118 @@
+// Typed wrappers around agent.mjs: servers in pods, probes from any namespace.
+// Everything runs as child processes without blocking the event loop.
+import { execFile, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Background } from './run.js';
+import type { TestNet } from './netns.js';
+import { nodeBinary, repoRoot } from './paths.js';
+
+export const agentPath = join(repoRoot, 'test', 'harness', 'agent.mjs');
+
+/** One attempt: `name` is the answering server's name, `peer` the address it saw us as. */
+export interface ProbeResult {
+  ok: boolean;
+  name?: string;
+  peer?: string;
+  error?: string;
+  ms: number;
+}
+
+export interface ProbeOptions {
+  count?: number;
+  timeoutMs?: number;
+  concurrency?: number;
+}
+
+/** Starts TCP and UDP servers named after the pod inside it; resolves once they listen. */
+export async function startServers(
+  net: TestNet,
+  pod: { ns: string; name: string },
+  ports: { tcp?: number[]; udp?: number[] },
+): Promise<Background> {
+  const args = [agentPath, 'serve', '--name', pod.name];
+  if (ports.tcp?.length) args.push('--tcp', ports.tcp.join(','));
+  if (ports.udp?.length) args.push('--udp', ports.udp.join(','));
+  const server = net.spawn(pod.ns, nodeBinary, args);
+  await server.waitFor(/^ready$/m);
+  return server;
+}
+
+function probe(mode: 'tcp' | 'udp', ns: string, target: string, opts: ProbeOptions): Promise<ProbeResult[]> {
+  const { count = 1, timeoutMs = 2000, concurrency = 1 } = opts;
+  const args = ['netns', 'exec', ns, nodeBinary, agentPath, mode, '--target', target, '--count', String(count)];
+  args.push('--timeout', String(timeoutMs), '--concurrency', String(concurrency));
+  // The agent times out every attempt itself; this only guards against a hung process.
+  const overall = Math.ceil(count / concurrency) * timeoutMs + 10_000;
+  return new Promise((resolve, reject) => {
+    execFile('ip', args, { timeout: overall, killSignal: 'SIGKILL', maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`${mode} probe ${target} from ${ns}: ${stderr.trim() || err.message}`));
+      resolve(
+        stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as ProbeResult),
+      );
+    });
+  });
+}
+
+/** `count` fresh TCP connections to `target` ("IP:PORT"), each reading the greeting. */
+export const tcpProbe = (net: TestNet, ns: string, target: string, opts: ProbeOptions = {}) => probe('tcp', ns, target, opts);
+
+/** `count` UDP datagrams to `target`, each from a new socket and so a new source port. */
+export const udpProbe = (net: TestNet, ns: string, target: string, opts: ProbeOptions = {}) => probe('udp', ns, target, opts);
+
+/** One long-lived TCP connection, for tests of established flows. */
+export interface Held {
+  /** The server that greeted the connection, and the address it saw us as. */
+  name: string;
+  peer: string;
+  /** Sends a line; resolves with the reply ("NAME line"), rejects on error or close. */
+  send(line: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function holdConnection(net: TestNet, ns: string, target: string, opts: { timeoutMs?: number } = {}): Promise<Held> {
+  const timeoutMs = opts.timeoutMs ?? 2000;
+  // Own process rather than net.spawn: this one needs a stdin. It also exits on
+  // its own when its stdin closes, so it cannot outlive the test process.
+  const child = spawn('ip', ['netns', 'exec', ns, nodeBinary, agentPath, 'hold', '--target', target, '--timeout', String(timeoutMs)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  child.stdin.on('error', () => {}); // EPIPE after the agent died: reported through `pending`
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const pending: Array<(r: { ok: boolean; name?: string; peer?: string; reply?: string; error?: string }) => void> = [];
+  let gone = false;
+  createInterface({ input: child.stdout }).on('line', (line) => pending.shift()?.(JSON.parse(line)));
+  void exited.then(() => {
+    gone = true;
+    for (const p of pending.splice(0)) p({ ok: false, error: `agent exited: ${stderr.trim()}` });
+  });
+  const next = () => new Promise<Parameters<(typeof pending)[number]>[0]>((resolve) => (gone ? resolve({ ok: false, error: 'agent exited' }) : pending.push(resolve)));
+
+  const greeting = await next();
+  if (!greeting.ok) {
+    child.kill('SIGKILL');
+    throw new Error(`hold ${target} from ${ns}: ${greeting.error}`);
+  }
+  return {
+    name: greeting.name!,
+    peer: greeting.peer!,
+    async send(line) {
+      const reply = next();
+      child.stdin.write(line + '\n');
+      const r = await reply;
+      if (!r.ok) throw new Error(`hold ${target}: ${r.error}`);
+      return r.reply!;
+    },
+    async close() {
+      child.stdin.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
