@@ -213,30 +213,7 @@ export class EbpfDataplane {
 
   /** What the kernel's maps hold, decoded: the truth an operator checks against. */
   async servicesInMaps(): Promise<ProgrammedServicePort[]> {
-    const m = this.#maps;
-    const [services, slots, backends] = await Promise.all([m.services.all(), m.slots.all(), m.backends.all()]);
-    const backendById = new Map(backends);
-    const slotsById = new Map<number, Map<number, number>>();
-    for (const [k, v] of slots) {
-      if (!slotsById.has(k.service_id)) slotsById.set(k.service_id, new Map());
-      slotsById.get(k.service_id)!.set(k.slot, v.backend_id);
-    }
-    return services.map(([k, v]) => {
-      const bySlot = slotsById.get(v.id) ?? new Map<number, number>();
-      const list: Backend[] = [];
-      for (let i = 0; i < v.backend_count; i++) {
-        const b = backendById.get(bySlot.get(i) ?? -1);
-        if (b) list.push({ address: b.addr, port: b.port });
-      }
-      return {
-        id: v.id,
-        address: k.addr,
-        port: k.port,
-        protocol: protocolName(k.proto) as Protocol,
-        backends: list,
-        ...(v.flags & SVC_F_AFFINITY ? { affinityTimeoutSeconds: v.affinity_timeout } : {}),
-      };
-    });
+    return (await this.#readServices()).map(({ spec, id }) => ({ id, ...spec }));
   }
 
   /** The connection-tracking table, decoded. */
@@ -287,6 +264,15 @@ export class EbpfDataplane {
    * so the next sync changes only what differs and no flow is lost.
    */
   async #adoptProgrammed(): Promise<void> {
+    for (const state of await this.#readServices()) {
+      this.#serviceIds.claim(state.id);
+      for (const bid of state.backendIds.values()) this.#backendIds.claim(bid);
+      this.#services.set(keyOf(state.spec), state);
+    }
+  }
+
+  /** Services, their slots and backends as the maps hold them. */
+  async #readServices(): Promise<ServiceState[]> {
     const m = this.#maps;
     const [services, slots, backends] = await Promise.all([m.services.all(), m.slots.all(), m.backends.all()]);
     const backendById = new Map(backends);
@@ -296,18 +282,20 @@ export class EbpfDataplane {
       list[k.slot] = v.backend_id;
       slotsById.set(k.service_id, list);
     }
-    for (const [k, v] of services) {
-      const slotList = (slotsById.get(v.id) ?? []).slice(0, v.backend_count);
+    return services.map(([k, v]) => {
       const backendIds = new Map<string, number>();
+      const slotList: number[] = [];
       const list: Backend[] = [];
-      for (const bid of slotList) {
+      for (const bid of (slotsById.get(v.id) ?? []).slice(0, v.backend_count)) {
         const b = backendById.get(bid);
-        if (!b) continue;
+        if (!b) {
+          slotList.push(-1); // a slot without its backend record: the next upsert rewrites it
+          continue;
+        }
         backendIds.set(`${b.addr}:${b.port}`, bid);
+        slotList.push(bid);
         list.push({ address: b.addr, port: b.port });
-        this.#backendIds.claim(bid);
       }
-      this.#serviceIds.claim(v.id);
       const spec: ServicePortSpec = {
         address: k.addr,
         port: k.port,
@@ -315,7 +303,7 @@ export class EbpfDataplane {
         backends: list,
         ...(v.flags & SVC_F_AFFINITY ? { affinityTimeoutSeconds: v.affinity_timeout } : {}),
       };
-      this.#services.set(keyOf(spec), { id: v.id, spec, backendIds, slots: slotList });
-    }
+      return { id: v.id, spec, backendIds, slots: slotList };
+    });
   }
 }

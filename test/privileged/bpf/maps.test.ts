@@ -117,6 +117,26 @@ describe.runIf(requirePrivileges())('BPF maps', () => {
     expect([...hash.keys()]).toHaveLength(0);
   });
 
+  it('runs a large batch off the event loop', async () => {
+    const big = BpfObject.load(testBpfObject('selftest'), { pinRoot: net.pinDir('big'), maxEntries: { sy_test_hash: 200_000 } });
+    try {
+      const m = big.map('sy_test_hash').typed<Key, Value>({ key: { addr: 'ipv4' } });
+      const wide = (i: number): Key => ({ addr: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, port: 80, proto: 6 });
+      const entries = Array.from({ length: 200_000 }, (_, i) => [wide(i), { packets: 0n, backend_id: i, flags: 0 }] as const);
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 1);
+      const written = await m.setMany(entries);
+      const read = await m.all();
+      clearInterval(timer);
+      expect(written.count).toBe(200_000);
+      expect(read).toHaveLength(200_000);
+      // The event loop kept turning while the kernel worked on the thread pool.
+      expect(ticks).toBeGreaterThan(0);
+    } finally {
+      big.close();
+    }
+  });
+
   it('reports a full map with its own code', async () => {
     const entries = Array.from({ length: 1024 }, (_, i) => [key(i), { packets: 0n, backend_id: i, flags: 0 }] as const);
     await typed.setMany(entries);

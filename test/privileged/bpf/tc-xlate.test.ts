@@ -141,6 +141,22 @@ describe.runIf(requirePrivileges())('tc service translation (BPF_PROG_TEST_RUN)'
     expect(spread.size).toBe(5);
   });
 
+  it('lets ClientIP affinity expire after its timeout', async () => {
+    const five = [11, 12, 13, 14, 15].map((i) => ({ address: `10.244.4.${i}`, port: 8080 }));
+    dp.upsertService({ address: '10.96.0.16', port: 80, protocol: 'TCP', backends: five, affinityTimeoutSeconds: 1 });
+    const first = run(syn('10.96.0.16', 80)).out.dst;
+    expect(new Set(Array.from({ length: 10 }, () => run(syn('10.96.0.16', 80)).out.dst))).toEqual(new Set([first]));
+    await new Promise((r) => setTimeout(r, 1100));
+    // Past the timeout the next flow is a fresh choice; over 30 flows, spaced
+    // past the timeout each time, more than one backend must come up.
+    const later = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      later.add(run(syn('10.96.0.16', 80)).out.dst);
+      await new Promise((r) => setTimeout(r, 1050));
+    }
+    expect(later.size).toBeGreaterThan(1);
+  });
+
   it('gives a reused port with a fresh SYN a fresh choice', () => {
     const sport = nextPort++;
     const seen = new Set(Array.from({ length: 40 }, () => run(syn(SPREAD, 80, sport)).out.dst));
