@@ -189,7 +189,10 @@ export class EbpfDataplane {
     );
     for (let slot = slots.length; slot < (prev?.slots.length ?? 0); slot++) m.slots.delete({ service_id: id, slot });
     const gone = [...(prev?.backendIds ?? [])].filter(([ep]) => !backendIds.has(ep)).map(([, bid]) => bid);
-    this.#forgetBackends(id, gone);
+    const hadAffinity = prev?.spec.affinityTimeoutSeconds !== undefined;
+    this.#forgetBackends(id, gone, hadAffinity);
+    // Affinity switched off: its entries would be stale if it came back on.
+    if (hadAffinity && affinity === undefined) this.#forgetAffinity(id);
     this.#services.set(key, { id, spec: { ...spec, backends: [...spec.backends] }, backendIds, slots });
   }
 
@@ -200,7 +203,7 @@ export class EbpfDataplane {
     const m = this.#maps;
     m.services.delete({ addr: key.address, port: key.port, proto: protocolNumber(key.protocol) });
     state.slots.forEach((_, slot) => m.slots.delete({ service_id: state.id, slot }));
-    this.#forgetBackends(state.id, [...state.backendIds.values()]);
+    this.#forgetBackends(state.id, [...state.backendIds.values()], state.spec.affinityTimeoutSeconds !== undefined);
     this.#serviceIds.release(state.id);
     this.#services.delete(keyOf(key));
     return true;
@@ -243,21 +246,33 @@ export class EbpfDataplane {
     this.#sock.close();
   }
 
-  /** Backend records go last; affinity entries pointing at them go with them. */
-  #forgetBackends(serviceId: number, ids: number[]): void {
+  /**
+   * Backend records go last. Affinity entries exist only for services that
+   * have affinity (the programs write them for no other), so only those
+   * services pay for the walk of the affinity map; an entry pointing at a
+   * removed backend must go, or a reused backend id could send the client to
+   * another service's endpoint.
+   */
+  #forgetBackends(serviceId: number, ids: number[], hadAffinity: boolean): void {
     if (ids.length === 0) return;
-    const doomed = new Set(ids);
     for (const bid of ids) {
       this.#maps.backends.delete(bid);
       this.#backendIds.release(bid);
     }
-    for (const raw of this.#maps.affinity.map.keys()) {
-      const k = this.#maps.affinity.key.decode(raw);
+    if (hadAffinity) this.#forgetAffinity(serviceId, new Set(ids));
+  }
+
+  /** Deletes the service's affinity entries: all of them, or those pointing at `backends`. */
+  #forgetAffinity(serviceId: number, backends?: Set<number>): void {
+    const { affinity } = this.#maps;
+    for (const raw of affinity.map.keys()) {
+      const k = affinity.key.decode(raw);
       if (k.service_id !== serviceId) continue;
-      const v = this.#maps.affinity.get(k);
-      if (v && doomed.has(v.backend_id)) this.#maps.affinity.delete(k);
+      const v = affinity.get(k);
+      if (v && (!backends || backends.has(v.backend_id))) affinity.delete(k);
     }
   }
+
 
   /**
    * Start-up: rebuilds what an earlier run programmed from the pinned maps,
