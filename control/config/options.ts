@@ -1,0 +1,66 @@
+// The daemon's resolved configuration: defaults, then the --config file
+// (KubeProxyConfiguration), then command-line flags, as kube-proxy merges
+// them. Built by control/config/load.ts; everything after start-up reads this.
+
+export const PROXY_MODES = ['ebpf', 'iptables', 'ipvs', 'kernelspace', 'userspace'] as const;
+export type ProxyMode = (typeof PROXY_MODES)[number];
+
+export interface SyncPeriods {
+  /** Full resync interval in ms. */
+  syncPeriodMs: number;
+  /** Minimum interval between syncs in ms (bursts coalesce). */
+  minSyncPeriodMs: number;
+}
+
+export interface ProxyOptions {
+  mode: ProxyMode;
+  /** Standalone mode: a file or directory of manifests instead of an API server. */
+  manifests?: string;
+  kubeconfig?: string;
+  master?: string;
+  /** The node this proxy runs for (--hostname-override, else the host name). */
+  hostname: string;
+  clusterCIDRs: string[];
+  masqueradeAll: boolean;
+  /** host:port, or "" to disable. */
+  healthzBindAddress: string;
+  metricsBindAddress: string;
+  cleanup: boolean;
+  /** The service.kubernetes.io/service-proxy-name this proxy serves; "" serves services without the label. */
+  serviceProxyName: string;
+  /** The config file the options came from, if any. */
+  configFile?: string;
+
+  /** Generic periods used by the ebpf (and userspace) modes. */
+  sync: SyncPeriods;
+  iptables: SyncPeriods & { masqueradeBit: number; localhostNodePorts: boolean };
+  ipvs: SyncPeriods & {
+    scheduler: string;
+    excludeCIDRs: string[];
+    strictARP: boolean;
+    tcpTimeoutMs: number;
+    tcpFinTimeoutMs: number;
+    udpTimeoutMs: number;
+  };
+
+  ebpf: {
+    /** Where maps (and links) are pinned. */
+    bpffsRoot: string;
+    /** Folder with the compiled BPF objects. */
+    objectDir: string;
+    /**
+     * Interfaces to attach tc programs to: names, or prefixes ending in "+"
+     * (iptables' wildcard). Empty means every non-loopback interface of the
+     * network namespace, including ones that appear later.
+     */
+    devices: string[];
+    /** cgroup v2 folder for the socket hooks (node processes); undefined leaves them off. */
+    cgroupRoot?: string;
+    /** Map capacities by map name. */
+    mapSizes: Record<string, number>;
+  };
+
+  /** pino level: trace, debug, info, warn, error. kube-proxy's -v maps onto it. */
+  logLevel: string;
+  logFormat: 'json' | 'text';
+}
