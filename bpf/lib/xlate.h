@@ -60,7 +60,10 @@ static __always_inline int xlate_new_flow(struct __sk_buff *skb, struct sy_packe
 
 	backend = lb_select_backend(svc, p->saddr, &backend_id);
 	if (!backend) {
-		/* No endpoints: refuse TCP at once; UDP has no handshake to refuse. */
+		/* No endpoints: refuse TCP at once; UDP has no handshake to refuse.
+		 * Endpoints that exist but not for this path: drop, as kube-proxy. */
+		if (svc->flags & SY_SVC_F_DROP_NO_BACKEND)
+			return TC_ACT_SHOT;
 		return p->proto == IPPROTO_TCP ? reject_tcp_syn(skb, p) : TC_ACT_SHOT;
 	}
 	flow.backend_addr = backend->addr;

@@ -66,6 +66,11 @@ export class CgroupAttachment implements Attachment {
     this.description = `cgroup ${attachType} on ${cgroup}`;
   }
 
+  /** A link an earlier process pinned (to detach it, or to keep it). */
+  static openPinned(path: string): CgroupAttachment {
+    return new CgroupAttachment(native(() => addon().BpfLink.openPinned(path)), path, 'pinned link');
+  }
+
   /** Pins the link so the attachment outlives this process. */
   pin(path: string): void {
     native(() => this.#link?.pin(path));

@@ -15,6 +15,10 @@
 //   hold --target IP:PORT --timeout MS
 //       One connection: prints the greeting as JSON, then sends each stdin line
 //       and prints {"ok":true,"reply":".."}; errors print {"ok":false,"error":..}.
+//   forward --listen IP:PORT --unix PATH
+//       Accepts TCP inside the namespace and pipes each connection to a Unix
+//       socket (a test's API server in the root namespace: Unix sockets are
+//       files, not bound to a network namespace). Prints "ready".
 import dgram from 'node:dgram';
 import net from 'node:net';
 import readline from 'node:readline';
@@ -202,6 +206,26 @@ async function hold(flags) {
   process.exit(0);
 }
 
+async function forward(flags) {
+  const m = /^(.+):(\d+)$/.exec(flags.listen ?? '');
+  if (!m || !flags.unix) fail('forward needs --listen IP:PORT and --unix PATH');
+  const [, host, port] = m;
+  const server = net.createServer((conn) => {
+    const upstream = net.connect({ path: flags.unix });
+    conn.pipe(upstream).pipe(conn);
+    const end = () => {
+      conn.destroy();
+      upstream.destroy();
+    };
+    conn.on('error', end);
+    upstream.on('error', end);
+    conn.on('close', end);
+    upstream.on('close', end);
+  });
+  await new Promise((resolve) => server.listen(Number(port), host, resolve));
+  process.stdout.write('ready\n');
+}
+
 const [mode, ...rest] = process.argv.slice(2);
 const flags = parseArgs(rest);
 switch (mode) {
@@ -217,6 +241,9 @@ switch (mode) {
   case 'hold':
     await hold(flags);
     break;
+  case 'forward':
+    await forward(flags);
+    break;
   default:
-    fail(`unknown mode ${mode}; use serve, tcp, udp or hold`);
+    fail(`unknown mode ${mode}; use serve, tcp, udp, hold or forward`);
 }

@@ -25,10 +25,14 @@ struct sy_service_key {
 };
 
 #define SY_SVC_F_AFFINITY (1 << 0) /* sessionAffinity: ClientIP */
+/* No usable backend here, but some elsewhere (internalTrafficPolicy Local with
+ * endpoints only on other nodes): drop silently as kube-proxy does, instead of
+ * refusing as for a service with no endpoints at all. */
+#define SY_SVC_F_DROP_NO_BACKEND (1 << 1)
 
 struct sy_service {
 	__u32 id;               /* service-port id: the key of its slots and affinity */
-	__u16 backend_count;    /* slots 0..count-1 are valid; 0 means no endpoints: reject */
+	__u16 backend_count;    /* slots 0..count-1 are valid; 0: reject, or drop with SY_SVC_F_DROP_NO_BACKEND */
 	__u16 flags;            /* SY_SVC_F_* */
 	__u32 affinity_timeout; /* seconds, with SY_SVC_F_AFFINITY */
 	__u32 pad;

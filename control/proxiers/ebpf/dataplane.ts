@@ -4,9 +4,9 @@
 // a half-written service.
 import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
-import { BpfObject, type Attachment } from '../../bpf/index.js';
+import { BpfObject, TcAttachment, type Attachment } from '../../bpf/index.js';
 import { IdAllocator } from './ids.js';
-import { CT_F_HAIRPIN, CT_ORIGINAL, SVC_F_AFFINITY, openMaps, type DataplaneMaps, type MapName } from './maps.js';
+import { CT_F_HAIRPIN, CT_ORIGINAL, SVC_F_AFFINITY, SVC_F_DROP_NO_BACKEND, openMaps, type DataplaneMaps, type MapName } from './maps.js';
 import { protocolName, protocolNumber, type Protocol } from './protocol.js';
 
 export interface ServicePortKey {
@@ -25,6 +25,11 @@ export interface ServicePortSpec extends ServicePortKey {
   backends: Backend[];
   /** ClientIP session affinity with this timeout, when set. */
   affinityTimeoutSeconds?: number;
+  /**
+   * With no backends: drop new flows instead of refusing them (endpoints
+   * exist, but none this path may use, e.g. internalTrafficPolicy Local).
+   */
+  dropWhenEmpty?: boolean;
 }
 
 export interface ProgrammedServicePort extends ServicePortSpec {
@@ -64,6 +69,12 @@ interface ServiceState {
   backendIds: Map<string, number>;
   slots: number[];
 }
+
+/**
+ * Our filter's identity on every tc ingress hook: priority 1 runs before
+ * anything else on the hook; the handle ("SY") tells our filter from others'.
+ */
+export const TC_FILTER = { priority: 1, handle: 0x5359 } as const;
 
 const keyOf = (k: ServicePortKey) => `${k.address}|${k.port}|${k.protocol}`;
 const endpointOf = (b: Backend) => `${b.address}:${b.port}`;
@@ -121,16 +132,31 @@ export class EbpfDataplane {
     return dp;
   }
 
-  /** tc ingress on a pod-facing veth or an uplink. */
-  attachInterface(opts: { ifindex: number; netns?: string }): Attachment {
+  /**
+   * tc ingress on a pod-facing veth or an uplink. Attaching again replaces our
+   * filter in place (same priority and handle), so a restarted proxy swaps
+   * programs without a gap.
+   */
+  attachInterface(opts: { ifindex: number; netns?: string }): TcAttachment {
     const prog = this.#tc.program('sy_tc_ingress');
     try {
-      const a = prog.attachTc({ ifindex: opts.ifindex, direction: 'ingress', netns: opts.netns, priority: 1, handle: 1 });
+      const a = prog.attachTc({ ifindex: opts.ifindex, direction: 'ingress', netns: opts.netns, ...TC_FILTER });
       this.#attachments.push(a);
       return a;
     } finally {
       prog.close();
     }
+  }
+
+  /** The interface is gone (the kernel removed its filters with it): forget our handle. */
+  forgetInterface(ifindex: number): void {
+    const i = this.#attachments.findIndex((a) => a instanceof TcAttachment && a.opts.ifindex === ifindex);
+    if (i >= 0) this.#attachments.splice(i, 1);
+  }
+
+  /** Removes our tc filter from an interface, whoever attached it (clean-up). */
+  static detachInterface(opts: { ifindex: number; netns?: string }): void {
+    new TcAttachment({ ifindex: opts.ifindex, direction: 'ingress', ...TC_FILTER, ...(opts.netns ? { netns: opts.netns } : {}) }, false).detach();
   }
 
   /** The socket hooks for node-originated traffic, on a cgroup v2 directory. */
@@ -185,7 +211,12 @@ export class EbpfDataplane {
     const affinity = spec.affinityTimeoutSeconds;
     m.services.set(
       { addr: spec.address, port: spec.port, proto: protocolNumber(spec.protocol) },
-      { id, backend_count: slots.length, flags: affinity ? SVC_F_AFFINITY : 0, affinity_timeout: affinity ?? 0 },
+      {
+        id,
+        backend_count: slots.length,
+        flags: (affinity ? SVC_F_AFFINITY : 0) | (spec.dropWhenEmpty && slots.length === 0 ? SVC_F_DROP_NO_BACKEND : 0),
+        affinity_timeout: affinity ?? 0,
+      },
     );
     for (let slot = slots.length; slot < (prev?.slots.length ?? 0); slot++) m.slots.delete({ service_id: id, slot });
     const gone = [...(prev?.backendIds ?? [])].filter(([ep]) => !backendIds.has(ep)).map(([, bid]) => bid);
@@ -242,6 +273,16 @@ export class EbpfDataplane {
 
   close(): void {
     this.detachAll();
+    this.release();
+  }
+
+  /**
+   * Closes our handles but leaves every attachment in place: tc filters hold
+   * their program, pinned links theirs, so the node keeps forwarding while no
+   * proxy runs (a restart or an upgrade).
+   */
+  release(): void {
+    this.#attachments.length = 0;
     this.#tc.close();
     this.#sock.close();
   }
@@ -317,6 +358,7 @@ export class EbpfDataplane {
         protocol: protocolName(k.proto) as Protocol,
         backends: list,
         ...(v.flags & SVC_F_AFFINITY ? { affinityTimeoutSeconds: v.affinity_timeout } : {}),
+        ...(v.flags & SVC_F_DROP_NO_BACKEND ? { dropWhenEmpty: true } : {}),
       };
       return { id: v.id, spec, backendIds, slots: slotList };
     });

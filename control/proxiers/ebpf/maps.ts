@@ -52,6 +52,7 @@ export interface AffinityValue {
 
 /** Flags, as in abi.h. */
 export const SVC_F_AFFINITY = 1 << 0;
+export const SVC_F_DROP_NO_BACKEND = 1 << 1;
 export const CT_F_HAIRPIN = 1 << 0;
 export const CT_ORIGINAL = 0;
 export const CT_REPLY = 1;

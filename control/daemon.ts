@@ -1,0 +1,101 @@
+// The daemon: wires a source, the store, the sync loop and a proxier, and
+// owns their lifetimes. SIGTERM stops watching and syncing but leaves the
+// dataplane programmed: a proxy restarting (or being upgraded) must not take
+// the node's services down with it.
+import type { Logger } from 'pino';
+import type { ProxyMode, ProxyOptions } from './config/options.js';
+import { EbpfProxier, cleanupEbpf } from './proxiers/ebpf/proxier.js';
+import type { Proxier } from './proxiers/types.js';
+import { KubernetesSource } from './sources/kubernetes.js';
+import { ManifestSource } from './sources/manifests.js';
+import { Store } from './sources/store.js';
+import { SyncLoop, type SyncReport } from './sync/sync-loop.js';
+
+export class UnsupportedModeError extends Error {
+  readonly code = 'ERR_PROXY_MODE_UNSUPPORTED';
+}
+
+/** The proxier for a mode, or a clear refusal for a mode this build or node cannot run. */
+export function createProxier(options: ProxyOptions, logger: Logger): Proxier {
+  const mode: ProxyMode = options.mode;
+  switch (mode) {
+    case 'ebpf':
+      return new EbpfProxier({
+        objectDir: options.ebpf.objectDir,
+        pinRoot: options.ebpf.bpffsRoot,
+        mapSizes: options.ebpf.mapSizes,
+        devices: options.ebpf.devices,
+        ...(options.ebpf.cgroupRoot ? { cgroupRoot: options.ebpf.cgroupRoot } : {}),
+        logger: logger.child({ proxier: 'ebpf' }),
+      });
+    default:
+      throw new UnsupportedModeError(
+        `--proxy-mode=${mode} is not available in this build yet; use --proxy-mode=ebpf (the default)`,
+      );
+  }
+}
+
+export interface DaemonHooks {
+  onSync?: (report: SyncReport) => void;
+}
+
+export class Daemon {
+  readonly options: ProxyOptions;
+  readonly logger: Logger;
+  readonly store: Store;
+  readonly proxier: Proxier;
+  readonly loop: SyncLoop;
+  #source: { start(): Promise<void> | void; stop(): Promise<void> | void } | undefined;
+
+  constructor(options: ProxyOptions, logger: Logger, hooks: DaemonHooks = {}) {
+    this.options = options;
+    this.logger = logger;
+    this.store = new Store(options.hostname);
+    this.proxier = createProxier(options, logger);
+    const periods = options.mode === 'iptables' ? options.iptables : options.mode === 'ipvs' ? options.ipvs : options.sync;
+    this.loop = new SyncLoop({
+      store: this.store,
+      proxier: this.proxier,
+      nodeName: options.hostname,
+      serviceProxyName: options.serviceProxyName,
+      periods,
+      logger: logger.child({ component: 'sync' }),
+      ...(hooks.onSync ? { onSync: hooks.onSync } : {}),
+    });
+  }
+
+  async start(): Promise<void> {
+    const { options, logger } = this;
+    logger.info({ mode: options.mode, node: options.hostname, source: options.manifests ?? 'kubernetes' }, 'starting');
+    await this.proxier.start();
+    this.loop.start();
+    if (options.manifests) {
+      this.#source = new ManifestSource({ path: options.manifests, store: this.store, logger: logger.child({ source: 'manifests' }) });
+    } else {
+      this.#source = new KubernetesSource({
+        ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
+        ...(options.master ? { master: options.master } : {}),
+        nodeName: options.hostname,
+        serviceProxyName: options.serviceProxyName,
+        store: this.store,
+        logger: logger.child({ source: 'kubernetes' }),
+        onSynced: () => this.loop.sourcesMaybeSynced(),
+      });
+    }
+    await this.#source.start();
+    this.loop.sourcesMaybeSynced();
+  }
+
+  /** Graceful stop: no half-done sync, and the dataplane stays as programmed. */
+  async stop(): Promise<void> {
+    await this.#source?.stop();
+    await this.loop.stop();
+    await this.proxier.stop();
+    this.logger.info('stopped; the dataplane keeps serving what was programmed');
+  }
+}
+
+/** --cleanup: removes what every mode may have left on this node, then exits. */
+export async function cleanupAll(options: ProxyOptions, logger: Logger): Promise<void> {
+  cleanupEbpf({ pinRoot: options.ebpf.bpffsRoot, devices: options.ebpf.devices, logger });
+}

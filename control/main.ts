@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// switchyard: the daemon (kube-proxy's flags), --cleanup, and (later) the
+// `switchyard get …` client of the ops API.
+import { ConfigError, loadOptions } from './config/load.js';
+import { Daemon, cleanupAll } from './daemon.js';
+import { createLogger } from './log.js';
+
+async function main(argv: string[]): Promise<number> {
+  let loaded;
+  try {
+    loaded = loadOptions(argv);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`switchyard: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if ('exit' in loaded) {
+    process.stdout.write(loaded.output);
+    return loaded.exit;
+  }
+  const { options, notes } = loaded;
+  const logger = createLogger({ level: options.logLevel, format: options.logFormat });
+  for (const note of notes) logger.warn(note);
+
+  if (options.cleanup) {
+    await cleanupAll(options, logger);
+    return 0;
+  }
+
+  let daemon: Daemon;
+  try {
+    daemon = new Daemon(options, logger);
+    await daemon.start();
+  } catch (err) {
+    logger.fatal({ err }, 'cannot start');
+    return 1;
+  }
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      daemon.stop().then(
+        () => resolve(0),
+        (err) => {
+          logger.error({ err }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`switchyard: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

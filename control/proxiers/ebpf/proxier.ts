@@ -1,0 +1,244 @@
+// The ebpf mode: turns the model's service ports into dataplane entries,
+// attaches the tc program to the node's interfaces as they appear, and keeps
+// what it programmed across restarts (maps and links are pinned; start-up
+// adopts them and the first sync changes only what differs).
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { CgroupAttachment } from '../../bpf/index.js';
+import type { ServicePortName, ServicePortState } from '../../model/types.js';
+import type { Proxier, SyncRequest, SyncResult } from '../types.js';
+import { EbpfDataplane, type Backend, type ServicePortSpec } from './dataplane.js';
+import { InterfaceWatcher, type Link } from './interfaces.js';
+
+export interface EbpfProxierOptions {
+  objectDir: string;
+  /** bpffs folder: maps under it, cgroup links under links/. */
+  pinRoot: string;
+  mapSizes?: Record<string, number>;
+  devices: string[];
+  cgroupRoot?: string;
+  logger: Logger;
+}
+
+type Skip = SyncResult['skipped'][number];
+
+const specKey = (s: { address: string; port: number; protocol: string }) => `${s.address}|${s.port}|${s.protocol}`;
+
+/**
+ * The dataplane entries of one service port: one per IPv4 ClusterIP, with the
+ * endpoints kube-proxy's categorisation gives internal traffic. External
+ * addresses (NodePort, LoadBalancer, externalIPs), IPv6 and SCTP are not in
+ * this dataplane yet and are reported, not silently dropped.
+ */
+export function dataplaneSpecs(sp: ServicePortState): { specs: ServicePortSpec[]; skipped: Skip[] } {
+  const skipped: Skip[] = [];
+  if (sp.protocol === 'SCTP') {
+    return { specs: [], skipped: [{ name: sp.name, reason: 'SCTP is not translated by the ebpf dataplane yet' }] };
+  }
+  const endpoints = sp.internalTrafficPolicy === 'Local' ? sp.localEndpoints : sp.clusterEndpoints;
+  const backends: Backend[] = [];
+  for (const ep of endpoints ?? []) {
+    const i = ep.lastIndexOf(':');
+    const address = ep.slice(0, i);
+    if (isIPv4(address)) backends.push({ address, port: Number(ep.slice(i + 1)) });
+  }
+  const specs: ServicePortSpec[] = [];
+  for (const address of sp.clusterIPs) {
+    if (!isIPv4(address)) {
+      skipped.push({ name: sp.name, reason: `IPv6 ClusterIP ${address} is not programmed by the ebpf dataplane yet` });
+      continue;
+    }
+    specs.push({
+      address,
+      port: sp.port,
+      protocol: sp.protocol,
+      backends,
+      ...(sp.affinityTimeoutSeconds !== undefined ? { affinityTimeoutSeconds: sp.affinityTimeoutSeconds } : {}),
+      // Endpoints exist, but none for this path: drop, as kube-proxy does.
+      ...(backends.length === 0 && sp.hasAnyEndpoints ? { dropWhenEmpty: true } : {}),
+    });
+  }
+  if (sp.externallyAccessible) {
+    skipped.push({ name: sp.name, reason: 'external addresses (NodePort, LoadBalancer, externalIPs) are not programmed by the ebpf dataplane yet' });
+  }
+  return { specs, skipped };
+}
+
+/** Same entry in the maps: backends in the same order (slot order), same flags. */
+function sameSpec(a: ServicePortSpec, b: ServicePortSpec): boolean {
+  return (
+    a.affinityTimeoutSeconds === b.affinityTimeoutSeconds &&
+    (a.backends.length === 0 ? !!a.dropWhenEmpty === !!b.dropWhenEmpty : true) &&
+    a.backends.length === b.backends.length &&
+    a.backends.every((x, i) => x.address === b.backends[i]?.address && x.port === b.backends[i]?.port)
+  );
+}
+
+export class EbpfProxier implements Proxier {
+  readonly mode = 'ebpf' as const;
+  readonly #opts: EbpfProxierOptions;
+  #dp: EbpfDataplane | undefined;
+  #watcher: InterfaceWatcher | undefined;
+  /** Which dataplane entries each service port owns. */
+  #owned = new Map<ServicePortName, string[]>();
+  /** The owner of each dataplane entry, to refuse a second service claiming the same address and port. */
+  #owner = new Map<string, ServicePortName>();
+
+  constructor(opts: EbpfProxierOptions) {
+    this.#opts = opts;
+  }
+
+  get dataplane(): EbpfDataplane {
+    if (!this.#dp) throw new Error('ebpf proxier is not started');
+    return this.#dp;
+  }
+
+  get interfaces(): Link[] {
+    return this.#watcher?.links ?? [];
+  }
+
+  async start(): Promise<void> {
+    const { logger } = this.#opts;
+    mkdirSync(this.#opts.pinRoot, { recursive: true });
+    this.#dp = await EbpfDataplane.open({
+      objectDir: this.#opts.objectDir,
+      pinRoot: this.#opts.pinRoot,
+      ...(this.#opts.mapSizes ? { mapSizes: this.#opts.mapSizes } : {}),
+    });
+    const adopted = this.#dp.programmed().length;
+    if (adopted) logger.info({ servicePorts: adopted }, 'adopted the service ports an earlier run left in the pinned maps');
+    if (this.#opts.cgroupRoot) this.#attachSocketHooks(this.#opts.cgroupRoot);
+    const dp = this.#dp;
+    this.#watcher = new InterfaceWatcher({
+      devices: this.#opts.devices,
+      logger,
+      onAdded: (link) => {
+        dp.attachInterface({ ifindex: link.ifindex });
+        logger.info({ interface: link.name, ifindex: link.ifindex }, 'attached tc ingress');
+      },
+      onRemoved: (link) => {
+        dp.forgetInterface(link.ifindex);
+        logger.info({ interface: link.name, ifindex: link.ifindex }, 'interface gone');
+      },
+    });
+    this.#watcher.start();
+  }
+
+  async sync(req: SyncRequest): Promise<SyncResult> {
+    const dp = this.dataplane;
+    const result: SyncResult = { written: 0, removed: 0, skipped: [] };
+    const names = req.full ? req.desired.keys() : req.changed.values();
+    const wanted = new Map<string, { spec: ServicePortSpec; owner: ServicePortName }>();
+    const touched = new Set<ServicePortName>(req.full ? [] : [...req.changed, ...req.removed.keys()]);
+
+    for (const name of names) {
+      const sp = req.desired.get(name);
+      if (!sp) continue;
+      const { specs, skipped } = dataplaneSpecs(sp);
+      result.skipped.push(...skipped);
+      for (const spec of specs) {
+        const key = specKey(spec);
+        const other = wanted.get(key)?.owner ?? (req.full ? undefined : this.#owner.get(key));
+        if (other !== undefined && other !== name && !touched.has(other)) {
+          result.skipped.push({ name, reason: `${spec.address}:${spec.port}/${spec.protocol} is already served by ${other}` });
+          continue;
+        }
+        wanted.set(key, { spec, owner: name });
+      }
+    }
+
+    // Entries to remove: on a full sync, everything programmed but not
+    // wanted; on a partial one, what the touched service ports owned.
+    const programmed = new Map(dp.programmed().map((p) => [specKey(p), p]));
+    const stale = req.full
+      ? [...programmed.keys()].filter((k) => !wanted.has(k))
+      : [...touched].flatMap((n) => this.#owned.get(n) ?? []).filter((k) => !wanted.has(k));
+    for (const key of stale) {
+      const p = programmed.get(key);
+      if (p && dp.deleteService(p)) result.removed++;
+    }
+    for (const [key, { spec }] of wanted) {
+      const cur = programmed.get(key);
+      if (cur && sameSpec(cur, spec)) continue;
+      dp.upsertService(spec);
+      result.written++;
+    }
+
+    // Ownership follows what was written.
+    if (req.full) {
+      this.#owned.clear();
+      this.#owner.clear();
+    } else {
+      for (const n of touched) {
+        for (const k of this.#owned.get(n) ?? []) if (this.#owner.get(k) === n) this.#owner.delete(k);
+        this.#owned.delete(n);
+      }
+    }
+    for (const [key, { owner }] of wanted) {
+      this.#owner.set(key, owner);
+      this.#owned.set(owner, [...(this.#owned.get(owner) ?? []), key]);
+    }
+    return result;
+  }
+
+  async describe(): Promise<unknown> {
+    return {
+      interfaces: this.interfaces,
+      servicePorts: this.dataplane.programmed(),
+    };
+  }
+
+  /** Leaves every attachment and map in place; the node keeps forwarding. */
+  async stop(): Promise<void> {
+    this.#watcher?.stop();
+    this.#dp?.release();
+    this.#dp = undefined;
+  }
+
+  /** Detaches from every interface and cgroup, and removes the pinned maps and links. */
+  async cleanup(): Promise<void> {
+    await this.stop();
+    cleanupEbpf({ pinRoot: this.#opts.pinRoot, devices: this.#opts.devices, logger: this.#opts.logger });
+  }
+
+  /**
+   * The socket hooks, as pinned links so they outlive this process. The new
+   * links are attached before the old ones go: for a moment both translate,
+   * and the second finds an already-translated address it does not know.
+   */
+  #attachSocketHooks(cgroup: string): void {
+    const dir = join(this.#opts.pinRoot, 'links');
+    mkdirSync(dir, { recursive: true });
+    const old = readdirSync(dir);
+    const generation = `${process.pid}-${Date.now()}`;
+    const links = this.dataplane.attachCgroup(cgroup, { allowRootCgroup: true });
+    links.forEach((l, i) => {
+      if (l instanceof CgroupAttachment) l.pin(join(dir, `sock-${i}-${generation}`));
+    });
+    for (const name of old) detachPinnedLink(join(dir, name));
+    this.#opts.logger.info({ cgroup, links: links.length }, 'attached socket hooks');
+  }
+}
+
+function detachPinnedLink(path: string): void {
+  try {
+    CgroupAttachment.openPinned(path).detach();
+  } catch {
+    // Already gone.
+  }
+  rmSync(path, { force: true });
+}
+
+/** --cleanup: removes what any ebpf-mode run left on this node, without loading anything. */
+export function cleanupEbpf(opts: { pinRoot: string; devices: string[]; logger: Logger }): void {
+  const { pinRoot, logger } = opts;
+  const watcher = new InterfaceWatcher({ devices: opts.devices, logger, onAdded: () => {}, onRemoved: () => {} });
+  watcher.rescan();
+  for (const link of watcher.links) EbpfDataplane.detachInterface({ ifindex: link.ifindex });
+  const links = join(pinRoot, 'links');
+  if (existsSync(links)) for (const name of readdirSync(links)) detachPinnedLink(join(links, name));
+  rmSync(pinRoot, { recursive: true, force: true });
+  logger.info({ pinRoot, interfaces: watcher.links.length }, 'ebpf mode cleaned up');
+}
