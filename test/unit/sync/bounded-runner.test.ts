@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import { BoundedFrequencyRunner, type Clock, type RunReason } from '../../../control/sync/bounded-runner.js';
+
+/** A clock whose time moves only when the test says so. */
+class FakeClock implements Clock {
+  t = 0;
+  #timers = new Map<number, { at: number; fn: () => void }>();
+  #next = 1;
+  now = () => this.t;
+  setTimeout = (fn: () => void, ms: number) => {
+    const id = this.#next++;
+    this.#timers.set(id, { at: this.t + ms, fn });
+    return id;
+  };
+  clearTimeout = (h: unknown) => {
+    this.#timers.delete(h as number);
+  };
+  /** Moves time forward, firing due timers in order, letting each run settle. */
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (;;) {
+      const due = [...this.#timers.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.#timers.delete(due[0]);
+      this.t = Math.max(this.t, due[1].at);
+      due[1].fn();
+      await settle();
+    }
+    this.t = end;
+    await settle();
+  }
+}
+
+const settle = async () => {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+};
+
+function setup(opts: { min?: number; max?: number; retry?: number; runTakes?: number; fail?: () => boolean } = {}) {
+  const clock = new FakeClock();
+  const runs: Array<{ at: number; reason: RunReason }> = [];
+  const errors: unknown[] = [];
+  const runner = new BoundedFrequencyRunner({
+    minIntervalMs: opts.min ?? 1000,
+    maxIntervalMs: opts.max ?? 30_000,
+    ...(opts.retry ? { retryIntervalMs: opts.retry } : {}),
+    clock,
+    onError: (e) => errors.push(e),
+    run: async (reason) => {
+      runs.push({ at: clock.t, reason });
+      if (opts.runTakes) await new Promise<void>((r) => clock.setTimeout(r, opts.runTakes!));
+      if (opts.fail?.()) throw new Error('sync failed');
+    },
+  });
+  runner.start();
+  return { clock, runs, errors, runner };
+}
+
+describe('BoundedFrequencyRunner', () => {
+  it('runs a first request at once', async () => {
+    const { clock, runs, runner } = setup();
+    runner.request();
+    await clock.advance(0);
+    expect(runs).toEqual([{ at: 0, reason: 'change' }]);
+  });
+
+  it('coalesces a burst of requests inside the minimum interval into one more run', async () => {
+    const { clock, runs, runner } = setup({ min: 1000 });
+    runner.request();
+    await clock.advance(0);
+    for (let i = 0; i < 50; i++) {
+      runner.request();
+      await clock.advance(10);
+    }
+    await clock.advance(2000);
+    expect(runs.map((r) => r.at)).toEqual([0, 1000]);
+  });
+
+  it('never runs twice at once: a request during a run waits for it to finish', async () => {
+    const { clock, runs, runner } = setup({ min: 0, runTakes: 500 });
+    runner.request();
+    await clock.advance(0);
+    runner.request();
+    runner.request();
+    await clock.advance(100);
+    expect(runs).toHaveLength(1);
+    await clock.advance(1000);
+    expect(runs.map((r) => r.at)).toEqual([0, 500]);
+  });
+
+  it('runs periodically, a full period after the last run started', async () => {
+    const { clock, runs, runner } = setup({ min: 1000, max: 30_000 });
+    await clock.advance(30_000);
+    expect(runs).toEqual([{ at: 30_000, reason: 'period' }]);
+    await clock.advance(10_000);
+    runner.request();
+    await clock.advance(0);
+    await clock.advance(30_000);
+    expect(runs.map((r) => [r.at, r.reason])).toEqual([
+      [30_000, 'period'],
+      [40_000, 'change'],
+      [70_000, 'period'],
+    ]);
+  });
+
+  it('retries a failed run after the retry interval', async () => {
+    let failures = 2;
+    const { clock, runs, errors, runner } = setup({ min: 0, retry: 500, fail: () => failures-- > 0 });
+    runner.request();
+    await clock.advance(0);
+    await clock.advance(2000);
+    expect(runs.map((r) => [r.at, r.reason])).toEqual([
+      [0, 'change'],
+      [500, 'retry'],
+      [1000, 'retry'],
+    ]);
+    expect(errors).toHaveLength(2);
+  });
+
+  it('does nothing after stop, and idle() waits for the run in flight', async () => {
+    const { clock, runs, runner } = setup({ min: 0, runTakes: 100 });
+    runner.request();
+    await clock.advance(0);
+    let idle = false;
+    void runner.idle().then(() => (idle = true));
+    runner.stop();
+    await settle();
+    expect(idle).toBe(false);
+    await clock.advance(100);
+    expect(idle).toBe(true);
+    runner.request();
+    await clock.advance(60_000);
+    expect(runs).toHaveLength(1);
+  });
+});
