@@ -102,7 +102,10 @@ class Reflector {
     this.#opts = opts;
     this.#log = opts.logger.child({ resource: res.kind });
     this.#watch = new Watch(kc);
-    this.#watch.requestTimeoutMs = opts.silenceTimeoutMs ?? 90_000;
+    // Watch aborts a stream with no data for this long (its field is private
+    // in the typings but is the documented knob in its source). Bookmarks keep
+    // a healthy stream busy, so silence means a dead connection.
+    (this.#watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = opts.silenceTimeoutMs ?? 90_000;
   }
 
   start(): void {
