@@ -44,9 +44,9 @@ export class BoundedFrequencyRunner {
   constructor(opts: BoundedRunnerOptions) {
     if (opts.minIntervalMs < 0 || opts.maxIntervalMs <= 0) throw new RangeError('sync intervals must be positive');
     this.#opts = {
-      retryIntervalMs: Math.max(opts.minIntervalMs, 1000),
-      clock: systemClock,
       ...opts,
+      retryIntervalMs: opts.retryIntervalMs ?? Math.max(opts.minIntervalMs, 1000),
+      clock: opts.clock ?? systemClock,
     };
   }
 

@@ -78,7 +78,8 @@ export function startDaemon(net: TestNet, opts: StartDaemonOptions): DaemonProce
     '--v=2',
     ...(opts.args ?? []),
   ];
-  const proc = opts.cgroup ? net.spawnInCgroup(opts.cgroup, opts.ns, nodeBinary, args) : net.spawn(opts.ns, nodeBinary, args);
+  // Network namespace only: the daemon needs the host's bpffs for its pins.
+  const proc = net.spawnNet(opts.ns, nodeBinary, args, opts.cgroup ? { cgroup: opts.cgroup } : {});
   return new DaemonProcess(proc, args);
 }
 
@@ -90,7 +91,7 @@ export function writeKubeconfig(dir: string, server: string): string {
     JSON.stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'test', cluster: { server } }],
+      clusters: [{ name: 'test', cluster: { server, 'insecure-skip-tls-verify': true } }],
       users: [{ name: 'test', user: {} }],
       contexts: [{ name: 'test', context: { cluster: 'test', user: 'test' } }],
       'current-context': 'test',

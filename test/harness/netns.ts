@@ -161,6 +161,23 @@ export class TestNet {
   }
 
   /**
+   * Starts a long-running command that joins only the namespace's network:
+   * unlike `ip netns exec`, it keeps the host's /sys, so /sys/fs/bpf is the
+   * host's bpffs and pins outlive the process (a daemon restarted in the
+   * namespace finds its maps). Its /sys/class/net is the host's too, so such
+   * a process must list links by netlink, never through sysfs.
+   */
+  spawnNet(ns: string, cmd: string, args: string[] = [], opts: { cgroup?: string } = {}): Background {
+    const argv = ['nsenter', `--net=${this.netnsPath(ns)}`, '--', cmd, ...args];
+    const quoted = argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+    const p = opts.cgroup
+      ? new Background('sh', ['-c', `echo $$ > '${opts.cgroup}/cgroup.procs' && exec ${quoted}`])
+      : new Background(argv[0]!, argv.slice(1));
+    this.#processes.push(p);
+    return p;
+  }
+
+  /**
    * The same, with the process moved into `cgroup` first: `ip netns exec`
    * remounts /sys for the namespace, so the cgroup is joined before it.
    */

@@ -2,8 +2,7 @@
 // they come and go. A new pod brings a new veth; the program must be on it
 // before the pod's first packet to a service, so link events are followed as
 // they happen (`ip monitor link`), with a periodic rescan as a safety net.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 
 export interface Link {
@@ -17,8 +16,6 @@ export interface InterfaceWatcherOptions {
   onAdded: (link: Link) => void;
   onRemoved: (link: Link) => void;
   logger: Logger;
-  /** Where the namespace's links are listed (sysfs, as `ip netns exec` mounts it). */
-  sysClassNet?: string;
   rescanMs?: number;
 }
 
@@ -30,6 +27,7 @@ export function deviceMatcher(devices: string[]): (name: string) => boolean {
 
 export class InterfaceWatcher {
   readonly #opts: Required<Omit<InterfaceWatcherOptions, 'logger'>> & { logger: Logger };
+
   readonly #matches: (name: string) => boolean;
   /** ifindex → link, for the links we attached to. */
   readonly #known = new Map<number, Link>();
@@ -39,7 +37,7 @@ export class InterfaceWatcher {
   #stopped = false;
 
   constructor(opts: InterfaceWatcherOptions) {
-    this.#opts = { sysClassNet: '/sys/class/net', rescanMs: 5000, ...opts };
+    this.#opts = { rescanMs: 5000, ...opts };
     this.#matches = deviceMatcher(opts.devices);
   }
 
@@ -66,7 +64,7 @@ export class InterfaceWatcher {
   /** Lists the namespace's links and reports what appeared and what went. */
   rescan(): void {
     const now = new Map<number, Link>();
-    for (const link of listLinks(this.#opts.sysClassNet)) {
+    for (const link of listLinks()) {
       if (this.#matches(link.name)) now.set(link.ifindex, link);
     }
     for (const [ifindex, link] of this.#known) {
@@ -109,15 +107,14 @@ export class InterfaceWatcher {
   }
 }
 
-function listLinks(sysClassNet: string): Link[] {
-  const links: Link[] = [];
-  for (const name of readdirSync(sysClassNet)) {
-    try {
-      const ifindex = Number(readFileSync(`${sysClassNet}/${name}/ifindex`, 'utf8').trim());
-      if (Number.isInteger(ifindex) && ifindex > 0) links.push({ name, ifindex });
-    } catch {
-      // The link went away while we listed.
-    }
-  }
-  return links;
+/**
+ * The links of this process's network namespace, by netlink. Not sysfs:
+ * /sys/class/net shows the namespace of whoever mounted /sys, which for a
+ * process that entered a namespace with setns() is still the host's.
+ */
+function listLinks(): Link[] {
+  const out = execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' });
+  return (JSON.parse(out) as Array<{ ifname?: string; ifindex?: number }>)
+    .filter((l) => typeof l.ifname === 'string' && Number.isInteger(l.ifindex))
+    .map((l) => ({ name: l.ifname!.replace(/@.*$/, ''), ifindex: l.ifindex! }));
 }
