@@ -41,6 +41,30 @@ export const SERVICE_CIDR = '10.96.0.0/12';
 export const POD_CIDR = '10.244.0.0/16';
 const wireIp = (i: number) => `172.31.0.${10 + i}`;
 
+/**
+ * Adds a pod to a node: its namespace, a veth to the node (p<j> on the node's
+ * side), a /32 and a default route via the pod gateway. Also used after the
+ * cluster is up, as the kubelet does when a pod is scheduled.
+ */
+export function addPod(net: TestNet, node: Node): Pod {
+  const i = Number(node.name.slice(1));
+  const j = node.pods.length + 1;
+  const pod: Pod = { name: `${node.name}p${j}`, ns: net.namespace(`${node.name}p${j}`), ip: `10.244.${i}.${10 + j}`, hostIf: `p${j}`, node: node.name };
+  net.veth({ ns: pod.ns, name: 'eth0' }, { ns: node.ns, name: pod.hostIf });
+  // Calico-style pod: a /32 and a default route via a link-local gateway,
+  // answered by the node.
+  net.ip(pod.ns, 'addr', 'add', `${pod.ip}/32`, 'dev', 'eth0');
+  net.ip(pod.ns, 'route', 'add', POD_GATEWAY, 'dev', 'eth0', 'scope', 'link');
+  net.ip(pod.ns, 'route', 'add', 'default', 'via', POD_GATEWAY, 'dev', 'eth0', 'onlink');
+  // As Calico does: proxy ARP for any other address a pod resolves on-link,
+  // without the default random delay of up to 0.8 s before each answer.
+  net.sysctl(node.ns, `net.ipv4.conf.${pod.hostIf}.proxy_arp`, 1);
+  net.sysctl(node.ns, `net.ipv4.neigh.${pod.hostIf}.proxy_delay`, 0);
+  net.ip(node.ns, 'route', 'add', `${pod.ip}/32`, 'dev', pod.hostIf);
+  node.pods.push(pod);
+  return pod;
+}
+
 export function buildCluster(
   net: TestNet,
   opts: { nodes?: number; podsPerNode?: number; client?: boolean } = {},
@@ -82,23 +106,9 @@ export function buildCluster(
     // namespace) lets p<j> answer for an address held by lo.
     net.ip(ns, 'addr', 'add', `${POD_GATEWAY}/32`, 'dev', 'lo', 'scope', 'link');
 
-    const pods: Pod[] = [];
-    for (let j = 1; j <= podsPerNode; j++) {
-      const pod: Pod = { name: `${name}p${j}`, ns: net.namespace(`${name}p${j}`), ip: `10.244.${i}.${10 + j}`, hostIf: `p${j}`, node: name };
-      net.veth({ ns: pod.ns, name: 'eth0' }, { ns, name: pod.hostIf });
-      // Calico-style pod: a /32 and a default route via a link-local gateway,
-      // answered by the node (above).
-      net.ip(pod.ns, 'addr', 'add', `${pod.ip}/32`, 'dev', 'eth0');
-      net.ip(pod.ns, 'route', 'add', POD_GATEWAY, 'dev', 'eth0', 'scope', 'link');
-      net.ip(pod.ns, 'route', 'add', 'default', 'via', POD_GATEWAY, 'dev', 'eth0', 'onlink');
-      // As Calico does: proxy ARP for any other address a pod resolves on-link,
-      // without the default random delay of up to 0.8 s before each answer.
-      net.sysctl(ns, `net.ipv4.conf.${pod.hostIf}.proxy_arp`, 1);
-      net.sysctl(ns, `net.ipv4.neigh.${pod.hostIf}.proxy_delay`, 0);
-      net.ip(ns, 'route', 'add', `${pod.ip}/32`, 'dev', pod.hostIf);
-      pods.push(pod);
-    }
-    nodes.push({ name, ns, wireIp: wireIp(i), wireIf: 'wire', pods });
+    const node: Node = { name, ns, wireIp: wireIp(i), wireIf: 'wire', pods: [] };
+    for (let j = 1; j <= podsPerNode; j++) addPod(net, node);
+    nodes.push(node);
   }
 
   // Each node reaches the other nodes' pod subnets through that node's wire address.
