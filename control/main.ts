@@ -34,7 +34,9 @@ async function main(argv: string[]): Promise<number> {
     daemon = new Daemon(options, logger);
     await daemon.start();
   } catch (err) {
-    logger.fatal({ err }, 'cannot start');
+    // Errors with a code are ours and say what to do; others keep their stack.
+    const known = err instanceof Error && typeof (err as { code?: unknown }).code === 'string';
+    logger.fatal(known ? { code: (err as { code: string }).code, err: err.message } : { err }, 'cannot start');
     return 1;
   }
 
