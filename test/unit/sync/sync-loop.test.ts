@@ -1,0 +1,143 @@
+// The sync loop's decisions: when to sync, what each sync carries, and what a
+// failure does. The proxier here records what it is asked to do; the real
+// dataplane under the same loop is tested in test/privileged/daemon.
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Proxier, SyncRequest, SyncResult } from '../../../control/proxiers/types.js';
+import { Store } from '../../../control/sources/store.js';
+import type { EndpointSlice, Service } from '../../../control/sources/types.js';
+import { SyncLoop } from '../../../control/sync/sync-loop.js';
+
+const svc = (name: string, ip: string): Service => ({
+  namespace: 'default',
+  name,
+  type: 'ClusterIP',
+  clusterIPs: [ip],
+  headless: false,
+  ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 8080 }],
+  externalIPs: [],
+  loadBalancerIPs: [],
+  loadBalancerSourceRanges: [],
+  externalTrafficPolicy: 'Cluster',
+  internalTrafficPolicy: 'Cluster',
+});
+
+const slice = (service: string, ips: string[]): EndpointSlice => ({
+  namespace: 'default',
+  name: `${service}-1`,
+  serviceName: service,
+  addressType: 'IPv4',
+  ports: [{ name: 'http', protocol: 'TCP', port: 8080 }],
+  endpoints: ips.map((ip) => ({ addresses: [ip], ready: true, serving: true, terminating: false })),
+});
+
+class RecordingProxier implements Proxier {
+  readonly mode = 'ebpf' as const;
+  requests: SyncRequest[] = [];
+  failNext = 0;
+  async start() {}
+  async sync(req: SyncRequest): Promise<SyncResult> {
+    this.requests.push({ ...req, changed: new Set(req.changed), removed: new Map(req.removed) });
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('dataplane refused');
+    }
+    return { written: req.changed.size, removed: req.removed.size, skipped: [] };
+  }
+  async describe() {
+    return {};
+  }
+  async stop() {}
+  async cleanup() {}
+}
+
+const silent = pino({ level: 'silent' }, new Writable({ write: (_c, _e, d) => d() }));
+const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
+
+describe('SyncLoop', () => {
+  let loop: SyncLoop | undefined;
+  afterEach(async () => loop?.stop());
+
+  const setup = (minSyncPeriodMs = 0) => {
+    const store = new Store('n1');
+    const proxier = new RecordingProxier();
+    loop = new SyncLoop({ store, proxier, nodeName: 'n1', serviceProxyName: '', periods: { syncPeriodMs: 60_000, minSyncPeriodMs }, logger: silent });
+    loop.start();
+    return { store, proxier, loop };
+  };
+
+  it('does not sync before services and endpoint slices have both been listed', async () => {
+    const { store, proxier, loop } = setup();
+    store.upsert('Service', svc('web', '10.96.0.10'));
+    store.markSynced('Service');
+    loop.sourcesMaybeSynced();
+    await tick();
+    expect(proxier.requests).toEqual([]);
+    store.markSynced('EndpointSlice');
+    loop.sourcesMaybeSynced();
+    await tick();
+    expect(proxier.requests).toHaveLength(1);
+    expect(proxier.requests[0]!.full).toBe(true);
+    expect([...proxier.requests[0]!.desired.values()].map((sp) => `${sp.namespace}/${sp.service}`)).toEqual(['default/web']);
+  });
+
+  it('hands a partial sync only the service ports that changed, with the removed ones', async () => {
+    const { store, proxier, loop } = setup();
+    store.upsert('Service', svc('a', '10.96.0.1'));
+    store.upsert('Service', svc('b', '10.96.0.2'));
+    store.markSynced('Service');
+    store.markSynced('EndpointSlice');
+    loop.sourcesMaybeSynced();
+    await tick();
+    const [aName, bName] = [...proxier.requests[0]!.desired.keys()];
+
+    store.upsert('EndpointSlice', slice('a', ['10.244.1.11']));
+    await tick();
+    const partial = proxier.requests[1]!;
+    expect(partial.full).toBe(false);
+    expect([...partial.changed]).toEqual([aName]);
+    expect(partial.desired.get(aName!)?.clusterEndpoints).toEqual(['10.244.1.11:8080']);
+
+    store.delete('Service', 'default', 'b');
+    await tick();
+    expect([...proxier.requests[2]!.removed.keys()]).toEqual([bName]);
+    expect(proxier.requests[2]!.desired.has(bName!)).toBe(false);
+
+    // An update that changes nothing the model uses does not sync at all.
+    store.upsert('EndpointSlice', slice('a', ['10.244.1.11']));
+    await tick();
+    expect(proxier.requests).toHaveLength(3);
+  });
+
+  it('coalesces a burst of changes into one sync after the minimum interval', async () => {
+    const { store, proxier, loop } = setup(100);
+    store.markSynced('Service');
+    store.markSynced('EndpointSlice');
+    loop.sourcesMaybeSynced();
+    await tick();
+    for (let i = 0; i < 20; i++) store.upsert('Service', svc(`s${i}`, `10.96.1.${i + 1}`));
+    await tick(150);
+    // The first change may start a sync at once (the interval since start-up has passed); the rest wait for one more.
+    expect(proxier.requests.length).toBeLessThanOrEqual(3);
+    expect(proxier.requests.at(-1)!.desired.size).toBe(20);
+  });
+
+  it('retries a failed sync as a full sync carrying the change', async () => {
+    const { store, proxier, loop } = setup();
+    store.markSynced('Service');
+    store.markSynced('EndpointSlice');
+    loop.sourcesMaybeSynced();
+    await tick();
+    proxier.failNext = 1;
+    store.upsert('Service', svc('web', '10.96.0.10'));
+    await tick();
+    expect(proxier.requests).toHaveLength(2);
+    expect(loop.state.size).toBe(0); // the failed sync did not become the known state
+    await tick(1100); // retry interval: 1 s
+    const retry = proxier.requests[2]!;
+    expect(retry.full).toBe(true);
+    expect(retry.desired.size).toBe(1);
+    expect(loop.state.size).toBe(1);
+  });
+});
