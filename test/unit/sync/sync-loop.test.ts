@@ -6,31 +6,12 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Proxier, SyncRequest, SyncResult } from '../../../control/proxiers/types.js';
 import { Store } from '../../../control/sources/store.js';
-import type { EndpointSlice, Service } from '../../../control/sources/types.js';
 import { SyncLoop } from '../../../control/sync/sync-loop.js';
+import { endpoint, service, slice as sliceOf } from '../model/fixtures.js';
 
-const svc = (name: string, ip: string): Service => ({
-  namespace: 'default',
-  name,
-  type: 'ClusterIP',
-  clusterIPs: [ip],
-  headless: false,
-  ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 8080 }],
-  externalIPs: [],
-  loadBalancerIPs: [],
-  loadBalancerSourceRanges: [],
-  externalTrafficPolicy: 'Cluster',
-  internalTrafficPolicy: 'Cluster',
-});
-
-const slice = (service: string, ips: string[]): EndpointSlice => ({
-  namespace: 'default',
-  name: `${service}-1`,
-  serviceName: service,
-  addressType: 'IPv4',
-  ports: [{ name: 'http', protocol: 'TCP', port: 8080 }],
-  endpoints: ips.map((ip) => ({ addresses: [ip], ready: true, serving: true, terminating: false })),
-});
+const svc = (name: string, ip: string) => service({ namespace: 'default', name, clusterIPs: [ip] });
+const slice = (name: string, ips: string[]) =>
+  sliceOf(`${name}-1`, ips.map((ip) => endpoint(ip)), { namespace: 'default', serviceName: name });
 
 class RecordingProxier implements Proxier {
   readonly mode = 'ebpf' as const;
