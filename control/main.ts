@@ -35,8 +35,9 @@ async function main(argv: string[]): Promise<number> {
     await daemon.start();
   } catch (err) {
     // Errors with a code are ours and say what to do; others keep their stack.
-    const known = err instanceof Error && typeof (err as { code?: unknown }).code === 'string';
-    logger.fatal(known ? { code: (err as { code: string }).code, err: err.message } : { err }, 'cannot start');
+    const code = (err as { code?: unknown } | undefined)?.code;
+    const known = err instanceof Error && typeof code === 'string';
+    logger.fatal(known ? { code, err: err.message } : { err }, 'cannot start');
     return 1;
   }
 
