@@ -3,6 +3,7 @@
 // dataplane programmed: a proxy restarting (or being upgraded) must not take
 // the node's services down with it.
 import type { Logger } from 'pino';
+import { OpsApi } from './api/ops.js';
 import type { ProxyMode, ProxyOptions } from './config/options.js';
 import { EbpfProxier, cleanupEbpf } from './proxiers/ebpf/proxier.js';
 import type { Proxier } from './proxiers/types.js';
@@ -45,6 +46,8 @@ export class Daemon {
   readonly store: Store;
   readonly proxier: Proxier;
   readonly loop: SyncLoop;
+  /** Health, metrics and the read-only API (servers per the bind addresses). */
+  readonly ops: OpsApi;
   #source: { start(): Promise<void> | void; stop(): Promise<void> | void } | undefined;
 
   constructor(options: ProxyOptions, logger: Logger, hooks: DaemonHooks = {}) {
@@ -60,13 +63,19 @@ export class Daemon {
       serviceProxyName: options.serviceProxyName,
       periods,
       logger: logger.child({ component: 'sync' }),
-      ...(hooks.onSync ? { onSync: hooks.onSync } : {}),
+      onSync: (report) => {
+        this.ops.onSync(report);
+        hooks.onSync?.(report);
+      },
     });
+    this.ops = new OpsApi({ options, logger: logger.child({ component: 'api' }), store: this.store, loop: this.loop, proxier: this.proxier });
   }
 
   async start(): Promise<void> {
     const { options, logger } = this;
     logger.info({ mode: options.mode, node: options.hostname, source: options.manifests ?? 'kubernetes' }, 'starting');
+    // Servers first: a bind address in use fails start-up before the dataplane is touched.
+    await this.ops.start();
     await this.proxier.start();
     this.loop.start();
     if (options.manifests) {
@@ -91,6 +100,7 @@ export class Daemon {
     await this.#source?.stop();
     await this.loop.stop();
     await this.proxier.stop();
+    await this.ops.stop();
     this.logger.info('stopped; the dataplane keeps serving what was programmed');
   }
 }

@@ -1,11 +1,19 @@
 #!/usr/bin/env node
-// switchyard: the daemon (kube-proxy's flags), --cleanup, and (later) the
+// switchyard: the daemon (kube-proxy's flags), --cleanup, and the
 // `switchyard get …` client of the ops API.
+import { runGet } from './cli/get.js';
 import { ConfigError, loadOptions } from './config/load.js';
 import { Daemon, cleanupAll } from './daemon.js';
 import { createLogger } from './log.js';
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'get') {
+    return runGet(argv.slice(1), {
+      fetch,
+      stdout: (s) => process.stdout.write(s),
+      stderr: (s) => process.stderr.write(s),
+    });
+  }
   let loaded;
   try {
     loaded = loadOptions(argv);

@@ -24,6 +24,9 @@ export interface EbpfProxierOptions {
 
 type Skip = SyncResult['skipped'][number];
 
+/** Service-port writes between two turns of the event loop during a sync. */
+const YIELD_EVERY = 200;
+
 const specKey = (s: { address: string; port: number; protocol: string }) => `${s.address}|${s.port}|${s.protocol}`;
 
 /**
@@ -155,15 +158,24 @@ export class EbpfProxier implements Proxier {
     const stale = req.full
       ? [...programmed.keys()].filter((k) => !wanted.has(k))
       : [...touched].flatMap((n) => this.#owned.get(n) ?? []).filter((k) => !wanted.has(k));
+    // Each write is a few syscalls; a full sync of 10,000 services is
+    // hundreds of thousands. Yielding now and then keeps /healthz and the
+    // ops API answering meanwhile (the sync loop never runs two syncs at once).
+    let ops = 0;
+    const breathe = async () => {
+      if (++ops % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
+    };
     for (const key of stale) {
       const p = programmed.get(key);
       if (p && dp.deleteService(p)) result.removed++;
+      await breathe();
     }
     for (const [key, { spec }] of wanted) {
       const cur = programmed.get(key);
       if (cur && sameSpec(cur, spec)) continue;
       dp.upsertService(spec);
       result.written++;
+      await breathe();
     }
 
     // Ownership follows what was written.

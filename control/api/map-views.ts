@@ -1,0 +1,98 @@
+// How each dataplane map's entries are shown: addresses as text, protocols
+// and directions by name, flag bits by name, 64-bit times as decimal strings
+// (JSON numbers lose precision above 2^53). Field names stay the C names of
+// bpf/include/switchyard/abi.h, so an entry reads side by side with
+// `bpftool map dump`. A map without a view here is still shown, with its
+// BTF fields as plain numbers.
+import type { FieldFormat, Formats } from '../bpf/index.js';
+import { protocolName } from '../proxiers/ebpf/protocol.js';
+
+export type Decoded = Record<string, unknown> | string | number | boolean | unknown[];
+
+export interface MapView {
+  /** What the map holds, for /v1/maps. */
+  description: string;
+  key?: Formats | FieldFormat;
+  value?: Formats | FieldFormat;
+  /** Rewrites decoded fields into their names (protocol, flags, direction). */
+  present?: (key: Record<string, unknown>, value: Record<string, unknown>) => void;
+}
+
+/** Flag bits as in abi.h; unknown bits are shown as their value so nothing hides. */
+export function flagNames(bits: number, names: ReadonlyArray<readonly [number, string]>): string[] {
+  const out: string[] = [];
+  let rest = bits;
+  for (const [bit, name] of names) {
+    if (bits & bit) {
+      out.push(name);
+      rest &= ~bit;
+    }
+  }
+  for (let b = 0; rest !== 0 && b < 32; b++) {
+    if (rest & (1 << b)) {
+      out.push(`0x${(1 << b).toString(16)}`);
+      rest &= ~(1 << b);
+    }
+  }
+  return out;
+}
+
+const SVC_FLAGS = [
+  [1 << 0, 'affinity'],
+  [1 << 1, 'drop-no-backend'],
+] as const;
+const CT_FLAGS = [[1 << 0, 'hairpin']] as const;
+
+const proto = (o: Record<string, unknown>) => {
+  if (typeof o.proto === 'number') o.proto = protocolName(o.proto);
+};
+
+export const MAP_VIEWS: Record<string, MapView> = {
+  sy_services: {
+    description: 'service address, port and protocol → service-port id, backend count and flags (written by the controller, read by tc and socket programs)',
+    key: { addr: 'ipv4' },
+    present: (k, v) => {
+      proto(k);
+      v.flags = flagNames(Number(v.flags), SVC_FLAGS);
+    },
+  },
+  sy_slots: {
+    description: 'service-port id and slot → backend id: O(1) backend choice by index (written by the controller)',
+  },
+  sy_backends: {
+    description: 'backend id → endpoint address and port (written by the controller)',
+    value: { addr: 'ipv4' },
+  },
+  sy_conntrack: {
+    description: 'one entry per direction of a translated flow (written by the tc program, LRU)',
+    key: { saddr: 'ipv4', daddr: 'ipv4' },
+    value: { nat_addr: 'ipv4', client_addr: 'ipv4' },
+    present: (k, v) => {
+      proto(k);
+      k.dir = k.dir === 0 ? 'original' : k.dir === 1 ? 'reply' : k.dir;
+      v.flags = flagNames(Number(v.flags), CT_FLAGS);
+    },
+  },
+  sy_affinity: {
+    description: 'service-port id and client → the backend ClientIP session affinity gave it (written by the programs, LRU)',
+    key: { client: 'ipv4' },
+  },
+  sy_sock_revnat: {
+    description: 'socket cookie and backend → the service address a node process asked for (written by the socket hooks, LRU)',
+    key: { addr: 'ipv4' },
+    value: { addr: 'ipv4' },
+  },
+};
+
+/** JSON-safe: 64-bit integers as decimal strings, buffers as hex. */
+export function jsonSafe(v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (Buffer.isBuffer(v)) return v.toString('hex');
+  if (Array.isArray(v)) return v.map(jsonSafe);
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = jsonSafe(x);
+    return out;
+  }
+  return v;
+}

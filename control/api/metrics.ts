@@ -1,0 +1,188 @@
+// Prometheus metrics. kube-proxy's names where the meaning is the same (so
+// its dashboards and alerts work unchanged), switchyard_* for what only this
+// dataplane has. The registry is passed in: nothing is global, and a test
+// builds as many as it likes.
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { SyncReport } from '../sync/sync-loop.js';
+
+/** kube-proxy's SyncProxyRulesLatency buckets: 1 ms doubling to ~16 s. */
+const SYNC_BUCKETS = Array.from({ length: 15 }, (_, i) => 0.001 * 2 ** i);
+/** kube-proxy's NetworkProgrammingLatency buckets: 0.25 s … 5 min. */
+const PROGRAMMING_BUCKETS = [
+  0,
+  0.25,
+  0.5,
+  ...Array.from({ length: 59 }, (_, i) => i + 1),
+  ...Array.from({ length: 12 }, (_, i) => 60 + 5 * i),
+  ...Array.from({ length: 7 }, (_, i) => 120 + 30 * i),
+];
+
+export interface MapStat {
+  name: string;
+  entries: number;
+  capacity: number;
+}
+
+export interface ProxyMetricsOptions {
+  registry: Registry;
+  /** Current entries and capacity per BPF map, read at scrape time; absent in modes without maps. */
+  mapStats?: () => Promise<MapStat[]>;
+  /** Wall clock in ms (tests pass their own). */
+  now?: () => number;
+}
+
+export class ProxyMetrics {
+  readonly registry: Registry;
+  readonly #now: () => number;
+  readonly #syncDuration: Histogram;
+  readonly #fullDuration: Histogram;
+  readonly #partialDuration: Histogram;
+  readonly #programming: Histogram;
+  readonly #lastSync: Gauge;
+  readonly #lastQueued: Gauge;
+  readonly #serviceChanges: Counter;
+  readonly #endpointChanges: Counter;
+  readonly #servicePending: Gauge;
+  readonly #endpointPending: Gauge;
+  readonly #healthz: Counter<'code'>;
+  readonly #livez: Counter<'code'>;
+  readonly #syncErrors: Counter;
+  readonly #mapFailures: Counter<'code' | 'op'>;
+  #pending = { services: 0, endpoints: 0 };
+
+  constructor(opts: ProxyMetricsOptions) {
+    const registers = [opts.registry];
+    this.registry = opts.registry;
+    this.#now = opts.now ?? Date.now;
+    const histogram = (name: string, help: string, buckets: number[]) => new Histogram({ name, help, buckets, registers });
+    const gauge = (name: string, help: string) => new Gauge({ name, help, registers });
+    const counter = (name: string, help: string) => new Counter({ name, help, registers });
+
+    this.#syncDuration = histogram('kubeproxy_sync_proxy_rules_duration_seconds', 'SyncProxyRules latency in seconds', SYNC_BUCKETS);
+    this.#fullDuration = histogram('kubeproxy_sync_full_proxy_rules_duration_seconds', 'SyncProxyRules latency in seconds for full resyncs', SYNC_BUCKETS);
+    this.#partialDuration = histogram(
+      'kubeproxy_sync_partial_proxy_rules_duration_seconds',
+      'SyncProxyRules latency in seconds for partial resyncs',
+      SYNC_BUCKETS,
+    );
+    this.#programming = histogram(
+      'kubeproxy_network_programming_duration_seconds',
+      'In Cluster Network Programming Latency in seconds (from the change reaching this proxy to the dataplane holding it)',
+      PROGRAMMING_BUCKETS,
+    );
+    this.#lastSync = gauge('kubeproxy_sync_proxy_rules_last_timestamp_seconds', 'The last time proxy rules were successfully synced');
+    this.#lastQueued = gauge(
+      'kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds',
+      'The last time a sync of proxy rules was queued',
+    );
+    this.#serviceChanges = counter('kubeproxy_sync_proxy_rules_service_changes_total', 'Cumulative proxy rules Service changes');
+    this.#endpointChanges = counter('kubeproxy_sync_proxy_rules_endpoint_changes_total', 'Cumulative proxy rules Endpoint changes');
+    this.#servicePending = gauge('kubeproxy_sync_proxy_rules_service_changes_pending', 'Pending proxy rules Service changes');
+    this.#endpointPending = gauge('kubeproxy_sync_proxy_rules_endpoint_changes_pending', 'Pending proxy rules Endpoint changes');
+    this.#healthz = new Counter({ name: 'kubeproxy_proxy_healthz_total', help: 'Cumulative proxy healthz HTTP status', labelNames: ['code'], registers });
+    this.#livez = new Counter({ name: 'kubeproxy_proxy_livez_total', help: 'Cumulative proxy livez HTTP status', labelNames: ['code'], registers });
+    this.#syncErrors = counter('switchyard_sync_errors_total', 'Syncs that failed and will be retried as full syncs');
+    this.#mapFailures = new Counter({
+      name: 'switchyard_bpf_map_operation_failures_total',
+      help: 'BPF map operations that failed, by error code (ERR_BPF_*) and operation',
+      labelNames: ['code', 'op'],
+      registers,
+    });
+
+    const stats = opts.mapStats;
+    if (stats) {
+      // One dump per scrape feeds all three gauges.
+      let scrape: Promise<MapStat[]> | undefined;
+      const read = () => (scrape ??= stats().finally(() => setImmediate(() => (scrape = undefined))));
+      const failures = this.#mapFailures;
+      new Gauge({
+        name: 'switchyard_bpf_map_entries',
+        help: 'Entries in each BPF map of the dataplane',
+        labelNames: ['map'],
+        registers,
+        async collect() {
+          this.reset();
+          try {
+            for (const m of await read()) this.set({ map: m.name }, m.entries);
+          } catch (err) {
+            failures.inc({ code: codeOf(err), op: 'metrics.scrape' });
+          }
+        },
+      });
+      new Gauge({
+        name: 'switchyard_bpf_map_capacity',
+        help: 'max_entries of each BPF map of the dataplane',
+        labelNames: ['map'],
+        registers,
+        async collect() {
+          this.reset();
+          for (const m of await read().catch(() => [])) this.set({ map: m.name }, m.capacity);
+        },
+      });
+      new Gauge({
+        name: 'switchyard_conntrack_entries',
+        help: 'Entries in the connection-tracking map (both directions of each flow)',
+        registers,
+        async collect() {
+          const ct = (await read().catch(() => [])).find((m) => m.name === 'sy_conntrack');
+          if (ct) this.set(ct.entries);
+          else this.reset();
+        },
+      });
+    }
+  }
+
+  /** A Service or EndpointSlice changed in the store: counted and queued. */
+  observeChange(kind: 'Service' | 'EndpointSlice' | 'Node'): void {
+    if (kind === 'Service') {
+      this.#serviceChanges.inc();
+      this.#servicePending.set(++this.#pending.services);
+    } else if (kind === 'EndpointSlice') {
+      this.#endpointChanges.inc();
+      this.#endpointPending.set(++this.#pending.endpoints);
+    }
+    this.#lastQueued.set(this.#now() / 1000);
+  }
+
+  observeSync(report: SyncReport): void {
+    const seconds = report.durationMs / 1000;
+    if (report.error !== undefined) {
+      this.#syncErrors.inc();
+      const code = codeOf(report.error);
+      if (code.startsWith('ERR_BPF_')) this.#mapFailures.inc({ code, op: opOf(report.error) });
+      return;
+    }
+    this.#syncDuration.observe(seconds);
+    (report.full ? this.#fullDuration : this.#partialDuration).observe(seconds);
+    this.#lastSync.set(this.#now() / 1000);
+    if (report.oldestChangeAt !== undefined) {
+      this.#programming.observe(Math.max(0, performance.now() - report.oldestChangeAt) / 1000);
+    }
+    this.#pending = { services: 0, endpoints: 0 };
+    this.#servicePending.set(0);
+    this.#endpointPending.set(0);
+  }
+
+  observeHealthz(status: number): void {
+    this.#healthz.inc({ code: String(status) });
+  }
+
+  observeLivez(status: number): void {
+    this.#livez.inc({ code: String(status) });
+  }
+
+  /** A map read by the API failed. */
+  observeMapFailure(err: unknown, op: string): void {
+    this.#mapFailures.inc({ code: codeOf(err), op });
+  }
+}
+
+function codeOf(err: unknown): string {
+  const c = (err as { code?: unknown } | null)?.code;
+  return typeof c === 'string' ? c : 'unknown';
+}
+
+function opOf(err: unknown): string {
+  const op = (err as { op?: unknown } | null)?.op;
+  return typeof op === 'string' ? op : 'unknown';
+}

@@ -1,0 +1,53 @@
+// /v1/status: what this proxy is and how its last syncs went, in one read.
+import type { ApiApp } from '../app.js';
+import type { ApiContext, SyncHistory } from '../context.js';
+import { ErrorResponses, StatusBody, type StatusBodyT } from '../schemas.js';
+
+type Summary = NonNullable<StatusBodyT['lastSync']>;
+
+function summary(s: SyncHistory['last']): Summary | null {
+  if (!s) return null;
+  const r = s.report;
+  return {
+    at: s.at.toISOString(),
+    reason: r.reason,
+    full: r.full,
+    durationMs: Math.round(r.durationMs * 100) / 100,
+    servicePorts: r.servicePorts,
+    changed: r.changed,
+    removed: r.removed,
+    ...(r.result ? { written: r.result.written, deleted: r.result.removed } : {}),
+    ...(r.error !== undefined ? { error: r.error instanceof Error ? r.error.message : String(r.error) } : {}),
+  };
+}
+
+export async function status(ctx: ApiContext): Promise<StatusBodyT> {
+  const dp = ctx.dataplane();
+  const mapNames = ctx.maps?.names();
+  return {
+    mode: ctx.options.mode,
+    version: ctx.version,
+    node: ctx.options.hostname,
+    source: ctx.options.manifests ?? 'kubernetes',
+    startedAt: ctx.startedAt.toISOString(),
+    healthy: ctx.health.report().healthy,
+    nodeEligible: ctx.health.nodeEligible,
+    initialSyncDone: ctx.loop.initialSyncDone,
+    lastSync: summary(ctx.syncs.last),
+    lastSuccessfulSync: summary(ctx.syncs.lastSuccess),
+    counts: {
+      services: ctx.store.size.services,
+      endpointSlices: ctx.store.size.endpointSlices,
+      servicePorts: ctx.loop.state.size,
+      programmed: dp ? dp.programmed().length : null,
+      maps: mapNames ? mapNames.length : null,
+    },
+    interfaces: dp ? dp.interfaces() : [],
+  };
+}
+
+export function statusRoutes(app: ApiApp, ctx: ApiContext): void {
+  app.get('/v1/status', { schema: { summary: 'mode, version, node, last sync and counts', response: { 200: StatusBody, ...ErrorResponses } } }, async () =>
+    status(ctx),
+  );
+}

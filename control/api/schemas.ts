@@ -1,0 +1,208 @@
+// The API's shapes, as TypeBox schemas: fastify validates queries and
+// parameters with them, serializes responses through them, and
+// @fastify/swagger turns them into /openapi.json. One definition each.
+import { Type, type Static } from 'typebox';
+import { DEFAULT_LIMIT, MAX_LIMIT } from './paging.js';
+
+export const ErrorSchema = Type.Object(
+  {
+    code: Type.String({ description: 'stable error code (ERR_API_*)' }),
+    message: Type.String(),
+    statusCode: Type.Integer(),
+    cause: Type.Optional(Type.String({ description: 'code of the underlying error, e.g. ERR_BPF_PERMISSION' })),
+  },
+  { $id: 'Error' },
+);
+
+const errors = { 400: Type.Ref('Error'), 404: Type.Ref('Error'), 500: Type.Ref('Error'), 503: Type.Ref('Error') };
+
+const Limit = Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT, description: `page size (1-${MAX_LIMIT})` });
+const Continue = Type.String({ minLength: 1, description: 'the token a previous page returned' });
+
+export const PageQuery = Type.Object({ limit: Type.Optional(Limit), continue: Type.Optional(Continue) }, { additionalProperties: false });
+
+export const HealthzBody = Type.Object({ lastUpdated: Type.String(), currentTime: Type.String(), nodeEligible: Type.Boolean() });
+export const LivezBody = Type.Object({ lastUpdated: Type.String(), currentTime: Type.String() });
+export const ReadyzBody = Type.Object({
+  ready: Type.Boolean(),
+  initialSyncDone: Type.Boolean(),
+  healthy: Type.Boolean(),
+  reason: Type.Optional(Type.String()),
+});
+
+const SyncSummary = Type.Object({
+  at: Type.String({ description: 'RFC 3339 time the sync ended' }),
+  reason: Type.String(),
+  full: Type.Boolean(),
+  durationMs: Type.Number(),
+  servicePorts: Type.Integer(),
+  changed: Type.Integer(),
+  removed: Type.Integer(),
+  written: Type.Optional(Type.Integer()),
+  deleted: Type.Optional(Type.Integer()),
+  error: Type.Optional(Type.String()),
+});
+
+export const StatusBody = Type.Object({
+  mode: Type.String(),
+  version: Type.String(),
+  node: Type.String(),
+  source: Type.String({ description: '"kubernetes" or the --manifests path' }),
+  startedAt: Type.String(),
+  healthy: Type.Boolean(),
+  nodeEligible: Type.Boolean(),
+  initialSyncDone: Type.Boolean(),
+  lastSync: Type.Union([SyncSummary, Type.Null()]),
+  lastSuccessfulSync: Type.Union([SyncSummary, Type.Null()]),
+  counts: Type.Object({
+    services: Type.Integer(),
+    endpointSlices: Type.Integer(),
+    servicePorts: Type.Integer(),
+    programmed: Type.Union([Type.Integer(), Type.Null()], { description: 'dataplane entries the proxier holds, null when not started' }),
+    maps: Type.Union([Type.Integer(), Type.Null()]),
+  }),
+  interfaces: Type.Array(Type.Object({ name: Type.String(), ifindex: Type.Integer() })),
+});
+
+const Endpoint = Type.Object({
+  ip: Type.String(),
+  port: Type.Integer(),
+  family: Type.String(),
+  ready: Type.Boolean(),
+  serving: Type.Boolean(),
+  terminating: Type.Boolean(),
+  nodeName: Type.Optional(Type.String()),
+  zone: Type.Optional(Type.String()),
+  isLocal: Type.Boolean(),
+  zoneHints: Type.Array(Type.String()),
+  nodeHints: Type.Array(Type.String()),
+});
+
+const EndpointList = Type.Union([Type.Array(Type.String()), Type.Null()]);
+
+export const ServicePortSchema = Type.Object(
+  {
+    name: Type.String({ description: 'namespace/name[:port]/protocol, kube-proxy\'s ServicePortName' }),
+    namespace: Type.String(),
+    service: Type.String(),
+    portName: Type.String(),
+    protocol: Type.String(),
+    type: Type.String(),
+    clusterIPs: Type.Array(Type.String()),
+    port: Type.Integer(),
+    nodePort: Type.Optional(Type.Integer()),
+    externalIPs: Type.Array(Type.String()),
+    loadBalancerIPs: Type.Array(Type.String()),
+    loadBalancerSourceRanges: Type.Array(Type.String()),
+    affinityTimeoutSeconds: Type.Optional(Type.Integer()),
+    internalTrafficPolicy: Type.String(),
+    externalTrafficPolicy: Type.String(),
+    externallyAccessible: Type.Boolean(),
+    healthCheckNodePort: Type.Optional(Type.Integer()),
+    endpoints: Type.Array(Endpoint),
+    clusterEndpoints: Type.Union([EndpointList], { description: '"ip:port" list for the cluster path, null when no traffic takes it' }),
+    localEndpoints: Type.Union([EndpointList], { description: '"ip:port" list for the local path, null when unused' }),
+    hasAnyEndpoints: Type.Boolean(),
+    topologyMode: Type.String(),
+    programmed: Type.Optional(
+      Type.Array(Type.Object({ id: Type.Integer(), address: Type.String(), port: Type.Integer(), protocol: Type.String(), backends: Type.Array(Type.String()) }), {
+        description: 'the dataplane entries this port owns, as the proxier holds them',
+      }),
+    ),
+  },
+  { $id: 'ServicePort' },
+);
+
+const listOf = (item: ReturnType<typeof Type.Ref>) =>
+  Type.Object({
+    items: Type.Array(item),
+    continue: Type.Optional(Type.String()),
+    remaining: Type.Integer({ description: 'items after this page' }),
+  });
+
+export const ServicesQuery = Type.Object(
+  {
+    limit: Type.Optional(Limit),
+    continue: Type.Optional(Continue),
+    namespace: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+export const ServicesBody = listOf(Type.Ref('ServicePort'));
+export const ServiceParams = Type.Object({ namespace: Type.String(), name: Type.String() });
+export const ServiceBody = Type.Object({ items: Type.Array(Type.Ref('ServicePort')) });
+
+export const MapSummarySchema = Type.Object(
+  {
+    name: Type.String(),
+    id: Type.Integer(),
+    type: Type.String(),
+    keySize: Type.Integer(),
+    valueSize: Type.Integer(),
+    maxEntries: Type.Integer(),
+    entries: Type.Integer(),
+    memoryBytes: Type.Union([Type.Integer(), Type.Null()]),
+    pinPath: Type.String(),
+    description: Type.Union([Type.String(), Type.Null()]),
+  },
+  { $id: 'MapSummary' },
+);
+export const MapsBody = Type.Object({
+  mode: Type.String(),
+  items: Type.Array(Type.Ref('MapSummary')),
+  message: Type.Optional(Type.String({ description: 'why a mode has no BPF maps' })),
+});
+
+export const MapParams = Type.Object({ name: Type.String({ pattern: '^[A-Za-z0-9_.]{1,64}$' }) });
+export const MapQuery = Type.Object(
+  {
+    limit: Type.Optional(Limit),
+    continue: Type.Optional(Continue),
+    filter: Type.Optional(Type.String({ description: 'field selector: key.addr=10.96.0.10,value.flags=affinity (= or !=)' })),
+  },
+  { additionalProperties: false },
+);
+export const MapEntriesBody = Type.Object({
+  map: Type.Ref('MapSummary'),
+  items: Type.Array(Type.Object({ key: Type.Unknown(), value: Type.Unknown() })),
+  continue: Type.Optional(Type.String()),
+  remaining: Type.Integer(),
+});
+
+export const ConntrackQuery = Type.Object(
+  {
+    limit: Type.Optional(Limit),
+    continue: Type.Optional(Continue),
+    service: Type.Optional(Type.String({ minLength: 1, description: 'namespace/name, a service port name, or address:port' })),
+    client: Type.Optional(Type.String({ minLength: 1, description: 'client IPv4 address' })),
+    protocol: Type.Optional(Type.Union([Type.Literal('TCP'), Type.Literal('UDP'), Type.Literal('SCTP')])),
+  },
+  { additionalProperties: false },
+);
+export const FlowSchema = Type.Object(
+  {
+    direction: Type.String(),
+    protocol: Type.String(),
+    source: Type.String(),
+    destination: Type.String(),
+    translatedTo: Type.String(),
+    client: Type.String({ description: 'the client of the flow, whichever direction this entry is' }),
+    flags: Type.Array(Type.String()),
+    serviceId: Type.Integer(),
+    service: Type.Union([Type.String(), Type.Null()], { description: 'the service port that owns serviceId now' }),
+    backendId: Type.Integer(),
+    idleSeconds: Type.Number(),
+  },
+  { $id: 'Flow' },
+);
+export const ConntrackBody = listOf(Type.Ref('Flow'));
+
+export const SHARED_SCHEMAS = [ErrorSchema, ServicePortSchema, MapSummarySchema, FlowSchema];
+export { errors as ErrorResponses };
+
+export type PageQueryT = Static<typeof PageQuery>;
+export type ServicesQueryT = Static<typeof ServicesQuery>;
+export type MapQueryT = Static<typeof MapQuery>;
+export type ConntrackQueryT = Static<typeof ConntrackQuery>;
+export type StatusBodyT = Static<typeof StatusBody>;
+export type FlowT = Static<typeof FlowSchema>;
