@@ -76,7 +76,8 @@ interface ServiceState {
  */
 export const TC_FILTER = { priority: 1, handle: 0x5359 } as const;
 
-const keyOf = (k: ServicePortKey) => `${k.address}|${k.port}|${k.protocol}`;
+/** A service port's identity in the dataplane: address, port and protocol. */
+export const keyOf = (k: ServicePortKey) => `${k.address}|${k.port}|${k.protocol}`;
 const endpointOf = (b: Backend) => `${b.address}:${b.port}`;
 
 function validate(spec: ServicePortSpec): void {
@@ -238,6 +239,11 @@ export class EbpfDataplane {
     this.#serviceIds.release(state.id);
     this.#services.delete(keyOf(key));
     return true;
+  }
+
+  /** One programmed service port by its keyOf() key, without copying the rest. */
+  programmedPort(key: string): ServicePortSpec | undefined {
+    return this.#services.get(key)?.spec;
   }
 
   /** What this dataplane has programmed, as it believes it. */

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { CgroupAttachment } from '../../bpf/index.js';
 import type { ServicePortName, ServicePortState } from '../../model/types.js';
 import type { Proxier, SyncRequest, SyncResult } from '../types.js';
-import { EbpfDataplane, type Backend, type ServicePortSpec } from './dataplane.js';
+import { EbpfDataplane, keyOf, type Backend, type ServicePortSpec } from './dataplane.js';
 import { InterfaceWatcher, type Link } from './interfaces.js';
 
 export interface EbpfProxierOptions {
@@ -27,7 +27,6 @@ type Skip = SyncResult['skipped'][number];
 /** Service-port writes between two turns of the event loop during a sync. */
 const YIELD_EVERY = 200;
 
-const specKey = (s: { address: string; port: number; protocol: string }) => `${s.address}|${s.port}|${s.protocol}`;
 
 /**
  * The dataplane entries of one service port: one per IPv4 ClusterIP, with the
@@ -142,7 +141,7 @@ export class EbpfProxier implements Proxier {
       const { specs, skipped } = dataplaneSpecs(sp);
       result.skipped.push(...skipped);
       for (const spec of specs) {
-        const key = specKey(spec);
+        const key = keyOf(spec);
         const other = wanted.get(key)?.owner ?? (req.full ? undefined : this.#owner.get(key));
         if (other !== undefined && other !== name && !touched.has(other)) {
           result.skipped.push({ name, reason: `${spec.address}:${spec.port}/${spec.protocol} is already served by ${other}` });
@@ -154,9 +153,12 @@ export class EbpfProxier implements Proxier {
 
     // Entries to remove: on a full sync, everything programmed but not
     // wanted; on a partial one, what the touched service ports owned.
-    const programmed = new Map(dp.programmed().map((p) => [specKey(p), p]));
-    const stale = req.full
-      ? [...programmed.keys()].filter((k) => !wanted.has(k))
+    // A partial sync looks up only the entries it touches: it must not cost
+    // a copy of all 10,000 programmed service ports to change one endpoint.
+    const all = req.full ? new Map(dp.programmed().map((p) => [keyOf(p), p])) : undefined;
+    const programmed = { get: (k: string) => (all ? all.get(k) : dp.programmedPort(k)) };
+    const stale = all
+      ? [...all.keys()].filter((k) => !wanted.has(k))
       : [...touched].flatMap((n) => this.#owned.get(n) ?? []).filter((k) => !wanted.has(k));
     // Each write is a few syscalls; a full sync of 10,000 services is
     // hundreds of thousands. Yielding now and then keeps /healthz and the
