@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 import { OpsApi } from './api/ops.js';
 import type { ProxyMode, ProxyOptions } from './config/options.js';
 import { EbpfProxier, cleanupEbpf } from './proxiers/ebpf/proxier.js';
+import { IptablesProxier, type RestoreReport } from './proxiers/iptables/proxier.js';
+import { cleanupIptables } from './proxiers/iptables/tables.js';
 import type { Proxier } from './proxiers/types.js';
 import { KubernetesSource } from './sources/kubernetes.js';
 import { ManifestSource } from './sources/manifests.js';
@@ -17,7 +19,7 @@ export class UnsupportedModeError extends Error {
 }
 
 /** The proxier for a mode, or a clear refusal for a mode this build or node cannot run. */
-export function createProxier(options: ProxyOptions, logger: Logger): Proxier {
+export function createProxier(options: ProxyOptions, logger: Logger, hooks: { onRestore?: (r: RestoreReport) => void } = {}): Proxier {
   const mode: ProxyMode = options.mode;
   switch (mode) {
     case 'ebpf':
@@ -29,9 +31,18 @@ export function createProxier(options: ProxyOptions, logger: Logger): Proxier {
         ...(options.ebpf.cgroupRoot ? { cgroupRoot: options.ebpf.cgroupRoot } : {}),
         logger: logger.child({ proxier: 'ebpf' }),
       });
+    case 'iptables':
+      return new IptablesProxier({
+        masqueradeAll: options.masqueradeAll,
+        masqueradeBit: options.iptables.masqueradeBit,
+        clusterCIDRs: options.clusterCIDRs,
+        localhostNodePorts: options.iptables.localhostNodePorts,
+        logger: logger.child({ proxier: 'iptables' }),
+        ...(hooks.onRestore ? { onRestore: hooks.onRestore } : {}),
+      });
     default:
       throw new UnsupportedModeError(
-        `--proxy-mode=${mode} is not available in this build yet; use --proxy-mode=ebpf (the default)`,
+        `--proxy-mode=${mode} is not available in this build yet; use --proxy-mode=ebpf (the default) or --proxy-mode=iptables`,
       );
   }
 }
@@ -49,12 +60,18 @@ export class Daemon {
   /** Health, metrics and the read-only API (servers per the bind addresses). */
   readonly ops: OpsApi;
   #source: { start(): Promise<void> | void; stop(): Promise<void> | void } | undefined;
+  /**
+   * What another mode left on this node is removed once this mode has
+   * programmed its first sync, as kube-proxy removes other modes' leftovers:
+   * until then the old rules keep serving instead of nothing.
+   */
+  #othersRemoved: Promise<void> | undefined;
 
   constructor(options: ProxyOptions, logger: Logger, hooks: DaemonHooks = {}) {
     this.options = options;
     this.logger = logger;
     this.store = new Store(options.hostname);
-    this.proxier = createProxier(options, logger);
+    this.proxier = createProxier(options, logger, { onRestore: (r) => this.ops.context.metrics.observeRestore(r) });
     const periods = options.mode === 'iptables' ? options.iptables : options.mode === 'ipvs' ? options.ipvs : options.sync;
     this.loop = new SyncLoop({
       store: this.store,
@@ -64,6 +81,11 @@ export class Daemon {
       periods,
       logger: logger.child({ component: 'sync' }),
       onSync: (report) => {
+        if (report.error === undefined && !this.#othersRemoved) {
+          this.#othersRemoved = removeOtherModes(options, logger).catch((err: unknown) =>
+            logger.error({ err }, 'cannot remove what another proxy mode left on this node'),
+          );
+        }
         this.ops.onSync(report);
         hooks.onSync?.(report);
       },
@@ -99,6 +121,7 @@ export class Daemon {
   async stop(): Promise<void> {
     await this.#source?.stop();
     await this.loop.stop();
+    await this.#othersRemoved;
     await this.proxier.stop();
     await this.ops.stop();
     this.logger.info('stopped; the dataplane keeps serving what was programmed');
@@ -108,4 +131,12 @@ export class Daemon {
 /** --cleanup: removes what every mode may have left on this node, then exits. */
 export async function cleanupAll(options: ProxyOptions, logger: Logger): Promise<void> {
   cleanupEbpf({ pinRoot: options.ebpf.bpffsRoot, devices: options.ebpf.devices, logger });
+  await cleanupIptables(logger);
+}
+
+/** Removes the leftovers of every mode but the one running. */
+async function removeOtherModes(options: ProxyOptions, logger: Logger): Promise<void> {
+  if (options.mode !== 'ebpf') cleanupEbpf({ pinRoot: options.ebpf.bpffsRoot, devices: options.ebpf.devices, logger });
+  if (options.mode !== 'iptables') await cleanupIptables(logger);
+  logger.info({ mode: options.mode }, 'removed what other proxy modes left on this node');
 }

@@ -3,6 +3,7 @@
 // dataplane has. The registry is passed in: nothing is global, and a test
 // builds as many as it likes.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { RestoreReport } from '../proxiers/iptables/proxier.js';
 import type { SyncReport } from '../sync/sync-loop.js';
 
 /** kube-proxy's SyncProxyRulesLatency buckets: 1 ms doubling to ~16 s. */
@@ -48,6 +49,10 @@ export class ProxyMetrics {
   readonly #livez: Counter<'code'>;
   readonly #syncErrors: Counter;
   readonly #mapFailures: Counter<'code' | 'op'>;
+  readonly #restoreFailures: Counter;
+  readonly #partialRestoreFailures: Counter;
+  readonly #iptablesRules: Gauge<'table'>;
+  readonly #noLocalEndpoints: Gauge<'traffic_policy'>;
   #pending = { services: 0, endpoints: 0 };
 
   constructor(opts: ProxyMetricsOptions) {
@@ -86,6 +91,25 @@ export class ProxyMetrics {
       name: 'switchyard_bpf_map_operation_failures_total',
       help: 'BPF map operations that failed, by error code (ERR_BPF_*) and operation',
       labelNames: ['code', 'op'],
+      registers,
+    });
+
+    // kube-proxy's iptables-mode metrics (registered in every mode, as kube-proxy does).
+    this.#restoreFailures = counter('kubeproxy_sync_proxy_rules_iptables_restore_failures_total', 'Cumulative proxy iptables restore failures');
+    this.#partialRestoreFailures = counter(
+      'kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total',
+      'Cumulative proxy iptables partial restore failures',
+    );
+    this.#iptablesRules = new Gauge({
+      name: 'kubeproxy_sync_proxy_rules_iptables_total',
+      help: 'Total number of iptables rules owned by kube-proxy',
+      labelNames: ['table'],
+      registers,
+    });
+    this.#noLocalEndpoints = new Gauge({
+      name: 'kubeproxy_sync_proxy_rules_no_local_endpoints_total',
+      help: 'Number of services with a Local traffic policy and no endpoints',
+      labelNames: ['traffic_policy'],
       registers,
     });
 
@@ -161,6 +185,19 @@ export class ProxyMetrics {
     this.#pending = { services: 0, endpoints: 0 };
     this.#servicePending.set(0);
     this.#endpointPending.set(0);
+  }
+
+  /** Every iptables-restore of the iptables mode. */
+  observeRestore(r: RestoreReport): void {
+    if (!r.ok) {
+      this.#restoreFailures.inc();
+      if (!r.full) this.#partialRestoreFailures.inc();
+      return;
+    }
+    this.#iptablesRules.set({ table: 'filter' }, r.rules.filter);
+    this.#iptablesRules.set({ table: 'nat' }, r.rules.nat);
+    this.#noLocalEndpoints.set({ traffic_policy: 'internal' }, r.noLocalEndpoints.internal);
+    this.#noLocalEndpoints.set({ traffic_policy: 'external' }, r.noLocalEndpoints.external);
   }
 
   observeHealthz(status: number): void {

@@ -248,11 +248,12 @@ function detachPinnedLink(path: string): void {
 /** --cleanup: removes what any ebpf-mode run left on this node, without loading anything. */
 export function cleanupEbpf(opts: { pinRoot: string; devices: string[]; logger: Logger }): void {
   const { pinRoot, logger } = opts;
+  const pinned = existsSync(pinRoot);
   const watcher = new InterfaceWatcher({ devices: opts.devices, logger, onAdded: () => {}, onRemoved: () => {} });
   watcher.rescan();
   for (const link of watcher.links) EbpfDataplane.detachInterface({ ifindex: link.ifindex });
   const links = join(pinRoot, 'links');
   if (existsSync(links)) for (const name of readdirSync(links)) detachPinnedLink(join(links, name));
   rmSync(pinRoot, { recursive: true, force: true });
-  logger.info({ pinRoot, interfaces: watcher.links.length }, 'ebpf mode cleaned up');
+  logger[pinned ? 'info' : 'debug']({ pinRoot, interfaces: watcher.links.length }, 'ebpf mode cleaned up');
 }

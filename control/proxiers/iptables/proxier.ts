@@ -1,0 +1,203 @@
+// The iptables mode: kube-proxy's iptables proxier on the shared model. Each
+// sync writes one iptables-restore input: the shared chains (KUBE-SERVICES,
+// KUBE-NODEPORTS, …) in full, plus the own chains of the service ports that
+// changed, so a partial sync costs the rules of what changed plus one line per
+// service in KUBE-SERVICES (as kube-proxy's partial syncs do). A full sync
+// rewrites everything and removes chains nothing owns any more.
+import { writeFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { ServicePortName } from '../../model/types.js';
+import type { Proxier, SyncRequest, SyncResult } from '../types.js';
+import { Iptables, chainsOf } from './iptables.js';
+import { isServiceChain } from './names.js';
+import { portRules, type PortRules, type RuleContext } from './rules.js';
+import { SHARED_CHAINS, cleanupIptables, forwardRules, masqueradeRules, missingJumps, nodePortsTail } from './tables.js';
+
+export interface IptablesProxierOptions {
+  masqueradeAll: boolean;
+  /** --iptables-masquerade-bit: the fwmark bit that asks for SNAT. */
+  masqueradeBit: number;
+  clusterCIDRs: string[];
+  localhostNodePorts: boolean;
+  nodeIPs?: string[];
+  logger: Logger;
+  /** Called after every restore with its outcome (metrics). */
+  onRestore?: (r: RestoreReport) => void;
+  iptables?: Iptables;
+}
+
+export interface RestoreReport {
+  full: boolean;
+  ok: boolean;
+  /** Rules in each table after the sync (kube-proxy's sync_proxy_rules_iptables_total). */
+  rules: { filter: number; nat: number };
+  noLocalEndpoints: { internal: number; external: number };
+}
+
+export interface IptablesState {
+  servicePorts: number;
+  chains: number;
+  rules: { filter: number; nat: number };
+  /** The own chains of each programmed service port. */
+  byServicePort: Record<ServicePortName, string[]>;
+}
+
+export class IptablesProxier implements Proxier {
+  readonly mode = 'iptables' as const;
+  readonly #opts: IptablesProxierOptions;
+  readonly #ipt: Iptables;
+  readonly #ctx: RuleContext;
+  /** The rules of every programmed service port, as last written. */
+  #programmed = new Map<ServicePortName, PortRules>();
+  #lastRules = { filter: 0, nat: 0 };
+
+  constructor(opts: IptablesProxierOptions) {
+    this.#opts = opts;
+    this.#ipt = opts.iptables ?? new Iptables();
+    const mark = `0x${(1 << opts.masqueradeBit).toString(16)}`;
+    const clusterCIDR = opts.clusterCIDRs.find((c) => c.includes('.'));
+    this.#ctx = { masqueradeMark: mark, masqueradeAll: opts.masqueradeAll, nodeIPs: opts.nodeIPs ?? [], ...(clusterCIDR ? { clusterCIDR } : {}) };
+    if (!clusterCIDR && !opts.masqueradeAll) {
+      opts.logger.info('no IPv4 --cluster-cidr: traffic from outside the cluster to a ClusterIP is not masqueraded (kube-proxy behaves the same)');
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.#ipt.check();
+    if (this.#opts.localhostNodePorts) {
+      // As kube-proxy: NodePorts on 127.0.0.1 need martian loopback routing.
+      try {
+        writeFileSync('/proc/sys/net/ipv4/conf/all/route_localnet', '1');
+      } catch (err) {
+        this.#opts.logger.warn({ err: (err as Error).message }, 'cannot set net.ipv4.conf.all.route_localnet=1; NodePorts on localhost will not answer');
+      }
+    }
+  }
+
+  async sync(req: SyncRequest): Promise<SyncResult> {
+    const result: SyncResult = { written: 0, removed: 0, skipped: [] };
+    const next = new Map(req.full ? [] : this.#programmed);
+    const rewrite = new Set<ServicePortName>();
+    for (const name of req.removed.keys()) next.delete(name);
+    for (const name of req.full ? req.desired.keys() : req.changed) {
+      const sp = req.desired.get(name);
+      if (!sp) continue;
+      const rules = portRules(sp, this.#ctx);
+      for (const reason of rules.skipped) result.skipped.push({ name, reason });
+      next.set(name, rules);
+      rewrite.add(name);
+    }
+
+    // Chains to delete: on a full sync every service chain in the kernel that
+    // nothing wants; on a partial one, what the touched ports no longer use.
+    const active = new Set<string>();
+    for (const rules of next.values()) for (const c of rules.chains.keys()) active.add(c);
+    let natSaved = '';
+    let filterSaved = '';
+    let stale: string[];
+    if (req.full) {
+      [natSaved, filterSaved] = await Promise.all([this.#ipt.save('nat'), this.#ipt.save('filter')]);
+      stale = [...chainsOf(natSaved)].filter((c) => isServiceChain(c) && !active.has(c));
+    } else {
+      const touched = [...req.changed, ...req.removed.keys()];
+      stale = [...new Set(touched.flatMap((n) => [...(this.#programmed.get(n)?.chains.keys() ?? [])]))].filter((c) => !active.has(c));
+    }
+
+    const input = this.#restoreInput(next, rewrite, stale, req.full ? { nat: natSaved, filter: filterSaved } : undefined);
+    let ok = false;
+    try {
+      await this.#ipt.restore(input.text);
+      ok = true;
+    } finally {
+      const noLocal = { internal: 0, external: 0 };
+      for (const r of next.values()) {
+        if (r.noLocalEndpoints.internal) noLocal.internal++;
+        if (r.noLocalEndpoints.external) noLocal.external++;
+      }
+      if (ok) this.#lastRules = input.rules;
+      this.#opts.onRestore?.({ full: req.full, ok, rules: this.#lastRules, noLocalEndpoints: noLocal });
+    }
+    this.#programmed = next;
+    result.written = input.written;
+    result.removed = stale.length;
+    return result;
+  }
+
+  #restoreInput(
+    ports: Map<ServicePortName, PortRules>,
+    rewrite: Set<ServicePortName>,
+    stale: string[],
+    saved: { nat: string; filter: string } | undefined,
+  ): { text: string; written: number; rules: { filter: number; nat: number } } {
+    const { masqueradeMark: mark } = this.#ctx;
+    const names = [...ports.keys()].sort();
+    const filterRules: string[] = [];
+    const natShared: string[] = [];
+    const natChains: string[] = [];
+    const natOwn: string[] = [];
+    let natTotal = 0;
+    for (const name of names) {
+      const r = ports.get(name)!;
+      filterRules.push(...r.filter);
+      natShared.push(...r.nat);
+      for (const [chain, rules] of r.chains) {
+        natTotal += rules.length;
+        if (!rewrite.has(name)) continue;
+        natChains.push(`:${chain} - [0:0]`);
+        natOwn.push(...rules);
+      }
+    }
+    filterRules.push(...forwardRules(mark));
+    natShared.push(nodePortsTail(this.#opts.localhostNodePorts));
+    const masq = masqueradeRules(mark);
+    const lines = [
+      '*filter',
+      ...SHARED_CHAINS.filter.map((c) => `:${c} - [0:0]`),
+      ...filterRules,
+      // Jumps from the built-in chains are checked on full syncs (the targets exist by now in the same transaction).
+      ...(saved ? missingJumps('filter', saved.filter) : []),
+      'COMMIT',
+      '*nat',
+      ...SHARED_CHAINS.nat.map((c) => `:${c} - [0:0]`),
+      ...natChains,
+      ...stale.map((c) => `:${c} - [0:0]`),
+      ...masq,
+      ...natShared,
+      ...natOwn,
+      ...stale.map((c) => `-X ${c}`),
+      ...(saved ? missingJumps('nat', saved.nat) : []),
+      'COMMIT',
+      '',
+    ];
+    return {
+      text: lines.join('\n'),
+      written: natChains.length,
+      rules: { filter: filterRules.length, nat: masq.length + natShared.length + natTotal },
+    };
+  }
+
+  async describe(): Promise<IptablesState> {
+    const byServicePort: Record<ServicePortName, string[]> = {};
+    let chains = 0;
+    for (const [name, r] of this.#programmed) {
+      byServicePort[name] = [...r.chains.keys()];
+      chains += r.chains.size;
+    }
+    return { servicePorts: this.#programmed.size, chains, rules: this.#lastRules, byServicePort };
+  }
+
+  /** The chains a programmed service port owns (the ops API shows them). */
+  chainsOf(name: ServicePortName): string[] | undefined {
+    const r = this.#programmed.get(name);
+    return r ? [...r.chains.keys()] : undefined;
+  }
+
+  /** The rules stay in the kernel: the node keeps forwarding while the proxy restarts. */
+  async stop(): Promise<void> {}
+
+  async cleanup(): Promise<void> {
+    await cleanupIptables(this.#opts.logger, this.#ipt);
+    this.#programmed.clear();
+  }
+}
+

@@ -1,0 +1,139 @@
+// The fixed part of kube-proxy's iptables layout: the shared chains, the
+// jumps into them from the built-in chains, the masquerade machinery, and
+// the removal of all of it (kube-proxy's CleanupLeftovers).
+import type { Logger } from 'pino';
+import { Iptables, IptablesError, chainsOf, type Table } from './iptables.js';
+import {
+  KUBE_EXTERNAL_SERVICES,
+  KUBE_FORWARD,
+  KUBE_MARK_MASQ,
+  KUBE_NODEPORTS,
+  KUBE_POSTROUTING,
+  KUBE_PROXY_FIREWALL,
+  KUBE_SERVICES,
+  isServiceChain,
+} from './names.js';
+
+/** The shared chains this mode owns, by table, in kube-proxy's order. */
+export const SHARED_CHAINS = {
+  filter: [KUBE_NODEPORTS, KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_FORWARD, KUBE_PROXY_FIREWALL],
+  nat: [KUBE_NODEPORTS, KUBE_SERVICES, KUBE_MARK_MASQ, KUBE_POSTROUTING],
+} as const;
+
+export interface Jump {
+  table: 'filter' | 'nat';
+  chain: string;
+  target: string;
+  comment: string;
+  extra: string;
+}
+
+const NEW = '-m conntrack --ctstate NEW';
+
+/** kube-proxy's iptablesJumpChains: each inserted at the top of its built-in chain. */
+export const JUMPS: Jump[] = [
+  { table: 'filter', chain: 'INPUT', target: KUBE_EXTERNAL_SERVICES, comment: 'kubernetes externally-visible service portals', extra: NEW },
+  { table: 'filter', chain: 'FORWARD', target: KUBE_EXTERNAL_SERVICES, comment: 'kubernetes externally-visible service portals', extra: NEW },
+  { table: 'filter', chain: 'INPUT', target: KUBE_NODEPORTS, comment: 'kubernetes health check service ports', extra: '' },
+  { table: 'filter', chain: 'FORWARD', target: KUBE_SERVICES, comment: 'kubernetes service portals', extra: NEW },
+  { table: 'filter', chain: 'OUTPUT', target: KUBE_SERVICES, comment: 'kubernetes service portals', extra: NEW },
+  { table: 'filter', chain: 'FORWARD', target: KUBE_FORWARD, comment: 'kubernetes forwarding rules', extra: '' },
+  { table: 'filter', chain: 'INPUT', target: KUBE_PROXY_FIREWALL, comment: 'kubernetes load balancer firewall', extra: NEW },
+  { table: 'filter', chain: 'OUTPUT', target: KUBE_PROXY_FIREWALL, comment: 'kubernetes load balancer firewall', extra: NEW },
+  { table: 'filter', chain: 'FORWARD', target: KUBE_PROXY_FIREWALL, comment: 'kubernetes load balancer firewall', extra: NEW },
+  { table: 'nat', chain: 'OUTPUT', target: KUBE_SERVICES, comment: 'kubernetes service portals', extra: '' },
+  { table: 'nat', chain: 'PREROUTING', target: KUBE_SERVICES, comment: 'kubernetes service portals', extra: '' },
+  { table: 'nat', chain: 'POSTROUTING', target: KUBE_POSTROUTING, comment: 'kubernetes postrouting rules', extra: '' },
+];
+
+export function jumpRule(j: Jump, op: '-A' | '-I' | '-D'): string {
+  return `${op} ${j.chain}${j.extra ? ` ${j.extra}` : ''} -m comment --comment "${j.comment}" -j ${j.target}`;
+}
+
+/** Is this iptables-save line the jump `j`? (Matched on chain, comment and target; extra matches may be printed differently.) */
+function isJump(line: string, j: Jump): boolean {
+  return line.startsWith(`-A ${j.chain} `) && line.includes(`--comment "${j.comment}"`) && line.endsWith(`-j ${j.target}`);
+}
+
+/** The "-I" lines for the jumps missing from a table, given its iptables-save output. */
+export function missingJumps(table: 'filter' | 'nat', saved: string): string[] {
+  const lines = saved.split('\n');
+  return JUMPS.filter((j) => j.table === table && !lines.some((l) => isJump(l, j))).map((j) => jumpRule(j, '-I'));
+}
+
+/** KUBE-POSTROUTING and KUBE-MARK-MASQ: mark what needs SNAT, masquerade it on the way out. */
+export function masqueradeRules(mark: string): string[] {
+  return [
+    `-A ${KUBE_POSTROUTING} -m mark ! --mark ${mark}/${mark} -j RETURN`,
+    // Clear the mark: a packet re-traversing the stack (e.g. IPsec) must not be masqueraded twice.
+    `-A ${KUBE_POSTROUTING} -j MARK --xor-mark ${mark}`,
+    `-A ${KUBE_POSTROUTING} -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully`,
+    `-A ${KUBE_MARK_MASQ} -j MARK --or-mark ${mark}`,
+  ];
+}
+
+/** KUBE-FORWARD: drop INVALID (kube-proxy's default without --conntrack-tcp-be-liberal), accept marked and established traffic. */
+export function forwardRules(mark: string): string[] {
+  return [
+    `-A ${KUBE_FORWARD} -m conntrack --ctstate INVALID -j DROP`,
+    `-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding rules" -m mark --mark ${mark}/${mark} -j ACCEPT`,
+    `-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+  ];
+}
+
+/** The tail of nat KUBE-SERVICES: anything for a local address may be a NodePort. Must stay last. */
+export function nodePortsTail(localhostNodePorts: boolean): string {
+  const dst = localhostNodePorts ? '-m addrtype --dst-type LOCAL' : '-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8';
+  return `-A ${KUBE_SERVICES} -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" ${dst} -j ${KUBE_NODEPORTS}`;
+}
+
+/**
+ * Removes every rule and chain the iptables mode (this one or kube-proxy's)
+ * left in the current network namespace: the jumps from the built-in chains
+ * first, then the chains. Each table is one atomic restore. Returns what it
+ * removed; a node without iptables has nothing to remove.
+ */
+export async function cleanupIptables(logger: Logger, ipt = new Iptables()): Promise<{ chains: number; jumps: number }> {
+  let chains = 0;
+  let jumps = 0;
+  for (const table of ['filter', 'nat'] as const satisfies Table[]) {
+    let saved: string;
+    try {
+      saved = await ipt.save(table);
+    } catch (err) {
+      if (err instanceof IptablesError && err.code === 'ERR_IPTABLES_MISSING') return { chains, jumps };
+      throw err;
+    }
+    const existing = chainsOf(saved);
+    // KUBE-MARK-MASQ may still be used by others (older kubelets, CNI plugins): removed on its own below, if it can be.
+    const ours = [...existing].filter((c) => c !== KUBE_MARK_MASQ && ((SHARED_CHAINS[table] as readonly string[]).includes(c) || isServiceChain(c)));
+    const ownSet = new Set(ours);
+    // Every rule in a built-in chain that jumps to one of ours (kube-proxy's own included).
+    const jumpLines = saved
+      .split('\n')
+      .filter((l) => /^-A (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) /.test(l))
+      .filter((l) => ownSet.has(l.slice(l.lastIndexOf(' -j ') + 4).split(' ')[0] ?? ''));
+    if (!ours.length && !jumpLines.length) continue;
+    const input = [
+      `*${table}`,
+      ...ours.map((c) => `:${c} - [0:0]`),
+      ...jumpLines.map((l) => `-D${l.slice(2)}`),
+      ...ours.map((c) => `-X ${c}`),
+      'COMMIT',
+      '',
+    ].join('\n');
+    await ipt.restore(input);
+    chains += ours.length;
+    jumps += jumpLines.length;
+  }
+  try {
+    if (chainsOf(await ipt.save('nat')).has(KUBE_MARK_MASQ)) {
+      await ipt.restore(`*nat\n:${KUBE_MARK_MASQ} - [0:0]\n-X ${KUBE_MARK_MASQ}\nCOMMIT\n`);
+      chains++;
+    }
+  } catch (err) {
+    logger.info({ err: (err as Error).message }, `${KUBE_MARK_MASQ} kept: another chain still jumps to it`);
+  }
+  if (chains || jumps) logger.info({ chains, jumps }, 'iptables mode rules removed');
+  return { chains, jumps };
+}
