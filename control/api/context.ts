@@ -30,6 +30,8 @@ export interface ApiContext {
   syncs: SyncHistory;
   /** The mode's dataplane; undefined before start-up or in a mode without one. */
   dataplane(): DataplaneView | undefined;
+  /** The iptables mode's chains per service port; undefined in other modes. */
+  chains?: (name: ServicePortName) => string[] | undefined;
   /** The pinned BPF maps; undefined in modes without BPF maps. */
   maps: MapCatalog | undefined;
 }

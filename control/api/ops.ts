@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { packageVersion } from '../config/install.js';
 import type { ProxyOptions } from '../config/options.js';
 import { EbpfProxier } from '../proxiers/ebpf/proxier.js';
+import { IptablesProxier } from '../proxiers/iptables/proxier.js';
 import type { Proxier } from '../proxiers/types.js';
 import type { StoreChange } from '../sources/store.js';
 import type { SyncReport } from '../sync/sync-loop.js';
@@ -85,6 +86,7 @@ export class OpsApi {
       metrics,
       syncs,
       dataplane: dataplaneOf(opts.proxier),
+      ...(opts.proxier instanceof IptablesProxier ? { chains: (name: string) => (opts.proxier as IptablesProxier).chainsOf(name) } : {}),
       maps,
     };
     this.#unsubscribe = opts.store.onChange((c) => this.onStoreChange(c, opts.store.nodeName));

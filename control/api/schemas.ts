@@ -109,6 +109,7 @@ export const ServicePortSchema = Type.Object(
         description: 'the dataplane entries this port owns, as the proxier holds them',
       }),
     ),
+    chains: Type.Optional(Type.Array(Type.String(), { description: 'iptables mode: the nat chains this port owns (KUBE-SVC-…, KUBE-SEP-…)' })),
   },
   { $id: 'ServicePort' },
 );

@@ -1,6 +1,7 @@
 // /v1/services: one entry per service port, as the model computed it for this
 // node (every endpoint with its conditions, and the clusterEndpoints and
-// localEndpoints the proxier uses), plus the dataplane entries it owns.
+// localEndpoints the proxier uses), plus the dataplane entries it owns (BPF
+// map entries in ebpf mode, nat chains in iptables mode).
 import type { ServicePortState } from '../../model/types.js';
 import type { ApiApp } from '../app.js';
 import { entryKey, type ApiContext } from '../context.js';
@@ -9,10 +10,12 @@ import { pageOf, sortByKey } from '../paging.js';
 import { ErrorResponses, ServiceBody, ServiceParams, ServicesBody, ServicesQuery } from '../schemas.js';
 
 type Programmed = { id: number; address: string; port: number; protocol: string; backends: string[] };
-type ServiceItem = ServicePortState & { programmed?: Programmed[] };
+type ServiceItem = ServicePortState & { programmed?: Programmed[]; chains?: string[] };
 
 /** Joins each service port with the entries the dataplane holds for its ClusterIPs. */
 function withProgrammed(ctx: ApiContext, ports: ServicePortState[]): ServiceItem[] {
+  const chains = ctx.chains;
+  if (chains) return ports.map((sp) => ({ ...sp, chains: chains(sp.name) ?? [] }));
   const dp = ctx.dataplane();
   if (!dp) return ports;
   const index = new Map(dp.programmed().map((p) => [entryKey(p.address, p.port, p.protocol), p]));

@@ -106,6 +106,15 @@ describe.runIf(requirePrivileges())('iptables mode (kube-proxy layout)', () => {
     expect(t.rules('nat', svc('demo/local:http', 'tcp', 'SVL'))).toHaveLength(1);
   });
 
+  it('shows each service port’s chains in the ops API', () => {
+    const body = JSON.parse(net.exec(n1.ns, 'curl', ['-sS', 'http://127.0.0.1:10249/v1/services/demo/web'])) as { items: Array<{ chains: string[] }> };
+    const chains = body.items[0]!.chains;
+    expect(chains).toContain(svc('demo/web:http', 'tcp'));
+    expect(chains.filter((c) => c.startsWith('KUBE-SEP-'))).toHaveLength(4);
+    expect(net.exec(n1.ns, 'curl', ['-sS', 'http://127.0.0.1:10249/proxyMode'])).toBe('iptables');
+    expect(metric('kubeproxy_sync_proxy_rules_iptables_total{table="nat"}')).toBeGreaterThan(20);
+  });
+
   it('rewrites only the changed service’s chains on a partial sync: other rules keep their counters', async () => {
     const client = n1.pods[0]!;
     expect((await tcpProbe(net, client.ns, '10.96.0.10:80', { count: 12, concurrency: 3 })).every((r) => r.ok)).toBe(true);
