@@ -9,9 +9,11 @@
 //       each line with "NAME <line>\n". UDP: answers each datagram with
 //       "NAME <addr>:<port>". Prints "ready" once everything listens.
 //   tcp  --target IP:PORT --count N --timeout MS [--concurrency C]
-//   udp  --target IP:PORT --count N --timeout MS [--concurrency C]
+//   udp  --target IP:PORT --count N --timeout MS [--concurrency C] [--sport P]
 //       N fresh connections / sockets (a new source port each); one JSON line
 //       per attempt: {"ok":true,"name":..,"peer":..,"ms":..} or {"ok":false,"error":..,"ms":..}.
+//       UDP with --sport: every socket binds source port P, so every attempt
+//       is the same flow to conntrack (run them one at a time).
 //   hold --target IP:PORT --timeout MS
 //       One connection: prints the greeting as JSON, then sends each stdin line
 //       and prints {"ok":true,"reply":".."}; errors print {"ok":false,"error":..}.
@@ -108,8 +110,8 @@ function tcpOnce({ host, port }, timeoutMs) {
   });
 }
 
-/** One UDP attempt from a fresh socket (so a fresh source port). */
-function udpOnce({ host, port }, timeoutMs) {
+/** One UDP attempt from a fresh socket (so a fresh source port, unless `sport` is given). */
+function udpOnce({ host, port }, timeoutMs, sport) {
   return new Promise((resolve) => {
     const t0 = performance.now();
     const sock = dgram.createSocket('udp4');
@@ -128,10 +130,13 @@ function udpOnce({ host, port }, timeoutMs) {
       const { name, rest } = named(msg.toString('utf8'));
       finish({ ok: true, name, peer: rest });
     });
-    sock.connect(port, host, (err) => {
-      if (err) return finish({ ok: false, error: err.code ?? err.message });
-      sock.send('probe', (e) => e && finish({ ok: false, error: e.code ?? e.message }));
-    });
+    const connect = () =>
+      sock.connect(port, host, (err) => {
+        if (err) return finish({ ok: false, error: err.code ?? err.message });
+        sock.send('probe', (e) => e && finish({ ok: false, error: e.code ?? e.message }));
+      });
+    if (sport) sock.bind(sport, connect);
+    else connect();
   });
 }
 
@@ -141,11 +146,12 @@ async function probe(once, flags) {
   const count = Number(flags.count ?? 1);
   const timeoutMs = Number(flags.timeout ?? 2000);
   const concurrency = Math.max(1, Number(flags.concurrency ?? 1));
+  const sport = flags.sport ? Number(flags.sport) : undefined;
   let next = 0;
   const worker = async () => {
     while (next < count) {
       next++;
-      out(await once(dest, timeoutMs));
+      out(await once(dest, timeoutMs, sport));
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));

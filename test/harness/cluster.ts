@@ -3,13 +3,19 @@
 // lives inside this run's namespaces; the root namespace is never touched.
 //
 //   client ─┐                     172.31.0.0/24 on a bridge in the "sw" namespace
-//   n1 ─────┼── br0 (ns sw)       node i: wire 172.31.0.(10+i), pods 10.244.i.0/24
-//   n2 ─────┘
+//   n1 ─────┼── br0 (ns sw)       br0 172.31.0.1, the nodes' default router
+//   n2 ─────┘                     node i: wire 172.31.0.(10+i), pods 10.244.i.0/24
 //   pod n<i>p<j>: eth0 10.244.i.(10+j)/32, default via 169.254.1.1 (Calico-style)
 //
-// Service ClusterIPs (10.96.0.0/12) have no route on the nodes on purpose: pods
-// reach them by their default route, and the node's tc ingress program
-// translates them to a backend before the node routes the packet.
+// Service ClusterIPs (10.96.0.0/12) have no specific route on the nodes: pods
+// reach them by their default route, and the ebpf mode's tc ingress program
+// translates them to a backend before the node routes the packet. Every node
+// has a default route, as real nodes do, so a packet to a service address
+// that nothing translated is still routed: iptables' filter FORWARD and nat
+// OUTPUT chains see it (kube-proxy REJECTs a service without endpoints there),
+// and a node's own connect() does not fail with ENETUNREACH first. The router
+// does not forward (ip_forward stays 0 in "sw"): such a packet that reaches it
+// is dropped, silently.
 import type { TestNet } from './netns.js';
 
 export interface Pod {
@@ -39,6 +45,8 @@ export interface Cluster {
 export const POD_GATEWAY = '169.254.1.1';
 export const SERVICE_CIDR = '10.96.0.0/12';
 export const POD_CIDR = '10.244.0.0/16';
+/** br0's address in the switch namespace: every node's default gateway. */
+export const ROUTER = '172.31.0.1';
 const wireIp = (i: number) => `172.31.0.${10 + i}`;
 
 /**
@@ -75,6 +83,7 @@ export function buildCluster(
   const switchNs = net.namespace('sw');
   net.ip(switchNs, 'link', 'add', 'br0', 'type', 'bridge');
   net.ip(switchNs, 'link', 'set', 'br0', 'up');
+  net.ip(switchNs, 'addr', 'add', `${ROUTER}/24`, 'dev', 'br0');
   const plug = (ns: string, port: string) => {
     net.veth({ ns, name: 'wire' }, { ns: switchNs, name: port });
     net.ip(switchNs, 'link', 'set', port, 'master', 'br0');
@@ -97,13 +106,16 @@ export function buildCluster(
     }
     plug(ns, name);
     net.ip(ns, 'addr', 'add', `${wireIp(i)}/24`, 'dev', 'wire');
+    net.ip(ns, 'route', 'add', 'default', 'via', ROUTER, 'dev', 'wire');
     // The pods' gateway is a node address, so the node answers their ARP for
-    // it at once and a pod can ping it. (Proxy ARP alone would not: it answers
-    // only for addresses the node routes out of another interface, and these
-    // nodes have no default route; a route via lo would loop packets for the
-    // gateway until their TTL ran out.) Scope link keeps it from ever being
-    // picked as a source address; arp_ignore 0 (else inherited from the root
-    // namespace) lets p<j> answer for an address held by lo.
+    // it at once and a pod can ping it. (Proxy ARP alone would not do: it
+    // answers only for addresses the node routes out of another interface, so
+    // it would answer for the gateway by way of the default route, and a
+    // pod's ping of its gateway would leave for the router; a route via lo
+    // would loop packets for the gateway until their TTL ran out.) Scope
+    // link keeps it from ever being picked as a source address; arp_ignore 0
+    // (else inherited from the root namespace) lets p<j> answer for an
+    // address held by lo.
     net.ip(ns, 'addr', 'add', `${POD_GATEWAY}/32`, 'dev', 'lo', 'scope', 'link');
 
     const node: Node = { name, ns, wireIp: wireIp(i), wireIf: 'wire', pods: [] };

@@ -22,6 +22,8 @@ export interface ProbeOptions {
   count?: number;
   timeoutMs?: number;
   concurrency?: number;
+  /** UDP only: send every datagram from this source port, so all are one flow (use with concurrency 1). */
+  sourcePort?: number;
 }
 
 /** Starts TCP and UDP servers named after the pod inside it; resolves once they listen. */
@@ -42,6 +44,7 @@ function probe(mode: 'tcp' | 'udp', ns: string, target: string, opts: ProbeOptio
   const { count = 1, timeoutMs = 2000, concurrency = 1 } = opts;
   const args = ['netns', 'exec', ns, nodeBinary, agentPath, mode, '--target', target, '--count', String(count)];
   args.push('--timeout', String(timeoutMs), '--concurrency', String(concurrency));
+  if (opts.sourcePort !== undefined) args.push('--sport', String(opts.sourcePort));
   // The agent times out every attempt itself; this only guards against a hung process.
   const overall = Math.ceil(count / concurrency) * timeoutMs + 10_000;
   return new Promise((resolve, reject) => {

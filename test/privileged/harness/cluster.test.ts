@@ -3,7 +3,7 @@
 // teardown that leaves nothing behind.
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCluster, type Cluster } from '../../harness/cluster.js';
+import { buildCluster, ROUTER, type Cluster } from '../../harness/cluster.js';
 import { TestNet } from '../../harness/netns.js';
 import { requirePrivileges } from '../../harness/privileged.js';
 import { holdConnection, startServers, tcpProbe, udpProbe } from '../../harness/traffic.js';
@@ -51,6 +51,13 @@ describe.runIf(requirePrivileges())('namespace cluster', () => {
       net.exec(p.ns, 'ping', ['-c', '1', '-W', '1', '-q', '169.254.1.1']);
       expect(net.ip(p.ns, 'neigh', 'show', '169.254.1.1')).toMatch(/lladdr .* REACHABLE/);
     }
+  });
+
+  it('gives every node a default route to a router that forwards nothing', async () => {
+    for (const n of cluster.nodes) expect(net.ip(n.ns, 'route', 'show', 'default').trim()).toBe(`default via ${ROUTER} dev wire`);
+    // A service address nothing translates leaves the node and dies at the router, unanswered.
+    const [r] = await tcpProbe(net, pod('n1p1').ns, '10.96.0.1:443', { timeoutMs: 300 });
+    expect(r).toMatchObject({ ok: false, error: 'ETIMEDOUT' });
   });
 
   it('carries TCP from a pod on n1 to a pod on n2, unNATed', async () => {
