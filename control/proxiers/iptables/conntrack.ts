@@ -1,0 +1,76 @@
+// Stale UDP conntrack entries, cleared as kube-proxy clears them
+// (pkg/proxy/conntrack): a UDP "connection" has no end, so without this a
+// client that keeps sending from one port stays on an endpoint that is gone,
+// or on the REJECT a service without endpoints had, for as long as it sends.
+import { spawn } from 'node:child_process';
+import { isIPv4 } from 'node:net';
+import type { Logger } from 'pino';
+import type { ServicePortState } from '../../model/types.js';
+
+/** What a UDP service port needs remembered between syncs. */
+export interface UdpPort {
+  /** Every IPv4 address the port answers on: ClusterIP, externalIPs, load-balancer IPs. */
+  vips: string[];
+  port: number;
+  nodePort?: number;
+  /** The endpoint IPs traffic may be DNATed to. */
+  endpoints: Set<string>;
+}
+
+export function udpPort(sp: ServicePortState): UdpPort | undefined {
+  if (sp.protocol !== 'UDP') return undefined;
+  const endpoints = new Set<string>();
+  for (const e of [...(sp.clusterEndpoints ?? []), ...(sp.localEndpoints ?? [])]) endpoints.add(e.slice(0, e.lastIndexOf(':')));
+  return {
+    vips: [...sp.clusterIPs, ...sp.externalIPs, ...sp.loadBalancerIPs].filter((ip) => isIPv4(ip)),
+    port: sp.port,
+    ...(sp.nodePort ? { nodePort: sp.nodePort } : {}),
+    endpoints,
+  };
+}
+
+/** `conntrack -D` filters for what changed between two states of one UDP port. */
+export function staleFilters(before: UdpPort | undefined, after: UdpPort | undefined): string[][] {
+  if (!before || !after) return [];
+  const filters: string[][] = [];
+  // Endpoints gone: flows DNATed to them (by any of the port's addresses, or its NodePort).
+  for (const ep of before.endpoints) {
+    if (after.endpoints.has(ep)) continue;
+    for (const vip of before.vips) filters.push(['--orig-dst', vip, '--orig-port-dst', String(before.port), '--dst-nat', ep]);
+    if (before.nodePort) filters.push(['--orig-port-dst', String(before.nodePort), '--dst-nat', ep]);
+  }
+  // From no endpoints to some: the flows that met the REJECT (or nothing) must start over.
+  if (before.endpoints.size === 0 && after.endpoints.size > 0) {
+    for (const vip of after.vips) filters.push(['--orig-dst', vip, '--orig-port-dst', String(after.port)]);
+    if (after.nodePort) filters.push(['--orig-port-dst', String(after.nodePort)]);
+  }
+  return filters;
+}
+
+export class ConntrackCleaner {
+  readonly #logger: Logger;
+  #missing = false;
+
+  constructor(logger: Logger) {
+    this.#logger = logger;
+  }
+
+  /** Deletes the UDP entries each filter matches; failures are logged, never fatal. */
+  async clear(filters: string[][]): Promise<void> {
+    if (this.#missing) return;
+    for (const f of filters) {
+      const status = await new Promise<number | 'ENOENT'>((resolve) => {
+        const child = spawn('conntrack', ['-D', '-p', 'udp', ...f], { stdio: 'ignore' });
+        child.on('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ENOENT' ? 'ENOENT' : -1));
+        child.on('close', (code) => resolve(code ?? -1));
+      });
+      if (status === 'ENOENT') {
+        this.#missing = true;
+        this.#logger.warn('conntrack is not installed: UDP flows may stay on removed endpoints (Debian: apt-get install conntrack)');
+        return;
+      }
+      // Exit 1 with "0 flow entries have been deleted" is the common case: nothing to clear.
+      this.#logger.debug({ filter: f.join(' '), status }, 'cleared UDP conntrack entries');
+    }
+  }
+}
