@@ -49,7 +49,7 @@ describe.runIf(requirePrivileges())('switchyard --manifests (standalone mode)', 
       .map((l) => JSON.parse(l) as ProbeResult);
   /** Programs attached to the test cgroup, by bpftool. */
   const cgroupPrograms = () => (JSON.parse(run('bpftool', ['-j', 'cgroup', 'show', cgroup]).trim() || '[]') as unknown[]).length;
-  const web = (): Promise<ProbeResult[]> => tcpProbe(net, client.ns, '10.96.0.10:80', { count: 16, concurrency: 4, timeoutMs: 1000 });
+  const web = (): Promise<ProbeResult[]> => tcpProbe(net, client.ns, '10.96.0.10:80', { count: 40, concurrency: 4, timeoutMs: 1000 });
 
   beforeAll(async () => {
     cluster = buildCluster(net, { nodes: 2, podsPerNode: 2, client: false });

@@ -38,7 +38,7 @@ describe.runIf(requirePrivileges())('switching modes on a running node', () => {
 
   const expectTraffic = async () => {
     const pod = n1.pods[0]!;
-    expect(served(await tcpProbe(net, pod.ns, '10.96.0.10:80', { count: 24, concurrency: 4, timeoutMs: 1000 }))).toEqual(['n1p1', 'n1p2', 'n2p1', 'n2p2']);
+    expect(served(await tcpProbe(net, pod.ns, '10.96.0.10:80', { count: 40, concurrency: 4, timeoutMs: 1000 }))).toEqual(['n1p1', 'n1p2', 'n2p1', 'n2p2']);
     const [refused] = await tcpProbe(net, pod.ns, '10.96.0.11:80', { count: 1, timeoutMs: 2000 });
     expect(refused).toMatchObject({ ok: false, error: 'ECONNREFUSED' });
   };
