@@ -23,6 +23,12 @@ export function createProxier(options: ProxyOptions, logger: Logger, hooks: { on
   const mode: ProxyMode = options.mode;
   switch (mode) {
     case 'ebpf':
+      if (options.masqueradeAll || options.clusterCIDRs.length) {
+        logger.warn(
+          { masqueradeAll: options.masqueradeAll, clusterCIDRs: options.clusterCIDRs },
+          'the ebpf mode does not masquerade yet: --masquerade-all and --cluster-cidr are ignored (clients outside the cluster reach ClusterIPs only through a node that holds the backend)',
+        );
+      }
       return new EbpfProxier({
         objectDir: options.ebpf.objectDir,
         pinRoot: options.ebpf.bpffsRoot,

@@ -14,6 +14,10 @@ defineServiceSuite('ebpf', {
     'udp-endpoint-removal': 'conntrack entries of a removed endpoint are never cleared, so a UDP flow stays on it',
     // bpf/lib/sock.h sock4_xlate_fwd refuses every empty service port and
     // ignores SY_SVC_F_DROP_NO_BACKEND, which only the tc path honours.
+    // control/proxiers/ebpf: --cluster-cidr and --masquerade-all are not
+    // implemented; the tc program DNATs without SNAT, so a backend on another
+    // node answers the client directly, from its own address.
+    'off-cluster-client': 'traffic from outside --cluster-cidr is not masqueraded, so replies from another node bypass the translating node',
     'local-traffic-policy-from-node': "the socket hook refuses (ECONNREFUSED) instead of dropping when the node has no local endpoint",
   },
 });

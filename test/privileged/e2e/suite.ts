@@ -29,6 +29,7 @@ export type Capability =
   | 'local-traffic-policy-from-node'
   | 'terminating-fallback'
   | 'node-originated'
+  | 'off-cluster-client'
   | 'restart'
   | 'cleanup';
 
@@ -224,6 +225,14 @@ export function defineServiceSuite(mode: ProxyMode, opts: ServiceSuiteOptions = 
       expect(names(tcp).size).toBeGreaterThan(1);
       const udp = await world.fromNode('n1', 'udp', DNS, { count: 10 });
       expect(failures(udp)).toEqual([]);
+    });
+
+    test('off-cluster-client', 'serves a client outside --cluster-cidr through a node, masqueraded so replies return through it', async () => {
+      const client = world.cluster.client!;
+      const rs = await world.fromClient('tcp', WEB, { count: 40, concurrency: 4 });
+      expect(failures(rs)).toEqual([]);
+      expect(names(rs)).toEqual(new Set(ALL));
+      for (const r of rs) expect(peerIp(r.peer)).not.toBe(client.ip);
     });
 
     test('restart', 'keeps serving while the daemon is down and after it restarts', async () => {

@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildCluster, type Cluster, type Node, type Pod } from '../../harness/cluster.js';
+import { POD_CIDR, buildCluster, type Cluster, type Node, type Pod } from '../../harness/cluster.js';
 import { startDaemon, type DaemonProcess } from '../../harness/daemon.js';
 import { TestNet } from '../../harness/netns.js';
 import { nodeBinary } from '../../harness/paths.js';
@@ -90,7 +90,8 @@ export class E2eWorld {
 
   /** The flags every start of a node's daemon uses (a restart uses the same). */
   daemonArgs(node: string): string[] {
-    return [`--proxy-mode=${this.mode}`, `--manifests=${this.manifests.dir}`, `--cgroup-root=${this.#cgroup(node)}`, ...this.#extraArgs];
+    // --cluster-cidr as an operator sets it: the pod CIDR, so traffic from outside it is masqueraded.
+    return [`--proxy-mode=${this.mode}`, `--manifests=${this.manifests.dir}`, `--cgroup-root=${this.#cgroup(node)}`, `--cluster-cidr=${POD_CIDR}`, ...this.#extraArgs];
   }
 
   /** Starts (or restarts) the daemon on `node` and waits for its first sync. */
@@ -126,6 +127,13 @@ export class E2eWorld {
   /** Fresh connections (TCP) or datagrams (UDP) from a pod. */
   fromPod(pod: string, proto: Protocol, target: string, opts: ProbeOptions = {}): Promise<ProbeResult[]> {
     return (proto === 'tcp' ? tcpProbe : udpProbe)(this.net, this.pod(pod).ns, target, opts);
+  }
+
+  /** The same from the client outside the cluster, which routes service and pod addresses through n1. */
+  fromClient(proto: Protocol, target: string, opts: ProbeOptions = {}): Promise<ProbeResult[]> {
+    const client = this.cluster.client;
+    if (!client) throw new Error('the cluster has no outside client');
+    return (proto === 'tcp' ? tcpProbe : udpProbe)(this.net, client.ns, target, opts);
   }
 
   /** The same from a process of the node itself, in the node's test cgroup. */
