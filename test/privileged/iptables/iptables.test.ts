@@ -165,6 +165,24 @@ describe.runIf(requirePrivileges())('iptables mode (kube-proxy layout)', () => {
     writeFileSync(file, text);
   });
 
+  it('masquerades pod traffic to services with --masquerade-all', async () => {
+    const client = n1.pods[0]!;
+    const peers = async () => (await tcpProbe(net, client.ns, '10.96.0.10:80', { count: 40, concurrency: 4 })).filter((r) => r.name?.startsWith('n2'));
+    // Without it, a backend on the other node sees the pod's own address.
+    expect(new Set((await peers()).map((r) => r.peer?.split(':')[0]))).toEqual(new Set([client.ip]));
+    await daemon.stop();
+    daemon = startDaemon(net, {
+      ns: n1.ns,
+      nodeName: 'n1',
+      pinDir: net.pinDir('n1'),
+      args: ['--proxy-mode=iptables', '--iptables-min-sync-period=0', `--manifests=${dir}`, '--masquerade-all'],
+    });
+    await daemon.waitForLog((r) => r.msg === 'synced');
+    const rs = await peers();
+    expect(rs.length).toBeGreaterThan(0);
+    expect(new Set(rs.map((r) => r.peer?.split(':')[0]))).toEqual(new Set([n1.wireIp]));
+  });
+
   it('fails at start-up, naming what is missing, on a node without iptables', () => {
     const out = spawnSync('nsenter', [`--net=${net.netnsPath(cluster.nodes[1]!.ns)}`, '--', 'env', 'PATH=/nonexistent', nodeBinary, daemonMain,
       '--proxy-mode=iptables', `--manifests=${dir}`, '--hostname-override=n2', '--healthz-bind-address=', '--metrics-bind-address=', `--bpffs-root=${net.pinDir('n2')}`], { encoding: 'utf8', timeout: 20_000 });
