@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
 /* Connection tracking for translated flows: the ORIGINAL entry keeps a flow on
  * the backend chosen for its first packet; the REPLY entry turns the backend's
- * answers back into the service address. Entries age out of the LRU. */
+ * answers back into the service address. Entries age out of the LRU; the
+ * control plane deletes those of UDP flows whose backend it removed, since a
+ * UDP flow has no end that would let it choose again. */
 #ifndef SWITCHYARD_CONNTRACK_H
 #define SWITCHYARD_CONNTRACK_H
 

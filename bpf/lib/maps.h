@@ -48,8 +48,9 @@ struct {
 } sy_backends SEC(".maps");
 
 /* Written and read per packet by the tc program; read by the control plane for
- * the ops API. Two entries per flow (ORIGINAL and REPLY direction); LRU, so
- * the oldest flows go first when it fills. */
+ * the ops API, and to delete the UDP flows of backends it removed. Two entries
+ * per flow (ORIGINAL and REPLY direction); LRU, so the oldest flows go first
+ * when it fills. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 262144);

@@ -4,10 +4,12 @@
 // a half-written service.
 import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { BpfObject, TcAttachment, type Attachment } from '../../bpf/index.js';
 import { IdAllocator } from './ids.js';
 import { CT_F_HAIRPIN, CT_ORIGINAL, SVC_F_AFFINITY, SVC_F_DROP_NO_BACKEND, openMaps, type DataplaneMaps, type MapName } from './maps.js';
 import { protocolName, protocolNumber, type Protocol } from './protocol.js';
+import { StaleUdpBackends } from './stale-flows.js';
 
 export interface ServicePortKey {
   address: string;
@@ -79,6 +81,9 @@ export const TC_FILTER = { priority: 1, handle: 0x5359 } as const;
 /** A service port's identity in the dataplane: address, port and protocol. */
 export const keyOf = (k: ServicePortKey) => `${k.address}|${k.port}|${k.protocol}`;
 const endpointOf = (b: Backend) => `${b.address}:${b.port}`;
+const UDP = protocolNumber('UDP');
+/** Conntrack entries decoded between two turns of the event loop. */
+const DECODE_CHUNK = 8192;
 
 function validate(spec: ServicePortSpec): void {
   const bad = (what: string) => new RangeError(`service port ${spec.address}:${spec.port}/${spec.protocol}: ${what}`);
@@ -102,6 +107,8 @@ export class EbpfDataplane {
   readonly #serviceIds = new IdAllocator();
   readonly #backendIds = new IdAllocator();
   readonly #attachments: Attachment[] = [];
+  /** UDP backends removed since the conntrack table was last cleared of their flows. */
+  readonly #staleUdp = new StaleUdpBackends();
 
   private constructor(tc: BpfObject, sock: BpfObject) {
     this.#tc = tc;
@@ -220,9 +227,13 @@ export class EbpfDataplane {
       },
     );
     for (let slot = slots.length; slot < (prev?.slots.length ?? 0); slot++) m.slots.delete({ service_id: id, slot });
-    const gone = [...(prev?.backendIds ?? [])].filter(([ep]) => !backendIds.has(ep)).map(([, bid]) => bid);
+    const gone = [...(prev?.backendIds ?? [])].filter(([ep]) => !backendIds.has(ep));
     const hadAffinity = prev?.spec.affinityTimeoutSeconds !== undefined;
-    this.#forgetBackends(id, gone, hadAffinity);
+    this.#forgetBackends(id, gone.map(([, bid]) => bid), hadAffinity);
+    if (spec.protocol === 'UDP') {
+      this.#staleUdp.serving(spec, backendIds.keys());
+      this.#staleUdp.removed(spec, gone.map(([ep]) => ep));
+    }
     // Affinity switched off: its entries would be stale if it came back on.
     if (hadAffinity && affinity === undefined) this.#forgetAffinity(id);
     this.#services.set(key, { id, spec: { ...spec, backends: [...spec.backends] }, backendIds, slots });
@@ -236,6 +247,7 @@ export class EbpfDataplane {
     m.services.delete({ addr: key.address, port: key.port, proto: protocolNumber(key.protocol) });
     state.slots.forEach((_, slot) => m.slots.delete({ service_id: state.id, slot }));
     this.#forgetBackends(state.id, [...state.backendIds.values()], state.spec.affinityTimeoutSeconds !== undefined);
+    if (key.protocol === 'UDP') this.#staleUdp.removed(key, state.backendIds.keys());
     this.#serviceIds.release(state.id);
     this.#services.delete(keyOf(key));
     return true;
@@ -270,6 +282,37 @@ export class EbpfDataplane {
       backendId: v.backend_id,
       idleSeconds: Number(now - v.last_seen_ns) / 1e9,
     }));
+  }
+
+  /**
+   * Deletes the conntrack entries (both directions) of UDP flows whose backend
+   * upsertService() or deleteService() removed since the last call, so each
+   * such flow's next datagram chooses again (see stale-flows.ts). Call it
+   * after the writes: from then on no new flow can choose a removed backend.
+   * It reads the table once, in batches, and only when a UDP backend went;
+   * if it fails, the next call clears those flows too. Returns how many
+   * entries it deleted.
+   */
+  async clearStaleUdpFlows(): Promise<number> {
+    if (this.#staleUdp.size === 0) return 0;
+    const stale = this.#staleUdp.snapshot();
+    const { conntrack } = this.#maps;
+    const doomed: Buffer[] = [];
+    const entries = await conntrack.map.lookupAll();
+    for (let i = 0; i < entries.length; i++) {
+      // A full table (262,144 entries by default) is some 300 ms to decode: let /healthz
+      // and the ops API answer in between.
+      if (i > 0 && i % DECODE_CHUNK === 0) await yieldToEventLoop();
+      const [rawKey, rawValue] = entries[i]!;
+      const key = conntrack.key.decode(rawKey);
+      if (key.proto === UDP && stale.matches(key, conntrack.value.decode(rawValue))) doomed.push(rawKey);
+    }
+    // An entry may have left the LRU since the read: deleting a missing key
+    // is not an error. (Were its key re-made meanwhile by a new flow, that
+    // flow loses the entry and its next datagram chooses again.)
+    if (doomed.length > 0) await conntrack.map.deleteBatch(doomed);
+    this.#staleUdp.forget(stale);
+    return doomed.length;
   }
 
   /** Detaches what this instance attached. Maps stay pinned, and so do the flows. */

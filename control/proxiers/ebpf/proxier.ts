@@ -2,9 +2,9 @@
 // attaches the tc program to the node's interfaces as they appear, and keeps
 // what it programmed across restarts (maps and links are pinned; start-up
 // adopts them and the first sync changes only what differs).
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { CgroupAttachment } from '../../bpf/index.js';
 import type { ServicePortName, ServicePortState } from '../../model/types.js';
@@ -103,6 +103,7 @@ export class EbpfProxier implements Proxier {
 
   async start(): Promise<void> {
     const { logger } = this.#opts;
+    assertBpffs(this.#opts.pinRoot);
     mkdirSync(this.#opts.pinRoot, { recursive: true });
     this.#dp = await EbpfDataplane.open({
       objectDir: this.#opts.objectDir,
@@ -194,6 +195,12 @@ export class EbpfProxier implements Proxier {
       this.#owner.set(key, owner);
       this.#owned.set(owner, [...(this.#owned.get(owner) ?? []), key]);
     }
+
+    // Last, once no new flow can choose them: UDP flows still on a removed
+    // backend choose again (kube-proxy clears their conntrack entries too).
+    // Free when no UDP backend went.
+    const cleared = await dp.clearStaleUdpFlows();
+    if (cleared > 0) this.#opts.logger.debug({ entries: cleared }, 'cleared conntrack entries of UDP flows to removed backends');
     return result;
   }
 
@@ -233,6 +240,29 @@ export class EbpfProxier implements Proxier {
     });
     for (const name of old) detachPinnedLink(join(dir, name));
     this.#opts.logger.info({ cgroup, links: links.length }, 'attached socket hooks');
+  }
+}
+
+const BPF_FS_MAGIC = 0xcafe4a11;
+
+export class BpffsError extends Error {
+  readonly code = 'ERR_BPFFS_MISSING';
+}
+
+/**
+ * The pins must live on a BPF filesystem. Checked before anything is created:
+ * on a plain /sys (a container without the host's /sys/fs/bpf mounted) the
+ * maps could not be pinned, and Node's recursive mkdir never returns there.
+ */
+export function assertBpffs(pinRoot: string): void {
+  let dir = pinRoot;
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  const type = statfsSync(dir).type;
+  if (type !== BPF_FS_MAGIC) {
+    throw new BpffsError(
+      `--bpffs-root ${pinRoot} is not on a BPF filesystem (${dir} has filesystem type 0x${type.toString(16)}); ` +
+        'mount one there (mount -t bpf bpf /sys/fs/bpf) or, in a pod, mount the host\'s /sys/fs/bpf',
+    );
   }
 }
 

@@ -8,16 +8,12 @@ defineServiceSuite('ebpf', {
     // everything else TC_ACT_SHOT. kube-proxy's filter rule for a service
     // without endpoints is REJECT for every protocol (ICMP port unreachable).
     'reject-udp': 'UDP to a service without endpoints is dropped (tc), not refused with ICMP port unreachable',
-    // control/proxiers/ebpf/dataplane.ts forgets a removed backend's record
-    // but not the sy_conntrack entries that name it, and those have no idle
-    // timeout (bpf/lib/conntrack.h: they only age out of the LRU).
-    'udp-endpoint-removal': 'conntrack entries of a removed endpoint are never cleared, so a UDP flow stays on it',
-    // bpf/lib/sock.h sock4_xlate_fwd refuses every empty service port and
-    // ignores SY_SVC_F_DROP_NO_BACKEND, which only the tc path honours.
     // control/proxiers/ebpf: --cluster-cidr and --masquerade-all are not
     // implemented; the tc program DNATs without SNAT, so a backend on another
     // node answers the client directly, from its own address.
     'off-cluster-client': 'traffic from outside --cluster-cidr is not masqueraded, so replies from another node bypass the translating node',
+    // bpf/lib/sock.h sock4_xlate_fwd refuses every empty service port and
+    // ignores SY_SVC_F_DROP_NO_BACKEND, which only the tc path honours.
     'local-traffic-policy-from-node': "the socket hook refuses (ECONNREFUSED) instead of dropping when the node has no local endpoint",
   },
 });
