@@ -83,6 +83,24 @@ static __always_inline int xlate_new_flow(struct __sk_buff *skb, struct sy_packe
 	return TC_ACT_OK;
 }
 
+/* A SYN straight to an address that is not a service, on a 4-tuple whose
+ * answers we would still translate: a client reusing a source port it last
+ * used for a translated connection to this same backend (common at high
+ * connection rates, and entries have no TCP state to expire them). The old
+ * REPLY entry would turn the backend's SYN-ACK into the service's address and
+ * the client would never see it; the new connection is not ours, so forget it. */
+static __always_inline void forget_reused_tuple(const struct sy_packet *p)
+{
+	struct sy_ct_key reply_key = {
+		.saddr = p->daddr, .daddr = p->saddr, .sport = p->dport, .dport = p->sport,
+		.proto = p->proto, .dir = SY_CT_REPLY,
+	};
+
+	if (p->proto != IPPROTO_TCP || (p->tcp_flags & (SY_TCP_SYN | SY_TCP_ACK)) != SY_TCP_SYN)
+		return;
+	bpf_map_delete_elem(&sy_conntrack, &reply_key);
+}
+
 static __always_inline int xlate_ingress(struct __sk_buff *skb)
 {
 	struct sy_packet p;
@@ -97,8 +115,10 @@ static __always_inline int xlate_ingress(struct __sk_buff *skb)
 		return xlate_reply(skb, &p, ct);
 
 	svc = lb_lookup_service(p.daddr, p.dport, p.proto);
-	if (!svc)
+	if (!svc) {
+		forget_reused_tuple(&p);
 		return TC_ACT_OK;
+	}
 
 	ct = ct_lookup(&p, SY_CT_ORIGINAL);
 	/* A fresh SYN on a tracked 4-tuple is a new connection reusing a port:

@@ -163,6 +163,17 @@ describe.runIf(requirePrivileges())('tc service translation (BPF_PROG_TEST_RUN)'
     expect(seen.size).toBeGreaterThan(1);
   });
 
+  it('leaves a direct connection alone that reuses the 4-tuple of a translated one', () => {
+    const sport = nextPort++;
+    run(syn(WEB, 80, sport)); // through the service: a REPLY entry for 10.244.2.11:8080 → CLIENT:sport
+    // The client closes, then connects straight to the pod from the same port.
+    const direct = run(syn('10.244.2.11', 8080, sport));
+    expect(direct.out).toMatchObject({ dst: '10.244.2.11', dport: 8080 });
+    const synAck = run({ src: '10.244.2.11', dst: CLIENT, sport: 8080, dport: sport, proto: 'tcp', flags: TCP.SYN | TCP.ACK });
+    expect(synAck.verdict).toBe(TC_ACT_OK);
+    expect(synAck.out).toMatchObject({ src: '10.244.2.11', sport: 8080 }); // not rewritten to the service address
+  });
+
   it('shows the flows it tracks', async () => {
     const flows = await dp.conntrack();
     expect(flows.some((f) => f.direction === 'original' && f.destination === `${WEB}:80` && f.translatedTo === '10.244.2.11:8080')).toBe(true);
