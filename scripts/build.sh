@@ -19,6 +19,9 @@ fi
 # node-gyp rebuild starts by deleting build/, where the objects live too.
 make -s -C bpf
 
+# The load test's connection-rate tool (C: Node would be the bottleneck).
+make -s -C bench
+
 # TypeScript: tsc's own incremental build info decides.
 tsc -p tsconfig.build.json
 log "build: done"

@@ -1,0 +1,59 @@
+// The load test's report: what bench/run.ts writes as JSON, and what the
+// table, the chart and the README section are rendered from.
+import type { ConnrateResult } from './connrate.js';
+
+export type BenchMode = 'ebpf' | 'iptables' | 'ipvs';
+export type ChangeKind = 'addEndpoint' | 'removeEndpoint' | 'addService' | 'removeService';
+
+export interface Percentiles {
+  n: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export interface Connections {
+  /** Services the node had programmed while measuring. */
+  services: number;
+  target: 'clusterIP' | 'podIP';
+  result: ConnrateResult;
+}
+
+export interface ModeReport {
+  mode: BenchMode;
+  /** Measured under qemu software emulation (the IPVS column), not comparable in absolute terms. */
+  emulated?: boolean;
+  /** Flags given besides the mode (kube-proxy's defaults otherwise). */
+  args: string[];
+  fullSync: {
+    /** Service ports in the first sync. */
+    servicePorts: number;
+    /** Process start to the first sync's end (dataplane programmed). */
+    startToProgrammedMs: number;
+    /** The first sync itself, from a listed source: the model and the proxier (the design's "full sync"). */
+    syncMs: number;
+    /** Process start to /readyz answering 200. */
+    startToReadyMs: number;
+  };
+  incremental: Record<ChangeKind, Percentiles>;
+  steady: { rssMB: number; cpuPercent: number; windowSec: number };
+  connections: Connections[];
+}
+
+export interface BenchReport {
+  version: 1;
+  startedAt: string;
+  durationSec: number;
+  command: string;
+  machine: { cpus: number; kernel: string; memoryGiB: number };
+  params: { services: number; endpoints: number; changesPerKind: number; connDurationSec: number; concurrency: number; mix: { udp: number; nodePort: number } };
+  /** New connections straight to the backend pod, no proxy running: the physical limit. */
+  direct: ConnrateResult;
+  modes: ModeReport[];
+}
+
+export function percentiles(samples: number[]): Percentiles {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => (s.length ? s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]! : NaN);
+  return { n: s.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: s.at(-1) ?? NaN };
+}

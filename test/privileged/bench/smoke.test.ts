@@ -1,0 +1,40 @@
+// The load test at a small size, so it never rots: the whole pipeline (API
+// test server, both modes, changes, connection rates, report, chart) on 100
+// services. The figures are not judged here; bench/report/ holds the real run.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { BenchReport } from '../../../bench/types.js';
+import { nodeBinary, repoRoot } from '../../harness/paths.js';
+import { requirePrivileges } from '../../harness/privileged.js';
+
+describe.runIf(requirePrivileges())('npm run bench at 100 services', () => {
+  const out = mkdtempSync(join(tmpdir(), 'sy-bench-smoke-'));
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it('measures both modes and writes the JSON report and the chart', () => {
+    const run = spawnSync(nodeBinary, [join(repoRoot, 'dist', 'bench', 'run.js'), '--services', '100', '--endpoints', '3', '--changes', '3', '--duration', '1', '--out', out], {
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/\[bench\] ebpf: 100 services × 3 endpoints: full sync/);
+    expect(run.stdout).toMatch(/targets, iptables:/);
+    const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchReport;
+    expect(report.modes.map((m) => m.mode)).toEqual(['ebpf', 'iptables']);
+    expect(report.direct.connections).toBeGreaterThan(0);
+    for (const m of report.modes) {
+      expect(m.fullSync.servicePorts).toBe(100);
+      expect(m.incremental.addEndpoint.n).toBe(3);
+      expect(m.steady.rssMB).toBeGreaterThan(0);
+      expect(m.connections).toHaveLength(3);
+      for (const c of m.connections) {
+        expect(c.result.errors, `${m.mode} ${c.target} at ${c.services}`).toBe(0);
+        expect(c.result.connections).toBeGreaterThan(0);
+      }
+    }
+    expect(readFileSync(join(out, 'latest.svg'), 'utf8')).toMatch(/^<svg /);
+  }, 300_000);
+});
