@@ -28,3 +28,10 @@ export function canonicalIP(ip: string): string {
 export function hostPort(ip: string, port: number): string {
   return ipFamilyOf(ip) === 'IPv6' ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
+
+/** The inverse of hostPort: the address (without brackets) and the port of an "ip:port" entry. */
+export function splitHostPort(endpoint: string): { ip: string; port: number } {
+  const i = endpoint.lastIndexOf(':');
+  const host = endpoint.slice(0, i);
+  return { ip: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(endpoint.slice(i + 1)) };
+}

@@ -7,6 +7,7 @@ import { isIPv4 } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { CgroupAttachment } from '../../bpf/index.js';
+import { splitHostPort } from '../../model/address.js';
 import type { ServicePortName, ServicePortState } from '../../model/types.js';
 import type { Proxier, SyncRequest, SyncResult } from '../types.js';
 import { EbpfDataplane, keyOf, type Backend, type ServicePortSpec } from './dataplane.js';
@@ -42,9 +43,8 @@ export function dataplaneSpecs(sp: ServicePortState): { specs: ServicePortSpec[]
   const endpoints = sp.internalTrafficPolicy === 'Local' ? sp.localEndpoints : sp.clusterEndpoints;
   const backends: Backend[] = [];
   for (const ep of endpoints ?? []) {
-    const i = ep.lastIndexOf(':');
-    const address = ep.slice(0, i);
-    if (isIPv4(address)) backends.push({ address, port: Number(ep.slice(i + 1)) });
+    const { ip: address, port } = splitHostPort(ep);
+    if (isIPv4(address)) backends.push({ address, port });
   }
   const specs: ServicePortSpec[] = [];
   for (const address of sp.clusterIPs) {

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { isIPv4 } from 'node:net';
 import type { Logger } from 'pino';
+import { splitHostPort } from '../../model/address.js';
 import type { ServicePortState } from '../../model/types.js';
 
 /** What a UDP service port needs remembered between syncs. */
@@ -20,7 +21,7 @@ export interface UdpPort {
 export function udpPort(sp: ServicePortState): UdpPort | undefined {
   if (sp.protocol !== 'UDP') return undefined;
   const endpoints = new Set<string>();
-  for (const e of [...(sp.clusterEndpoints ?? []), ...(sp.localEndpoints ?? [])]) endpoints.add(e.slice(0, e.lastIndexOf(':')));
+  for (const e of [...(sp.clusterEndpoints ?? []), ...(sp.localEndpoints ?? [])]) endpoints.add(splitHostPort(e).ip);
   return {
     vips: [...sp.clusterIPs, ...sp.externalIPs, ...sp.loadBalancerIPs].filter((ip) => isIPv4(ip)),
     port: sp.port,

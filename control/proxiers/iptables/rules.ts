@@ -3,7 +3,8 @@
 // chains (KUBE-SERVICES, KUBE-NODEPORTS, KUBE-EXTERNAL-SERVICES, …) and the
 // service's own chains (KUBE-SVC/SVL/EXT/FW/SEP). Pure: model in, text out,
 // so a partial sync recomputes only the ports that changed.
-import { isIPv4 } from 'node:net';
+import { BlockList, isIPv4 } from 'node:net';
+import { splitHostPort } from '../../model/address.js';
 import type { ServicePortState } from '../../model/types.js';
 import {
   KUBE_EXTERNAL_SERVICES,
@@ -41,11 +42,6 @@ export interface PortRules {
 
 const q = (s: string) => `"${s}"`;
 
-function split(endpoint: string): { ip: string; port: string } {
-  const i = endpoint.lastIndexOf(':');
-  return { ip: endpoint.slice(0, i), port: endpoint.slice(i + 1) };
-}
-
 /** kube-proxy's probability(n): 1/n with ten decimals. */
 export function probability(n: number): string {
   return (1 / n).toFixed(10);
@@ -58,7 +54,7 @@ export function portRules(sp: ServicePortState, ctx: RuleContext): PortRules {
   const proto = sp.protocol.toLowerCase();
   const match = `-m ${proto} -p ${proto}`;
   const chains = servicePortChains(name, proto);
-  const v4 = (eps: string[] | null) => (eps ?? []).filter((e) => isIPv4(split(e).ip));
+  const v4 = (eps: string[] | null) => (eps ?? []).filter((e) => isIPv4(splitHostPort(e).ip));
 
   const clusterIP = sp.clusterIPs.find((ip) => isIPv4(ip));
   for (const ip of sp.clusterIPs) if (!isIPv4(ip)) out.skipped.push(`IPv6 ClusterIP ${ip} is not programmed by the iptables mode (no ip6tables proxier yet)`);
@@ -215,7 +211,7 @@ export function portRules(sp: ServicePortState, ctx: RuleContext): PortRules {
   for (const ep of reachable) {
     const sep = endpointChain(name, proto, ep);
     const rules = chain(sep);
-    rules.push(`-A ${sep} -m comment --comment ${name} -s ${split(ep).ip} -j ${KUBE_MARK_MASQ}`);
+    rules.push(`-A ${sep} -m comment --comment ${name} -s ${splitHostPort(ep).ip} -j ${KUBE_MARK_MASQ}`);
     const recent = affinity !== undefined ? ` -m recent --name ${sep} --set` : '';
     rules.push(`-A ${sep} -m comment --comment ${name}${recent} ${match} -j DNAT --to-destination ${ep}`);
   }
@@ -223,10 +219,9 @@ export function portRules(sp: ServicePortState, ctx: RuleContext): PortRules {
 }
 
 function cidrContains(cidr: string, ip: string): boolean {
-  const [base, bitsText] = cidr.split('/');
+  const [base, bits] = cidr.split('/');
   if (!base || !isIPv4(base) || !isIPv4(ip)) return false;
-  const bits = Number(bitsText ?? 32);
-  const n = (a: string) => a.split('.').reduce((acc, o) => (acc << 8) + Number(o), 0) >>> 0;
-  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-  return ((n(base) & mask) >>> 0) === ((n(ip) & mask) >>> 0);
+  const range = new BlockList();
+  range.addSubnet(base, Number(bits ?? 32), 'ipv4');
+  return range.check(ip, 'ipv4');
 }
