@@ -147,6 +147,9 @@ class BatchWorker : public Napi::AsyncWorker {
         err_ = err;
         return;
       }
+      // Without a batch command the kernel deleted nothing and left `chunk`
+      // as we passed it in: every key of it is still to delete, one by one.
+      if (BatchUnsupported(err)) chunk = 0;
       count_ += chunk;  // deleted before the kernel stopped
       size_t end = std::min(n, done + std::min(kBatchChunk, n - done));
       if (BatchUnsupported(err)) end = n;

@@ -78,7 +78,11 @@ export class BpfMap {
     }
   }
 
-  /** Writes many entries in batch syscalls on the thread pool. */
+  /**
+   * Writes many entries in batch syscalls on the thread pool. Where the
+   * kernel has no batch command for the map, the addon writes them one by
+   * one, still off the event loop, and says so (`batched: false`).
+   */
   async updateBatch(entries: ReadonlyArray<readonly [Buffer, Buffer]>, flag: UpdateFlag = 'any'): Promise<BatchResult> {
     const { keySize, userValueSize } = this.info;
     const keys = Buffer.allocUnsafe(entries.length * keySize);
@@ -89,6 +93,22 @@ export class BpfMap {
       k.copy(keys, i * keySize);
       v.copy(values, i * userValueSize);
     });
+    return this.updatePacked(keys, values, flag);
+  }
+
+  /**
+   * updateBatch() for callers that encode straight into two buffers: keys
+   * back to back, values back to back, in the same order.
+   */
+  async updatePacked(keys: Buffer, values: Buffer, flag: UpdateFlag = 'any'): Promise<BatchResult> {
+    const { keySize, userValueSize } = this.info;
+    const count = this.#packedCount('map.updateBatch', keys, keySize, 'keys');
+    if (this.#packedCount('map.updateBatch', values, userValueSize, 'values') !== count) {
+      throw new BpfError(BpfErrorCode.InvalidArgument, `map.updateBatch ${this.name}: ${count} keys but ${values.length / userValueSize} values`, {
+        op: 'map.updateBatch',
+        target: this.name,
+      });
+    }
     return nativeAsync(() => this.#native.updateBatch(keys, values, flagValue(flag)));
   }
 
@@ -96,7 +116,13 @@ export class BpfMap {
   async deleteBatch(keys: ReadonlyArray<Buffer>): Promise<BatchResult> {
     const { keySize } = this.info;
     keys.forEach((k) => this.#check('map.deleteBatch', k, keySize, 'key'));
-    return nativeAsync(() => this.#native.deleteBatch(Buffer.concat(keys as Buffer[])));
+    return this.deletePacked(Buffer.concat(keys as Buffer[]));
+  }
+
+  /** deleteBatch() of keys packed back to back in one buffer. */
+  async deletePacked(keys: Buffer): Promise<BatchResult> {
+    this.#packedCount('map.deleteBatch', keys, this.info.keySize, 'keys');
+    return nativeAsync(() => this.#native.deleteBatch(keys));
   }
 
   /** The whole map, read in batches on the thread pool. */
@@ -132,6 +158,17 @@ export class BpfMap {
     if (this.#closed) return;
     this.#closed = true;
     this.#native.close();
+  }
+
+  /** How many `size`-byte items a packed buffer holds; a partial one is an error. */
+  #packedCount(op: string, buf: Buffer, size: number, what: string): number {
+    if (!Buffer.isBuffer(buf) || buf.length % size !== 0) {
+      throw new BpfError(BpfErrorCode.InvalidArgument, `${op} ${this.name}: ${what} must be a Buffer of whole ${size}-byte items`, {
+        op,
+        target: this.name,
+      });
+    }
+    return buf.length / size;
   }
 
   #check(op: string, buf: Buffer, size: number, what: string): void {
@@ -185,12 +222,24 @@ export class TypedMap<K, V> {
     return this.map.delete(this.key.encode(key));
   }
 
+  /** Encodes straight into the two buffers the batch command takes. */
   async setMany(entries: ReadonlyArray<readonly [K, V]>, flag: UpdateFlag = 'any'): Promise<BatchResult> {
-    return this.map.updateBatch(entries.map(([k, v]) => [this.key.encode(k), this.encodeValue(v)] as const), flag);
+    const { keySize, userValueSize } = this.map.info;
+    const keys = Buffer.alloc(entries.length * keySize);
+    const values = Buffer.alloc(entries.length * userValueSize);
+    for (let i = 0; i < entries.length; i++) {
+      const [k, v] = entries[i]!;
+      this.key.encodeInto(k, keys, i * keySize);
+      this.#encodeValueInto(v, values, i * userValueSize);
+    }
+    return this.map.updatePacked(keys, values, flag);
   }
 
   async deleteMany(keys: ReadonlyArray<K>): Promise<BatchResult> {
-    return this.map.deleteBatch(keys.map((k) => this.key.encode(k)));
+    const { keySize } = this.map.info;
+    const packed = Buffer.alloc(keys.length * keySize);
+    for (let i = 0; i < keys.length; i++) this.key.encodeInto(keys[i]!, packed, i * keySize);
+    return this.map.deletePacked(packed);
   }
 
   async all(): Promise<Array<[K, V]>> {
@@ -199,7 +248,12 @@ export class TypedMap<K, V> {
 
   encodeValue(value: V): Buffer {
     const buf = Buffer.alloc(this.map.info.userValueSize);
-    for (let i = 0; i < this.#cpus; i++) this.value.encodeInto(value, buf, i * this.#stride);
+    this.#encodeValueInto(value, buf, 0);
     return buf;
+  }
+
+  /** The same value on every CPU's copy (one copy unless the map is per-CPU). */
+  #encodeValueInto(value: V, buf: Buffer, offset: number): void {
+    for (let i = 0; i < this.#cpus; i++) this.value.encodeInto(value, buf, offset + i * this.#stride);
   }
 }

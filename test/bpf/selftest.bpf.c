@@ -50,6 +50,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sy_test_pinned SEC(".maps");
 
+// A map type without batch commands (kernel/bpf/devmap.c has none): the
+// addon's batch calls fall back to one syscall per element. Key: any u32;
+// value: an ifindex of the loader's network namespace.
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, 64);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} sy_test_nobatch SEC(".maps");
+
 static __always_inline void count(__u32 slot)
 {
 	__u64 *v = bpf_map_lookup_elem(&sy_test_counters, &slot);

@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { dirname, join } from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { CgroupAttachment } from '../../bpf/index.js';
 import { splitHostPort } from '../../model/address.js';
@@ -25,9 +26,12 @@ export interface EbpfProxierOptions {
 
 type Skip = SyncResult['skipped'][number];
 
-/** Service-port writes between two turns of the event loop during a sync. */
-const YIELD_EVERY = 200;
-
+/**
+ * Service ports turned into dataplane specs, or compared with what is
+ * programmed, between two turns of the event loop: a full sync of 10,000
+ * must not hold /healthz and the ops API for its whole preparation.
+ */
+const YIELD_EVERY = 1000;
 
 /**
  * The dataplane entries of one service port: one per IPv4 ClusterIP, with the
@@ -136,7 +140,11 @@ export class EbpfProxier implements Proxier {
     const wanted = new Map<string, { spec: ServicePortSpec; owner: ServicePortName }>();
     const touched = new Set<ServicePortName>(req.full ? [] : [...req.changed, ...req.removed.keys()]);
 
+    // The request's maps are this sync's own (the loop builds new ones for
+    // the next): yielding while reading them is safe.
+    let n = 0;
     for (const name of names) {
+      if (++n % YIELD_EVERY === 0) await yieldToEventLoop();
       const sp = req.desired.get(name);
       if (!sp) continue;
       const { specs, skipped } = dataplaneSpecs(sp);
@@ -161,25 +169,20 @@ export class EbpfProxier implements Proxier {
     const stale = all
       ? [...all.keys()].filter((k) => !wanted.has(k))
       : [...touched].flatMap((n) => this.#owned.get(n) ?? []).filter((k) => !wanted.has(k));
-    // Each write is a few syscalls; a full sync of 10,000 services is
-    // hundreds of thousands. Yielding now and then keeps /healthz and the
-    // ops API answering meanwhile (the sync loop never runs two syncs at once).
-    let ops = 0;
-    const breathe = async () => {
-      if (++ops % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
-    };
-    for (const key of stale) {
-      const p = programmed.get(key);
-      if (p && dp.deleteService(p)) result.removed++;
-      await breathe();
-    }
+    // A full sync of 10,000 service ports is some 200,000 entries: the
+    // dataplane writes a large change in batches on the thread pool, so
+    // /healthz and the ops API keep answering meanwhile (the sync loop never
+    // runs two syncs at once), and a small one element by element.
+    const remove = stale.flatMap((key) => programmed.get(key) ?? []);
+    const upsert: ServicePortSpec[] = [];
     for (const [key, { spec }] of wanted) {
+      if (++n % YIELD_EVERY === 0) await yieldToEventLoop();
       const cur = programmed.get(key);
-      if (cur && sameSpec(cur, spec)) continue;
-      dp.upsertService(spec);
-      result.written++;
-      await breathe();
+      if (!cur || !sameSpec(cur, spec)) upsert.push(spec);
     }
+    const { written, removed } = await dp.apply({ upsert, remove });
+    result.written += written;
+    result.removed += removed;
 
     // Ownership follows what was written.
     if (req.full) {

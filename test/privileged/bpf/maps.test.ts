@@ -38,7 +38,7 @@ describe.runIf(requirePrivileges())('BPF maps', () => {
 
   it('describes the object and the map', () => {
     expect(obj.maps().map((m) => m.name)).toEqual(
-      expect.arrayContaining(['sy_test_hash', 'sy_test_counters', 'sy_test_percpu', 'sy_test_lru', 'sy_test_pinned']),
+      expect.arrayContaining(['sy_test_hash', 'sy_test_counters', 'sy_test_percpu', 'sy_test_lru', 'sy_test_pinned', 'sy_test_nobatch']),
     );
     expect(obj.programs().map((p) => p.name)).toEqual(expect.arrayContaining(['sy_test_tc', 'sy_test_xdp', 'sy_test_cgroup']));
     expect(hash.info).toMatchObject({ name: 'sy_test_hash', type: 'hash', keySize: 8, valueSize: 16, maxEntries: 1024 });
@@ -135,6 +135,20 @@ describe.runIf(requirePrivileges())('BPF maps', () => {
     } finally {
       big.close();
     }
+  });
+
+  it('falls back to one syscall per element where the kernel has no batch command', async () => {
+    const m = obj.map('sy_test_nobatch');
+    const u32 = (n: number) => Buffer.from(new Uint32Array([n]).buffer);
+    const LOOPBACK = 1; // the ifindex of lo in every network namespace
+    const entries = Array.from({ length: 40 }, (_, i) => [u32(i), u32(LOOPBACK)] as const);
+    expect(await m.updateBatch(entries)).toEqual({ count: 40, batched: false });
+    const all = await m.lookupAll();
+    expect(all.map(([k]) => k.readUInt32LE()).sort((a, b) => a - b)).toEqual(entries.map((_, i) => i));
+    expect(all.every(([, v]) => v.readUInt32LE() === LOOPBACK)).toBe(true);
+    // Missing keys are skipped there too.
+    expect(await m.deleteBatch([...entries.map(([k]) => k), u32(1000)])).toEqual({ count: 40, batched: false });
+    expect([...m.keys()]).toHaveLength(0);
   });
 
   it('reports a full map with its own code', async () => {

@@ -65,6 +65,33 @@ describe('derive', () => {
     }
   });
 
+  it('takes IPv4 text exactly as net.isIPv4() does', () => {
+    const c = derive<{ addr: string; port: number; proto: number }>('key', key, { addr: 'ipv4' });
+    for (const addr of ['0.0.0.0', '255.255.255.255', '10.96.0.1', '192.168.1.20']) {
+      expect(c.decode(c.encode({ addr, port: 1, proto: 6 })).addr).toBe(addr);
+    }
+    const bad = ['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '01.2.3.4', '1.2.3.04', '1..2.3', '1.2.3.', '.1.2.3', ' 1.2.3.4', '1.2.3.4 '];
+    for (const addr of [...bad, '1.2.3.a', '::1', '1.2.3.2555']) {
+      expect(() => c.encode({ addr, port: 1, proto: 6 }), addr).toThrow(/is not an IPv4 address/);
+    }
+  });
+
+  it('writes integers of every width and order, wrapping values out of range as C would', () => {
+    const host = derive<number>('u32', u32);
+    const s = derive<number>('s32', s32);
+    const port = derive<{ addr: number; port: number; proto: number }>('key', key);
+    expect(host.encode(0xdeadbeef).toString('hex')).toBe('efbeadde');
+    expect(s.encode(-2).toString('hex')).toBe('feffffff');
+    expect(s.encode(0x7fffffff).toString('hex')).toBe('ffffff7f');
+    expect(port.encode({ addr: 0x0a600001, port: 443, proto: 17 }).toString('hex')).toBe('0a600001' + '01bb' + '11' + '00');
+    // Out of range, negative for an unsigned field, or a bigint: the BigInt path, which wraps.
+    expect(port.encode({ addr: 0, port: 70000, proto: 256 + 6 }).toString('hex')).toBe('00000000' + '1170' + '06' + '00');
+    expect(host.encode(-1).toString('hex')).toBe('ffffffff');
+    expect(host.encode(5n as unknown as number).toString('hex')).toBe('05000000');
+    expect(() => host.encode(1.5)).toThrow(RangeError);
+    expect(derive<number>('u16', u16).decode(Buffer.from('3412', 'hex'))).toBe(0x1234);
+  });
+
   it('fails loudly when TypeScript and the C layout disagree', () => {
     expect(() => derive('key', key, { address: 'ipv4' })).toThrow(expect.objectContaining({ code: BpfErrorCode.LayoutMismatch }));
     expect(() => derive('key', key, { port: 'ipv4' })).toThrow(/format ipv4 needs 4 bytes, the field has 2/);

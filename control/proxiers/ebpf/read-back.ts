@@ -1,0 +1,52 @@
+// What the maps hold, decoded back into service ports: what a restarted
+// dataplane adopts, what servicesInMaps() shows an operator, and what a
+// failed batch leaves (then with the strays it wrote that no service entry
+// reaches).
+import type { Backend, ServicePortSpec } from './dataplane.js';
+import { SVC_F_AFFINITY, SVC_F_DROP_NO_BACKEND, type DataplaneMaps, type SlotKey } from './maps.js';
+import { protocolName, type Protocol } from './protocol.js';
+import type { ServiceState } from './service-writes.js';
+
+/**
+ * Services, their slots and backends as the maps hold them; and the strays:
+ * slots no service entry counts, backend records no counted slot names.
+ */
+export async function readMaps(m: DataplaneMaps): Promise<{ states: ServiceState[]; straySlots: SlotKey[]; strayBackends: number[] }> {
+  const [services, slots, backends] = await Promise.all([m.services.all(), m.slots.all(), m.backends.all()]);
+  const backendById = new Map(backends);
+  const slotsById = new Map<number, number[]>();
+  for (const [k, v] of slots) {
+    const list = slotsById.get(k.service_id) ?? [];
+    list[k.slot] = v.backend_id;
+    slotsById.set(k.service_id, list);
+  }
+  const counts = new Map(services.map(([, v]) => [v.id, v.backend_count]));
+  const straySlots = slots.filter(([k]) => k.slot >= (counts.get(k.service_id) ?? 0)).map(([k]) => k);
+  const named = new Set(slots.filter(([k]) => k.slot < (counts.get(k.service_id) ?? 0)).map(([, v]) => v.backend_id));
+  const strayBackends = backends.filter(([id]) => !named.has(id)).map(([id]) => id);
+  const states = services.map(([k, v]) => {
+    const backendIds = new Map<string, number>();
+    const slotList: number[] = [];
+    const list: Backend[] = [];
+    for (const bid of (slotsById.get(v.id) ?? []).slice(0, v.backend_count)) {
+      const b = backendById.get(bid);
+      if (!b) {
+        slotList.push(-1); // a slot without its backend record: the next upsert rewrites it
+        continue;
+      }
+      backendIds.set(`${b.addr}:${b.port}`, bid);
+      slotList.push(bid);
+      list.push({ address: b.addr, port: b.port });
+    }
+    const spec: ServicePortSpec = {
+      address: k.addr,
+      port: k.port,
+      protocol: protocolName(k.proto) as Protocol,
+      backends: list,
+      ...(v.flags & SVC_F_AFFINITY ? { affinityTimeoutSeconds: v.affinity_timeout } : {}),
+      ...(v.flags & SVC_F_DROP_NO_BACKEND ? { dropWhenEmpty: true } : {}),
+    };
+    return { id: v.id, spec, backendIds, slots: slotList };
+  });
+  return { states, straySlots, strayBackends };
+}
