@@ -165,6 +165,44 @@ describe.runIf(requirePrivileges())('iptables mode (kube-proxy layout)', () => {
     writeFileSync(file, text);
   });
 
+  it('writes a sync too large for one iptables-restore in pieces of whole service ports, the shared chains last', async () => {
+    // 400 services of 4 endpoints: 8,000 lines of own chains, over RESTORE_CHUNK_LINES.
+    const count = 400;
+    const endpoints = [['10.244.1.11', 'n1'], ['10.244.1.12', 'n1'], ['10.244.2.11', 'n2'], ['10.244.2.12', 'n2']] as const;
+    const ip = (i: number) => `10.97.${Math.floor(i / 250)}.${(i % 250) + 1}`;
+    const docs = Array.from({ length: count }, (_, i) => [
+      `apiVersion: v1\nkind: Service\nmetadata: { name: bulk-${i}, namespace: demo }\nspec: { clusterIP: ${ip(i)}, ports: [{ name: http, port: 80, targetPort: 8080 }] }`,
+      `apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: { name: bulk-${i}, namespace: demo, labels: { kubernetes.io/service-name: bulk-${i} } }\naddressType: IPv4\n` +
+        `ports: [{ name: http, port: 8080, protocol: TCP }]\nendpoints:\n` +
+        endpoints.map(([a, node]) => `  - { addresses: [${a}], nodeName: ${node}, conditions: { ready: true } }\n`).join(''),
+    ]).flat();
+    const file = join(dir, 'bulk.yaml');
+    const syncs = daemon.syncs().length;
+    writeFileSync(file, docs.join('\n---\n'));
+    try {
+      const pieces = await daemon.waitForLog((r) => r.msg === 'wrote the service chains in several iptables-restore transactions, the shared chains last');
+      expect(pieces.transactions).toBeGreaterThan(2);
+      await daemon.waitForLog((r) => r.msg === 'synced', { count: syncs + 1 });
+      const t = save();
+      const chains = new Set(t.chains('nat'));
+      for (let i = 0; i < count; i++) {
+        const name = `demo/bulk-${i}:http`;
+        expect(chains.has(svc(name, 'tcp'))).toBe(true);
+        expect(t.rules('nat', svc(name, 'tcp')).filter((l) => l.includes('-j KUBE-SEP-'))).toHaveLength(4);
+        for (const [a] of endpoints) expect(chains.has(sep(name, 'tcp', `${a}:8080`))).toBe(true);
+      }
+      expect(t.rules('nat', 'KUBE-SERVICES').filter((l) => l.includes('demo/bulk-'))).toHaveLength(count);
+      const client = n1.pods[0]!;
+      for (const i of [0, count - 1]) expect((await tcpProbe(net, client.ns, `${ip(i)}:80`, { count: 8, concurrency: 2 })).every((r) => r.ok)).toBe(true);
+    } finally {
+      rmSync(file, { force: true });
+    }
+    await daemon.waitForLog((r) => r.msg === 'synced', { count: syncs + 2 });
+    const after = save().chains('nat');
+    expect(after.filter((c) => c === svc('demo/bulk-0:http', 'tcp') || c === sep('demo/bulk-0:http', 'tcp', '10.244.1.11:8080'))).toEqual([]);
+    expect(save().rules('nat', 'KUBE-SERVICES').filter((l) => l.includes('demo/bulk-'))).toEqual([]);
+  });
+
   it('masquerades pod traffic to services with --masquerade-all', async () => {
     const client = n1.pods[0]!;
     const peers = async () => (await tcpProbe(net, client.ns, '10.96.0.10:80', { count: 40, concurrency: 4 })).filter((r) => r.name?.startsWith('n2'));
