@@ -10,7 +10,7 @@ import type { ServicePortName } from '../../model/types.js';
 import type { Proxier, SyncRequest, SyncResult } from '../types.js';
 import { ConntrackCleaner, staleFilters, udpPort, type UdpPort } from './conntrack.js';
 import { Iptables, chainsOf } from './iptables.js';
-import { isServiceChain } from './names.js';
+import { KUBE_MARK_MASQ, KUBE_POSTROUTING, isServiceChain } from './names.js';
 import { portRules, type PortRules, type RuleContext } from './rules.js';
 import { SHARED_CHAINS, cleanupIptables, forwardRules, masqueradeRules, missingJumps, nodePortsTail } from './tables.js';
 
@@ -24,6 +24,7 @@ import { SHARED_CHAINS, cleanupIptables, forwardRules, masqueradeRules, missingJ
  * pieces of 11,000 lines took 16 s and of 1,800 lines 15 s.
  */
 export const RESTORE_CHUNK_LINES = 4500;
+const MASQ_CHAINS: ReadonlySet<string> = new Set([KUBE_MARK_MASQ, KUBE_POSTROUTING]);
 
 export interface IptablesProxierOptions {
   masqueradeAll: boolean;
@@ -199,11 +200,17 @@ export class IptablesProxier implements Proxier {
         written++;
       }
     }
-    const last = pieces.length === 1 ? pieces[0]! : { chains: [], rules: [] };
-    const early = pieces.length === 1 ? [] : pieces.map((p) => ['*nat', ...p.chains, ...p.rules, 'COMMIT', ''].join('\n'));
+    const masqChains = [...MASQ_CHAINS].map((c) => `:${c} - [0:0]`);
+    const masq = masqueradeRules(mark);
+    const inPieces = pieces.length > 1;
+    const last = inPieces ? { chains: [], rules: [] } : pieces[0]!;
+    // In pieces, the first also writes KUBE-MARK-MASQ, which the service
+    // chains jump to: on a new node it exists only from then on.
+    const early = inPieces
+      ? pieces.map((p, i) => ['*nat', ...(i === 0 ? masqChains : []), ...p.chains, ...(i === 0 ? masq : []), ...p.rules, 'COMMIT', ''].join('\n'))
+      : [];
     filterRules.push(...forwardRules(mark));
     natShared.push(nodePortsTail(this.#opts.localhostNodePorts));
-    const masq = masqueradeRules(mark);
     const lines = [
       '*filter',
       ...SHARED_CHAINS.filter.map((c) => `:${c} - [0:0]`),
@@ -212,10 +219,10 @@ export class IptablesProxier implements Proxier {
       ...(saved ? missingJumps('filter', saved.filter) : []),
       'COMMIT',
       '*nat',
-      ...SHARED_CHAINS.nat.map((c) => `:${c} - [0:0]`),
+      ...SHARED_CHAINS.nat.filter((c) => !inPieces || !MASQ_CHAINS.has(c)).map((c) => `:${c} - [0:0]`),
       ...last.chains,
       ...stale.map((c) => `:${c} - [0:0]`),
-      ...masq,
+      ...(inPieces ? [] : masq),
       ...natShared,
       ...last.rules,
       ...stale.map((c) => `-X ${c}`),

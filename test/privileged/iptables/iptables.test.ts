@@ -165,9 +165,11 @@ describe.runIf(requirePrivileges())('iptables mode (kube-proxy layout)', () => {
     writeFileSync(file, text);
   });
 
-  it('writes a sync too large for one iptables-restore in pieces of whole service ports, the shared chains last', async () => {
-    // 400 services of 4 endpoints: 8,000 lines of own chains, over RESTORE_CHUNK_LINES.
+  it('writes a first sync too large for one iptables-restore in pieces of whole service ports, the shared chains last', async () => {
+    // On the other node, which has no rules yet: 400 services of 4
+    // endpoints are 8,000 lines of own chains, over RESTORE_CHUNK_LINES.
     const count = 400;
+    const n2 = cluster.nodes[1]!;
     const endpoints = [['10.244.1.11', 'n1'], ['10.244.1.12', 'n1'], ['10.244.2.11', 'n2'], ['10.244.2.12', 'n2']] as const;
     const ip = (i: number) => `10.97.${Math.floor(i / 250)}.${(i % 250) + 1}`;
     const docs = Array.from({ length: count }, (_, i) => [
@@ -176,14 +178,20 @@ describe.runIf(requirePrivileges())('iptables mode (kube-proxy layout)', () => {
         `ports: [{ name: http, port: 8080, protocol: TCP }]\nendpoints:\n` +
         endpoints.map(([a, node]) => `  - { addresses: [${a}], nodeName: ${node}, conditions: { ready: true } }\n`).join(''),
     ]).flat();
-    const file = join(dir, 'bulk.yaml');
-    const syncs = daemon.syncs().length;
+    const bulkDir = mkdtempSync(join(tmpdir(), 'sy-iptables-bulk-'));
+    const file = join(bulkDir, 'bulk.yaml');
     writeFileSync(file, docs.join('\n---\n'));
+    const bulk = startDaemon(net, {
+      ns: n2.ns,
+      nodeName: 'n2',
+      pinDir: net.pinDir('n2'),
+      args: ['--proxy-mode=iptables', '--iptables-min-sync-period=0', `--manifests=${bulkDir}`, '--healthz-bind-address=', '--metrics-bind-address='],
+    });
     try {
-      const pieces = await daemon.waitForLog((r) => r.msg === 'wrote the service chains in several iptables-restore transactions, the shared chains last');
+      const pieces = await bulk.waitForLog((r) => r.msg === 'wrote the service chains in several iptables-restore transactions, the shared chains last');
       expect(pieces.transactions).toBeGreaterThan(2);
-      await daemon.waitForLog((r) => r.msg === 'synced', { count: syncs + 1 });
-      const t = save();
+      await bulk.waitForLog((r) => r.msg === 'synced');
+      const t = iptablesSave(net, n2.ns);
       const chains = new Set(t.chains('nat'));
       for (let i = 0; i < count; i++) {
         const name = `demo/bulk-${i}:http`;
@@ -192,15 +200,19 @@ describe.runIf(requirePrivileges())('iptables mode (kube-proxy layout)', () => {
         for (const [a] of endpoints) expect(chains.has(sep(name, 'tcp', `${a}:8080`))).toBe(true);
       }
       expect(t.rules('nat', 'KUBE-SERVICES').filter((l) => l.includes('demo/bulk-'))).toHaveLength(count);
-      const client = n1.pods[0]!;
+      const client = n2.pods[0]!;
       for (const i of [0, count - 1]) expect((await tcpProbe(net, client.ns, `${ip(i)}:80`, { count: 8, concurrency: 2 })).every((r) => r.ok)).toBe(true);
+
+      const syncs = bulk.syncs().length;
+      writeFileSync(file, '');
+      await bulk.waitForLog((r) => r.msg === 'synced', { count: syncs + 1 });
+      const after = iptablesSave(net, n2.ns);
+      expect(after.chains('nat').filter((c) => c === svc('demo/bulk-0:http', 'tcp') || c === sep('demo/bulk-0:http', 'tcp', '10.244.1.11:8080'))).toEqual([]);
+      expect(after.rules('nat', 'KUBE-SERVICES').filter((l) => l.includes('demo/bulk-'))).toEqual([]);
     } finally {
-      rmSync(file, { force: true });
+      await bulk.stop();
+      rmSync(bulkDir, { recursive: true, force: true });
     }
-    await daemon.waitForLog((r) => r.msg === 'synced', { count: syncs + 2 });
-    const after = save().chains('nat');
-    expect(after.filter((c) => c === svc('demo/bulk-0:http', 'tcp') || c === sep('demo/bulk-0:http', 'tcp', '10.244.1.11:8080'))).toEqual([]);
-    expect(save().rules('nat', 'KUBE-SERVICES').filter((l) => l.includes('demo/bulk-'))).toEqual([]);
   });
 
   it('masquerades pod traffic to services with --masquerade-all', async () => {
