@@ -72,6 +72,12 @@ describe.runIf(requirePrivileges())('switchyard --manifests (standalone mode)', 
     expect(names(await web())).toEqual(['n1p1', 'n1p2', 'n2p1', 'n2p2']);
   });
 
+  it('runs with small V8 semi-spaces, in the process that was started (same PID)', () => {
+    const cmdline = readFileSync(`/proc/${daemon.proc.child.pid}/cmdline`, 'utf8').split('\0');
+    expect(cmdline).toContain('--max-semi-space-size=8');
+    expect(cmdline).toContain(daemonMain);
+  });
+
   it('follows an edit to a file', async () => {
     const file = join(dir, 'endpointslices.yaml');
     const text = readFileSync(file, 'utf8');
