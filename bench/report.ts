@@ -60,6 +60,7 @@ export function renderTable(r: BenchReport): string {
     ...rows.map(line),
     '',
     ...modes.flatMap((m) => [`targets, ${m.mode}:`, ...verdicts(r, m).map((v) => `  ${v}`)]),
+    ...modes.filter((m) => m.failed).map((m) => `${m.mode} did not finish: ${m.failed}`),
     '',
   ];
   return out.join('\n');

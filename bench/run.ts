@@ -75,6 +75,8 @@ function parseArgs(argv: string[]): Options {
 const progress = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 /** kube-proxy's default --*-min-sync-period per mode: changes are spaced beyond it, so latency measures programming, not rate limiting. */
 const MIN_SYNC_MS: Record<BenchMode, number> = { ebpf: 0, iptables: 1000, ipvs: 0 };
+/** The first sync at N services; past it the mode is reported as not finished. */
+const FULL_SYNC_TIMEOUT_MS = 600_000;
 
 class Bench {
   readonly net = new TestNet();
@@ -132,12 +134,13 @@ class Bench {
     await d.proc.exited;
   }
 
-  async readyAt(): Promise<number> {
-    for (;;) {
+  async readyAt(d: MeasuredDaemon): Promise<number> {
+    while (d.proc.child.exitCode === null) {
       const code = this.net.exec(this.nodeNs, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', 'http://127.0.0.1:10256/readyz'], { allowFail: true });
       if (code === '200') return Date.now();
       await new Promise((r) => setTimeout(r, 20));
     }
+    return NaN;
   }
 
   /** One change through the API, timed to the end of the sync that programmed it. */
@@ -182,48 +185,73 @@ class Bench {
     };
   }
 
+  /**
+   * One mode, phase by phase. A phase that fails or times out ends the
+   * mode: its figures and the later ones stay unmeasured (NaN, "—" in the
+   * table), `failed` says where and why, and the run goes on to the next mode.
+   */
   async mode(mode: BenchMode): Promise<ModeReport> {
     const { services, endpoints } = this.opts;
     const target = `${TARGET.clusterIP}:${TARGET.port}`;
-    const connections: ModeReport['connections'] = [];
-
-    progress(`${mode}: 10 services`);
-    await this.serve(10);
-    let d = this.start(mode);
-    await d.waitFor((l) => l.msg === 'synced');
-    connections.push({ services: 10, target: 'clusterIP', result: await this.connections(target) });
-    await d.stop();
-    await this.cleanup();
-
-    progress(`${mode}: ${services} services × ${endpoints} endpoints: full sync`);
-    await this.serve(services);
-    d = this.start(mode);
-    const ready = this.readyAt();
-    const { line: first } = await d.waitFor((l) => l.msg === 'synced');
-    const fullSync = {
-      servicePorts: Number(first.servicePorts),
-      startToProgrammedMs: first.time - d.startedAt,
-      syncMs: Number(first.ms),
-      startToReadyMs: (await ready) - d.startedAt,
+    const nan = { n: 0, p50Ms: NaN, p99Ms: NaN, maxMs: NaN };
+    const report: ModeReport = {
+      mode,
+      args: [],
+      fullSync: { servicePorts: NaN, startToProgrammedMs: NaN, syncMs: NaN, startToReadyMs: NaN },
+      incremental: { addEndpoint: nan, removeEndpoint: nan, addService: nan, removeService: nan },
+      steady: { rssMB: NaN, cpuPercent: NaN, windowSec: 0 },
+      connections: [],
     };
-    progress(`${mode}: programmed ${fullSync.servicePorts} service ports: ${fullSync.startToProgrammedMs} ms from start (sync ${fullSync.syncMs} ms)`);
+    let phase = '10 services';
+    let d: MeasuredDaemon | undefined;
+    try {
+      progress(`${mode}: 10 services`);
+      await this.serve(10);
+      d = this.start(mode);
+      await d.waitFor((l) => l.msg === 'synced');
+      report.connections.push({ services: 10, target: 'clusterIP', result: await this.connections(target) });
+      await d.stop();
+      await this.cleanup();
 
-    await new Promise((r) => setTimeout(r, 2000));
-    const windowSec = 5;
-    const cpu0 = d.cpuSeconds();
-    await new Promise((r) => setTimeout(r, windowSec * 1000));
-    const steady = { rssMB: Math.round(d.rssMB()), cpuPercent: Math.round(((d.cpuSeconds() - cpu0) / windowSec) * 1000) / 10, windowSec };
-    progress(`${mode}: steady state ${steady.rssMB} MB, ${steady.cpuPercent}% CPU`);
+      phase = 'full sync';
+      progress(`${mode}: ${services} services × ${endpoints} endpoints: full sync`);
+      await this.serve(services);
+      d = this.start(mode);
+      const ready = this.readyAt(d);
+      const { line: first } = await d.waitFor((l) => l.msg === 'synced', { timeoutMs: FULL_SYNC_TIMEOUT_MS });
+      report.fullSync = {
+        servicePorts: Number(first.servicePorts),
+        startToProgrammedMs: first.time - d.startedAt,
+        syncMs: Number(first.ms),
+        startToReadyMs: (await ready) - d.startedAt,
+      };
+      const f = report.fullSync;
+      progress(`${mode}: programmed ${f.servicePorts} service ports: ${f.startToProgrammedMs} ms from start (sync ${f.syncMs} ms)`);
 
-    progress(`${mode}: connections through the ClusterIP and to the pod, ${services} services`);
-    connections.push({ services, target: 'clusterIP', result: await this.connections(target) });
-    connections.push({ services, target: 'podIP', result: await this.connections(`${this.backend.ip}:8080`) });
+      phase = 'steady state';
+      await new Promise((r) => setTimeout(r, 2000));
+      const windowSec = 5;
+      const cpu0 = d.cpuSeconds();
+      await new Promise((r) => setTimeout(r, windowSec * 1000));
+      report.steady = { rssMB: Math.round(d.rssMB()), cpuPercent: Math.round(((d.cpuSeconds() - cpu0) / windowSec) * 1000) / 10, windowSec };
+      progress(`${mode}: steady state ${report.steady.rssMB} MB, ${report.steady.cpuPercent}% CPU`);
 
-    progress(`${mode}: ${this.opts.changes} changes of each kind`);
-    const incremental = await this.incremental(d, mode);
-    await d.stop();
-    await this.cleanup();
-    return { mode, args: [], fullSync, incremental, steady, connections };
+      phase = 'connections';
+      progress(`${mode}: connections through the ClusterIP and to the pod, ${services} services`);
+      report.connections.push({ services, target: 'clusterIP', result: await this.connections(target) });
+      report.connections.push({ services, target: 'podIP', result: await this.connections(`${this.backend.ip}:8080`) });
+
+      phase = 'incremental changes';
+      progress(`${mode}: ${this.opts.changes} changes of each kind`);
+      report.incremental = await this.incremental(d, mode);
+    } catch (err) {
+      report.failed = `${phase}: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`;
+      progress(`${mode}: did not finish (${report.failed}); going on`);
+    } finally {
+      await d?.stop();
+      await this.cleanup();
+    }
+    return report;
   }
 
   async tearDown(): Promise<void> {
@@ -237,6 +265,13 @@ async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const started = Date.now();
   const bench = new Bench(opts);
+  // Interrupted: the namespaces, pins and processes go with us.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      progress(`${signal}: tearing down`);
+      void bench.tearDown().finally(() => process.exit(130));
+    });
+  }
   let report: BenchReport;
   try {
     await bench.setUp();

@@ -38,6 +38,8 @@ export interface ModeReport {
   incremental: Record<ChangeKind, Percentiles>;
   steady: { rssMB: number; cpuPercent: number; windowSec: number };
   connections: Connections[];
+  /** The phase that failed or timed out, and why; figures from there on are NaN. */
+  failed?: string;
 }
 
 export interface BenchReport {
