@@ -245,8 +245,9 @@ class Bench {
       progress(`${mode}: ${this.opts.changes} changes of each kind`);
       report.incremental = await this.incremental(d, mode);
     } catch (err) {
-      report.failed = `${phase}: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`;
-      progress(`${mode}: did not finish (${report.failed}); going on`);
+      const message = err instanceof Error ? err.message : String(err);
+      report.failed = `${phase}: ${message.split('\n')[0]}`;
+      progress(`${mode}: did not finish (${phase}); going on. ${message}`);
     } finally {
       await d?.stop();
       await this.cleanup();

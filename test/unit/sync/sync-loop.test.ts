@@ -6,7 +6,8 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Proxier, SyncRequest, SyncResult } from '../../../control/proxiers/types.js';
 import { Store } from '../../../control/sources/store.js';
-import { SyncLoop } from '../../../control/sync/sync-loop.js';
+import { FULL_SYNC_PERIOD_MS, SyncLoop } from '../../../control/sync/sync-loop.js';
+import { FakeClock, settle } from './fake-clock.js';
 import { endpoint, service, slice as sliceOf } from '../model/fixtures.js';
 
 const svc = (name: string, ip: string) => service({ namespace: 'default', name, clusterIPs: [ip] });
@@ -120,5 +121,31 @@ describe('SyncLoop', () => {
     expect(retry.full).toBe(true);
     expect(retry.desired.size).toBe(1);
     expect(loop.state.size).toBe(1);
+  });
+
+  it('syncs periodically with only what changed, and in full once an hour (kube-proxy’s FullSyncPeriod)', async () => {
+    const clock = new FakeClock();
+    const store = new Store('n1');
+    const proxier = new RecordingProxier();
+    loop = new SyncLoop({ store, proxier, nodeName: 'n1', serviceProxyName: '', periods: { syncPeriodMs: 30_000, minSyncPeriodMs: 0 }, logger: silent, clock });
+    loop.start();
+    store.upsert('Service', svc('web', '10.96.0.10'));
+    store.markSynced('Service');
+    store.markSynced('EndpointSlice');
+    loop.sourcesMaybeSynced();
+    await clock.advance(1);
+    expect(proxier.requests.map((r) => r.full)).toEqual([true]);
+    // Periods with nothing changed: nothing to hand the proxier.
+    await clock.advance(90_000);
+    expect(proxier.requests).toHaveLength(1);
+    // A change: a partial sync.
+    store.upsert('Service', svc('api', '10.96.0.11'));
+    await clock.advance(30_000);
+    await settle();
+    expect(proxier.requests.map((r) => r.full)).toEqual([true, false]);
+    await clock.advance(FULL_SYNC_PERIOD_MS);
+    await settle();
+    expect(proxier.requests.slice(2).map((r) => r.full)).toEqual([true]);
+    expect(proxier.requests.at(-1)!.desired.size).toBe(2);
   });
 });
