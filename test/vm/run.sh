@@ -17,6 +17,8 @@
 # directory if it is inside the project (else the project root). Its stdout and
 # stderr stream back on ours; the exit status is COMMAND's, or 124 when the
 # timeout ran out, or 125 when the VM itself failed (console tail on stderr).
+# SWITCHYARD_IN_VM holds the guest's kernel version, for tests that need what
+# only that kernel has.
 # qemu never outlives this script, however it ends (SIGKILL too: pdeathsig).
 #
 # The first use installs qemu and busybox (apt-get) and caches the kernel,
@@ -136,6 +138,8 @@ printf '%s\n' "$VM_CACHE/$version/lib/modules/$version" > "$run/control/modules"
 # The caller's environment, less what names this machine's session or our knobs.
 export -p | grep -vE '^declare -[a-zA-Z]*r|^declare -x (PWD|OLDPWD|SHLVL|_|HOSTNAME|TMPDIR|XDG_RUNTIME_DIR|DBUS_SESSION_BUS_ADDRESS|SSH_[A-Z_]*|DISPLAY|TMUX[A-Z_]*|SWITCHYARD_VM_[A-Z_]*)=' \
   > "$run/control/env"
+# Tests that need what only the VM's kernel has (IPVS) fail there instead of skipping.
+printf 'declare -x SWITCHYARD_IN_VM=%q\n' "$version" >> "$run/control/env"
 
 # A TCG-friendly command line: no PIT-based clock checks that TCG timing
 # fails, no mitigations or memory zeroing, no slow ACPI PCI IRQ routing and
