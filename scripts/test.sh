@@ -30,7 +30,7 @@ VM_TESTS=(
   test/privileged/bpf/errors.test.ts
   test/privileged/ipvs/kernel.test.ts
 )
-VM_KERNELS=(${SWITCHYARD_VM_KERNELS:-6.1 6.12})
+read -ra VM_KERNELS <<< "${SWITCHYARD_VM_KERNELS:-6.1 6.12}"
 
 bash scripts/setup.sh
 use_node24

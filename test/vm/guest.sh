@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # PID 1 of the test VM after switch_root (busybox sh; test/vm/init starts it):
 # runs the command run.sh sent under the host's bash, reports its exit status
 # on the status port and powers off. PID 1 must never exit (the kernel would

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The test VM's initramfs: a static busybox, the few modules the kernel needs
 # to reach the shared filesystems (virtio PCI and console, 9p, overlay), and
 # our two guest scripts, test/vm/init (PID 1 until switch_root) and

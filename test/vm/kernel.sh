@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Debian's kernels for the test VM, unpacked into a cache and never installed on
 # this machine: `apt-get download` fetches the linux-image package, which is
 # unpacked next to its modules (depmod'ed) and the ELF vmlinux inside its
@@ -26,9 +27,9 @@ kernel_version_from_apt() {
   local package; package=$(kernel_package "$1")
   case $1 in
     6.1 | 6.12)
-      apt-cache depends --important "$package" 2>/dev/null |
+      { apt-cache depends --important "$package" 2>/dev/null || true; } |
         awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { sub(/^linux-image-/, "", $2); print $2; exit }' ;;
-    *) apt-cache show "$package" >/dev/null 2>&1 && echo "$1" ;;
+    *) if apt-cache show "$package" >/dev/null 2>&1; then echo "$1"; fi ;;
   esac
 }
 
@@ -49,7 +50,7 @@ resolve_kernel_version() {
   fi
   if [ -z "$version" ]; then
     version=$(find "$VM_CACHE" -mindepth 2 -maxdepth 2 -name .ready -printf '%h\n' 2>/dev/null |
-      xargs -r -n1 basename | grep -E "^${series//./\\.}([.-]|$)" | sort -V | tail -1)
+      xargs -r -n1 basename | { grep -E "^${series//./\\.}([.-]|$)" || true; } | sort -V | tail -1)
   fi
   [ -n "$version" ] || die "no kernel for '$series': apt knows no $(kernel_package "$series") and none is cached"
   # linux-image-amd64 follows Debian's default kernel: say so if it moved on.

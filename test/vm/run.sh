@@ -53,6 +53,7 @@ EXIT_VM_FAILED=125
 usage() { sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case $1 in
+    --kernel | --timeout | --cpus | --memory) [ $# -ge 2 ] || usage ;;&
     --kernel) kernel=$2; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
     --cpus) cpus=$2; shift 2 ;;
@@ -86,15 +87,17 @@ install_host_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
 }
 
-# The rest of this script runs with its own error handling: a failure is ours
-# (125), never mistaken for the command's status.
-set +e
+# Until the VM starts, any failure is ours and exits 125, never passing for
+# the command's status; errtrace carries the trap into functions and $(...).
+set -E
 trap 'exit $EXIT_VM_FAILED' ERR
 install_host_packages
 version=$(resolve_kernel_version "$kernel")
 prepare_kernel "$version"
 initramfs=$(build_initramfs "$version")
 trap - ERR
+# From here on every status is looked at where it arises.
+set +eE
 
 if [ "$accel" = auto ]; then
   accel=tcg
