@@ -18,7 +18,11 @@ build_initramfs() {
   key=$({ cat "$here/init" "$here/guest.sh" /bin/busybox; echo "${INITRAMFS_MODULES[*]}"; } | sha256sum | cut -c1-16)
   out=$dir/initramfs-$key.cpio
   if [ ! -s "$out" ]; then
+    # Builds are not locked (each is its own directory): only old leftovers go.
+    find "$VM_CACHE" -maxdepth 1 -name '.initramfs.*' -mmin +60 -exec rm -rf {} +
     stage=$(mktemp -d "$VM_CACHE/.initramfs.XXXXXX")
+    # shellcheck disable=SC2064 # the path now: $stage is local to this function
+    trap "rm -rf '$stage' '$stage.cpio'" EXIT
     mkdir -p "$stage"/{bin,dev,proc,sys,etc,lib/modules,host,control,rw,newroot}
     # busybox picks the applet by the name it is called with: keep "busybox".
     cp /bin/busybox "$stage/bin/busybox"
@@ -36,12 +40,13 @@ build_initramfs() {
         *.xz) xz -dc "$ko" ;;
         *.zst) zstd -dcq "$ko" ;;
         *) cat "$ko" ;;
-      esac > "$stage/lib/modules/$rel" || { rm -rf "$stage"; die "cannot unpack $ko"; }
+      esac > "$stage/lib/modules/$rel" || die "cannot unpack $ko"
       echo "$rel" >> "$stage/etc/modules"
     done
-    (cd "$stage" && find . | cpio -o -H newc --quiet) > "$stage.cpio" || { rm -rf "$stage"; die "cpio failed"; }
+    (cd "$stage" && find . | cpio -o -H newc --quiet) > "$stage.cpio" || die "cpio failed"
     rm -rf "$stage"
     mv "$stage.cpio" "$out"
+    trap - EXIT
   fi
   # Another checkout may boot an older one right now: only those unused for a
   # day go.

@@ -100,18 +100,23 @@ prepare_kernel() {
   exec {lock}> "$VM_CACHE/.lock"
   flock "$lock"
   if [ ! -f "$dir/.ready" ]; then
+    # Under the lock no other run is preparing: any stage left is a dead run's.
+    rm -rf "$VM_CACHE"/.stage.*
     log "vm: fetching Debian's kernel $version (linux-image-$version, unpacked under $VM_CACHE)"
     stage=$(mktemp -d "$VM_CACHE/.stage.XXXXXX")
+    # die exits at once: half a kernel (~500 MB) must not stay behind.
+    # shellcheck disable=SC2064 # the path now: $stage is local to this function
+    trap "rm -rf '$stage'" EXIT
     # apt drops root to _apt for downloads; it must be able to write here.
     chmod 755 "$stage"
     if ! (cd "$stage" && apt-get -q=2 -o APT::Sandbox::User=root download "linux-image-$version" >&2); then
       # Lists older than the mirror name a file it no longer has.
       [ "$(id -u)" = 0 ] && apt-get update -qq >&2
       (cd "$stage" && apt-get -q=2 -o APT::Sandbox::User=root download "linux-image-$version" >&2) ||
-        { rm -rf "$stage"; die "apt-get download linux-image-$version failed"; }
+        die "apt-get download linux-image-$version failed"
     fi
-    dpkg-deb -x "$stage"/linux-image-*.deb "$stage/root" || { rm -rf "$stage"; die "cannot unpack linux-image-$version"; }
-    depmod -b "$stage/root" "$version" || { rm -rf "$stage"; die "depmod failed for $version"; }
+    dpkg-deb -x "$stage"/linux-image-*.deb "$stage/root" || die "cannot unpack linux-image-$version"
+    depmod -b "$stage/root" "$version" || die "depmod failed for $version"
     mkdir -p "$stage/kernel/lib/modules"
     mv "$stage/root/lib/modules/$version" "$stage/kernel/lib/modules/"
     mv "$stage/root/boot/config-$version" "$stage/kernel/config"
@@ -120,6 +125,7 @@ prepare_kernel() {
     rm -rf "$dir"
     mv "$stage/kernel" "$dir"
     rm -rf "$stage"
+    trap - EXIT
   fi
   flock -u "$lock"
   exec {lock}>&-
