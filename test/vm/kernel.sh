@@ -107,8 +107,8 @@ prepare_kernel() {
     # die exits at once: half a kernel (~500 MB) must not stay behind.
     # shellcheck disable=SC2064 # the path now: $stage is local to this function
     trap "rm -rf '$stage'" EXIT
-    # apt drops root to _apt for downloads; it must be able to write here.
-    chmod 755 "$stage"
+    # As root, apt would download as the user _apt, who cannot write to this
+    # private (0700) directory: Sandbox::User=root keeps it ours.
     if ! (cd "$stage" && apt-get -q=2 -o APT::Sandbox::User=root download "linux-image-$version" >&2); then
       # Lists older than the mirror name a file it no longer has.
       [ "$(id -u)" = 0 ] && apt-get update -qq >&2
