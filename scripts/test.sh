@@ -1,14 +1,36 @@
 #!/usr/bin/env bash
 # The README's test command (npm test) runs this: set up the machine, then run the
-# unit tests (no privileges) and the privileged tests (root, namespaces, real BPF).
+# unit tests (no privileges), the privileged tests (root, namespaces, real BPF),
+# and the BPF program tests again in VMs booting Debian's 6.1 and 6.12 kernels
+# (test/vm), so our programs are known to pass older verifiers than this one.
 #
-#   scripts/test.sh              setup, unit, privileged
+#   scripts/test.sh              setup, unit, privileged, vm
 #   scripts/test.sh unit         unit tests only
 #   scripts/test.sh privileged   privileged tests only
-#   extra arguments go to vitest (e.g. a file filter)
+#   scripts/test.sh vm           the VM tests only (SWITCHYARD_VM_KERNELS="6.1 6.12")
+#   extra arguments go to vitest (e.g. a file filter; for vm, files replace VM_TESTS)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$SWITCHYARD_ROOT"
+
+# What runs in each VM kernel. Every file pays ~12 s of node and vitest start-up
+# under TCG plus its own tests at a tenth of the host's speed, so this is the
+# smallest set that loads every BPF program we ship or test and drives each
+# with packets or connections: tc-xlate (tc.bpf.o's sy_tc_ingress through
+# BPF_PROG_TEST_RUN; both objects loaded and verified), sock-xlate (sock.bpf.o's
+# four cgroup hooks), programs (test/bpf/selftest.bpf.c on real tc, XDP and
+# cgroup hooks), errors (test/bpf/reject.bpf.c: the verifier log of a refused
+# program), and the IPVS kernel check the IPVS proxier relies on. The map tests
+# (bpf/maps, dataplane/*) pass in both kernels too but add ~3 min per kernel:
+# run them with `scripts/test.sh vm test/privileged/bpf test/privileged/dataplane`.
+VM_TESTS=(
+  test/privileged/bpf/tc-xlate.test.ts
+  test/privileged/bpf/sock-xlate.test.ts
+  test/privileged/bpf/programs.test.ts
+  test/privileged/bpf/errors.test.ts
+  test/privileged/ipvs/kernel.test.ts
+)
+read -ra VM_KERNELS <<< "${SWITCHYARD_VM_KERNELS:-6.1 6.12}"
 
 bash scripts/setup.sh
 use_node24
@@ -22,5 +44,14 @@ fi
 if [ "$which" = all ] || [ "$which" = privileged ]; then
   log "privileged tests"
   vitest run --project privileged "$@" || status=1
+fi
+if [ "$which" = all ] || [ "$which" = vm ]; then
+  # `all` passes its vitest arguments to the host runs only.
+  files=("${VM_TESTS[@]}")
+  [ "$which" = vm ] && [ $# -gt 0 ] && files=("$@")
+  for kernel in "${VM_KERNELS[@]}"; do
+    log "privileged tests in a VM booting Debian's $kernel kernel: ${files[*]}"
+    test/vm/run.sh --kernel "$kernel" -- bash scripts/with-node.sh vitest run --project privileged "${files[@]}" || status=1
+  done
 fi
 exit $status
