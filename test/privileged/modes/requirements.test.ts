@@ -2,7 +2,7 @@
 // is missing, and touches nothing (kube-proxy's rule; an operator reads it in
 // the pod's log after a CrashLoopBackOff).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -32,6 +32,24 @@ describe.runIf(requirePrivileges())('modes a node cannot run', () => {
     expect(out.stderr).toMatch(/ERR_BPFFS_MISSING/);
     expect(out.stderr).toMatch(/is not on a BPF filesystem/);
     expect(readdirSync(notBpffs)).toEqual([]);
+  });
+
+  it('ipvs: a kernel without IPVS fails at start, naming what is missing, and creates nothing', () => {
+    const pins = net.pinDir('ipvs');
+    const out = start('--proxy-mode=ipvs', `--bpffs-root=${pins}`);
+    expect(out.status).toBe(1);
+    // The daemon tried modprobe ip_vs: a kernel that has the module has IPVS now.
+    if (existsSync('/proc/net/ip_vs')) {
+      expect(out.stderr).toMatch(/ERR_PROXY_MODE_UNSUPPORTED/);
+      expect(out.stderr).toMatch(/the kernel has IPVS, but the ipvs proxier is not built yet/);
+    } else {
+      expect(out.stderr).toMatch(/ERR_IPVS_UNAVAILABLE/);
+      expect(out.stderr).toMatch(/--proxy-mode=ipvs needs IPVS, but this kernel has no IPVS: the generic netlink family \\"IPVS\\" is not registered, and `modprobe ip_vs` failed/);
+    }
+    // Nothing programmed: no interface beside lo (no kube-ipvs0), no rules, no pins.
+    expect(net.ip(ns, '-o', 'link', 'show').trim().split('\n')).toHaveLength(1);
+    expect(net.exec(ns, 'iptables-save', [], { allowFail: true })).not.toMatch(/KUBE-/);
+    expect(readdirSync(pins)).toEqual([]);
   });
 
   it('a mode this build does not have', () => {
