@@ -11,7 +11,8 @@ const codec = new IpvsCodec(c);
 /** What the kernel answers for what we sent: the same fields, HASHED set, counters zero. */
 const readBack = (vs: VirtualServer) => {
   const s = codec.service(vs);
-  return codec.virtualServer({ af: 0, protocol: 0, addr: '', port: 0, fwmark: 0, scheduler: '', peName: '', flags: 0, timeout: 0, netmask: 0, ...s, flags: s.flags! | c.SVC_F_HASHED });
+  const base = { af: 0, protocol: 0, addr: '', port: 0, fwmark: 0, scheduler: '', peName: '', timeout: 0, netmask: 0 };
+  return codec.virtualServer({ ...base, ...s, flags: s.flags! | c.SVC_F_HASHED });
 };
 
 describe('IpvsCodec', () => {
