@@ -9,7 +9,11 @@
         "native/object.cc",
         "native/map.cc",
         "native/program.cc",
-        "native/libbpf_log.cc"
+        "native/libbpf_log.cc",
+        "native/netlink.cc",
+        "native/ipvs_wire.cc",
+        "native/ipvs_js.cc",
+        "native/ipvs.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

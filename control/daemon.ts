@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { OpsApi } from './api/ops.js';
 import type { ProxyMode, ProxyOptions } from './config/options.js';
+import { requireIpvs } from './ipvs/index.js';
 import { EbpfProxier, cleanupEbpf } from './proxiers/ebpf/proxier.js';
 import { IptablesProxier, type RestoreReport } from './proxiers/iptables/proxier.js';
 import { cleanupIptables } from './proxiers/iptables/tables.js';
@@ -46,6 +47,13 @@ export function createProxier(options: ProxyOptions, logger: Logger, hooks: { on
         logger: logger.child({ proxier: 'iptables' }),
         ...(hooks.onRestore ? { onRestore: hooks.onRestore } : {}),
       });
+    case 'ipvs': {
+      // Before anything is created: a kernel without IPVS fails here, with
+      // ERR_IPVS_UNAVAILABLE and what modprobe said, and nothing half-programmed.
+      const info = requireIpvs({ purpose: '--proxy-mode=ipvs' });
+      logger.info({ ipvsVersion: info.version, connectionTableSize: info.connectionTableSize }, 'the kernel has IPVS');
+      throw new UnsupportedModeError('--proxy-mode=ipvs: the kernel has IPVS, but the ipvs proxier is not built yet; use --proxy-mode=ebpf (the default) or --proxy-mode=iptables');
+    }
     default:
       throw new UnsupportedModeError(
         `--proxy-mode=${mode} is not available in this build yet; use --proxy-mode=ebpf (the default) or --proxy-mode=iptables`,

@@ -1,9 +1,11 @@
-// The switchyard native addon: a thin, typed layer over libbpf. Policy lives in
-// TypeScript (control/bpf/); this side only opens, loads, attaches, runs and
-// reads, and reports failures with the operation and errno.
+// The switchyard native addon: a thin, typed layer over libbpf, and over the
+// kernel's IPVS by generic netlink. Policy lives in TypeScript (control/bpf/,
+// control/ipvs/); this side only opens, loads, attaches, runs, reads and
+// writes, and reports failures with the operation and errno.
 #include <bpf/bpf.h>
 #include <napi.h>
 
+#include "ipvs.h"
 #include "libbpf_log.h"
 #include "map.h"
 #include "object.h"
@@ -17,6 +19,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("BpfMap", BpfMap::Init(env));
   exports.Set("BpfProgram", BpfProgram::Init(env));
   exports.Set("BpfLink", BpfLink::Init(env));
+  exports.Set("IpvsSocket", IpvsSocket::Init(env));
+  exports.Set("ipvsConstants", IpvsSocket::Constants(env));
   // Update flags, from the kernel's UAPI header rather than restated in TS.
   auto flags = Napi::Object::New(env);
   flags.Set("ANY", Napi::Number::New(env, BPF_ANY));

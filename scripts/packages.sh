@@ -12,12 +12,15 @@ BUILD_PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ 
 # the commands the modes run: ip (iproute2: the ebpf mode lists and follows
 # interfaces), iptables-restore/-save (iptables: the iptables mode's rules,
 # and every mode's removal of KUBE- chains another mode left), conntrack (the
-# iptables mode clears UDP flows to removed endpoints).
-RUNTIME_PACKAGES=(libc6 libgcc-s1 libstdc++6 libbpf1 libelf1 zlib1g iproute2 iptables conntrack)
+# iptables mode clears UDP flows to removed endpoints), modprobe (kmod: the
+# ipvs mode loads ip_vs when the kernel has it as a module, as kube-proxy does).
+# IPVS itself is spoken over generic netlink by the addon: no ipvsadm, no libnl.
+RUNTIME_PACKAGES=(libc6 libgcc-s1 libstdc++6 libbpf1 libelf1 zlib1g iproute2 iptables conntrack kmod)
 
 # The tests and the namespace test cluster (nsenter, curl, ping, bpftool, …),
-# and tools for looking at a node by hand (ethtool, ipset).
-TEST_PACKAGES=(bpftool util-linux procps iputils-ping curl ethtool ipset)
+# tools for looking at a node by hand (ethtool, ipset), and ipvsadm, which the
+# IPVS tests compare our netlink read-back with.
+TEST_PACKAGES=(bpftool util-linux procps iputils-ping curl ethtool ipset ipvsadm)
 
 # Only to fetch Node 24 and npm from the npm registry on a machine without
 # any npm (a fresh Debian, the image's build stage).

@@ -1,5 +1,6 @@
 // Loads the native addon and declares its shape. Nothing outside control/bpf/
-// imports this file: the wrappers beside it add typed errors and checks.
+// and control/ipvs/ imports this file: the wrappers there add typed errors
+// and checks.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -137,6 +138,88 @@ export interface NativeObject {
   close(): void;
 }
 
+/** An IPVS virtual service as the addon speaks it (fields of <linux/ip_vs.h>). */
+export interface NativeIpvsService {
+  af: number;
+  protocol: number;
+  /** Text form; "" for a firewall-mark service. */
+  addr: string;
+  port: number;
+  fwmark: number;
+  scheduler: string;
+  peName: string;
+  flags: number;
+  /** Persistence timeout, seconds. */
+  timeout: number;
+  /** Persistence granularity as a prefix length. */
+  netmask: number;
+  stats?: NativeIpvsStats;
+}
+
+export interface NativeIpvsDest {
+  af: number;
+  addr: string;
+  port: number;
+  fwdMethod: number;
+  weight: number;
+  upperThreshold: number;
+  lowerThreshold: number;
+  activeConns: number;
+  inactConns: number;
+  persistConns: number;
+  stats?: NativeIpvsStats;
+}
+
+export interface NativeIpvsStats {
+  conns: number;
+  inPkts: number;
+  outPkts: number;
+  inBytes: number;
+  outBytes: number;
+  cps: number;
+  inPps: number;
+  outPps: number;
+  inBps: number;
+  outBps: number;
+}
+
+export type NativeIpvsOp =
+  | { op: 'addService' | 'editService' | 'deleteService'; service: Partial<NativeIpvsService> }
+  | { op: 'addDest' | 'editDest' | 'deleteDest'; service: Partial<NativeIpvsService>; dest: Partial<NativeIpvsDest> }
+  | { op: 'flush' };
+
+export interface NativeIpvsSocket {
+  info(): { version: number; connTableSize: number };
+  timeouts(): { tcp: number; tcpFin: number; udp: number };
+  setTimeouts(t: { tcp: number; tcpFin: number; udp: number }): void;
+  services(): NativeIpvsService[];
+  destinations(service: Partial<NativeIpvsService>): NativeIpvsDest[];
+  apply(op: NativeIpvsOp): void;
+  /** One result per op, in order; errno 0 when it was applied. */
+  applyBatch(ops: NativeIpvsOp[]): Promise<Array<{ errno: number; detail?: string }>>;
+  readAll(): Promise<Array<{ service: NativeIpvsService; dests: NativeIpvsDest[] }>>;
+  close(): void;
+}
+
+export interface NativeIpvsConstants {
+  AF_INET: number;
+  AF_INET6: number;
+  IPPROTO_TCP: number;
+  IPPROTO_UDP: number;
+  IPPROTO_SCTP: number;
+  SVC_F_PERSISTENT: number;
+  SVC_F_HASHED: number;
+  SVC_F_ONEPACKET: number;
+  SVC_F_SCHED1: number;
+  SVC_F_SCHED2: number;
+  SVC_F_SCHED3: number;
+  CONN_F_MASQ: number;
+  CONN_F_LOCALNODE: number;
+  CONN_F_TUNNEL: number;
+  CONN_F_DROUTE: number;
+  SCHEDNAME_MAXLEN: number;
+}
+
 export interface Addon {
   BpfObject: new (path: string, opts?: { pinRoot?: string }) => NativeObject;
   BpfMap: { new (fd: number, adopt?: boolean): NativeMap; openPinned(path: string): NativeMap };
@@ -149,6 +232,8 @@ export interface Addon {
   };
   BpfLink: { openPinned(path: string): NativeLink };
   updateFlags: { ANY: number; NOEXIST: number; EXIST: number; F_LOCK: number };
+  IpvsSocket: new (opts?: { netns?: string }) => NativeIpvsSocket;
+  ipvsConstants: NativeIpvsConstants;
 }
 
 /** The project root: the nearest folder above this file with build/Release. */

@@ -2,7 +2,7 @@
 // is missing, and touches nothing (kube-proxy's rule; an operator reads it in
 // the pod's log after a CrashLoopBackOff).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -23,7 +23,8 @@ describe.runIf(requirePrivileges())('modes a node cannot run', () => {
   const start = (...args: string[]) =>
     spawnSync('nsenter', [`--net=${net.netnsPath(ns)}`, '--', nodeBinary, daemonMain, `--manifests=${join(repoRoot, 'examples', 'demo')}`, '--hostname-override=n1', '--healthz-bind-address=', '--metrics-bind-address=', ...args], {
       encoding: 'utf8',
-      timeout: 20_000,
+      // Seconds here; under an emulated VM (the IPVS kernel), start-up alone takes 20 s.
+      timeout: 90_000,
     });
 
   it('ebpf: pins on a filesystem that is not bpffs', () => {
@@ -33,6 +34,24 @@ describe.runIf(requirePrivileges())('modes a node cannot run', () => {
     expect(out.stderr).toMatch(/is not on a BPF filesystem/);
     expect(readdirSync(notBpffs)).toEqual([]);
   });
+
+  it('ipvs: start-up checks the kernel for IPVS (without it: fails naming what is missing) and creates nothing', () => {
+    const pins = net.pinDir('ipvs');
+    const out = start('--proxy-mode=ipvs', `--bpffs-root=${pins}`);
+    expect(out.status).toBe(1);
+    // The daemon tried modprobe ip_vs: a kernel that has the module has IPVS now.
+    if (existsSync('/proc/net/ip_vs')) {
+      expect(out.stderr).toMatch(/ERR_PROXY_MODE_UNSUPPORTED/);
+      expect(out.stderr).toMatch(/the kernel has IPVS, but the ipvs proxier is not built yet/);
+    } else {
+      expect(out.stderr).toMatch(/ERR_IPVS_UNAVAILABLE/);
+      expect(out.stderr).toMatch(/--proxy-mode=ipvs needs IPVS, but this kernel has no IPVS: the generic netlink family \\"IPVS\\" is not registered, and `modprobe ip_vs` failed/);
+    }
+    // Nothing programmed: no interface beside lo (no kube-ipvs0), no rules, no pins.
+    expect(net.ip(ns, '-o', 'link', 'show').trim().split('\n')).toHaveLength(1);
+    expect(net.exec(ns, 'iptables-save', [], { allowFail: true })).not.toMatch(/KUBE-/);
+    expect(readdirSync(pins)).toEqual([]);
+  }, 120_000);
 
   it('a mode this build does not have', () => {
     const out = start('--proxy-mode=userspace', `--bpffs-root=${net.pinDir('n1')}`);
