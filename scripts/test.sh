@@ -20,7 +20,8 @@ cd "$SWITCHYARD_ROOT"
 # BPF_PROG_TEST_RUN; both objects loaded and verified), sock-xlate (sock.bpf.o's
 # four cgroup hooks), programs (test/bpf/selftest.bpf.c on real tc, XDP and
 # cgroup hooks), errors (test/bpf/reject.bpf.c: the verifier log of a refused
-# program), and the IPVS kernel check the IPVS proxier relies on. The map tests
+# program), the IPVS kernel check and the IPVS netlink client (real virtual
+# servers, checked against ipvsadm, with traffic). The map tests
 # (bpf/maps, dataplane/*) pass in both kernels too but add ~3 min per kernel:
 # run them with `scripts/test.sh vm test/privileged/bpf test/privileged/dataplane`.
 VM_TESTS=(
@@ -29,6 +30,7 @@ VM_TESTS=(
   test/privileged/bpf/programs.test.ts
   test/privileged/bpf/errors.test.ts
   test/privileged/ipvs/kernel.test.ts
+  test/privileged/ipvs/netlink.test.ts
 )
 read -ra VM_KERNELS <<< "${SWITCHYARD_VM_KERNELS:-6.1 6.12}"
 
