@@ -67,9 +67,7 @@ class ReadAllWorker : public Napi::AsyncWorker {
     for (size_t i = 0; i < all_.size(); i++) {
       auto entry = Napi::Object::New(env);
       entry.Set("service", ipvs::ToJs(env, all_[i].service));
-      auto dests = Napi::Array::New(env, all_[i].dests.size());
-      for (size_t j = 0; j < all_[i].dests.size(); j++) dests.Set(static_cast<uint32_t>(j), ipvs::ToJs(env, all_[i].dests[j]));
-      entry.Set("dests", dests);
+      entry.Set("dests", ipvs::ToJsArray(env, all_[i].dests));
       out.Set(static_cast<uint32_t>(i), entry);
     }
     deferred_.Resolve(out);
@@ -203,9 +201,7 @@ Napi::Value IpvsSocket::Services(const Napi::CallbackInfo& info) {
   CheckOpen(env, "ipvs.services");
   std::vector<ipvs::Service> all;
   if (auto st = client_.ListServices(&all); st.err) throw IpvsError(env, "ipvs.services", "", st);
-  auto out = Napi::Array::New(env, all.size());
-  for (size_t i = 0; i < all.size(); i++) out.Set(static_cast<uint32_t>(i), ipvs::ToJs(env, all[i]));
-  return out;
+  return ipvs::ToJsArray(env, all);
 }
 
 Napi::Value IpvsSocket::Destinations(const Napi::CallbackInfo& info) {
@@ -214,9 +210,7 @@ Napi::Value IpvsSocket::Destinations(const Napi::CallbackInfo& info) {
   ipvs::Service key = ipvs::ServiceFromJs(env, "ipvs.destinations", info[0]);
   std::vector<ipvs::Dest> all;
   if (auto st = client_.ListDests(key, &all); st.err) throw IpvsError(env, "ipvs.destinations", ipvs::Describe(key), st);
-  auto out = Napi::Array::New(env, all.size());
-  for (size_t i = 0; i < all.size(); i++) out.Set(static_cast<uint32_t>(i), ipvs::ToJs(env, all[i]));
-  return out;
+  return ipvs::ToJsArray(env, all);
 }
 
 // apply(op): one change, now; throws what the kernel said.

@@ -3,6 +3,8 @@
 // on, and a hint where one helps. Codes never change meaning once released.
 import { constants } from 'node:os';
 
+import { isAddonError, NativeFailure, type AddonError, type NativeFailureDetails } from '../native/errors.js';
+
 export const BpfErrorCode = {
   /** Not allowed: not root, or missing CAP_BPF/CAP_NET_ADMIN. */
   Permission: 'ERR_BPF_PERMISSION',
@@ -27,31 +29,16 @@ export const BpfErrorCode = {
 } as const;
 export type BpfErrorCode = (typeof BpfErrorCode)[keyof typeof BpfErrorCode];
 
-export interface BpfErrorDetails {
-  op: string;
-  errno?: number;
-  target?: string;
-  hint?: string;
+export interface BpfErrorDetails extends NativeFailureDetails {
   verifierLog?: string;
-  cause?: unknown;
 }
 
-export class BpfError extends Error {
-  readonly code: BpfErrorCode;
-  readonly op: string;
-  readonly errno: number | undefined;
-  readonly target: string | undefined;
-  readonly hint: string | undefined;
+export class BpfError extends NativeFailure<BpfErrorCode> {
   readonly verifierLog: string | undefined;
 
   constructor(code: BpfErrorCode, message: string, details: BpfErrorDetails) {
-    super(details.hint ? `${message} (hint: ${details.hint})` : message, { cause: details.cause });
+    super(code, message, details);
     this.name = 'BpfError';
-    this.code = code;
-    this.op = details.op;
-    this.errno = details.errno;
-    this.target = details.target;
-    this.hint = details.hint;
     this.verifierLog = details.verifierLog;
   }
 }
@@ -63,22 +50,13 @@ const PRIVILEGE_HINT =
   'BPF needs root, or CAP_BPF with CAP_NET_ADMIN (CAP_SYS_ADMIN on older kernels); ' +
   'this kernel refuses unprivileged BPF when kernel.unprivileged_bpf_disabled is set';
 
-interface NativeError {
-  message: string;
-  code?: string;
-  errno?: number;
-  op?: string;
-  target?: string;
+interface NativeError extends AddonError {
   verifierLog?: string;
-}
-
-function isNativeError(e: unknown): e is NativeError {
-  return e instanceof Error && typeof (e as NativeError).code === 'string' && (e as NativeError).code!.startsWith('ERR_BPF_NATIVE');
 }
 
 /** Maps an addon error to its catalogue entry. Other errors pass through. */
 export function fromNative(e: unknown): unknown {
-  if (!isNativeError(e)) return e;
+  if (!isAddonError<NativeError>(e, 'ERR_BPF_NATIVE')) return e;
   const op = e.op ?? 'bpf';
   const errno = e.errno;
   const details: BpfErrorDetails = { op, errno, target: e.target, cause: e };

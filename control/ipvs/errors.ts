@@ -3,6 +3,8 @@
 // stable code and, where one helps, a hint. Codes never change meaning.
 import { constants } from 'node:os';
 
+import { isAddonError, NativeFailure, type AddonError, type NativeFailureDetails } from '../native/errors.js';
+
 export const IpvsErrorCode = {
   /** No IPVS in this kernel (the "IPVS" generic netlink family is not registered). */
   Unavailable: 'ERR_IPVS_UNAVAILABLE',
@@ -25,32 +27,17 @@ export const IpvsErrorCode = {
 } as const;
 export type IpvsErrorCode = (typeof IpvsErrorCode)[keyof typeof IpvsErrorCode];
 
-export interface IpvsErrorDetails {
-  op: string;
-  errno?: number;
-  target?: string;
-  hint?: string;
+export interface IpvsErrorDetails extends NativeFailureDetails {
   /** The kernel's extended-ack text, when it gave one. */
   detail?: string;
-  cause?: unknown;
 }
 
-export class IpvsError extends Error {
-  readonly code: IpvsErrorCode;
-  readonly op: string;
-  readonly errno: number | undefined;
-  readonly target: string | undefined;
-  readonly hint: string | undefined;
+export class IpvsError extends NativeFailure<IpvsErrorCode> {
   readonly detail: string | undefined;
 
   constructor(code: IpvsErrorCode, message: string, details: IpvsErrorDetails) {
-    super(details.hint ? `${message} (hint: ${details.hint})` : message, { cause: details.cause });
+    super(code, message, details);
     this.name = 'IpvsError';
-    this.code = code;
-    this.op = details.op;
-    this.errno = details.errno;
-    this.target = details.target;
-    this.hint = details.hint;
     this.detail = details.detail;
   }
 }
@@ -59,17 +46,8 @@ export const NO_IPVS_HINT = 'the kernel has no IPVS (modprobe ip_vs)';
 
 const E = constants.errno;
 
-interface NativeError {
-  message: string;
-  code?: string;
-  errno?: number;
-  op?: string;
-  target?: string;
+interface NativeError extends AddonError {
   detail?: string;
-}
-
-function isNativeError(e: unknown): e is NativeError {
-  return e instanceof Error && typeof (e as NativeError).code === 'string' && (e as NativeError).code!.startsWith('ERR_IPVS_NATIVE');
 }
 
 /** What the caller knows that the addon does not: the scheduler asked for. */
@@ -110,7 +88,7 @@ export function ipvsError(op: string, errno: number, message: string, extra: Omi
 
 /** Maps an addon error to its catalogue entry. Other errors pass through. */
 export function fromNative(e: unknown, context: ErrorContext = {}): unknown {
-  if (!isNativeError(e)) return e;
+  if (!isAddonError<NativeError>(e, 'ERR_IPVS_NATIVE')) return e;
   const op = e.op ?? 'ipvs';
   if (e.code === 'ERR_IPVS_NATIVE_ARGUMENT') return new IpvsError(IpvsErrorCode.InvalidArgument, e.message, { op, errno: e.errno, target: e.target, cause: e });
   return ipvsError(op, e.errno ?? 0, e.message, {
