@@ -8,7 +8,9 @@ import type { ProxyMode, ProxyOptions } from './config/options.js';
 import { requireIpvs } from './ipvs/index.js';
 import { EbpfProxier, cleanupEbpf } from './proxiers/ebpf/proxier.js';
 import { IptablesProxier, type RestoreReport } from './proxiers/iptables/proxier.js';
-import { cleanupIptables } from './proxiers/iptables/tables.js';
+import { IPTABLES_MODE_ONLY, cleanupIptables } from './proxiers/iptables/tables.js';
+import { cleanupIpvsMode } from './proxiers/ipvs/cleanup.js';
+import { IpvsProxier } from './proxiers/ipvs/proxier.js';
 import type { Proxier } from './proxiers/types.js';
 import { KubernetesSource } from './sources/kubernetes.js';
 import { ManifestSource } from './sources/manifests.js';
@@ -52,11 +54,21 @@ export function createProxier(options: ProxyOptions, logger: Logger, hooks: { on
       // ERR_IPVS_UNAVAILABLE and what modprobe said, and nothing half-programmed.
       const info = requireIpvs({ purpose: '--proxy-mode=ipvs' });
       logger.info({ ipvsVersion: info.version, connectionTableSize: info.connectionTableSize }, 'the kernel has IPVS');
-      throw new UnsupportedModeError('--proxy-mode=ipvs: the kernel has IPVS, but the ipvs proxier is not built yet; use --proxy-mode=ebpf (the default) or --proxy-mode=iptables');
+      const seconds = (ms: number) => Math.round(ms / 1000);
+      return new IpvsProxier({
+        scheduler: options.ipvs.scheduler,
+        excludeCIDRs: options.ipvs.excludeCIDRs,
+        strictARP: options.ipvs.strictARP,
+        timeouts: { tcp: seconds(options.ipvs.tcpTimeoutMs), tcpFin: seconds(options.ipvs.tcpFinTimeoutMs), udp: seconds(options.ipvs.udpTimeoutMs) },
+        masqueradeAll: options.masqueradeAll,
+        masqueradeBit: options.iptables.masqueradeBit,
+        clusterCIDRs: options.clusterCIDRs,
+        logger: logger.child({ proxier: 'ipvs' }),
+      });
     }
     default:
       throw new UnsupportedModeError(
-        `--proxy-mode=${mode} is not available in this build yet; use --proxy-mode=ebpf (the default) or --proxy-mode=iptables`,
+        `--proxy-mode=${mode} is not available in this build yet; use --proxy-mode=ebpf (the default), --proxy-mode=iptables or --proxy-mode=ipvs`,
       );
   }
 }
@@ -146,11 +158,15 @@ export class Daemon {
 export async function cleanupAll(options: ProxyOptions, logger: Logger): Promise<void> {
   cleanupEbpf({ pinRoot: options.ebpf.bpffsRoot, devices: options.ebpf.devices, logger });
   await cleanupIptables(logger);
+  await cleanupIpvsMode(logger, { excludeCIDRs: options.ipvs.excludeCIDRs });
 }
 
 /** Removes the leftovers of every mode but the one running. */
 async function removeOtherModes(options: ProxyOptions, logger: Logger): Promise<void> {
   if (options.mode !== 'ebpf') cleanupEbpf({ pinRoot: options.ebpf.bpffsRoot, devices: options.ebpf.devices, logger });
-  if (options.mode !== 'iptables') await cleanupIptables(logger);
+  // The ipvs mode shares KUBE-SERVICES and the masquerade chains with the iptables mode, and keeps them.
+  if (options.mode === 'ipvs') await cleanupIptables(logger, undefined, IPTABLES_MODE_ONLY);
+  else if (options.mode !== 'iptables') await cleanupIptables(logger);
+  if (options.mode !== 'ipvs') await cleanupIpvsMode(logger, { excludeCIDRs: options.ipvs.excludeCIDRs });
   logger.info({ mode: options.mode }, 'removed what other proxy modes left on this node');
 }

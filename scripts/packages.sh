@@ -13,9 +13,10 @@ BUILD_PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ 
 # interfaces), iptables-restore/-save (iptables: the iptables mode's rules,
 # and every mode's removal of KUBE- chains another mode left), conntrack (the
 # iptables mode clears UDP flows to removed endpoints), modprobe (kmod: the
-# ipvs mode loads ip_vs when the kernel has it as a module, as kube-proxy does).
+# ipvs mode loads ip_vs when the kernel has it as a module, as kube-proxy does),
+# ipset (ipset: the sets the ipvs mode's iptables rules match on).
 # IPVS itself is spoken over generic netlink by the addon: no ipvsadm, no libnl.
-RUNTIME_PACKAGES=(libc6 libgcc-s1 libstdc++6 libbpf1 libelf1 zlib1g iproute2 iptables conntrack kmod)
+RUNTIME_PACKAGES=(libc6 libgcc-s1 libstdc++6 libbpf1 libelf1 zlib1g iproute2 iptables conntrack kmod ipset)
 
 # The tests and the namespace test cluster (nsenter, curl, ping, bpftool, …),
 # tools for looking at a node by hand (ethtool, ipset), and ipvsadm, which the

@@ -8,6 +8,7 @@ import { packageVersion } from '../config/install.js';
 import type { ProxyOptions } from '../config/options.js';
 import { EbpfProxier } from '../proxiers/ebpf/proxier.js';
 import { IptablesProxier } from '../proxiers/iptables/proxier.js';
+import { IpvsProxier } from '../proxiers/ipvs/proxier.js';
 import type { Proxier } from '../proxiers/types.js';
 import type { StoreChange } from '../sources/store.js';
 import type { SyncReport } from '../sync/sync-loop.js';
@@ -87,6 +88,7 @@ export class OpsApi {
       syncs,
       dataplane: dataplaneOf(opts.proxier),
       ...(opts.proxier instanceof IptablesProxier ? { chains: (name: string) => (opts.proxier as IptablesProxier).chainsOf(name) } : {}),
+      ...(opts.proxier instanceof IpvsProxier ? { ipvs: () => (opts.proxier as IpvsProxier).programmed() } : {}),
       maps,
     };
     this.#unsubscribe = opts.store.onChange((c) => this.onStoreChange(c, opts.store.nodeName));

@@ -170,6 +170,40 @@ export const MapEntriesBody = Type.Object({
   remaining: Type.Integer(),
 });
 
+export const IpvsQuery = Type.Object(
+  {
+    limit: Type.Optional(Limit),
+    continue: Type.Optional(Continue),
+    service: Type.Optional(Type.String({ minLength: 1, description: 'a service port name ("ns/name:port/TCP") or its namespace/name prefix' })),
+  },
+  { additionalProperties: false },
+);
+const IpvsRealServer = Type.Object({
+  address: Type.String(),
+  port: Type.Integer(),
+  weight: Type.Integer({ description: '0 while a removed endpoint drains' }),
+  forwarding: Type.String(),
+  activeConnections: Type.Integer(),
+  inactiveConnections: Type.Integer(),
+  persistentConnections: Type.Integer(),
+});
+export const IpvsBody = Type.Object({
+  mode: Type.String(),
+  message: Type.Optional(Type.String({ description: 'why a mode has no IPVS table' })),
+  items: Type.Array(
+    Type.Object({
+      id: Type.String({ description: 'as ipvsadm prints it: "TCP 10.96.0.10:80"' }),
+      servicePort: Type.Optional(Type.String({ description: 'the service port that owns it; absent for one this proxy did not create' })),
+      scheduler: Type.String(),
+      persistence: Type.Optional(Type.Object({ timeoutSeconds: Type.Integer(), netmask: Type.Optional(Type.Integer()) })),
+      connections: Type.Optional(Type.Integer({ description: 'connections scheduled since the virtual server was made' })),
+      realServers: Type.Array(IpvsRealServer),
+    }),
+  ),
+  continue: Type.Optional(Type.String()),
+  remaining: Type.Integer(),
+});
+
 export const ConntrackQuery = Type.Object(
   {
     limit: Type.Optional(Limit),

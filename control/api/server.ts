@@ -7,6 +7,7 @@ import type { ApiContext } from './context.js';
 import { ApiError, ApiErrorCode } from './errors.js';
 import { conntrackRoutes } from './routes/conntrack.js';
 import { healthRoutes } from './routes/health.js';
+import { ipvsRoutes } from './routes/ipvs.js';
 import { mapRoutes } from './routes/maps.js';
 import { metaRoutes } from './routes/meta.js';
 import { serviceRoutes } from './routes/services.js';
@@ -38,6 +39,7 @@ export async function buildMetricsServer(ctx: ApiContext, opts: AppOptions = {})
   statusRoutes(app, ctx);
   serviceRoutes(app, ctx);
   mapRoutes(app, ctx);
+  ipvsRoutes(app, ctx);
   conntrackRoutes(app, ctx);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();

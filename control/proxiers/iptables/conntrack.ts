@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { isIPv4 } from 'node:net';
 import type { Logger } from 'pino';
 import { splitHostPort } from '../../model/address.js';
-import type { ServicePortState } from '../../model/types.js';
+import type { ServicePortName, ServicePortState } from '../../model/types.js';
+import type { SyncRequest } from '../types.js';
 
 /** What a UDP service port needs remembered between syncs. */
 export interface UdpPort {
@@ -73,5 +74,36 @@ export class ConntrackCleaner {
       // Exit 1 with "0 flow entries have been deleted" is the common case: nothing to clear.
       this.#logger.debug({ filter: f.join(' '), status }, 'cleared UDP conntrack entries');
     }
+  }
+}
+
+/**
+ * The UDP ports as last programmed, and after each sync the conntrack
+ * entries that went stale: flows to endpoints that are gone, and flows that
+ * met a refusal before the port had endpoints. Shared by the modes that DNAT
+ * through netfilter (iptables, ipvs).
+ */
+export class StaleUdpFlows {
+  readonly #cleaner: ConntrackCleaner;
+  readonly #udp = new Map<ServicePortName, UdpPort>();
+
+  constructor(logger: Logger) {
+    this.#cleaner = new ConntrackCleaner(logger);
+  }
+
+  /** After a sync's rules are in: `full` looks at every port, otherwise at what changed. */
+  async clear(req: SyncRequest, full = req.full): Promise<void> {
+    const filters: string[][] = [];
+    const names = full ? new Set([...req.desired.keys(), ...this.#udp.keys()]) : new Set([...req.changed, ...req.removed.keys()]);
+    for (const name of names) {
+      const sp = req.desired.get(name);
+      const after = sp ? udpPort(sp) : undefined;
+      const before = this.#udp.get(name) ?? (req.removed.has(name) ? udpPort(req.removed.get(name)!) : undefined);
+      // A removed port: every flow to it is stale.
+      filters.push(...staleFilters(before, after ?? (before ? { ...before, endpoints: new Set() } : undefined)));
+      if (after) this.#udp.set(name, after);
+      else this.#udp.delete(name);
+    }
+    if (filters.length) await this.#cleaner.clear(filters);
   }
 }

@@ -2,9 +2,9 @@
 // written atomically through `iptables-restore --noflush`, state read back
 // with `iptables-save`. Asynchronous: a restore of 10,000 services takes
 // seconds, and the ops API must keep answering meanwhile.
-import { spawn } from 'node:child_process';
+import { runTool, type ToolOutput as Output } from '../exec.js';
 
-export type Table = 'filter' | 'nat' | 'mangle';
+export type Table = 'filter' | 'nat' | 'mangle' | 'raw';
 
 export class IptablesError extends Error {
   readonly code: string;
@@ -18,32 +18,10 @@ export class IptablesError extends Error {
   }
 }
 
-interface Output {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function exec(cmd: string, args: string[], input?: string): Promise<Output> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout!.on('data', (b: Buffer) => stdout.push(b));
-    child.stderr!.on('data', (b: Buffer) => stderr.push(b));
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      reject(
-        err.code === 'ENOENT'
-          ? new IptablesError('ERR_IPTABLES_MISSING', `${cmd} is not installed (Debian and Ubuntu: apt-get install iptables)`)
-          : err,
-      );
-    });
-    child.on('close', (status) => resolve({ status, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }));
-    if (input !== undefined) {
-      // A restore that dies early closes its stdin; the exit status tells why.
-      child.stdin?.on('error', () => {});
-      child.stdin?.end(input);
-    }
+  return runTool([cmd, ...args], {
+    input,
+    missing: () => new IptablesError('ERR_IPTABLES_MISSING', `${cmd} is not installed (Debian and Ubuntu: apt-get install iptables)`),
   });
 }
 

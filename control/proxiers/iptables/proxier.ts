@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ServicePortName } from '../../model/types.js';
 import type { Proxier, SyncRequest, SyncResult } from '../types.js';
-import { ConntrackCleaner, staleFilters, udpPort, type UdpPort } from './conntrack.js';
+import { StaleUdpFlows } from './conntrack.js';
 import { Iptables, chainsOf } from './iptables.js';
 import { KUBE_MARK_MASQ, KUBE_POSTROUTING, isServiceChain } from './names.js';
 import { portRules, type PortRules, type RuleContext } from './rules.js';
@@ -63,14 +63,12 @@ export class IptablesProxier implements Proxier {
   /** The rules of every programmed service port, as last written. */
   #programmed = new Map<ServicePortName, PortRules>();
   #lastRules = { filter: 0, nat: 0 };
-  /** UDP service ports as last programmed, to clear conntrack entries that went stale. */
-  #udp = new Map<ServicePortName, UdpPort>();
-  readonly #conntrack: ConntrackCleaner;
+  readonly #staleUdp: StaleUdpFlows;
 
   constructor(opts: IptablesProxierOptions) {
     this.#opts = opts;
     this.#ipt = opts.iptables ?? new Iptables();
-    this.#conntrack = new ConntrackCleaner(opts.logger);
+    this.#staleUdp = new StaleUdpFlows(opts.logger);
     const mark = `0x${(1 << opts.masqueradeBit).toString(16)}`;
     const clusterCIDR = opts.clusterCIDRs.find((c) => c.includes('.'));
     this.#ctx = { masqueradeMark: mark, masqueradeAll: opts.masqueradeAll, nodeIPs: opts.nodeIPs ?? [], ...(clusterCIDR ? { clusterCIDR } : {}) };
@@ -138,26 +136,10 @@ export class IptablesProxier implements Proxier {
       this.#opts.onRestore?.({ full: req.full, ok, rules: this.#lastRules, noLocalEndpoints: noLocal });
     }
     this.#programmed = next;
-    await this.#clearStaleUdp(req);
+    await this.#staleUdp.clear(req);
     result.written = input.written;
     result.removed = stale.length;
     return result;
-  }
-
-  /** After the rules changed: UDP flows to endpoints that are gone, or that met a REJECT, start over. */
-  async #clearStaleUdp(req: SyncRequest): Promise<void> {
-    const filters: string[][] = [];
-    const names = req.full ? new Set([...req.desired.keys(), ...this.#udp.keys()]) : new Set([...req.changed, ...req.removed.keys()]);
-    for (const name of names) {
-      const sp = req.desired.get(name);
-      const after = sp ? udpPort(sp) : undefined;
-      const before = this.#udp.get(name) ?? (req.removed.has(name) ? udpPort(req.removed.get(name)!) : undefined);
-      // A removed port: every flow to it is stale.
-      filters.push(...staleFilters(before, after ?? (before ? { ...before, endpoints: new Set() } : undefined)));
-      if (after) this.#udp.set(name, after);
-      else this.#udp.delete(name);
-    }
-    if (filters.length) await this.#conntrack.clear(filters);
   }
 
   /**

@@ -21,7 +21,7 @@ export const SHARED_CHAINS = {
 } as const;
 
 export interface Jump {
-  table: 'filter' | 'nat';
+  table: Table;
   chain: string;
   target: string;
   comment: string;
@@ -56,9 +56,9 @@ function isJump(line: string, j: Jump): boolean {
 }
 
 /** The "-I" lines for the jumps missing from a table, given its iptables-save output. */
-export function missingJumps(table: 'filter' | 'nat', saved: string): string[] {
+export function missingJumps(table: Table, saved: string, jumps: readonly Jump[] = JUMPS): string[] {
   const lines = saved.split('\n');
-  return JUMPS.filter((j) => j.table === table && !lines.some((l) => isJump(l, j))).map((j) => jumpRule(j, '-I'));
+  return jumps.filter((j) => j.table === table && !lines.some((l) => isJump(l, j))).map((j) => jumpRule(j, '-I'));
 }
 
 /** KUBE-POSTROUTING and KUBE-MARK-MASQ: mark what needs SNAT, masquerade it on the way out. */
@@ -87,16 +87,48 @@ export function nodePortsTail(localhostNodePorts: boolean): string {
   return `-A ${KUBE_SERVICES} -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" ${dst} -j ${KUBE_NODEPORTS}`;
 }
 
+/** Which chains a clean-up removes, in which tables. */
+export interface ChainScope {
+  /** What the log says was removed ("iptables mode rules"). */
+  what: string;
+  tables: readonly Table[];
+  owns(table: Table, chain: string): boolean;
+  /** KUBE-MARK-MASQ too, if nothing else jumps to it any more. */
+  markMasq: boolean;
+}
+
+/** Everything the iptables mode (this one or kube-proxy's) writes. */
+export const IPTABLES_MODE: ChainScope = {
+  what: 'iptables mode rules',
+  tables: ['filter', 'nat'],
+  owns: (table, c) => c !== KUBE_MARK_MASQ && ((SHARED_CHAINS[table as 'filter' | 'nat'] as readonly string[]).includes(c) || isServiceChain(c)),
+  markMasq: true,
+};
+
+const IPTABLES_ONLY_FILTER: readonly string[] = [KUBE_NODEPORTS, KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_PROXY_FIREWALL];
+
 /**
- * Removes every rule and chain the iptables mode (this one or kube-proxy's)
- * left in the current network namespace: the jumps from the built-in chains
- * first, then the chains. Each table is one atomic restore. Returns what it
- * removed; a node without iptables has nothing to remove.
+ * What only the iptables mode writes: the ipvs mode shares KUBE-SERVICES,
+ * KUBE-POSTROUTING, KUBE-MARK-MASQ (nat) and KUBE-FORWARD (filter) with it,
+ * and rewrites them itself.
  */
-export async function cleanupIptables(logger: Logger, ipt = new Iptables()): Promise<{ chains: number; jumps: number }> {
+export const IPTABLES_MODE_ONLY: ChainScope = {
+  what: 'iptables mode rules',
+  tables: ['filter', 'nat'],
+  owns: (table, c) => isServiceChain(c) || (table === 'filter' ? IPTABLES_ONLY_FILTER.includes(c) : c === KUBE_NODEPORTS),
+  markMasq: false,
+};
+
+/**
+ * Removes every rule and chain of `scope` (by default, all the iptables mode
+ * or kube-proxy's left) in the current network namespace: the jumps from the
+ * built-in chains first, then the chains. Each table is one atomic restore.
+ * Returns what it removed; a node without iptables has nothing to remove.
+ */
+export async function cleanupIptables(logger: Logger, ipt = new Iptables(), scope: ChainScope = IPTABLES_MODE): Promise<{ chains: number; jumps: number }> {
   let chains = 0;
   let jumps = 0;
-  for (const table of ['filter', 'nat'] as const satisfies Table[]) {
+  for (const table of scope.tables) {
     let saved: string;
     try {
       saved = await ipt.save(table);
@@ -104,9 +136,7 @@ export async function cleanupIptables(logger: Logger, ipt = new Iptables()): Pro
       if (err instanceof IptablesError && err.code === 'ERR_IPTABLES_MISSING') return { chains, jumps };
       throw err;
     }
-    const existing = chainsOf(saved);
-    // KUBE-MARK-MASQ may still be used by others (older kubelets, CNI plugins): removed on its own below, if it can be.
-    const ours = [...existing].filter((c) => c !== KUBE_MARK_MASQ && ((SHARED_CHAINS[table] as readonly string[]).includes(c) || isServiceChain(c)));
+    const ours = [...chainsOf(saved)].filter((c) => scope.owns(table, c));
     const ownSet = new Set(ours);
     // Every rule in a built-in chain that jumps to one of ours (kube-proxy's own included).
     const jumpLines = saved
@@ -126,14 +156,17 @@ export async function cleanupIptables(logger: Logger, ipt = new Iptables()): Pro
     chains += ours.length;
     jumps += jumpLines.length;
   }
-  try {
-    if (chainsOf(await ipt.save('nat')).has(KUBE_MARK_MASQ)) {
-      await ipt.restore(`*nat\n:${KUBE_MARK_MASQ} - [0:0]\n-X ${KUBE_MARK_MASQ}\nCOMMIT\n`);
-      chains++;
+  if (scope.markMasq) {
+    // KUBE-MARK-MASQ may still be used by others (older kubelets, CNI plugins): removed on its own, if it can be.
+    try {
+      if (chainsOf(await ipt.save('nat')).has(KUBE_MARK_MASQ)) {
+        await ipt.restore(`*nat\n:${KUBE_MARK_MASQ} - [0:0]\n-X ${KUBE_MARK_MASQ}\nCOMMIT\n`);
+        chains++;
+      }
+    } catch (err) {
+      logger.info({ err: (err as Error).message }, `${KUBE_MARK_MASQ} kept: another chain still jumps to it`);
     }
-  } catch (err) {
-    logger.info({ err: (err as Error).message }, `${KUBE_MARK_MASQ} kept: another chain still jumps to it`);
   }
-  if (chains || jumps) logger.info({ chains, jumps }, 'iptables mode rules removed');
+  if (chains || jumps) logger.info({ chains, jumps }, `${scope.what} removed`);
   return { chains, jumps };
 }

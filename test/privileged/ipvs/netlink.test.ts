@@ -4,19 +4,14 @@
 // network namespace this file creates (IPVS state is per namespace), so the
 // host's own IPVS, if any, is never touched. On a kernel without IPVS (after
 // trying modprobe ip_vs) the whole file is skipped and says why.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ipvs, IpvsErrorCode, realServerId, virtualServerId, type IpvsError, type RealServer, type VirtualServer } from '../../../control/ipvs/index.js';
 import { TestNet } from '../../harness/netns.js';
 import { nodeBinary } from '../../harness/paths.js';
+import { kernelHasIpvs } from '../../harness/ipvs.js';
 import { requirePrivileges } from '../../harness/privileged.js';
 import { ipvsadmList, type IpvsadmService } from './ipvsadm.js';
 
-function kernelHasIpvs(): boolean {
-  if (!existsSync('/proc/net/ip_vs')) spawnSync('modprobe', ['ip_vs'], { stdio: 'ignore' });
-  return existsSync('/proc/net/ip_vs');
-}
 
 const runnable = requirePrivileges() && kernelHasIpvs();
 if (!runnable && process.getuid?.() === 0) console.warn('\n!!! IPVS netlink tests SKIPPED: kernel has no IPVS (no /proc/net/ip_vs after modprobe ip_vs) !!!\n');

@@ -1,0 +1,291 @@
+// The ipvs mode: kube-proxy's IPVS proxier on the shared model. IPVS holds a
+// hash table of virtual servers, so a packet costs the same at 10 services
+// and at 10,000; iptables keeps a handful of rules that match ipsets. Each
+// sync reads back what the kernel holds (all of it on a full sync, the
+// touched virtual servers on a partial one) and writes only the difference.
+import { BlockList, isIPv4 } from 'node:net';
+import type { Logger } from 'pino';
+import { Ipvs, IpvsError, IpvsErrorCode, virtualServerId, type ProgrammedVirtualServer } from '../../ipvs/index.js';
+import type { ServicePortName } from '../../model/types.js';
+import { StaleUdpFlows } from '../iptables/conntrack.js';
+import { Iptables } from '../iptables/iptables.js';
+import type { Proxier, SyncRequest, SyncResult } from '../types.js';
+import { cleanupIpvsMode } from './cleanup.js';
+import { DummyInterface } from './dummy.js';
+import { Ipset } from './ipset.js';
+import { portLayout, type LayoutContext, type PortLayout, type VirtualServerLayout } from './layout.js';
+import { KUBE_IPVS0, SETS, SET_KEYS, type SetKey } from './names.js';
+import { planChanges, type ProgrammedEntry } from './plan.js';
+import { ipvsRestoreInput, ipvsRules, IPVS_CHAINS, type IpvsRuleContext, type IpvsTable } from './rules.js';
+import { applySysctls, ipvsSysctls } from './sysctl.js';
+
+export interface IpvsProxierOptions {
+  /** --ipvs-scheduler; "" is rr. */
+  scheduler: string;
+  /** --ipvs-exclude-cidrs: virtual servers on these addresses are never deleted. */
+  excludeCIDRs: string[];
+  strictARP: boolean;
+  /** --ipvs-tcp-timeout, --ipvs-tcpfin-timeout, --ipvs-udp-timeout in seconds; 0 leaves the kernel's. */
+  timeouts: { tcp: number; tcpFin: number; udp: number };
+  masqueradeAll: boolean;
+  masqueradeBit: number;
+  clusterCIDRs: string[];
+  logger: Logger;
+  iptables?: Iptables;
+  ipset?: Ipset;
+  dummy?: DummyInterface;
+}
+
+/** Beyond this many touched virtual servers, a partial sync reads everything in one dump. */
+const READ_ONE_BY_ONE = 256;
+/** A firewall mark nobody uses, for the start-up probe of the scheduler. */
+const PROBE_FWMARK = 0x5359_0001;
+
+export class IpvsSyncError extends Error {
+  readonly code = 'ERR_IPVS_SYNC';
+}
+
+export interface IpvsState {
+  servicePorts: number;
+  virtualServers: number;
+  realServers: number;
+  /** Real servers at weight 0 that still have connections. */
+  draining: number;
+  addresses: number;
+  sets: Record<string, number>;
+}
+
+export class IpvsProxier implements Proxier {
+  readonly mode = 'ipvs' as const;
+  readonly #opts: IpvsProxierOptions;
+  readonly #layoutCtx: LayoutContext;
+  readonly #ruleCtx: IpvsRuleContext;
+  readonly #ipt: Iptables;
+  readonly #ipset: Ipset;
+  readonly #dummy: DummyInterface;
+  readonly #exclude = new BlockList();
+  #ipvs: Ipvs | undefined;
+  /** The layout of every programmed service port, as last written. */
+  #ports = new Map<ServicePortName, PortLayout>();
+  /** The virtual servers the kernel holds, as last read or written. */
+  #inKernel = new Map<string, ProgrammedVirtualServer>();
+  /** Virtual servers with a real server draining at weight 0: every sync looks at them again. */
+  #draining = new Set<string>();
+  #drainingRealServers = 0;
+  /** The ipset members and kube-ipvs0 addresses as last written; undefined until a full sync. */
+  #sets: Map<SetKey, Set<string>> | undefined;
+  #bound = new Set<string>();
+  readonly #staleUdp: StaleUdpFlows;
+
+  constructor(opts: IpvsProxierOptions) {
+    this.#opts = opts;
+    this.#ipt = opts.iptables ?? new Iptables();
+    this.#ipset = opts.ipset ?? new Ipset();
+    this.#dummy = opts.dummy ?? new DummyInterface({ name: KUBE_IPVS0 });
+    this.#staleUdp = new StaleUdpFlows(opts.logger);
+    this.#layoutCtx = { scheduler: opts.scheduler };
+    const clusterCIDR = opts.clusterCIDRs.find((c) => c.includes('.'));
+    this.#ruleCtx = { masqueradeMark: `0x${(1 << opts.masqueradeBit).toString(16)}`, masqueradeAll: opts.masqueradeAll, ...(clusterCIDR ? { clusterCIDR } : {}) };
+    for (const cidr of opts.excludeCIDRs) {
+      const [net, bits] = cidr.split('/');
+      this.#exclude.addSubnet(net!, Number(bits), isIPv4(net!) ? 'ipv4' : 'ipv6');
+    }
+  }
+
+  get #kernel(): Ipvs {
+    if (!this.#ipvs) throw new Error('the ipvs proxier is not started');
+    return this.#ipvs;
+  }
+
+  /** Checks every tool and setting before anything is written; then creates kube-ipvs0. */
+  async start(): Promise<void> {
+    const { logger } = this.#opts;
+    await this.#ipt.check();
+    await this.#ipset.check();
+    this.#ipvs = Ipvs.open();
+    this.#probeScheduler(this.#opts.scheduler || 'rr');
+    for (const c of applySysctls(ipvsSysctls({ strictARP: this.#opts.strictARP }))) logger.info(c, 'sysctl set');
+    const { tcp, tcpFin, udp } = this.#opts.timeouts;
+    if (tcp || tcpFin || udp) {
+      this.#ipvs.setTimeouts({ tcp, tcpFin, udp });
+      logger.info({ ...this.#ipvs.timeouts() }, 'IPVS timeouts set');
+    }
+    await this.#dummy.ensure();
+  }
+
+  /** A scheduler this kernel lacks fails start-up, not every sync (kube-proxy checks the module too). */
+  #probeScheduler(scheduler: string): void {
+    const probe = { fwmark: PROBE_FWMARK, family: 4 as const, scheduler };
+    try {
+      this.#kernel.addVirtualServer(probe);
+    } catch (err) {
+      if (err instanceof IpvsError && err.code === IpvsErrorCode.Exists) return;
+      throw err;
+    }
+    this.#kernel.deleteVirtualServer(probe);
+  }
+
+  async sync(req: SyncRequest): Promise<SyncResult> {
+    const result: SyncResult = { written: 0, removed: 0, skipped: [] };
+    const full = req.full || this.#sets === undefined;
+    const next = new Map(full ? [] : this.#ports);
+    const touched = new Set<string>(this.#draining);
+    for (const name of [...req.changed, ...req.removed.keys()]) {
+      for (const v of this.#ports.get(name)?.virtualServers ?? []) touched.add(virtualServerId(v.virtualServer));
+    }
+    for (const name of req.removed.keys()) next.delete(name);
+    for (const name of full ? req.desired.keys() : req.changed) {
+      const sp = req.desired.get(name);
+      if (!sp) continue;
+      const layout = portLayout(sp, this.#layoutCtx);
+      for (const reason of layout.skipped) result.skipped.push({ name, reason });
+      for (const v of layout.virtualServers) touched.add(virtualServerId(v.virtualServer));
+      next.set(name, layout);
+    }
+
+    const desired = new Map<string, VirtualServerLayout>();
+    const addresses = new Set<string>();
+    const sets = new Map<SetKey, Set<string>>(SET_KEYS.map((k) => [k, new Set()]));
+    for (const layout of next.values()) {
+      for (const v of layout.virtualServers) desired.set(virtualServerId(v.virtualServer), v);
+      for (const a of layout.addresses) addresses.add(a);
+      for (const [k, members] of Object.entries(layout.sets) as Array<[SetKey, string[]]>) for (const m of members) sets.get(k)!.add(m);
+    }
+    for (const a of addresses) sets.get('ipvsIPs')!.add(a);
+
+    // ipsets before the rules that match them; the rules on full syncs only (they do not depend on services).
+    await this.#writeSets(sets, full);
+    if (full) await this.#writeRules();
+
+    // IPVS: read back what is in scope, write the difference.
+    const programmed = await this.#readBack(full ? undefined : touched);
+    const scope = full ? desired : new Map([...touched].flatMap((id) => (desired.has(id) ? [[id, desired.get(id)!] as const] : [])));
+    const plan = planChanges({ desired: scope, programmed, mayDelete: (vs) => this.#mayDelete(vs) });
+    const report = await this.#kernel.apply(plan.changes);
+    const refused = new Set(report.failures.map((f) => f.change));
+    for (const ch of plan.changes) {
+      if (refused.has(ch)) continue;
+      if (ch.op === 'addVirtualServer' || ch.op === 'editVirtualServer') this.#inKernel.set(virtualServerId(ch.virtualServer), ch.virtualServer);
+      else if (ch.op === 'deleteVirtualServer') this.#inKernel.delete(virtualServerId(ch.virtualServer));
+    }
+    if (full) this.#draining = plan.draining;
+    else {
+      for (const id of touched) this.#draining.delete(id);
+      for (const id of plan.draining) this.#draining.add(id);
+    }
+    this.#drainingRealServers = plan.drainingRealServers;
+
+    // Addresses: bound once their virtual servers exist, unbound once they are gone.
+    const bound = full ? await this.#dummy.addresses() : this.#bound;
+    const bind = [...addresses].filter((a) => !bound.has(a));
+    const unbind = [...bound].filter((a) => !addresses.has(a));
+    if (bind.length || unbind.length) {
+      const { failed } = await this.#dummy.bind(bind, unbind);
+      for (const f of failed) this.#opts.logger.warn(f, `cannot ${f.op === 'add' ? 'bind' : 'unbind'} a service address on ${KUBE_IPVS0}`);
+    }
+    this.#bound = addresses;
+    this.#ports = next;
+    await this.#staleUdp.clear(req, full);
+
+    result.written = report.applied;
+    result.removed = plan.changes.filter((c) => c.op === 'deleteVirtualServer' || c.op === 'deleteRealServer').length;
+    if (report.failures.length) {
+      const first = report.failures.slice(0, 3).map((f) => f.error.message);
+      throw new IpvsSyncError(`${report.failures.length} of ${plan.changes.length} IPVS changes were refused: ${first.join('; ')}${report.failures.length > 3 ? '; …' : ''}`, {
+        cause: report.failures[0]!.error,
+      });
+    }
+    return result;
+  }
+
+  async #writeSets(sets: Map<SetKey, Set<string>>, full: boolean): Promise<void> {
+    for (const key of SET_KEYS) {
+      const want = sets.get(key)!;
+      const had = this.#sets?.get(key);
+      if (full || !had) {
+        await this.#ipset.replace(SETS[key], want);
+        continue;
+      }
+      const add = [...want].filter((m) => !had.has(m));
+      const del = [...had].filter((m) => !want.has(m));
+      if (add.length || del.length) await this.#ipset.update(SETS[key], add, del);
+    }
+    this.#sets = sets;
+  }
+
+  async #writeRules(): Promise<void> {
+    const rules = ipvsRules(this.#ruleCtx);
+    for (const table of Object.keys(IPVS_CHAINS) as IpvsTable[]) {
+      const saved = await this.#ipt.save(table);
+      await this.#ipt.restore(ipvsRestoreInput(table, rules[table], saved));
+    }
+  }
+
+  /** The kernel's virtual servers (all, or those of `ids` we hold) with their real servers. */
+  async #readBack(ids: Set<string> | undefined): Promise<Map<string, ProgrammedEntry>> {
+    const out = new Map<string, ProgrammedEntry>();
+    const known = ids ? [...ids].filter((id) => this.#inKernel.has(id)) : [];
+    if (!ids || known.length > READ_ONE_BY_ONE) {
+      const all = await this.#kernel.readAll();
+      if (!ids) this.#inKernel.clear();
+      for (const { virtualServer, realServers } of all) {
+        const id = virtualServerId(virtualServer);
+        if (!ids) this.#inKernel.set(id, virtualServer);
+        if (!ids || ids.has(id)) out.set(id, { virtualServer, realServers });
+      }
+      return out;
+    }
+    for (const id of known) {
+      const virtualServer = this.#inKernel.get(id)!;
+      out.set(id, { virtualServer, realServers: this.#kernel.realServers(virtualServer) });
+    }
+    return out;
+  }
+
+  /** kube-proxy owns every address virtual server but those --ipvs-exclude-cidrs names. */
+  #mayDelete(vs: ProgrammedVirtualServer): boolean {
+    if (!('address' in vs)) return false;
+    return !this.#exclude.check(vs.address, isIPv4(vs.address) ? 'ipv4' : 'ipv6');
+  }
+
+  async describe(): Promise<IpvsState> {
+    let realServers = 0;
+    let virtualServers = 0;
+    for (const p of this.#ports.values()) {
+      virtualServers += p.virtualServers.length;
+      for (const v of p.virtualServers) realServers += v.realServers.length;
+    }
+    const sets: Record<string, number> = {};
+    for (const [k, m] of this.#sets ?? []) sets[SETS[k].name] = m.size;
+    return { servicePorts: this.#ports.size, virtualServers, realServers, draining: this.#drainingRealServers, addresses: this.#bound.size, sets };
+  }
+
+  /** The virtual servers of a programmed service port, as the kernel holds them now (the ops API shows them). */
+  async virtualServersOf(name: ServicePortName): Promise<ProgrammedEntry[] | undefined> {
+    const layout = this.#ports.get(name);
+    if (!layout || !this.#ipvs) return undefined;
+    return layout.virtualServers.map(({ virtualServer }) => ({ virtualServer, realServers: this.#kernel.realServers(virtualServer) }));
+  }
+
+  /** Everything IPVS holds in this namespace, with the service port that owns each virtual server. */
+  async programmed(): Promise<Array<ProgrammedEntry & { servicePort?: ServicePortName }>> {
+    const owner = new Map<string, ServicePortName>();
+    for (const [name, p] of this.#ports) for (const v of p.virtualServers) owner.set(virtualServerId(v.virtualServer), name);
+    const all = await this.#kernel.readAll();
+    return all.map((e) => {
+      const servicePort = owner.get(virtualServerId(e.virtualServer));
+      return servicePort ? { ...e, servicePort } : e;
+    });
+  }
+
+  /** Virtual servers, addresses, sets and rules stay: the node keeps forwarding while the proxy restarts. */
+  async stop(): Promise<void> {
+    this.#ipvs?.close();
+    this.#ipvs = undefined;
+  }
+
+  async cleanup(): Promise<void> {
+    await cleanupIpvsMode(this.#opts.logger, { excludeCIDRs: this.#opts.excludeCIDRs, iptables: this.#ipt, ipset: this.#ipset, dummy: this.#dummy });
+    this.#ports.clear();
+  }
+}

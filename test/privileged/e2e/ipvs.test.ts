@@ -1,0 +1,15 @@
+// The end-to-end service suite against --proxy-mode=ipvs. It needs a kernel
+// with IPVS: this machine's has none, so here the file skips and says why;
+// `scripts/test.sh vm` runs it on Debian's 6.1 and 6.12 kernels, which have it.
+import { describe, it } from 'vitest';
+import { kernelHasIpvs } from '../../harness/ipvs.js';
+import { requirePrivileges } from '../../harness/privileged.js';
+import { defineServiceSuite } from './suite.js';
+
+if (requirePrivileges() && kernelHasIpvs()) {
+  defineServiceSuite('ipvs', { args: ['--ipvs-min-sync-period=0'] });
+} else {
+  describe('services end to end (ipvs)', () => {
+    it.skip('SKIPPED: this kernel has no IPVS (scripts/test.sh vm runs this file on Debian 6.1 and 6.12)', () => {});
+  });
+}
