@@ -32,6 +32,12 @@ export interface Proxier {
   /** Loads the dataplane and adopts what an earlier run left programmed. */
   start(): Promise<void>;
   sync(req: SyncRequest): Promise<SyncResult>;
+  /**
+   * Work of the proxier's own that a periodic sync must do even when nothing
+   * changed: the ipvs mode's real servers draining at weight 0, deleted by a
+   * sync once their connections are gone.
+   */
+  hasPendingWork?(): boolean;
   /** What is programmed, as this mode sees it (the ops API shows it). */
   describe(): Promise<unknown>;
   /** Stops watching and releases handles; the dataplane keeps serving. */

@@ -127,7 +127,7 @@ export class SyncLoop {
       removed: next.removed.size,
       ...(oldestChangeAt !== undefined ? { oldestChangeAt } : {}),
     };
-    if (!full && next.changed.size === 0 && next.removed.size === 0) return;
+    if (!full && next.changed.size === 0 && next.removed.size === 0 && !(reason === 'period' && this.#opts.proxier.hasPendingWork?.())) return;
     try {
       report.result = await this.#opts.proxier.sync({
         desired: next.state,

@@ -14,9 +14,11 @@
 //       per attempt: {"ok":true,"name":..,"peer":..,"ms":..} or {"ok":false,"error":..,"ms":..}.
 //       UDP with --sport: every socket binds source port P, so every attempt
 //       is the same flow to conntrack (run them one at a time).
-//   hold --target IP:PORT --timeout MS
+//   hold --target IP:PORT --timeout MS [--close fin|reset]
 //       One connection: prints the greeting as JSON, then sends each stdin line
 //       and prints {"ok":true,"reply":".."}; errors print {"ok":false,"error":..}.
+//       At the end of stdin it closes the connection with a FIN (default) or
+//       a RST (--close reset), which ends it at once for conntrack and IPVS.
 //   forward --listen IP:PORT --unix PATH
 //       Accepts TCP inside the namespace and pipes each connection to a Unix
 //       socket (a test's API server in the root namespace: Unix sockets are
@@ -208,8 +210,10 @@ async function hold(flags) {
     const r = await take();
     out(r.error ? { ok: false, error: r.error } : { ok: true, reply: r.line });
   }
-  sock.destroy();
-  process.exit(0);
+  if (flags.close === 'reset') sock.resetAndDestroy();
+  else sock.destroy();
+  // Let the FIN or RST leave before the process does.
+  setTimeout(() => process.exit(0), 50);
 }
 
 async function forward(flags) {

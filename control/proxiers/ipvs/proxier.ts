@@ -248,6 +248,11 @@ export class IpvsProxier implements Proxier {
     return !this.#exclude.check(vs.address, isIPv4(vs.address) ? 'ipv4' : 'ipv6');
   }
 
+  /** Draining real servers: each periodic sync looks whether their connections are gone. */
+  hasPendingWork(): boolean {
+    return this.#draining.size > 0;
+  }
+
   async describe(): Promise<IpvsState> {
     let realServers = 0;
     let virtualServers = 0;

@@ -18,6 +18,10 @@ class RecordingProxier implements Proxier {
   readonly mode = 'ebpf' as const;
   requests: SyncRequest[] = [];
   failNext = 0;
+  pending = false;
+  hasPendingWork() {
+    return this.pending;
+  }
   async start() {}
   async sync(req: SyncRequest): Promise<SyncResult> {
     this.requests.push({ ...req, changed: new Set(req.changed), removed: new Map(req.removed) });
@@ -147,5 +151,26 @@ describe('SyncLoop', () => {
     await settle();
     expect(proxier.requests.slice(2).map((r) => r.full)).toEqual([true]);
     expect(proxier.requests.at(-1)!.desired.size).toBe(2);
+  });
+
+  it('hands the proxier a periodic sync with nothing changed while it has work of its own (draining real servers)', async () => {
+    const clock = new FakeClock();
+    const store = new Store('n1');
+    const proxier = new RecordingProxier();
+    loop = new SyncLoop({ store, proxier, nodeName: 'n1', serviceProxyName: '', periods: { syncPeriodMs: 30_000, minSyncPeriodMs: 0 }, logger: silent, clock });
+    loop.start();
+    store.upsert('Service', svc('web', '10.96.0.10'));
+    store.markSynced('Service');
+    store.markSynced('EndpointSlice');
+    loop.sourcesMaybeSynced();
+    await clock.advance(1);
+    proxier.pending = true;
+    await clock.advance(30_000);
+    await settle();
+    expect(proxier.requests.map((r) => [r.full, r.changed.size])).toEqual([[true, 1], [false, 0]]);
+    proxier.pending = false;
+    await clock.advance(60_000);
+    await settle();
+    expect(proxier.requests).toHaveLength(2);
   });
 });
