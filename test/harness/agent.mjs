@@ -67,9 +67,13 @@ async function serve(flags) {
       sock.on('error', () => {}); // resets from clients are normal
       sock.setNoDelay(true);
       sock.write(`${name} ${sock.remoteAddress}:${sock.remotePort}\n`);
-      readline.createInterface({ input: sock }).on('line', (line) => {
-        if (!sock.destroyed) sock.write(`${name} ${line}\n`);
-      });
+      readline
+        .createInterface({ input: sock })
+        .on('line', (line) => {
+          if (!sock.destroyed) sock.write(`${name} ${line}\n`);
+        })
+        // readline re-emits the socket's errors: without a listener a client's RST would end the server.
+        .on('error', () => {});
     });
     listening.push(new Promise((resolve, reject) => server.once('error', reject).listen(port, '0.0.0.0', resolve)));
   }
@@ -186,11 +190,14 @@ async function hold(flags) {
     ended ??= error;
     for (const w of waiters.splice(0)) w({ error: ended });
   };
-  readline.createInterface({ input: sock }).on('line', (line) => {
-    const w = waiters.shift();
-    if (w) w({ line });
-    else lines.push(line);
-  });
+  readline
+    .createInterface({ input: sock })
+    .on('line', (line) => {
+      const w = waiters.shift();
+      if (w) w({ line });
+      else lines.push(line);
+    })
+    .on('error', () => {}); // reported by sock's own 'error' listener
   sock.on('error', (e) => endWith(e.code ?? e.message));
   sock.on('close', () => endWith('ECLOSED'));
 

@@ -146,9 +146,8 @@ describe.runIf(runnable)(title, () => {
     expect(new Set(list.map((s) => s.scheduler))).toEqual(new Set(['sh']));
     expect(world.net.exec(ns('n2'), 'ipvsadm', ['-L', '--timeout'])).toMatch(/Timeout \(tcp tcpfin udp\): 600 30 100/);
     // Source hashing: one client always reaches the same real server.
-    const other = await world.fromPod('n2p1', 'tcp', '10.96.0.10:80', { count: 4 });
     const rs = await world.fromPod('n2p2', 'tcp', '10.96.0.10:80', { count: 12 });
-    expect(failures(rs), failures(rs).length ? JSON.stringify(other) + diagnose('n2') : '').toEqual([]);
+    expect(failures(rs), failures(rs).length ? diagnose('n2') : '').toEqual([]);
     expect(names(rs).size).toBe(1);
   });
 
