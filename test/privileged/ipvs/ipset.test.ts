@@ -170,7 +170,8 @@ describe.runIf(requirePrivileges())('ipsets (the ipset binary, in a namespace)',
   });
 
   it('works as the daemon runs it: a process inside the namespace, no netns option', () => {
-    const module = pathToFileURL(join(repoRoot, 'control', 'proxiers', 'ipvs', 'ipset.ts')).href;
+    // The build the daemon runs (npm test builds it first).
+    const module = pathToFileURL(join(repoRoot, 'dist', 'control', 'proxiers', 'ipvs', 'ipset.js')).href;
     // A name of this run's own, so nothing could be mistaken for it in any other namespace.
     const name = `SYT-${process.pid}`;
     const script = `
