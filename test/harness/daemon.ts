@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { TestNet } from './netns.js';
 import { nodeBinary, repoRoot } from './paths.js';
 import type { Background } from './run.js';
+import { scaled } from './slow.js';
 
 export const daemonMain = join(repoRoot, 'dist', 'control', 'main.js');
 
@@ -31,9 +32,9 @@ export class DaemonProcess {
       .map((l) => JSON.parse(l) as LogRecord);
   }
 
-  /** Waits for the n-th log record matching `pred` (counting from 1). */
+  /** Waits for the n-th log record matching `pred` (counting from 1); the default timeout scales with `slow`. */
   async waitForLog(pred: (r: LogRecord) => boolean, opts: { timeoutMs?: number; count?: number } = {}): Promise<LogRecord> {
-    const { timeoutMs = 15_000, count = 1 } = opts;
+    const { timeoutMs = scaled(15_000), count = 1 } = opts;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const hits = this.logs().filter(pred);

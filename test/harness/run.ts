@@ -1,6 +1,7 @@
 // Running commands for tests: synchronous for set-up steps, background
 // processes with guaranteed kill for servers and clients.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { scaled } from './slow.js';
 
 export function run(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean } = {}): string {
   try {
@@ -26,8 +27,8 @@ export class Background {
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
   }
 
-  /** Waits until stdout or stderr matches `pattern`. */
-  async waitFor(pattern: RegExp, timeoutMs = 10_000): Promise<void> {
+  /** Waits until stdout or stderr matches `pattern`; the default timeout scales with `slow`. */
+  async waitFor(pattern: RegExp, timeoutMs = scaled(10_000)): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!pattern.test(this.stdout + this.stderr)) {
       if (this.child.exitCode !== null) throw new Error(`process exited (${this.child.exitCode}) before ${pattern}: ${this.stderr}`);

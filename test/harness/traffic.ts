@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import type { Background } from './run.js';
 import type { TestNet } from './netns.js';
 import { nodeBinary, repoRoot } from './paths.js';
+import { scaled } from './slow.js';
 
 export const agentPath = join(repoRoot, 'test', 'harness', 'agent.mjs');
 
@@ -45,8 +46,9 @@ function probe(mode: 'tcp' | 'udp', ns: string, target: string, opts: ProbeOptio
   const args = ['netns', 'exec', ns, nodeBinary, agentPath, mode, '--target', target, '--count', String(count)];
   args.push('--timeout', String(timeoutMs), '--concurrency', String(concurrency));
   if (opts.sourcePort !== undefined) args.push('--sport', String(opts.sourcePort));
-  // The agent times out every attempt itself; this only guards against a hung process.
-  const overall = Math.ceil(count / concurrency) * timeoutMs + 10_000;
+  // The agent times out every attempt itself; this only guards against a hung
+  // process (and covers its start, slow in the VM).
+  const overall = Math.ceil(count / concurrency) * timeoutMs + scaled(10_000);
   return new Promise((resolve, reject) => {
     execFile('ip', args, { timeout: overall, killSignal: 'SIGKILL', maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`${mode} probe ${target} from ${ns}: ${stderr.trim() || err.message}`));
@@ -76,11 +78,11 @@ export interface Held {
   close(): Promise<void>;
 }
 
-export async function holdConnection(net: TestNet, ns: string, target: string, opts: { timeoutMs?: number } = {}): Promise<Held> {
+export async function holdConnection(net: TestNet, ns: string, target: string, opts: { timeoutMs?: number; close?: 'fin' | 'reset' } = {}): Promise<Held> {
   const timeoutMs = opts.timeoutMs ?? 2000;
   // Own process rather than net.spawn: this one needs a stdin. It also exits on
   // its own when its stdin closes, so it cannot outlive the test process.
-  const child = spawn('ip', ['netns', 'exec', ns, nodeBinary, agentPath, 'hold', '--target', target, '--timeout', String(timeoutMs)], {
+  const child = spawn('ip', ['netns', 'exec', ns, nodeBinary, agentPath, 'hold', '--target', target, '--timeout', String(timeoutMs), '--close', opts.close ?? 'fin'], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -113,7 +115,7 @@ export async function holdConnection(net: TestNet, ns: string, target: string, o
     },
     async close() {
       child.stdin.end();
-      const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), scaled(2000));
       await exited;
       clearTimeout(timer);
     },

@@ -7,15 +7,23 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { vi } from 'vitest';
 import { POD_CIDR, buildCluster, type Cluster, type Node, type Pod } from '../../harness/cluster.js';
 import { startDaemon, type DaemonProcess } from '../../harness/daemon.js';
 import { TestNet } from '../../harness/netns.js';
 import { nodeBinary } from '../../harness/paths.js';
+import { scaled, slow } from '../../harness/slow.js';
 import { agentPath, startServers, tcpProbe, udpProbe, type ProbeOptions, type ProbeResult } from '../../harness/traffic.js';
 import { ManifestDir, POD_TCP_PORT, POD_UDP_PORT, type ServiceSpec } from './fixtures.js';
 
 export type ProxyMode = 'ebpf' | 'iptables' | 'ipvs';
 export type Protocol = 'tcp' | 'udp';
+
+// The privileged project's 60 s per test and hook (vitest.config.ts), scaled:
+// in the VM a daemon takes 25-60 s to its first sync, and beforeAll starts
+// two, restart and cleanup one each. Set before the suite registers its tests and hooks,
+// which take the timeout in force then.
+if (slow > 1) vi.setConfig({ testTimeout: scaled(60_000), hookTimeout: scaled(60_000) });
 
 /** The names of the servers that answered. */
 export const names = (rs: ProbeResult[]) => new Set(rs.filter((r) => r.ok).map((r) => r.name ?? '?'));
@@ -24,8 +32,9 @@ export const failures = (rs: ProbeResult[]) => rs.filter((r) => !r.ok);
 /**
  * Runs `fn` until `ok` holds or `timeoutMs` passes, and returns the last
  * value either way: the caller asserts on it, so a failure shows what was seen.
+ * The default scales with `slow`: each try starts a probe process.
  */
-export async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 5000): Promise<T> {
+export async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = scaled(5000)): Promise<T> {
   const t0 = Date.now();
   for (;;) {
     const v = await fn();
