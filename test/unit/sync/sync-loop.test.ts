@@ -127,7 +127,8 @@ describe('SyncLoop', () => {
     expect(loop.state.size).toBe(1);
   });
 
-  it('syncs periodically with only what changed, and in full once an hour (kube-proxy’s FullSyncPeriod)', async () => {
+  /** A loop with a 30 s period on a fake clock, past its initial full sync of one service. */
+  async function syncedOnFakeClock() {
     const clock = new FakeClock();
     const store = new Store('n1');
     const proxier = new RecordingProxier();
@@ -138,6 +139,11 @@ describe('SyncLoop', () => {
     store.markSynced('EndpointSlice');
     loop.sourcesMaybeSynced();
     await clock.advance(1);
+    return { clock, store, proxier };
+  }
+
+  it('syncs periodically with only what changed, and in full once an hour (kube-proxy’s FullSyncPeriod)', async () => {
+    const { clock, store, proxier } = await syncedOnFakeClock();
     expect(proxier.requests.map((r) => r.full)).toEqual([true]);
     // Periods with nothing changed: nothing to hand the proxier.
     await clock.advance(90_000);
@@ -154,16 +160,7 @@ describe('SyncLoop', () => {
   });
 
   it('hands the proxier a periodic sync with nothing changed while it has work of its own (draining real servers)', async () => {
-    const clock = new FakeClock();
-    const store = new Store('n1');
-    const proxier = new RecordingProxier();
-    loop = new SyncLoop({ store, proxier, nodeName: 'n1', serviceProxyName: '', periods: { syncPeriodMs: 30_000, minSyncPeriodMs: 0 }, logger: silent, clock });
-    loop.start();
-    store.upsert('Service', svc('web', '10.96.0.10'));
-    store.markSynced('Service');
-    store.markSynced('EndpointSlice');
-    loop.sourcesMaybeSynced();
-    await clock.advance(1);
+    const { clock, store, proxier } = await syncedOnFakeClock();
     proxier.pending = true;
     await clock.advance(30_000);
     await settle();
