@@ -98,7 +98,8 @@ describe.runIf(requirePrivileges())('switchyard against the Kubernetes API (ebpf
   });
 
   it('programs what the API holds at start-up, attaching to every interface of the node', async () => {
-    expect(await reaches('10.96.0.10:80', pods.slice(0, 2))).toBe(true);
+    // (Retried: on a loaded machine one probe of the quick look can miss its 500 ms.)
+    expect(await eventually(() => reaches('10.96.0.10:80', pods.slice(0, 2)), 5000)).toBeLessThan(5000);
     const attached = daemons.get('n1')!.logs().filter((r) => r.msg === 'attached tc ingress').map((r) => r.interface);
     expect(new Set(attached)).toEqual(new Set(['wire', 'p1', 'p2']));
   });

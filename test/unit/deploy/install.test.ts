@@ -28,7 +28,7 @@ describe('scripts/install.sh', () => {
     expect(run(join(prefix, 'bin', 'node'), ['--version'])).toMatch(/^v24\./);
     expect(run(join(prefix, 'bin', 'switchyard'), ['--version'])).toBe(`switchyard v${pkg.version}\n`);
     expect(run(join(prefix, 'bin', 'switchyard'), ['--help'])).toMatch(/--proxy-mode/);
-  });
+  }, 30_000); // three process starts: ~2 s here, more on a loaded machine
 
   it("holds the addon and the BPF objects where the daemon looks, and not the tests' objects", () => {
     expect(existsSync(join(prefix, 'build', 'Release', 'switchyard.node'))).toBe(true);

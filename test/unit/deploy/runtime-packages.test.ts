@@ -62,7 +62,7 @@ describe('the runtime packages are what the daemon links and runs', () => {
       missing: [],
       unneeded: [],
     });
-  });
+  }, 30_000); // a dpkg-query per command and library: ~2 s here, more on a loaded machine
 
   it('the image build needs no test package', () => {
     const build = packageGroup('BUILD_PACKAGES');
