@@ -16,6 +16,7 @@ import { TestNet } from '../../harness/netns.js';
 import { nodeBinary } from '../../harness/paths.js';
 import { requirePrivileges } from '../../harness/privileged.js';
 import { run } from '../../harness/run.js';
+import { scaled } from '../../harness/slow.js';
 
 /** Whether this kernel can create a dummy link, asked in a throw-away namespace. */
 function kernelHasDummy(): boolean {
@@ -184,7 +185,7 @@ describe.runIf(privileged)('kube-ipvs0 (ip, in a namespace)', () => {
 
     it('binds and unbinds 10,000 addresses in one call each', async () => {
       await bulkBinding(iface, 'dummy');
-    });
+    }, scaled(60_000));
 
     it('removes the link with its addresses, and says when there was none', async () => {
       await iface.bind(['10.96.0.10'], []);
