@@ -102,9 +102,12 @@ export function portLayout(sp: ServicePortState, ctx: LayoutContext): PortLayout
     if (dropExternal) add('noLocalEndpoints', ipPortMember(ip, sp.protocol, sp.port));
   }
   // Hairpin: an endpoint that reaches itself through the service is masqueraded.
+  // Only this node's endpoints can (kube-proxy adds local ones only): the set
+  // stays the size of the node's pods, not of the cluster's endpoints.
+  const local = new Set(sp.endpoints.filter((e) => e.isLocal).map((e) => `${e.ip}:${e.port}`));
   const hairpin = new Set<string>();
   for (const e of [...(clusterIPs.length ? internal : []), ...(externalIPs.length || lbIPs.length ? external : [])]) {
-    hairpin.add(loopBackMember(e.ip, sp.protocol, e.port));
+    if (local.has(`${e.ip}:${e.port}`)) hairpin.add(loopBackMember(e.ip, sp.protocol, e.port));
   }
   for (const m of hairpin) add('loopBack', m);
   return out;

@@ -16,7 +16,7 @@ function layoutFor(svc: Partial<Service>, endpoints: Parameters<typeof slice>[1]
 
 describe('portLayout', () => {
   it('lays out a ClusterIP service as kube-proxy does', () => {
-    const l = layoutFor({}, [endpoint('10.244.1.5'), endpoint('10.244.2.7')]);
+    const l = layoutFor({}, [endpoint('10.244.1.5', { nodeName: NODE.nodeName }), endpoint('10.244.2.7')]);
     expect(l.virtualServers).toEqual([
       {
         virtualServer: { address: '10.96.0.10', protocol: 'TCP', port: 80, scheduler: 'rr' },
@@ -29,7 +29,8 @@ describe('portLayout', () => {
     expect(l.addresses).toEqual(['10.96.0.10']);
     expect(l.sets).toEqual({
       clusterIP: ['10.96.0.10,tcp:80'],
-      loopBack: ['10.244.1.5,tcp:8080,10.244.1.5', '10.244.2.7,tcp:8080,10.244.2.7'],
+      // Hairpin entries for this node's endpoints only, as kube-proxy.
+      loopBack: ['10.244.1.5,tcp:8080,10.244.1.5'],
     });
     expect(l.skipped).toEqual([]);
   });
