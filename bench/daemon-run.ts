@@ -20,9 +20,11 @@ export class MeasuredDaemon {
   readonly #lines: LogLine[] = [];
   #offset = 0;
 
-  constructor(net: TestNet, ns: string, args: string[]) {
+  /** `path`: the daemon's PATH, when not ours (bench/tool-times.ts); env(1) execs node, so the pid is still the daemon's. */
+  constructor(net: TestNet, ns: string, args: string[], opts: { path?: string } = {}) {
     this.startedAt = Date.now();
-    this.proc = net.spawnNet(ns, nodeBinary, [daemonMain, '--logging-format=json', ...args]);
+    const argv = [daemonMain, '--logging-format=json', ...args];
+    this.proc = opts.path ? net.spawnNet(ns, 'env', [`PATH=${opts.path}`, nodeBinary, ...argv]) : net.spawnNet(ns, nodeBinary, argv);
   }
 
   get pid(): number {

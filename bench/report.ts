@@ -1,6 +1,11 @@
 // The load test's report, three ways: a text table with the ratios the
 // targets are stated in, an SVG chart (rate and p99 latency against the
 // number of services), and the README's figures section.
+//
+// A mode measured elsewhere (the ipvs column, in the test VM under qemu
+// emulation: `emulated`) brings its own direct-to-pod baseline (`direct`),
+// and its "× direct" ratios are against that, never this machine's; it may
+// also have run at another size (`services`), which its column header says.
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { ConnrateResult } from './connrate.js';
 import type { BenchReport, ModeReport } from './types.js';
@@ -12,28 +17,56 @@ function conn(m: ModeReport, services: number, target: 'clusterIP' | 'podIP'): C
   return m.connections.find((c) => c.services === services && c.target === target)?.result;
 }
 
+/** The mode's full size: the run's, unless the mode ran at its own. */
+const sizeOf = (r: BenchReport, m: ModeReport) => m.services ?? r.params.services;
+/** The direct-to-pod baseline the mode's ratios are against: its own (measured where it ran) or the run's. */
+const directOf = (r: BenchReport, m: ModeReport) => m.direct ?? r.direct;
+/** The ClusterIP rate at `services` (10, or the mode's full size) as a fraction of the mode's baseline. */
+const timesDirect = (r: BenchReport, m: ModeReport, services: number) => ratio(conn(m, services, 'clusterIP')?.connPerSec ?? NaN, directOf(r, m).connPerSec);
+
+/** A column's header: the mode, "emulated" when it ran under qemu, and its size when it is not the run's. */
+export function columnHeader(r: BenchReport, m: ModeReport): string {
+  const notes = [...(m.emulated ? ['emulated'] : []), ...(sizeOf(r, m) !== r.params.services ? [`${fmt(sizeOf(r, m))} svc`] : [])];
+  return notes.length ? `${m.mode} (${notes.join(', ')})` : m.mode;
+}
+
+/** JSON writes NaN (an unmeasured figure) as null: read back, it is NaN again, so it still renders "—" and misses its target. */
+export function readReport(path: string): BenchReport {
+  return JSON.parse(readFileSync(path, 'utf8'), (_k, v: unknown) => (v === null ? NaN : v)) as BenchReport;
+}
+
 /** Each target of the design, met or missed by how much. */
 function verdicts(r: BenchReport, m: ModeReport): string[] {
-  const n = r.params.services;
   const out: string[] = [];
   const check = (ok: boolean, text: string) => out.push(`${ok ? 'met   ' : 'MISSED'} ${text}`);
   check(m.fullSync.syncMs <= 1000, `full sync ≤ 1 s: ${fmt(m.fullSync.syncMs)} ms`);
   const p99 = Math.max(m.incremental.addEndpoint.p99Ms, m.incremental.removeEndpoint.p99Ms);
   check(p99 <= 10, `endpoint change p99 ≤ 10 ms: ${fmt(p99)} ms`);
-  for (const s of [10, n]) {
-    const c = conn(m, s, 'clusterIP');
-    const x = ratio(c?.connPerSec ?? NaN, r.direct.connPerSec);
-    check(x >= 0.95, `ClusterIP rate ≥ 0.95 × direct at ${fmt(s)} services: ${fmt(x, 2)} ×`);
+  for (const s of [10, sizeOf(r, m)]) {
+    const x = timesDirect(r, m, s);
+    check(x >= 0.95, `ClusterIP rate ≥ 0.95 × ${m.direct ? 'its own ' : ''}direct at ${fmt(s)} services: ${fmt(x, 2)} ×`);
   }
   check(m.steady.rssMB <= 250, `control-plane RSS ≤ 250 MB: ${fmt(m.steady.rssMB)} MB`);
   return out;
 }
 
+/** Where a mode measured elsewhere ran, its size when not the run's, and its baseline. */
+function elsewhere(r: BenchReport, m: ModeReport): string {
+  const where = m.machine ? `${m.machine.cpus} vCPUs, kernel ${m.machine.kernel}, ${m.machine.memoryGiB} GiB` : 'no figures';
+  const d = m.direct;
+  const size = sizeOf(r, m) !== r.params.services ? `; at ${fmt(sizeOf(r, m))} services (its ${fmt(r.params.services)}-service rows are at ${fmt(sizeOf(r, m))})` : '';
+  const baseline = `${size}${d ? `; its direct to the pod, no proxy: ${fmt(d.connPerSec)} conn/s, p50 ${fmt(d.latencyUs.p50)} µs, p99 ${fmt(d.latencyUs.p99)} µs` : ''}`;
+  return m.emulated
+    ? `${m.mode}: measured in the test VM under qemu emulation (TCG, 10-20× slower: times and rates compare only with its own baseline), ${where}${baseline}`
+    : `${m.mode}: measured in a run of its own${m.machine ? `, ${where}` : ''}${baseline}`;
+}
+
 export function renderTable(r: BenchReport): string {
   const n = r.params.services;
   const modes = r.modes;
+  // The N-service rows are at each mode's own full size (its header says when that is not N).
   const rows: Array<[string, ...string[]]> = [
-    ['', ...modes.map((m) => m.mode + (m.emulated ? ' (emulated)' : ''))],
+    ['', ...modes.map((m) => columnHeader(r, m))],
     ['full sync: the sync (ms)', ...modes.map((m) => fmt(m.fullSync.syncMs))],
     ['full sync: process start → programmed (ms)', ...modes.map((m) => fmt(m.fullSync.startToProgrammedMs))],
     ['full sync: process start → /readyz (ms)', ...modes.map((m) => fmt(m.fullSync.startToReadyMs))],
@@ -41,32 +74,46 @@ export function renderTable(r: BenchReport): string {
       (k) => [`${k}: p50 / p99 (ms)`, ...modes.map((m) => `${fmt(m.incremental[k].p50Ms)} / ${fmt(m.incremental[k].p99Ms)}`)] as [string, ...string[]],
     ),
     ['RSS (MB) / CPU at rest (%)', ...modes.map((m) => `${fmt(m.steady.rssMB)} / ${fmt(m.steady.cpuPercent, 1)}`)],
-    ...[10, n].flatMap((s) => [
-      [`ClusterIP at ${fmt(s)} svc: conn/s (× direct)`, ...modes.map((m) => { const c = conn(m, s, 'clusterIP'); return `${fmt(c?.connPerSec ?? NaN)} (${fmt(ratio(c?.connPerSec ?? NaN, r.direct.connPerSec), 2)})`; })] as [string, ...string[]],
-      [`ClusterIP at ${fmt(s)} svc: p50 / p99 (µs)`, ...modes.map((m) => { const c = conn(m, s, 'clusterIP'); return `${fmt(c?.latencyUs.p50 ?? NaN)} / ${fmt(c?.latencyUs.p99 ?? NaN)}`; })] as [string, ...string[]],
-    ]),
-    [`pod IP with ${fmt(n)} svc programmed: conn/s`, ...modes.map((m) => fmt(conn(m, n, 'podIP')?.connPerSec ?? NaN))],
+    ...[10, n].flatMap((s) => {
+      const at = (m: ModeReport) => (s === 10 ? 10 : sizeOf(r, m));
+      return [
+        [`ClusterIP at ${fmt(s)} svc: conn/s (× direct)`, ...modes.map((m) => { const c = conn(m, at(m), 'clusterIP'); return `${fmt(c?.connPerSec ?? NaN)} (${fmt(timesDirect(r, m, at(m)), 2)})`; })] as [string, ...string[]],
+        [`ClusterIP at ${fmt(s)} svc: p50 / p99 (µs)`, ...modes.map((m) => { const c = conn(m, at(m), 'clusterIP'); return `${fmt(c?.latencyUs.p50 ?? NaN)} / ${fmt(c?.latencyUs.p99 ?? NaN)}`; })] as [string, ...string[]],
+      ];
+    }),
+    [`pod IP with ${fmt(n)} svc programmed: conn/s`, ...modes.map((m) => fmt(conn(m, sizeOf(r, m), 'podIP')?.connPerSec ?? NaN))],
   ];
-  if (modes.length === 2) {
-    const [a, b] = modes as [ModeReport, ModeReport];
-    rows.push([`${a.mode} / ${b.mode}: sync time`, fmt(ratio(a.fullSync.syncMs, b.fullSync.syncMs), 3), '']);
-    rows.push([`${a.mode} / ${b.mode}: ClusterIP conn/s at ${fmt(n)}`, fmt(ratio(conn(a, n, 'clusterIP')?.connPerSec ?? NaN, conn(b, n, 'clusterIP')?.connPerSec ?? NaN), 2), '']);
+  // Ratios between modes only where they compare: the first two measured on this machine at the same size.
+  const native = modes.filter((m) => !m.emulated && sizeOf(r, m) === n);
+  if (native.length >= 2) {
+    const [a, b] = native as [ModeReport, ModeReport];
+    const blank = modes.slice(1).map(() => '');
+    rows.push([`${a.mode} / ${b.mode}: sync time`, fmt(ratio(a.fullSync.syncMs, b.fullSync.syncMs), 3), ...blank]);
+    rows.push([`${a.mode} / ${b.mode}: ClusterIP conn/s at ${fmt(n)}`, fmt(ratio(conn(a, n, 'clusterIP')?.connPerSec ?? NaN, conn(b, n, 'clusterIP')?.connPerSec ?? NaN), 2), ...blank]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
   const line = (row: string[]) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const others = modes.filter((m) => m.emulated || m.machine || m.direct);
   const out = [
     `${fmt(n)} services × ${r.params.endpoints} endpoints; ${r.machine.cpus} CPUs, kernel ${r.machine.kernel}; direct to the pod, no proxy: ${fmt(r.direct.connPerSec)} conn/s, p50 ${fmt(r.direct.latencyUs.p50)} µs, p99 ${fmt(r.direct.latencyUs.p99)} µs`,
+    ...others.map((m) => elsewhere(r, m)),
     '',
     ...rows.map(line),
     '',
-    ...modes.flatMap((m) => [`targets, ${m.mode}:`, ...verdicts(r, m).map((v) => `  ${v}`)]),
+    ...modes.flatMap((m) => [`targets, ${m.mode}${m.emulated ? ' (emulated: times under qemu, rates against its own direct)' : ''}:`, ...verdicts(r, m).map((v) => `  ${v}`)]),
     ...modes.filter((m) => m.failed).map((m) => `${m.mode} did not finish: ${m.failed}`),
     '',
   ];
   return out.join('\n');
 }
 
-/** Connection rate and p99 latency against services, one line per mode, the direct rate as a dashed line. */
+/**
+ * Connection rate and p99 latency against services, one line per mode, the
+ * direct rate as a dashed line. A mode with its own baseline (emulated) is
+ * drawn dashed and scaled by this machine's direct over its own, so its line
+ * sits where the same fraction of direct would here; a point at another
+ * size than the axis's is labelled with its size.
+ */
 export function chartSvg(r: BenchReport): string {
   const W = 720;
   const H = 300;
@@ -76,7 +123,13 @@ export function chartSvg(r: BenchReport): string {
   const panel = (x0: number, title: string, value: (c: ConnrateResult) => number, directValue: number, unit: string) => {
     const pw = W / 2 - pad.l - pad.r;
     const ph = H - pad.t - pad.b;
-    const values = r.modes.flatMap((m) => xs.map((s) => value(conn(m, s, 'clusterIP') ?? r.direct))).concat(directValue);
+    // The mode's value at x index i, scaled to this machine's baseline when it has its own.
+    const at = (m: ModeReport, i: number) => {
+      const s = i === 0 ? 10 : sizeOf(r, m);
+      const scale = m.direct ? ratio(directValue, value(m.direct)) : 1;
+      return value(conn(m, s, 'clusterIP') ?? directOf(r, m)) * scale;
+    };
+    const values = r.modes.flatMap((m) => xs.map((_, i) => at(m, i))).concat(directValue);
     const max = Math.max(...values.filter(Number.isFinite)) * 1.15 || 1;
     const X = (i: number) => x0 + pad.l + (i === 0 ? pw * 0.1 : pw * 0.9);
     const Y = (v: number) => pad.t + ph - (v / max) * ph;
@@ -91,14 +144,23 @@ export function chartSvg(r: BenchReport): string {
       `<text x="${x0 + pad.l + pw}" y="${Y(directValue) - 5}" text-anchor="end" fill="#555">pod IP, no proxy</text>`,
     ];
     for (const m of r.modes) {
-      const pts = xs.map((s, i) => [X(i), Y(value(conn(m, s, 'clusterIP') ?? r.direct))] as const);
-      parts.push(`<polyline fill="none" stroke="${colors[m.mode]}" stroke-width="2" points="${pts.map((p) => p.join(',')).join(' ')}"/>`);
+      const pts = xs.map((_, i) => [X(i), Y(at(m, i))] as const).filter(([, y]) => Number.isFinite(y));
+      const dash = m.direct ? ' stroke-dasharray="8,4"' : '';
+      parts.push(`<polyline fill="none" stroke="${colors[m.mode]}" stroke-width="2"${dash} points="${pts.map((p) => p.join(',')).join(' ')}"/>`);
       for (const [x, y] of pts) parts.push(`<circle cx="${x}" cy="${y}" r="4" fill="${colors[m.mode]}"/>`);
+      const last = pts.at(-1);
+      if (last && pts.length === 2 && sizeOf(r, m) !== r.params.services) parts.push(`<text x="${last[0] - 8}" y="${last[1] - 8}" text-anchor="end" fill="${colors[m.mode]}">at ${fmt(sizeOf(r, m))}</text>`);
     }
     return parts.join('\n');
   };
+  let lx = pad.l;
   const legend = r.modes
-    .map((m, i) => `<rect x="${pad.l + i * 140}" y="${H - 18}" width="12" height="12" fill="${colors[m.mode]}"/><text x="${pad.l + i * 140 + 18}" y="${H - 8}">${m.mode} (ClusterIP)${m.emulated ? ', emulated' : ''}</text>`)
+    .map((m) => {
+      const label = `${m.mode} (ClusterIP)${m.emulated ? ', emulated, scaled to direct here' : m.direct ? ', scaled to direct here' : ''}`;
+      const item = `<rect x="${lx}" y="${H - 18}" width="12" height="12" fill="${colors[m.mode]}"/><text x="${lx + 18}" y="${H - 8}">${label}</text>`;
+      lx += Math.max(140, 30 + label.length * 6.5);
+      return item;
+    })
     .join('\n');
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
@@ -118,22 +180,34 @@ export function writeChart(r: BenchReport, path: string): void {
 const START = '<!-- bench:start (written by npm run bench -- --update-readme) -->';
 const END = '<!-- bench:end -->';
 
+/** The README's figures section: the run, where each column comes from, the table, the chart. */
+export function readmeSection(r: BenchReport): string {
+  const day = (iso: string) => iso.slice(0, 10);
+  const lines = [`Last run: ${day(r.startedAt)}, ${r.durationSec} s, \`${r.command}\`.`];
+  if (r.merged) {
+    lines.push(
+      `The ${r.merged.modes.join(' and ')} column${r.merged.modes.length > 1 ? 's are' : ' is'} from the run of ${day(r.merged.startedAt)} (${r.merged.durationSec} s, \`${r.merged.command}\`), merged from \`${r.merged.from}\`.`,
+    );
+  }
+  for (const m of r.modes.filter((x) => x.emulated)) {
+    const size = sizeOf(r, m) !== r.params.services ? ` at ${fmt(sizeOf(r, m))} services × ${r.params.endpoints} endpoints` : '';
+    lines.push(
+      `The ${m.mode} column is measured${size} in the project's test VM (\`test/vm/run.sh --kernel 6.12\`), since this machine's kernel has no IPVS: qemu emulates every instruction (TCG, 10-20× slower), so its times do not compare with the other columns', and its "× direct" is against a direct-to-pod baseline measured in the same VM run.`,
+    );
+  }
+  const phases = r.modes.filter((m) => m.phaseSec && Object.keys(m.phaseSec).length);
+  if (phases.length) {
+    lines.push('', 'Wall time per phase (s):');
+    for (const m of phases) lines.push(`- ${columnHeader(r, m)}: ${Object.entries(m.phaseSec!).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
+  }
+  return [...lines, '', '```', renderTable(r).trimEnd(), '```', '', '![connection rate and latency against services](bench/report/latest.svg)', ''].join('\n');
+}
+
 /** Replaces the README's figures section (between the markers) with this run's. */
 export function updateReadme(r: BenchReport, path: string): void {
   const text = readFileSync(path, 'utf8');
   const a = text.indexOf(START);
   const b = text.indexOf(END);
   if (a < 0 || b < a) throw new Error(`${path} has no bench markers (${START} … ${END})`);
-  const section = [
-    START,
-    `Last run: ${r.startedAt.slice(0, 10)}, ${r.durationSec} s, \`${r.command}\`.`,
-    '',
-    '```',
-    renderTable(r).trimEnd(),
-    '```',
-    '',
-    '![connection rate and latency against services](bench/report/latest.svg)',
-    '',
-  ].join('\n');
-  writeFileSync(path, text.slice(0, a) + section + text.slice(b));
+  writeFileSync(path, `${text.slice(0, a)}${START}\n${readmeSection(r)}${text.slice(b)}`);
 }

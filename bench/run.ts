@@ -6,12 +6,39 @@
 //
 //   npm run bench                      10,000 × 10, ebpf then iptables
 //   npm run bench -- --services 100 --endpoints 3 --changes 5 --duration 1
+//   npm run bench -- --modes ebpf,iptables,ipvs      and ipvs, in a VM here
+//   npm run bench -- --modes ipvs --merge-from bench/report/latest.json
 //   flags: --services N --endpoints M --changes K (per kind) --duration S
-//          --concurrency C --modes ebpf,iptables --udp 0.1 --nodeport 0
+//          --concurrency C --modes ebpf,iptables,ipvs --udp 0.1 --nodeport 0
 //          --out DIR (default bench/report) --update-readme
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+//          --ipvs-services N (the ipvs run's size when it runs in the VM;
+//          default --services) --merge-from FILE --vm-cpus 2 --vm-memory 8G
+//          --vm-timeout S (3600) --vm-kernel 6.12 --daemon-logs DIR (each
+//          daemon's JSON log kept there; inside the project for the VM's)
+//          --tool-times (a diagnostic, with --daemon-logs: the time each sync
+//          spends in ipset, ip, iptables-* and conntrack, logged; inflates
+//          every sync by a shell start per tool call, so not for the figures)
+//
+// The ipvs mode needs the kernel's IPVS. Where it is missing (/proc/net/ip_vs
+// absent after `modprobe ip_vs`, as on the machine the README's figures come
+// from), the ipvs column is measured by this same script inside the project's
+// test VM (test/vm/run.sh: Debian's 6.12 kernel under qemu, TCG emulation,
+// 10-20× slower than this machine), with --modes ipvs and the same sizes
+// (--ipvs-services to make it smaller), and merged in: marked "(emulated)",
+// its "× direct" ratios against a direct-to-pod baseline measured in that
+// same VM run, its times not comparable with the other columns'. A VM run
+// that fails leaves the column "did not finish" with the reason (a VM that
+// itself failed, qemu or its kernel, is first given a second run). In the VM the
+// few /etc files ipset reads once per member are first copied off the 9p
+// root into the guest's tmpfs (vm-run.ts), as a node would have them cached.
+//
+// --merge-from FILE takes the report FILE (an earlier latest.json at the same
+// sizes) and replaces or adds only the modes given with --modes, keeping
+// FILE's others and its direct baseline: `--modes ipvs --merge-from
+// bench/report/latest.json` adds the ipvs column to the last full run.
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ApiServer } from '../test/harness/apiserver.js';
 import { buildCluster, type Pod } from '../test/harness/cluster.js';
 import { writeKubeconfig } from '../test/harness/daemon.js';
@@ -20,9 +47,11 @@ import { nodeBinary, repoRoot } from '../test/harness/paths.js';
 import { agentPath } from '../test/harness/traffic.js';
 import { TARGET, clusterObjects, generated, slice, type GenOptions } from './cluster-gen.js';
 import { connrateBinary, parseConnrate, type ConnrateResult } from './connrate.js';
-import { MeasuredDaemon } from './daemon-run.js';
-import { renderTable, updateReadme, writeChart } from './report.js';
+import { MeasuredDaemon, type LogLine } from './daemon-run.js';
+import { readReport, renderTable, updateReadme, writeChart } from './report.js';
 import { percentiles, type BenchMode, type BenchReport, type ChangeKind, type ModeReport } from './types.js';
+import { readToolCalls, summarise, toolShims } from './tool-times.js';
+import { VM_FAILED, copyUpNameServiceFiles, needsVm, runModeInVm } from './vm-run.js';
 
 interface Options {
   services: number;
@@ -35,10 +64,18 @@ interface Options {
   nodePort: number;
   out: string;
   updateReadme: boolean;
+  ipvsServices: number | undefined;
+  mergeFrom: string | undefined;
+  daemonLogs: string | undefined;
+  toolTimes: boolean;
+  vm: { kernel: string; cpus: number; memory: string; timeoutSec: number };
 }
 
+const MODES: BenchMode[] = ['ebpf', 'iptables', 'ipvs'];
+
 function parseArgs(argv: string[]): Options {
-  const o: Options = { services: 10_000, endpoints: 10, changes: 40, duration: 5, concurrency: 8, modes: ['ebpf', 'iptables'], udp: 0.1, nodePort: 0, out: join(repoRoot, 'bench', 'report'), updateReadme: false };
+  const o: Options = { services: 10_000, endpoints: 10, changes: 40, duration: 5, concurrency: 8, modes: ['ebpf', 'iptables'], udp: 0.1, nodePort: 0, out: join(repoRoot, 'bench', 'report'), updateReadme: false,
+    ipvsServices: undefined, mergeFrom: undefined, daemonLogs: undefined, toolTimes: false, vm: { kernel: '6.12', cpus: 2, memory: '8G', timeoutSec: 3600 } };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i] ?? '';
@@ -57,9 +94,18 @@ function parseArgs(argv: string[]): Options {
       case '--nodeport': o.nodePort = num(flag, 0); break;
       case '--out': o.out = value(); break;
       case '--update-readme': o.updateReadme = true; break;
+      case '--ipvs-services': o.ipvsServices = num(flag, 10); break;
+      case '--merge-from': o.mergeFrom = value(); break;
+      case '--daemon-logs': o.daemonLogs = resolve(value()); break;
+      case '--tool-times': o.toolTimes = true; break;
+      case '--vm-kernel': o.vm.kernel = value(); break;
+      case '--vm-cpus': o.vm.cpus = num(flag, 1); break;
+      case '--vm-memory': o.vm.memory = value(); break;
+      case '--vm-timeout': o.vm.timeoutSec = num(flag, 60); break;
       case '--modes': {
         const modes = value().split(',');
-        for (const m of modes) if (!['ebpf', 'iptables'].includes(m)) throw new Error(`--modes: unknown or unavailable mode "${m}" (ebpf, iptables)`);
+        for (const m of modes) if (!MODES.includes(m as BenchMode)) throw new Error(`--modes: unknown mode "${m}" (${MODES.join(', ')})`);
+        if (new Set(modes).size !== modes.length) throw new Error('--modes: a mode is given twice');
         o.modes = modes as BenchMode[];
         break;
       }
@@ -67,16 +113,26 @@ function parseArgs(argv: string[]): Options {
         throw new Error(`unknown flag ${flag}; see the comment at the top of bench/run.ts`);
     }
   }
+  if (o.toolTimes && !o.daemonLogs) throw new Error('--tool-times needs --daemon-logs DIR (where the tool log goes)');
   if (o.udp > 1 || o.nodePort > 1) throw new Error('--udp and --nodeport are fractions between 0 and 1');
   if (o.services * o.nodePort > 2767) throw new Error('--nodeport: at most 2767 NodePort services fit the default range');
   return o;
 }
 
-const progress = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const t0 = Date.now();
+const progress = (msg: string) => process.stderr.write(`[bench] ${msg} (+${Math.round((Date.now() - t0) / 1000)} s)\n`);
 /** kube-proxy's default --*-min-sync-period per mode: changes are spaced beyond it, so latency measures programming, not rate limiting. */
 const MIN_SYNC_MS: Record<BenchMode, number> = { ebpf: 0, iptables: 1000, ipvs: 0 };
+/** In the test VM (qemu TCG) everything runs 10-20× slower: the bounds that only guard against a hang stretch by this much. */
+const SLOW = process.env.SWITCHYARD_IN_VM ? 10 : 1;
 /** The first sync at N services; past it the mode is reported as not finished. */
-const FULL_SYNC_TIMEOUT_MS = 600_000;
+const FULL_SYNC_TIMEOUT_MS = 600_000 * SLOW;
+/** Failed attempts at the first sync before the mode is given up. */
+const FAILED_SYNCS = 2;
+/** One incremental change, API write to its sync. */
+const CHANGE_TIMEOUT_MS = 60_000 * SLOW;
+/** /readyz polling: each poll is a `curl` process, which under emulation costs the daemon CPU it would sync with. */
+const READY_POLL_MS = 20 * SLOW;
 
 class Bench {
   readonly net = new TestNet();
@@ -122,11 +178,48 @@ class Bench {
     return parseConnrate(p.stdout);
   }
 
-  start(mode: BenchMode): MeasuredDaemon {
-    return new MeasuredDaemon(this.net, this.nodeNs, [
+  /** The daemon in `mode`; with --daemon-logs its log is written to DIR/`logName`.log as it comes (readable from the host while the VM runs). */
+  start(mode: BenchMode, logName: string): MeasuredDaemon {
+    const path = this.opts.toolTimes ? toolShims(this.toolDir(mode)) : undefined;
+    const d = new MeasuredDaemon(this.net, this.nodeNs, [
       `--proxy-mode=${mode}`, '--hostname-override=n1', `--kubeconfig=${join(this.dir, 'kubeconfig')}`, `--bpffs-root=${this.net.pinDir('n1')}`,
       '--healthz-bind-address=127.0.0.1:10256', '--metrics-bind-address=',
-    ]);
+    ], path ? { path } : {});
+    if (this.opts.daemonLogs) {
+      mkdirSync(this.opts.daemonLogs, { recursive: true });
+      const file = join(this.opts.daemonLogs, `${logName}.log`);
+      writeFileSync(file, '');
+      d.proc.child.stderr!.on('data', (b: Buffer) => appendFileSync(file, b));
+    }
+    return d;
+  }
+
+  toolDir(mode: BenchMode): string {
+    return join(this.opts.daemonLogs!, `tools-${mode}`);
+  }
+
+  /**
+   * The daemon's first successful sync. One that keeps failing (the daemon
+   * retries it with backoff, for ever) ends the phase at the third failure,
+   * with the daemon's error, instead of at the timeout.
+   */
+  async firstSync(d: MeasuredDaemon): Promise<LogLine> {
+    // waitFor looks at every line again on each poll: failures are counted once each.
+    const failures = new Set<LogLine>();
+    const { line } = await d.waitFor((l) => l.msg === 'synced' || (l.msg === 'sync failed; retrying' && failures.add(l).size >= FAILED_SYNCS), { timeoutMs: FULL_SYNC_TIMEOUT_MS });
+    if (line.msg !== 'synced') {
+      const err = line.err as { message?: string } | undefined;
+      throw new Error(`the daemon's first sync failed ${FAILED_SYNCS} times: ${err?.message ?? JSON.stringify(line.err)}`);
+    }
+    return line;
+  }
+
+  /** --tool-times: where the sync that ended with `line` spent its time, logged and kept. */
+  toolTimes(mode: BenchMode, what: string, line: { time: number; ms?: unknown }): void {
+    if (!this.opts.toolTimes) return;
+    const text = `${mode} ${what}: ${summarise(readToolCalls(this.toolDir(mode)), line.time - Number(line.ms), line.time)}`;
+    progress(`tool times: ${text}`);
+    appendFileSync(join(this.opts.daemonLogs!, 'tool-times.txt'), `${text}\n`);
   }
 
   async cleanup(): Promise<void> {
@@ -138,17 +231,38 @@ class Bench {
     while (d.proc.child.exitCode === null) {
       const code = this.net.exec(this.nodeNs, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', 'http://127.0.0.1:10256/readyz'], { allowFail: true });
       if (code === '200') return Date.now();
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, READY_POLL_MS));
     }
     return NaN;
   }
 
+  /**
+   * Waits (60 s at most) for IPVS to forget the ClusterIP run's connections.
+   * Each is kept 10 s after its RST (CLOSE state), and while it is, a new
+   * connection straight to the pod from a reused client port has its
+   * SYN-ACK rewritten to the ClusterIP's address by that entry (IPVS matches
+   * replies on the real server's address and port, the client's address and
+   * port): the client never sees it, and the pod-IP figure would measure
+   * port reuse, not the programmed services.
+   */
+  async ipvsConnectionsGone(): Promise<void> {
+    const from = Date.now();
+    const count = () => Math.max(0, this.net.exec(this.nodeNs, 'cat', ['/proc/net/ip_vs_conn'], { allowFail: true }).split('\n').filter((l) => l.trim()).length - 1);
+    let n = count();
+    while (n > 0 && Date.now() - from < 60_000) {
+      await new Promise((r) => setTimeout(r, 1000));
+      n = count();
+    }
+    progress(`ipvs: waited ${Math.round((Date.now() - from) / 1000)} s for IPVS's connection entries to expire (${n} left)`);
+  }
+
   /** One change through the API, timed to the end of the sync that programmed it. */
-  async change(d: MeasuredDaemon, write: () => void): Promise<number> {
+  async change(d: MeasuredDaemon, write: () => void, label?: { mode: BenchMode; kind: ChangeKind }): Promise<number> {
     const from = d.lines().length;
     const at = Date.now();
     write();
-    const { line } = await d.waitFor((l) => l.msg === 'synced' && Number(l.changed) + Number(l.removed) > 0, { from, timeoutMs: 60_000 });
+    const { line } = await d.waitFor((l) => l.msg === 'synced' && Number(l.changed) + Number(l.removed) > 0, { from, timeoutMs: CHANGE_TIMEOUT_MS });
+    if (label) this.toolTimes(label.mode, `${label.kind} sync`, line);
     return line.time - at;
   }
 
@@ -163,9 +277,9 @@ class Bench {
       const eps = (g.slice.endpoints as Array<{ addresses: string[] }>).map((e) => ({ ip: e.addresses[0]!, node: 'n2' }));
       const withExtra = slice(g.name, `${g.name}-1`, g.protocol, [...eps, { ip: `10.251.${k >> 8}.${k & 255}`, node: 'n2' }]);
       await pause();
-      samples.addEndpoint.push(await this.change(d, () => api.update(withExtra as never)));
+      samples.addEndpoint.push(await this.change(d, () => api.update(withExtra as never), { mode, kind: 'addEndpoint' }));
       await pause();
-      samples.removeEndpoint.push(await this.change(d, () => api.update(g.slice as never)));
+      samples.removeEndpoint.push(await this.change(d, () => api.update(g.slice as never), { mode, kind: 'removeEndpoint' }));
       // A service and its slice arrive together, and go together (the
       // garbage collector removes a deleted service's slices): one sync each.
       const name = `new-${k}`;
@@ -173,9 +287,9 @@ class Bench {
       const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'bench' }, spec: { clusterIP: ip, clusterIPs: [ip], ports: [{ name: 'p', protocol: 'TCP', port: 80, targetPort: 8080 }] } };
       const svcSlice = slice(name, `${name}-1`, 'TCP', [{ ip: this.backend.ip, node: 'n2' }]);
       await pause();
-      samples.addService.push(await this.change(d, () => (api.create(svcSlice as never), api.create(svc as never))));
+      samples.addService.push(await this.change(d, () => (api.create(svcSlice as never), api.create(svc as never)), { mode, kind: 'addService' }));
       await pause();
-      samples.removeService.push(await this.change(d, () => (api.delete('Service', 'bench', name), api.delete('EndpointSlice', 'bench', `${name}-1`))));
+      samples.removeService.push(await this.change(d, () => (api.delete('Service', 'bench', name), api.delete('EndpointSlice', 'bench', `${name}-1`)), { mode, kind: 'removeService' }));
     }
     return {
       addEndpoint: percentiles(samples.addEndpoint),
@@ -203,22 +317,31 @@ class Bench {
       connections: [],
     };
     let phase = '10 services';
+    let phaseAt = Date.now();
+    const phaseSec: Record<string, number> = {};
+    report.phaseSec = phaseSec;
+    const enter = (next: string) => {
+      phaseSec[phase] = Math.round((Date.now() - phaseAt) / 100) / 10;
+      phase = next;
+      phaseAt = Date.now();
+    };
     let d: MeasuredDaemon | undefined;
     try {
       progress(`${mode}: 10 services`);
       await this.serve(10);
-      d = this.start(mode);
-      await d.waitFor((l) => l.msg === 'synced');
+      d = this.start(mode, `${mode}-10`);
+      await this.firstSync(d);
       report.connections.push({ services: 10, target: 'clusterIP', result: await this.connections(target) });
       await d.stop();
+      d = undefined;
       await this.cleanup();
 
-      phase = 'full sync';
+      enter('full sync');
       progress(`${mode}: ${services} services × ${endpoints} endpoints: full sync`);
       await this.serve(services);
-      d = this.start(mode);
+      d = this.start(mode, `${mode}-${services}`);
       const ready = this.readyAt(d);
-      const { line: first } = await d.waitFor((l) => l.msg === 'synced', { timeoutMs: FULL_SYNC_TIMEOUT_MS });
+      const first = await this.firstSync(d);
       report.fullSync = {
         servicePorts: Number(first.servicePorts),
         startToProgrammedMs: first.time - d.startedAt,
@@ -227,8 +350,9 @@ class Bench {
       };
       const f = report.fullSync;
       progress(`${mode}: programmed ${f.servicePorts} service ports: ${f.startToProgrammedMs} ms from start (sync ${f.syncMs} ms)`);
+      this.toolTimes(mode, `full sync at ${services}`, first);
 
-      phase = 'steady state';
+      enter('steady state');
       await new Promise((r) => setTimeout(r, 2000));
       const windowSec = 5;
       const cpu0 = d.cpuSeconds();
@@ -236,14 +360,16 @@ class Bench {
       report.steady = { rssMB: Math.round(d.rssMB()), cpuPercent: Math.round(((d.cpuSeconds() - cpu0) / windowSec) * 1000) / 10, windowSec };
       progress(`${mode}: steady state ${report.steady.rssMB} MB, ${report.steady.cpuPercent}% CPU`);
 
-      phase = 'connections';
+      enter('connections');
       progress(`${mode}: connections through the ClusterIP and to the pod, ${services} services`);
       report.connections.push({ services, target: 'clusterIP', result: await this.connections(target) });
+      if (mode === 'ipvs') await this.ipvsConnectionsGone();
       report.connections.push({ services, target: 'podIP', result: await this.connections(`${this.backend.ip}:8080`) });
 
-      phase = 'incremental changes';
+      enter('incremental changes');
       progress(`${mode}: ${this.opts.changes} changes of each kind`);
       report.incremental = await this.incremental(d, mode);
+      enter('stop and clean-up');
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       report.failed = `${phase}: ${message.split('\n')[0]}`;
@@ -251,6 +377,8 @@ class Bench {
     } finally {
       await d?.stop();
       await this.cleanup();
+      enter('');
+      delete phaseSec[''];
     }
     return report;
   }
@@ -262,37 +390,91 @@ class Bench {
   }
 }
 
+/** The run's parameters, as the report states them. */
+function params(o: Options): BenchReport['params'] {
+  return { services: o.services, endpoints: o.endpoints, changesPerKind: o.changes, connDurationSec: o.duration, concurrency: o.concurrency, mix: { udp: o.udp, nodePort: o.nodePort } };
+}
+
+/** An earlier report to merge into, checked to be at the same parameters: otherwise its columns and ours would not compare. */
+function loadBase(o: Options): BenchReport | undefined {
+  if (!o.mergeFrom) return undefined;
+  const base = readReport(o.mergeFrom);
+  const want = JSON.stringify(params(o));
+  if (JSON.stringify(base.params) !== want) {
+    throw new Error(`--merge-from ${o.mergeFrom}: its parameters ${JSON.stringify(base.params)} differ from this run's ${want}; give the same --services, --endpoints, --changes, --duration, --concurrency, --udp and --nodeport`);
+  }
+  return base;
+}
+
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const started = Date.now();
-  const bench = new Bench(opts);
-  // Interrupted: the namespaces, pins and processes go with us.
+  const copied = copyUpNameServiceFiles();
+  if (copied.length) progress(`in the VM: ${copied.join(', ')} copied from 9p into the guest's tmpfs (ipset looks them up once per member)`);
+  const base = loadBase(opts);
+  const inVm = opts.modes.filter(needsVm);
+  const here = opts.modes.filter((m) => !inVm.includes(m));
+  const bench = here.length || !base ? new Bench(opts) : undefined;
+  const vmRuns = new Set<() => void>();
+  // Interrupted: the namespaces, pins and processes go with us (a VM's
+  // run.sh kills its qemu when it gets SIGTERM).
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       progress(`${signal}: tearing down`);
-      void bench.tearDown().finally(() => process.exit(130));
+      for (const abort of vmRuns) abort();
+      void (bench?.tearDown() ?? Promise.resolve()).finally(() => process.exit(130));
     });
   }
-  let report: BenchReport;
-  try {
-    await bench.setUp();
-    progress(`direct: connections to the pod, no proxy (${opts.duration} s)`);
-    const direct = await bench.connections(`${bench.backend.ip}:8080`);
-    const modes: ModeReport[] = [];
-    for (const mode of opts.modes) modes.push(await bench.mode(mode));
-    report = {
-      version: 1,
-      startedAt: new Date(started).toISOString(),
-      durationSec: Math.round((Date.now() - started) / 1000),
-      command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
-      machine: { cpus: cpus().length, kernel: release(), memoryGiB: Math.round(totalmem() / 2 ** 30) },
-      params: { services: opts.services, endpoints: opts.endpoints, changesPerKind: opts.changes, connDurationSec: opts.duration, concurrency: opts.concurrency, mix: { udp: opts.udp, nodePort: opts.nodePort } },
-      direct,
-      modes,
-    };
-  } finally {
-    await bench.tearDown();
+  const measured = new Map<BenchMode, ModeReport>();
+  let direct: BenchReport['direct'] | undefined;
+  if (bench) {
+    try {
+      await bench.setUp();
+      progress(`direct: connections to the pod, no proxy (${opts.duration} s)`);
+      direct = await bench.connections(`${bench.backend.ip}:8080`);
+      for (const mode of here) measured.set(mode, await bench.mode(mode));
+    } finally {
+      await bench.tearDown();
+    }
   }
+  const inner = ['--services', String(opts.ipvsServices ?? opts.services), '--endpoints', String(opts.endpoints), '--changes', String(opts.changes), '--duration', String(opts.duration),
+    '--concurrency', String(opts.concurrency), '--udp', String(opts.udp), '--nodeport', String(opts.nodePort)];
+  // The guest writes only inside the project.
+  if (opts.daemonLogs?.startsWith(`${repoRoot}/`)) inner.push('--daemon-logs', opts.daemonLogs, ...(opts.toolTimes ? ['--tool-times'] : []));
+  for (const mode of inVm) {
+    progress(`${mode}: this kernel (${release()}) has no IPVS: measuring ${mode} in the test VM`);
+    let m = await runModeInVm(mode, { ...opts.vm, args: inner }, progress, vmRuns);
+    // The VM itself failing (qemu, or the guest's kernel: one panicked under TCG once, in tcp_v4_connect)
+    // says nothing of the mode: once more, then it stands.
+    if (m.failed?.startsWith(VM_FAILED)) {
+      progress(`${mode}: ${m.failed}; running the VM once more`);
+      m = await runModeInVm(mode, { ...opts.vm, args: inner }, progress, vmRuns);
+    }
+    const t = m.phaseSec?.['VM run (boot to power-off)'];
+    progress(`${mode}: ${m.failed ? `did not finish: ${m.failed}` : 'measured in the VM'}${t !== undefined ? ` (${t} s)` : ''}`);
+    measured.set(mode, m);
+  }
+
+  const ours = opts.modes.map((m) => measured.get(m)!);
+  let modes = ours;
+  if (base) {
+    // Ours replace theirs of the same mode; the rest of theirs stay, in their order. Our local
+    // modes keep the baseline measured with them, since theirs is the earlier run's.
+    if (direct) for (const m of ours) if (!m.emulated) m.direct = direct;
+    modes = [...base.modes.map((m) => measured.get(m.mode) ?? m), ...ours.filter((m) => !base.modes.some((b) => b.mode === m.mode))];
+  }
+  const kept = base ? base.modes.filter((m) => !measured.has(m.mode)).map((m) => m.mode) : [];
+  const report: BenchReport = {
+    version: 1,
+    startedAt: new Date(started).toISOString(),
+    durationSec: Math.round((Date.now() - started) / 1000),
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: base?.machine ?? { cpus: cpus().length, kernel: release(), memoryGiB: Math.round(totalmem() / 2 ** 30) },
+    params: params(opts),
+    direct: base?.direct ?? direct!,
+    modes,
+    ...(base && kept.length ? { merged: { from: opts.mergeFrom!, startedAt: base.startedAt, durationSec: base.durationSec, command: base.command, modes: kept } } : {}),
+  };
   mkdirSync(opts.out, { recursive: true });
   writeFileSync(join(opts.out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   writeChart(report, join(opts.out, 'latest.svg'));

@@ -19,10 +19,28 @@ export interface Connections {
   result: ConnrateResult;
 }
 
+export interface Machine {
+  cpus: number;
+  kernel: string;
+  memoryGiB: number;
+}
+
 export interface ModeReport {
   mode: BenchMode;
   /** Measured under qemu software emulation (the IPVS column), not comparable in absolute terms. */
   emulated?: boolean;
+  /**
+   * New connections straight to the backend pod, no proxy, measured in the
+   * same place as this mode (the VM run of an emulated mode): its "× direct"
+   * ratios are against this. Absent: the report's `direct`.
+   */
+  direct?: ConnrateResult;
+  /** Where the mode ran, when not on the report's machine (the VM: vCPUs, its kernel, its memory). */
+  machine?: Machine;
+  /** Services at full size, when the mode ran at another size than `params.services` (--ipvs-services). */
+  services?: number;
+  /** Wall time of each phase, in seconds (in the order run; an emulated mode's includes the VM's boot and exit). */
+  phaseSec?: Record<string, number>;
   /** Flags given besides the mode (kube-proxy's defaults otherwise). */
   args: string[];
   fullSync: {
@@ -47,11 +65,13 @@ export interface BenchReport {
   startedAt: string;
   durationSec: number;
   command: string;
-  machine: { cpus: number; kernel: string; memoryGiB: number };
+  machine: Machine;
   params: { services: number; endpoints: number; changesPerKind: number; connDurationSec: number; concurrency: number; mix: { udp: number; nodePort: number } };
   /** New connections straight to the backend pod, no proxy running: the physical limit. */
   direct: ConnrateResult;
   modes: ModeReport[];
+  /** Modes taken from an earlier report (--merge-from) rather than measured by this run, with that run's own line. */
+  merged?: { from: string; startedAt: string; durationSec: number; command: string; modes: BenchMode[] };
 }
 
 export function percentiles(samples: number[]): Percentiles {

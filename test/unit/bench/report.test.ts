@@ -1,8 +1,13 @@
 // The load test's table: figures a mode never reached show as "—", count as
-// missed targets, and the mode's line says where it stopped.
+// missed targets, and the mode's line says where it stopped; a mode measured
+// in the VM compares with its own baseline.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { renderTable } from '../../../bench/report.js';
+import { chartSvg, readReport, readmeSection, renderTable } from '../../../bench/report.js';
 import type { BenchReport, ModeReport } from '../../../bench/types.js';
+import { failedMode, failureLine } from '../../../bench/vm-run.js';
 
 const result = (connPerSec: number) => ({ connections: connPerSec * 5, errors: 0, errorKinds: {}, durationSec: 5, connPerSec, latencyUs: { p50: 100, p90: 150, p99: 200, max: 300 } });
 const pct = (p50Ms: number, p99Ms: number) => ({ n: 40, p50Ms, p99Ms, maxMs: p99Ms });
@@ -61,5 +66,131 @@ describe('renderTable', () => {
       '  MISSED control-plane RSS ≤ 250 MB: 300 MB',
     ]);
     expect(targets('iptables').every((l) => l.startsWith('  MISSED'))).toBe(true);
+  });
+});
+
+// The ipvs column, measured in the test VM under qemu: its ratios are against
+// the direct-to-pod baseline of that same VM run, it says it is emulated, and
+// when it ran at a smaller size its header and its N-service rows say so.
+const vmDirect = result(1000);
+const emulated: ModeReport = {
+  ...finished,
+  mode: 'ipvs',
+  emulated: true,
+  direct: vmDirect,
+  machine: { cpus: 2, kernel: '6.12.117+deb12-amd64', memoryGiB: 8 },
+  fullSync: { servicePorts: 10_000, startToProgrammedMs: 90_000, syncMs: 40_000, startToReadyMs: 91_000 },
+  connections: [
+    { services: 10, target: 'clusterIP', result: result(900) },
+    { services: 10_000, target: 'clusterIP', result: result(800) },
+    { services: 10_000, target: 'podIP', result: result(950) },
+  ],
+  phaseSec: { '10 services': 60, 'full sync': 120.4, 'VM run (boot to power-off)': 500 },
+};
+const withVm: BenchReport = { ...report, modes: [finished, { ...finished, mode: 'iptables' }, emulated] };
+
+describe('renderTable with an emulated mode', () => {
+  const text = renderTable(withVm);
+  // The header row is the one whose first cell is empty.
+  const row = (label: string) => text.split('\n').find((l) => (label ? l.startsWith(label) : l.startsWith(' ')))!;
+  const cells = (label: string) => row(label).split(/\s{2,}/).slice(1);
+
+  it('heads its column "(emulated)" and says where it ran and its own baseline', () => {
+    expect(cells('')).toEqual(['ebpf', 'iptables', 'ipvs (emulated)']);
+    expect(text).toContain('ipvs: measured in the test VM under qemu emulation');
+    expect(text).toContain('2 vCPUs, kernel 6.12.117+deb12-amd64, 8 GiB; its direct to the pod, no proxy: 1,000 conn/s');
+  });
+
+  it('takes its × direct against its own baseline, the others against this machine', () => {
+    expect(cells('ClusterIP at 10 svc: conn/s')).toEqual(['9,800 (0.98)', '9,800 (0.98)', '900 (0.90)']);
+    expect(cells('ClusterIP at 10,000 svc: conn/s')).toEqual(['9,700 (0.97)', '9,700 (0.97)', '800 (0.80)']);
+    expect(text).toContain('  MISSED ClusterIP rate ≥ 0.95 × its own direct at 10,000 services: 0.80 ×');
+    expect(text).toContain('targets, ipvs (emulated: times under qemu, rates against its own direct):');
+  });
+
+  it('keeps the ratios between modes to the two measured here', () => {
+    expect(cells('ebpf / iptables: sync time')).toEqual(['1.000']);
+    expect(text).not.toContain('/ ipvs');
+  });
+
+  it('says the size of a column that ran at another, and shows its figures in the N-service rows', () => {
+    const small: ModeReport = {
+      ...emulated,
+      services: 2000,
+      connections: [
+        { services: 10, target: 'clusterIP', result: result(900) },
+        { services: 2000, target: 'clusterIP', result: result(700) },
+        { services: 2000, target: 'podIP', result: result(990) },
+      ],
+    };
+    const t = renderTable({ ...report, modes: [finished, small] });
+    const c = (label: string) => t.split('\n').find((l) => (label ? l.startsWith(label) : l.startsWith(' ')))!.split(/\s{2,}/).slice(1);
+    expect(c('')).toEqual(['ebpf', 'ipvs (emulated, 2,000 svc)']);
+    expect(c('ClusterIP at 10,000 svc: conn/s')).toEqual(['9,700 (0.97)', '700 (0.70)']);
+    expect(c('pod IP with 10,000 svc programmed')).toEqual(['10,000', '990']);
+    expect(t).toContain('  MISSED ClusterIP rate ≥ 0.95 × its own direct at 2,000 services: 0.70 ×');
+    expect(t).toContain('; at 2,000 services (its 10,000-service rows are at 2,000); its direct to the pod');
+    expect(readmeSection({ ...report, modes: [finished, small] })).toContain('The ipvs column is measured at 2,000 services × 10 endpoints in the project\'s test VM');
+  });
+
+  it('shows a VM run that failed as "did not finish" with the reason', () => {
+    const failed = failedMode('ipvs', 'VM run: the VM timed out (--vm-timeout)', 3600);
+    const t = renderTable({ ...report, modes: [finished, failed] });
+    expect(t).toContain('ipvs did not finish: VM run: the VM timed out (--vm-timeout)');
+    expect(t.split('\n').find((l) => l.startsWith('full sync: the sync'))!.split(/\s{2,}/).slice(1)).toEqual(['800', '—']);
+  });
+});
+
+describe('readmeSection', () => {
+  it('says which columns were merged from an earlier run, that ipvs is emulated, and the phase times', () => {
+    const text = readmeSection({ ...withVm, merged: { from: 'bench/report/latest.json', startedAt: '2026-11-20T10:00:00.000Z', durationSec: 327, command: 'npm run bench -- --changes 20', modes: ['ebpf', 'iptables'] } });
+    expect(text).toContain('The ebpf and iptables columns are from the run of 2026-11-20 (327 s, `npm run bench -- --changes 20`), merged from `bench/report/latest.json`.');
+    expect(text).toContain('The ipvs column is measured in the project\'s test VM');
+    expect(text).toContain('- ipvs (emulated): 10 services 60, full sync 120, VM run (boot to power-off) 500');
+    expect(text).toContain('```\n10,000 services × 10 endpoints;');
+  });
+});
+
+describe('readReport', () => {
+  it('reads the figures a mode never reached (null in JSON) back as NaN: "—" and missed, never met', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-bench-report-'));
+    try {
+      writeFileSync(join(dir, 'r.json'), JSON.stringify({ ...report, modes: [stopped] }));
+      const back = readReport(join(dir, 'r.json'));
+      expect(back.modes[0]!.fullSync.syncMs).toBeNaN();
+      expect(renderTable(back)).toContain('  MISSED full sync ≤ 1 s: — ms');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('chartSvg', () => {
+  it('draws an emulated mode dashed, scaled from its own baseline to this machine\'s', () => {
+    const svg = chartSvg(withVm);
+    expect(svg).toContain('ipvs (ClusterIP), emulated, scaled to direct here');
+    const dashed = svg.split('\n').filter((l) => l.startsWith('<polyline') && l.includes('#2ca02c'));
+    expect(dashed).toHaveLength(2);
+    expect(dashed.every((l) => l.includes('stroke-dasharray'))).toBe(true);
+    // 900 of 1,000 in the VM sits where 9,000 of 10,000 would here: the same height as a native 9,000.
+    const native = chartSvg({ ...report, modes: [{ ...finished, connections: [{ services: 10, target: 'clusterIP', result: result(9000) }, ...finished.connections.slice(1)] }] });
+    const y = (s: string, color: string) => s.split('\n').find((l) => l.startsWith('<polyline') && l.includes(color))!.match(/points="[\d.]+,([\d.]+)/)![1];
+    expect(Number(y(svg, '#2ca02c'))).toBeCloseTo(Number(y(native, '#1f77b4')), 5);
+  });
+});
+
+describe('failureLine', () => {
+  it('names a guest kernel panic before run.sh\'s own message or the last line', () => {
+    const tail = [
+      '[bench] direct: connections to the pod, no proxy (5 s) (+23 s)',
+      '\x1b[1;31m[switchyard] vm:\x1b[0m the VM ended without reporting an exit status (exited)',
+      '---- guest console (tail) ----',
+      '[   34.869704] RIP: 0010:secure_tcp_seq_and_ts_off+0x38/0xf0',
+      '[   34.869877] Kernel panic - not syncing: Fatal exception in interrupt',
+      '[   34.870722] Kernel Offset: disabled',
+    ];
+    expect(failureLine(tail)).toBe('guest kernel: Kernel panic - not syncing: Fatal exception in interrupt');
+    expect(failureLine(tail.slice(0, 3))).toBe('the VM ended without reporting an exit status (exited)');
+    expect(failureLine(['[bench] ipvs: 10 services', 'bench: Error: boom'])).toBe('bench: Error: boom');
   });
 });
