@@ -74,7 +74,7 @@ interface Options {
 const MODES: BenchMode[] = ['ebpf', 'iptables', 'ipvs'];
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { services: 10_000, endpoints: 10, changes: 40, duration: 5, concurrency: 8, modes: ['ebpf', 'iptables'], udp: 0.1, nodePort: 0, out: join(repoRoot, 'bench', 'report'), updateReadme: false,
+  const o: Options = { services: 10_000, endpoints: 10, changes: 40, duration: 5, concurrency: 8, modes: ['ebpf', 'iptables', 'ipvs'], udp: 0.1, nodePort: 0, out: join(repoRoot, 'bench', 'report'), updateReadme: false,
     ipvsServices: undefined, mergeFrom: undefined, daemonLogs: undefined, toolTimes: false, vm: { kernel: '6.12', cpus: 2, memory: '8G', timeoutSec: 3600 } };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];

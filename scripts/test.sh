@@ -37,13 +37,14 @@ read -ra VM_KERNELS <<< "${SWITCHYARD_VM_KERNELS:-6.1 6.12}"
 # The ipvs mode, in one kernel (its behaviour is IPVS's, not a verifier's):
 # the end-to-end suite in --proxy-mode=ipvs (~3.5 min under TCG), the mode's
 # own layout and IPVS behaviour (~5 min: three daemon restarts at ~25 s each),
-# and the ipset and kube-ipvs0 helpers on a real dummy driver (this host's
-# kernel has none).
+# the ipset and kube-ipvs0 helpers on a real dummy driver (this host's
+# kernel has none), and the load test's ipvs pipeline at 50 services.
 IPVS_VM_TESTS=(
   test/privileged/e2e/ipvs.test.ts
   test/privileged/ipvs/proxier.test.ts
   test/privileged/ipvs/ipset.test.ts
   test/privileged/ipvs/dummy.test.ts
+  test/privileged/bench/smoke-ipvs.test.ts
 )
 IPVS_VM_KERNEL=${SWITCHYARD_IPVS_VM_KERNEL:-6.12}
 

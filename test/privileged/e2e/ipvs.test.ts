@@ -10,6 +10,6 @@ if (requirePrivileges() && kernelHasIpvs()) {
   defineServiceSuite('ipvs', { args: ['--ipvs-min-sync-period=0'] });
 } else {
   describe('services end to end (ipvs)', () => {
-    it.skip('SKIPPED: this kernel has no IPVS (scripts/test.sh vm runs this file on Debian 6.1 and 6.12)', () => {});
+    it.skip('SKIPPED: this kernel has no IPVS (scripts/test.sh vm runs this file on Debian 6.12)', () => {});
   });
 }

@@ -15,7 +15,7 @@ import { E2eWorld, failures, names, until } from '../e2e/world.js';
 import { ipvsadmList, type IpvsadmService } from './ipvsadm.js';
 
 const runnable = requirePrivileges() && kernelHasIpvs();
-const title = runnable ? 'the ipvs mode on a kernel with IPVS' : 'the ipvs mode (SKIPPED: this kernel has no IPVS; scripts/test.sh vm runs this file on Debian 6.1 and 6.12)';
+const title = runnable ? 'the ipvs mode on a kernel with IPVS' : 'the ipvs mode (SKIPPED: this kernel has no IPVS; scripts/test.sh vm runs this file on Debian 6.12)';
 
 const ALL = ['n1p1', 'n1p2', 'n2p1', 'n2p2'];
 
