@@ -28,9 +28,7 @@
 // its "× direct" ratios against a direct-to-pod baseline measured in that
 // same VM run, its times not comparable with the other columns'. A VM run
 // that fails leaves the column "did not finish" with the reason (a VM that
-// itself failed, qemu or its kernel, is first given a second run). In the VM the
-// few /etc files ipset reads once per member are first copied off the 9p
-// root into the guest's tmpfs (vm-run.ts), as a node would have them cached.
+// itself failed, qemu or its kernel, is first given a second run).
 //
 // --merge-from FILE takes the report FILE (an earlier latest.json at the same
 // sizes) and replaces or adds only the modes given with --modes, keeping
@@ -51,7 +49,7 @@ import { MeasuredDaemon, type LogLine } from './daemon-run.js';
 import { readReport, renderTable, updateReadme, writeChart } from './report.js';
 import { percentiles, type BenchMode, type BenchReport, type ChangeKind, type ModeReport } from './types.js';
 import { readToolCalls, summarise, toolShims } from './tool-times.js';
-import { VM_FAILED, copyUpNameServiceFiles, needsVm, runModeInVm } from './vm-run.js';
+import { VM_FAILED, needsVm, runModeInVm } from './vm-run.js';
 
 interface Options {
   services: number;
@@ -409,8 +407,6 @@ function loadBase(o: Options): BenchReport | undefined {
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const started = Date.now();
-  const copied = copyUpNameServiceFiles();
-  if (copied.length) progress(`in the VM: ${copied.join(', ')} copied from 9p into the guest's tmpfs (ipset looks them up once per member)`);
   const base = loadBase(opts);
   const inVm = opts.modes.filter(needsVm);
   const here = opts.modes.filter((m) => !inVm.includes(m));

@@ -5,18 +5,12 @@
 // directory is the guest's one writable share) and its ModeReport taken
 // back, marked emulated, with the VM run's own direct-to-pod baseline.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../test/harness/run.js';
+import { kernelHasIpvs } from '../test/harness/ipvs.js';
 import { repoRoot } from '../test/harness/paths.js';
 import { readReport } from './report.js';
 import type { BenchMode, ModeReport } from './types.js';
-
-/** Whether this kernel has IPVS, after trying to load it (modprobe only loads a module: nothing is configured). */
-export function kernelHasIpvs(): boolean {
-  if (!existsSync('/proc/net/ip_vs')) run('modprobe', ['-q', 'ip_vs'], { allowFail: true });
-  return existsSync('/proc/net/ip_vs');
-}
 
 /** Modes that need the VM here: ipvs when the kernel has no IPVS, never when already in the VM. */
 export function needsVm(mode: BenchMode): boolean {
@@ -121,30 +115,4 @@ export function failedMode(mode: BenchMode, failed: string, wallSec?: number): M
     failed,
     ...(wallSec !== undefined ? { phaseSec: { 'VM run (boot to power-off)': wallSec } } : {}),
   };
-}
-
-/**
- * In the VM only: the name-service files every `ipset restore` member line
- * looks up (the protocol name: /etc/protocols, with a stat of
- * /etc/nsswitch.conf and two of /etc/resolv.conf each) copied up from the
- * guest's 9p root into its tmpfs overlay, by writing each back unchanged.
- * Over 9p every lookup is a round trip to the host: ipset spent ~1-10 ms a
- * member on it, 47 of a 65 s sync at 1,000 services; a node's /etc is in its
- * page cache. The guest's writes vanish at power-off; nothing here runs
- * unless / is the VM's overlay.
- */
-export function copyUpNameServiceFiles(): string[] {
-  if (!process.env.SWITCHYARD_IN_VM) return [];
-  const root = readFileSync('/proc/mounts', 'utf8').split('\n').find((l) => l.split(' ')[1] === '/');
-  if (root?.split(' ')[2] !== 'overlay') return [];
-  const done: string[] = [];
-  for (const f of ['/etc/protocols', '/etc/services', '/etc/nsswitch.conf', '/etc/resolv.conf', '/etc/hosts']) {
-    try {
-      writeFileSync(f, readFileSync(f));
-      done.push(f);
-    } catch {
-      // Missing (or a dangling link): nothing to copy.
-    }
-  }
-  return done;
 }
