@@ -53,11 +53,12 @@ export function endpointsForServicePort(
           serving: endpoint.serving,
           terminating: endpoint.terminating,
           isLocal: node.nodeName !== '' && endpoint.nodeName === node.nodeName,
-          zoneHints: unique(endpoint.hints?.forZones ?? []),
-          nodeHints: unique(endpoint.hints?.forNodes ?? []),
+          zoneHints: unique(endpoint.hints?.forZones),
+          nodeHints: unique(endpoint.hints?.forNodes),
+          // Set even when undefined: in the object itself, not in a property array beside it.
+          nodeName: endpoint.nodeName,
+          zone: endpoint.zone,
         };
-        if (endpoint.nodeName !== undefined) state.nodeName = endpoint.nodeName;
-        if (endpoint.zone !== undefined) state.zone = endpoint.zone;
 
         const key = hostPort(state.ip, state.port);
         if (!byHostPort.has(key) || !state.terminating) byHostPort.set(key, state);
@@ -91,6 +92,9 @@ function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function unique(values: readonly string[]): string[] {
-  return [...new Set(values)];
+/** No hints: one shared, frozen list rather than two empty arrays per endpoint. */
+const NO_HINTS: readonly string[] = Object.freeze([]);
+
+function unique(values: readonly string[] | undefined): readonly string[] {
+  return values?.length ? [...new Set(values)] : NO_HINTS;
 }

@@ -18,8 +18,8 @@ export interface EndpointState {
   zone?: string;
   /** On this node (endpoint.nodeName equals the node the proxy runs on). */
   isLocal: boolean;
-  zoneHints: string[];
-  nodeHints: string[];
+  zoneHints: readonly string[];
+  nodeHints: readonly string[];
 }
 
 export interface ServicePortState {

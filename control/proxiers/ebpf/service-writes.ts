@@ -113,7 +113,7 @@ export function planUpsert(
   const hadAffinity = prev?.spec.affinityTimeoutSeconds !== undefined;
   return {
     key,
-    state: { id, spec: { ...spec, backends: [...spec.backends] }, backendIds, slots },
+    state: { id, spec: { ...spec, backends: [...spec.backends] }, backendIds, slots: slots.slice() }, // slice: exactly sized, kept for the service's life
     newIds,
     newEndpoints,
     changedSlots,

@@ -195,7 +195,7 @@ describe('the endpoint state', () => {
       ['10.0.0.2', false],
       ['10.0.0.3', false],
     ]);
-    expect(eps[2]).not.toHaveProperty('nodeName');
+    expect(eps[2]?.nodeName).toBeUndefined();
   });
 
   it('isLocal is never true when our own node name is unknown ("")', () => {
