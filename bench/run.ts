@@ -453,13 +453,16 @@ async function main(): Promise<void> {
 
   const ours = opts.modes.map((m) => measured.get(m)!);
   let modes = ours;
+  const keptModes = base ? base.modes.filter((m) => !measured.has(m.mode)) : [];
+  const kept = keptModes.map((m) => m.mode);
+  // The report's direct-to-pod baseline is this run's unless an earlier run's mode measured
+  // here (not in a VM) stays: then that one keeps its baseline and ours carry their own.
+  const keepBaseDirect = base !== undefined && keptModes.some((m) => !m.emulated && !m.direct);
   if (base) {
-    // Ours replace theirs of the same mode; the rest of theirs stay, in their order. Our local
-    // modes keep the baseline measured with them, since theirs is the earlier run's.
-    if (direct) for (const m of ours) if (!m.emulated) m.direct = direct;
+    // Ours replace theirs of the same mode; the rest of theirs stay, in their order.
+    if (direct && keepBaseDirect) for (const m of ours) if (!m.emulated) m.direct = direct;
     modes = [...base.modes.map((m) => measured.get(m.mode) ?? m), ...ours.filter((m) => !base.modes.some((b) => b.mode === m.mode))];
   }
-  const kept = base ? base.modes.filter((m) => !measured.has(m.mode)).map((m) => m.mode) : [];
   const report: BenchReport = {
     version: 1,
     startedAt: new Date(started).toISOString(),
@@ -467,7 +470,7 @@ async function main(): Promise<void> {
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
     machine: base?.machine ?? { cpus: cpus().length, kernel: release(), memoryGiB: Math.round(totalmem() / 2 ** 30) },
     params: params(opts),
-    direct: base?.direct ?? direct!,
+    direct: keepBaseDirect ? base!.direct : (direct ?? base?.direct)!,
     modes,
     ...(base && kept.length ? { merged: { from: opts.mergeFrom!, startedAt: base.startedAt, durationSec: base.durationSec, command: base.command, modes: kept } } : {}),
   };
