@@ -5,10 +5,10 @@
 import type { Logger } from 'pino';
 import { OpsApi } from './api/ops.js';
 import type { ProxyMode, ProxyOptions } from './config/options.js';
-import { requireIpvs } from './ipvs/index.js';
+import { requireIpvs } from './netlink/index.js';
 import { EbpfProxier, cleanupEbpf } from './proxiers/ebpf/proxier.js';
 import { IptablesProxier, type RestoreReport } from './proxiers/iptables/proxier.js';
-import { IPTABLES_MODE_ONLY, cleanupIptables } from './proxiers/iptables/tables.js';
+import { IPTABLES_MODE_ONLY, cleanupIptables } from './netfilter/kube-chains.js';
 import { cleanupIpvsMode } from './proxiers/ipvs/cleanup.js';
 import { IpvsProxier } from './proxiers/ipvs/proxier.js';
 import type { Proxier } from './proxiers/types.js';

@@ -17,7 +17,7 @@ prefix=${1:?usage: scripts/install.sh PREFIX}
 mkdir -p "$prefix/bin" "$prefix/dist" "$prefix/build/Release" "$prefix/build/bpf"
 
 # The layout the daemon expects of an install root (control/config/install.ts,
-# control/bpf/addon.ts): package.json at the top, the addon under
+# control/native/addon.ts): package.json at the top, the addon under
 # build/Release, the BPF objects under build/bpf (not the tests' objects).
 cp package.json package-lock.json "$prefix/"
 cp -R dist/control "$prefix/dist/"

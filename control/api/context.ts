@@ -1,7 +1,7 @@
 // What the routes read. Everything is a read-only view of the daemon's parts,
 // behind an interface so the routes can be served from fakes in unit tests.
 import type { ProxyOptions } from '../config/options.js';
-import type { ProgrammedRealServer, ProgrammedVirtualServer } from '../ipvs/types.js';
+import type { ProgrammedRealServer, ProgrammedVirtualServer } from '../netlink/types.js';
 import type { ServicePortName, ServicePortState } from '../model/types.js';
 import type { ProgrammedServicePort } from '../proxiers/ebpf/dataplane.js';
 import type { SyncReport } from '../sync/sync-loop.js';

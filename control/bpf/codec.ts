@@ -3,7 +3,7 @@
 // wants shown in a friendlier form (an address as text, say), and derive()
 // checks every such field exists with a size that fits. A field added,
 // removed, resized or moved in C changes the codec or fails here, loudly.
-import type { BtfMember, BtfType } from './addon.js';
+import type { BtfMember, BtfType } from '../native/addon.js';
 import { BpfError, BpfErrorCode } from './errors.js';
 
 /** How a field is shown in TypeScript. Without one, ints are numbers (bigint above 32 bits). */

@@ -2,7 +2,7 @@
 // BpfError, a missing key as undefined, batches off the event loop, and typed
 // views whose codecs come from the map's own BTF.
 import { unlinkSync } from 'node:fs';
-import { addon, type BatchResult, type BtfType, type NativeMap, type NativeMapInfo } from './addon.js';
+import { addon, type BatchResult, type BtfType, type NativeMap, type NativeMapInfo } from '../native/addon.js';
 import { derive, type Codec, type FieldFormat, type Formats } from './codec.js';
 import { BpfError, BpfErrorCode, native, nativeAsync } from './errors.js';
 

@@ -1,5 +1,5 @@
 // A compiled BPF object: open, adjust before load (pins, sizes, knobs), load.
-import { addon, type NativeObject, type NativeObjectMap, type NativeObjectProgram } from './addon.js';
+import { addon, type NativeObject, type NativeObjectMap, type NativeObjectProgram } from '../native/addon.js';
 import { BpfError, BpfErrorCode, native } from './errors.js';
 import { BpfMap } from './map.js';
 import { BpfProgram } from './program.js';

@@ -1,7 +1,7 @@
 // A loaded BPF program: test runs and attachments. Every attachment is an
 // object with detach(), so whoever attached can always undo exactly that.
 import { realpathSync, readFileSync } from 'node:fs';
-import { addon, type NativeLink, type NativeProgram, type NativeProgramInfo, type TestRunResult } from './addon.js';
+import { addon, type NativeLink, type NativeProgram, type NativeProgramInfo, type TestRunResult } from '../native/addon.js';
 import { BpfError, BpfErrorCode, native } from './errors.js';
 
 export type TcDirection = 'ingress' | 'egress';

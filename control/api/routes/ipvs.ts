@@ -5,7 +5,7 @@ import type { ApiApp } from '../app.js';
 import type { ApiContext, IpvsEntry } from '../context.js';
 import { pageOf, sortByKey } from '../paging.js';
 import { ErrorResponses, IpvsBody, IpvsQuery } from '../schemas.js';
-import { virtualServerId } from '../../ipvs/types.js';
+import { virtualServerId } from '../../netlink/types.js';
 
 function view(e: IpvsEntry) {
   const vs = e.virtualServer;

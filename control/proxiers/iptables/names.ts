@@ -1,25 +1,10 @@
-// kube-proxy's chain names, byte for byte: operators' debugging guides, their
-// scripts and `iptables-save | grep` habits all rely on them. A service
-// port's chains are named by a hash of kube-proxy's ServicePortName string
+// kube-proxy's per-service chain names, byte for byte: a service port's
+// chains are named by a hash of kube-proxy's ServicePortName string
 // ("ns/name:port", or "ns/name" for an unnamed port) and the lower-case
-// protocol; an endpoint's chain adds the "ip:port" string.
+// protocol; an endpoint's chain adds the "ip:port" string. The shared chains'
+// names are in control/netfilter/names.ts.
 import { createHash } from 'node:crypto';
 import type { ServicePortState } from '../../model/types.js';
-
-export const KUBE_SERVICES = 'KUBE-SERVICES';
-export const KUBE_EXTERNAL_SERVICES = 'KUBE-EXTERNAL-SERVICES';
-export const KUBE_NODEPORTS = 'KUBE-NODEPORTS';
-export const KUBE_POSTROUTING = 'KUBE-POSTROUTING';
-export const KUBE_MARK_MASQ = 'KUBE-MARK-MASQ';
-export const KUBE_FORWARD = 'KUBE-FORWARD';
-export const KUBE_PROXY_FIREWALL = 'KUBE-PROXY-FIREWALL';
-
-/** Prefixes of the per-service and per-endpoint chains (KUBE-XLB- is an older kube-proxy's, removed on sight). */
-const SERVICE_CHAIN = /^KUBE-(SVC|SVL|EXT|FW|SEP|XLB)-/;
-
-export function isServiceChain(chain: string): boolean {
-  return SERVICE_CHAIN.test(chain);
-}
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 

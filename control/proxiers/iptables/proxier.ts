@@ -8,11 +8,11 @@ import { writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ServicePortName } from '../../model/types.js';
 import type { Proxier, SyncRequest, SyncResult } from '../types.js';
-import { StaleUdpFlows } from './conntrack.js';
-import { Iptables, chainsOf } from './iptables.js';
-import { KUBE_MARK_MASQ, KUBE_POSTROUTING, isServiceChain } from './names.js';
+import { StaleUdpFlows } from '../../netfilter/stale-udp.js';
+import { Iptables, chainsOf } from '../../netfilter/iptables.js';
+import { KUBE_MARK_MASQ, KUBE_POSTROUTING, isServiceChain } from '../../netfilter/names.js';
 import { portRules, type PortRules, type RuleContext } from './rules.js';
-import { SHARED_CHAINS, cleanupIptables, forwardRules, masqueradeRules, missingJumps, nodePortsTail } from './tables.js';
+import { SHARED_CHAINS, cleanupIptables, forwardRules, masqueradeRules, missingJumps, nodePortsTail } from '../../netfilter/kube-chains.js';
 
 /**
  * Lines of service-port chains in one iptables-restore. Debian 12's

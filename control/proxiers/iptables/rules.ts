@@ -6,16 +6,8 @@
 import { BlockList, isIPv4 } from 'node:net';
 import { splitHostPort } from '../../model/address.js';
 import type { ServicePortState } from '../../model/types.js';
-import {
-  KUBE_EXTERNAL_SERVICES,
-  KUBE_MARK_MASQ,
-  KUBE_NODEPORTS,
-  KUBE_PROXY_FIREWALL,
-  KUBE_SERVICES,
-  endpointChain,
-  kubeServicePortName,
-  servicePortChains,
-} from './names.js';
+import { KUBE_EXTERNAL_SERVICES, KUBE_MARK_MASQ, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL, KUBE_SERVICES } from '../../netfilter/names.js';
+import { endpointChain, kubeServicePortName, servicePortChains } from './names.js';
 
 export interface RuleContext {
   /** "-j MARK --or-mark" value, 1 << --iptables-masquerade-bit, as hex. */

@@ -5,9 +5,9 @@
 // addresses that made their traffic local.
 import { BlockList, isIPv4 } from 'node:net';
 import type { Logger } from 'pino';
-import { Ipvs, IpvsError, IpvsErrorCode } from '../../ipvs/index.js';
-import { Iptables } from '../iptables/iptables.js';
-import { cleanupIptables, type ChainScope } from '../iptables/tables.js';
+import { Ipvs, IpvsError, IpvsErrorCode } from '../../netlink/index.js';
+import { Iptables } from '../../netfilter/iptables.js';
+import { cleanupIptables, type ChainScope } from '../../netfilter/kube-chains.js';
 import { DummyInterface } from './dummy.js';
 import { Ipset } from './ipset.js';
 import { KUBE_IPVS0, KUBE_IPVS_DROP, KUBE_IPVS_FILTER, KUBE_LOAD_BALANCER, SETS } from './names.js';

@@ -25,7 +25,7 @@
 // of it is the kernel's: each IPv4 address added walks the link's address
 // list, so the cost grows with the square of the count.
 import { isIP } from 'node:net';
-import { runTool, type ToolOutput as Output } from '../exec.js';
+import { runTool, type ToolOutput as Output } from '../../netfilter/run-tool.js';
 
 export const KUBE_IPVS0 = 'kube-ipvs0';
 

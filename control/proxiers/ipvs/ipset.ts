@@ -10,7 +10,7 @@
 // sees either the old members or the new, never a half-filled set, and the
 // iptables rules that reference the name keep working. Asynchronous (spawn):
 // the ops API keeps answering while ipset works.
-import { runTool, type ToolOutput as Output } from '../exec.js';
+import { runTool, type ToolOutput as Output } from '../../netfilter/run-tool.js';
 import { createHash } from 'node:crypto';
 
 export type IpsetType = 'hash:ip' | 'hash:ip,port' | 'hash:ip,port,ip' | 'hash:ip,port,net' | 'hash:net' | 'bitmap:port';

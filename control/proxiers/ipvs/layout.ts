@@ -6,7 +6,7 @@
 // match. Pure: model in, layout out, so a partial sync recomputes only what
 // changed.
 import { isIPv4 } from 'node:net';
-import type { AddressKey, RealServer, VirtualServerOptions } from '../../ipvs/types.js';
+import type { AddressKey, RealServer, VirtualServerOptions } from '../../netlink/types.js';
 import { splitHostPort } from '../../model/address.js';
 import type { ServicePortState } from '../../model/types.js';
 import { ipPortMember, loopBackMember, type SetKey } from './names.js';

@@ -16,7 +16,7 @@ import {
   type ProgrammedVirtualServer,
   type RealServer,
   type VirtualServer,
-} from '../../ipvs/types.js';
+} from '../../netlink/types.js';
 import type { VirtualServerLayout } from './layout.js';
 
 export interface ProgrammedEntry {

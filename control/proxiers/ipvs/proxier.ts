@@ -5,10 +5,10 @@
 // touched virtual servers on a partial one) and writes only the difference.
 import { BlockList, isIPv4 } from 'node:net';
 import type { Logger } from 'pino';
-import { Ipvs, IpvsError, IpvsErrorCode, virtualServerId, type ProgrammedVirtualServer } from '../../ipvs/index.js';
+import { Ipvs, IpvsError, IpvsErrorCode, virtualServerId, type ProgrammedVirtualServer } from '../../netlink/index.js';
 import type { ServicePortName } from '../../model/types.js';
-import { StaleUdpFlows } from '../iptables/conntrack.js';
-import { Iptables } from '../iptables/iptables.js';
+import { StaleUdpFlows } from '../../netfilter/stale-udp.js';
+import { Iptables } from '../../netfilter/iptables.js';
 import type { Proxier, SyncRequest, SyncResult } from '../types.js';
 import { cleanupIpvsMode } from './cleanup.js';
 import { DummyInterface } from './dummy.js';

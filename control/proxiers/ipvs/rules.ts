@@ -4,8 +4,8 @@
 // traffic in the filter table and refuses what reaches a service address on
 // a port no service has. All of it matches ipsets, so the rules do not grow
 // with the number of services; they are written whole on full syncs.
-import { forwardRules, masqueradeRules, missingJumps, type Jump } from '../iptables/tables.js';
-import { KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_POSTROUTING, KUBE_SERVICES } from '../iptables/names.js';
+import { forwardRules, masqueradeRules, missingJumps, type Jump } from '../../netfilter/kube-chains.js';
+import { KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_POSTROUTING, KUBE_SERVICES } from '../../netfilter/names.js';
 import { KUBE_IPVS_DROP, KUBE_IPVS_FILTER, KUBE_LOAD_BALANCER, SETS } from './names.js';
 
 export interface IpvsRuleContext {

@@ -5,7 +5,7 @@
 // host's own IPVS, if any, is never touched. On a kernel without IPVS (after
 // trying modprobe ip_vs) the whole file is skipped and says why.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Ipvs, IpvsErrorCode, realServerId, virtualServerId, type IpvsError, type RealServer, type VirtualServer } from '../../../control/ipvs/index.js';
+import { Ipvs, IpvsErrorCode, realServerId, virtualServerId, type IpvsError, type RealServer, type VirtualServer } from '../../../control/netlink/index.js';
 import { TestNet } from '../../harness/netns.js';
 import { nodeBinary } from '../../harness/paths.js';
 import { kernelHasIpvs } from '../../harness/ipvs.js';

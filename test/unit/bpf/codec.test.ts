@@ -2,7 +2,7 @@
 // the addon returns for the structs in test/bpf/selftest.h; the privileged
 // tests check that shape against the kernel's BTF.
 import { describe, expect, it } from 'vitest';
-import type { BtfType } from '../../../control/bpf/addon.js';
+import type { BtfType } from '../../../control/native/addon.js';
 import { BpfErrorCode, derive } from '../../../control/bpf/index.js';
 
 const u8: BtfType = { kind: 'int', name: 'unsigned char', typedef: '__u8', size: 1, signed: false };

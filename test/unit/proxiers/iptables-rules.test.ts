@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { buildServicePorts } from '../../../control/model/service-port.js';
 import { chainHash, endpointChain, servicePortChains } from '../../../control/proxiers/iptables/names.js';
 import { portRules, probability, type RuleContext } from '../../../control/proxiers/iptables/rules.js';
-import { missingJumps } from '../../../control/proxiers/iptables/tables.js';
+import { missingJumps } from '../../../control/netfilter/kube-chains.js';
 import type { Service } from '../../../control/sources/types.js';
 import { NODE, NOT_READY, SERVING_TERMINATING, endpoint, service, slice } from '../model/fixtures.js';
 

@@ -1,7 +1,7 @@
 // planChanges: the delta between the virtual servers a sync wants and what
 // the kernel holds, with kube-proxy's graceful removal of real servers.
 import { describe, expect, it } from 'vitest';
-import type { ProgrammedRealServer, ProgrammedVirtualServer } from '../../../control/ipvs/types.js';
+import type { ProgrammedRealServer, ProgrammedVirtualServer } from '../../../control/netlink/types.js';
 import type { VirtualServerLayout } from '../../../control/proxiers/ipvs/layout.js';
 import { planChanges, type ProgrammedEntry } from '../../../control/proxiers/ipvs/plan.js';
 

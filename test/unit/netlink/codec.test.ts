@@ -1,9 +1,9 @@
 // Virtual and real servers to the addon's shapes and back, with the addon's
 // own constants (from <linux/ip_vs.h>): what is written reads back the same.
 import { describe, expect, it } from 'vitest';
-import { addon } from '../../../control/bpf/addon.js';
-import { IpvsCodec } from '../../../control/ipvs/codec.js';
-import { IpvsErrorCode, virtualServerId, realServerId, type VirtualServer } from '../../../control/ipvs/index.js';
+import { addon } from '../../../control/native/addon.js';
+import { IpvsCodec } from '../../../control/netlink/codec.js';
+import { IpvsErrorCode, virtualServerId, realServerId, type VirtualServer } from '../../../control/netlink/index.js';
 
 const c = addon().ipvsConstants;
 const codec = new IpvsCodec(c);

@@ -5,9 +5,9 @@
 import { spawn } from 'node:child_process';
 import { isIPv4 } from 'node:net';
 import type { Logger } from 'pino';
-import { splitHostPort } from '../../model/address.js';
-import type { ServicePortName, ServicePortState } from '../../model/types.js';
-import type { SyncRequest } from '../types.js';
+import { splitHostPort } from '../model/address.js';
+import type { ServicePortName, ServicePortState } from '../model/types.js';
+import type { SyncRequest } from '../proxiers/types.js';
 
 /** What a UDP service port needs remembered between syncs. */
 export interface UdpPort {

@@ -1,8 +1,8 @@
 // The ipvs mode's start-up check: load ip_vs if IPVS is missing, then fail
 // clearly (naming the family and what modprobe said) or go on.
 import { describe, expect, it, vi } from 'vitest';
-import { requireIpvs } from '../../../control/ipvs/availability.js';
-import { IpvsError, IpvsErrorCode } from '../../../control/ipvs/index.js';
+import { requireIpvs } from '../../../control/netlink/availability.js';
+import { IpvsError, IpvsErrorCode } from '../../../control/netlink/index.js';
 
 const missing = () => new IpvsError(IpvsErrorCode.Unavailable, 'ipvs.open IPVS: No such file or directory', { op: 'ipvs.open', errno: 2 });
 const present = { info: () => ({ version: '1.2.1', connectionTableSize: 4096 }), close: vi.fn() };

@@ -2,7 +2,7 @@
 // written atomically through `iptables-restore --noflush`, state read back
 // with `iptables-save`. Asynchronous: a restore of 10,000 services takes
 // seconds, and the ops API must keep answering meanwhile.
-import { runTool, type ToolOutput as Output } from '../exec.js';
+import { runTool, type ToolOutput as Output } from './run-tool.js';
 
 export type Table = 'filter' | 'nat' | 'mangle' | 'raw';
 

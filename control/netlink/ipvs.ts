@@ -3,7 +3,7 @@
 // which runs on libuv's pool, and the read-back of everything programmed
 // through readAll(). Every failure is an IpvsError (errors.ts).
 import { getSystemErrorMessage, getSystemErrorName } from 'node:util';
-import { addon, type NativeIpvsSocket } from '../bpf/addon.js';
+import { addon, type NativeIpvsSocket } from '../native/addon.js';
 import { IpvsCodec } from './codec.js';
 import { fromNative, ipvsError, native, type IpvsError } from './errors.js';
 import {

@@ -1,5 +1,5 @@
 // Loads the native addon and declares its shape. Nothing outside control/bpf/
-// and control/ipvs/ imports this file: the wrappers there add typed errors
+// and control/netlink/ imports this file: the wrappers there add typed errors
 // and checks.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -2,7 +2,7 @@
 // (address families, protocols, flags, forwarding methods) come from the
 // addon, which takes them from <linux/ip_vs.h>; nothing is restated here.
 import { isIP } from 'node:net';
-import type { NativeIpvsConstants, NativeIpvsDest, NativeIpvsOp, NativeIpvsService, NativeIpvsStats } from '../bpf/addon.js';
+import type { NativeIpvsConstants, NativeIpvsDest, NativeIpvsOp, NativeIpvsService, NativeIpvsStats } from '../native/addon.js';
 import { IpvsError, IpvsErrorCode } from './errors.js';
 import {
   isFwmarkKey,

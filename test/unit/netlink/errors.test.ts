@@ -1,7 +1,7 @@
 // The IPVS error catalogue: each errno of each operation becomes one stable code.
 import { describe, expect, it } from 'vitest';
-import { fromNative, ipvsError } from '../../../control/ipvs/errors.js';
-import { IpvsError, IpvsErrorCode } from '../../../control/ipvs/index.js';
+import { fromNative, ipvsError } from '../../../control/netlink/errors.js';
+import { IpvsError, IpvsErrorCode } from '../../../control/netlink/index.js';
 
 function nativeError(op: string, errno: number, extra: Record<string, unknown> = {}) {
   return Object.assign(new Error(`${op}: failed`), { code: 'ERR_IPVS_NATIVE', op, errno, target: 'TCP 10.96.0.1:80', ...extra });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { staleFilters, type UdpPort } from '../../../control/proxiers/iptables/conntrack.js';
+import { staleFilters, type UdpPort } from '../../../control/netfilter/stale-udp.js';
 
 const port = (endpoints: string[], extra: Partial<UdpPort> = {}): UdpPort => ({ vips: ['10.96.0.12'], port: 53, endpoints: new Set(endpoints), ...extra });
 
