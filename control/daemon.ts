@@ -1,80 +1,23 @@
-// The daemon: wires a source, the store, the sync loop and a proxier, and
-// owns their lifetimes. SIGTERM stops watching and syncing but leaves the
-// dataplane programmed: a proxy restarting (or being upgraded) must not take
-// the node's services down with it.
+// The daemon: wires a source, the store, the sync loop and the running mode's
+// proxier, and owns their lifetimes. It knows no mode by name: the mode
+// registry (proxiers/modes.ts) says how the mode is checked, created, synced
+// and cleaned up, and which routes it adds to the ops API. SIGTERM stops
+// watching and syncing but leaves the dataplane programmed: a proxy
+// restarting (or being upgraded) must not take the node's services down.
 import type { Logger } from 'pino';
-import { OpsApi } from './api/ops.js';
-import type { ProxyMode, ProxyOptions } from './config/options.js';
-import { requireIpvs } from './netlink/index.js';
-import { EbpfProxier, cleanupEbpf } from './proxiers/ebpf/proxier.js';
-import { IptablesProxier, type RestoreReport } from './proxiers/iptables/proxier.js';
-import { IPTABLES_MODE_ONLY, cleanupIptables } from './netfilter/kube-chains.js';
-import { cleanupIpvsMode } from './proxiers/ipvs/cleanup.js';
-import { IpvsProxier } from './proxiers/ipvs/proxier.js';
+import { OpsApi, createMetrics } from './api/ops.js';
+import type { ProxyOptions } from './config/options.js';
+import { ModeRegistry, type ModeDefinition } from './proxiers/modes.js';
 import type { Proxier } from './proxiers/types.js';
-import { KubernetesSource } from './sources/kubernetes.js';
-import { ManifestSource } from './sources/manifests.js';
 import { Store } from './sources/store.js';
 import { SyncLoop, type SyncReport } from './sync/sync-loop.js';
 
-export class UnsupportedModeError extends Error {
-  readonly code = 'ERR_PROXY_MODE_UNSUPPORTED';
-}
-
-/** The proxier for a mode, or a clear refusal for a mode this build or node cannot run. */
-export function createProxier(options: ProxyOptions, logger: Logger, hooks: { onRestore?: (r: RestoreReport) => void } = {}): Proxier {
-  const mode: ProxyMode = options.mode;
-  switch (mode) {
-    case 'ebpf':
-      if (options.masqueradeAll || options.clusterCIDRs.length) {
-        logger.warn(
-          { masqueradeAll: options.masqueradeAll, clusterCIDRs: options.clusterCIDRs },
-          'the ebpf mode does not masquerade yet: --masquerade-all and --cluster-cidr are ignored (clients outside the cluster reach ClusterIPs only through a node that holds the backend)',
-        );
-      }
-      return new EbpfProxier({
-        objectDir: options.ebpf.objectDir,
-        pinRoot: options.ebpf.bpffsRoot,
-        mapSizes: options.ebpf.mapSizes,
-        devices: options.ebpf.devices,
-        ...(options.ebpf.cgroupRoot ? { cgroupRoot: options.ebpf.cgroupRoot } : {}),
-        logger: logger.child({ proxier: 'ebpf' }),
-      });
-    case 'iptables':
-      return new IptablesProxier({
-        masqueradeAll: options.masqueradeAll,
-        masqueradeBit: options.iptables.masqueradeBit,
-        clusterCIDRs: options.clusterCIDRs,
-        localhostNodePorts: options.iptables.localhostNodePorts,
-        logger: logger.child({ proxier: 'iptables' }),
-        ...(hooks.onRestore ? { onRestore: hooks.onRestore } : {}),
-      });
-    case 'ipvs': {
-      // Before anything is created: a kernel without IPVS fails here, with
-      // ERR_IPVS_UNAVAILABLE and what modprobe said, and nothing half-programmed.
-      const info = requireIpvs({ purpose: '--proxy-mode=ipvs' });
-      logger.info({ ipvsVersion: info.version, connectionTableSize: info.connectionTableSize }, 'the kernel has IPVS');
-      const seconds = (ms: number) => Math.round(ms / 1000);
-      return new IpvsProxier({
-        scheduler: options.ipvs.scheduler,
-        excludeCIDRs: options.ipvs.excludeCIDRs,
-        strictARP: options.ipvs.strictARP,
-        timeouts: { tcp: seconds(options.ipvs.tcpTimeoutMs), tcpFin: seconds(options.ipvs.tcpFinTimeoutMs), udp: seconds(options.ipvs.udpTimeoutMs) },
-        masqueradeAll: options.masqueradeAll,
-        masqueradeBit: options.iptables.masqueradeBit,
-        clusterCIDRs: options.clusterCIDRs,
-        logger: logger.child({ proxier: 'ipvs' }),
-      });
-    }
-    default:
-      throw new UnsupportedModeError(
-        `--proxy-mode=${mode} is not available in this build yet; use --proxy-mode=ebpf (the default), --proxy-mode=iptables or --proxy-mode=ipvs`,
-      );
-  }
-}
+export { UnsupportedModeError } from './proxiers/modes.js';
 
 export interface DaemonHooks {
   onSync?: (report: SyncReport) => void;
+  /** The modes to choose from; the built-in registry by default (tests bring their own). */
+  modes?: ModeRegistry;
 }
 
 export class Daemon {
@@ -85,6 +28,7 @@ export class Daemon {
   readonly loop: SyncLoop;
   /** Health, metrics and the read-only API (servers per the bind addresses). */
   readonly ops: OpsApi;
+  readonly #modes: ModeRegistry;
   #source: { start(): Promise<void> | void; stop(): Promise<void> | void } | undefined;
   /**
    * What another mode left on this node is removed once this mode has
@@ -93,12 +37,30 @@ export class Daemon {
    */
   #othersRemoved: Promise<void> | undefined;
 
-  constructor(options: ProxyOptions, logger: Logger, hooks: DaemonHooks = {}) {
+  /**
+   * Loads the mode, runs its start-up check (a node that cannot run it fails
+   * here with the check's error code, before anything is created) and builds
+   * the daemon around its proxier.
+   */
+  static async create(options: ProxyOptions, logger: Logger, hooks: DaemonHooks = {}): Promise<Daemon> {
+    const modes = hooks.modes ?? new ModeRegistry();
+    const mode = await modes.load(options.mode);
+    mode.requires?.({ options, logger });
+    return new Daemon(options, logger, { ...hooks, modes, mode });
+  }
+
+  private constructor(
+    options: ProxyOptions,
+    logger: Logger,
+    init: DaemonHooks & { modes: ModeRegistry; mode: ModeDefinition },
+  ) {
     this.options = options;
     this.logger = logger;
+    this.#modes = init.modes;
     this.store = new Store(options.hostname);
-    this.proxier = createProxier(options, logger, { onRestore: (r) => this.ops.context.metrics.observeRestore(r) });
-    const periods = options.mode === 'iptables' ? options.iptables : options.mode === 'ipvs' ? options.ipvs : options.sync;
+    const metrics = createMetrics();
+    this.proxier = init.mode.create({ options, logger, metrics });
+    const periods = init.mode.periods(options);
     this.loop = new SyncLoop({
       store: this.store,
       proxier: this.proxier,
@@ -108,15 +70,25 @@ export class Daemon {
       logger: logger.child({ component: 'sync' }),
       onSync: (report) => {
         if (report.error === undefined && !this.#othersRemoved) {
-          this.#othersRemoved = removeOtherModes(options, logger).catch((err: unknown) =>
-            logger.error({ err }, 'cannot remove what another proxy mode left on this node'),
-          );
+          this.#othersRemoved = this.#modes
+            .removeOthers(options.mode, { options, logger })
+            .then(() => logger.info({ mode: options.mode }, 'removed what other proxy modes left on this node'))
+            .catch((err: unknown) => logger.error({ err }, 'cannot remove what another proxy mode left on this node'));
         }
         this.ops.onSync(report);
-        hooks.onSync?.(report);
+        init.onSync?.(report);
       },
     });
-    this.ops = new OpsApi({ options, logger: logger.child({ component: 'api' }), store: this.store, loop: this.loop, proxier: this.proxier });
+    this.ops = new OpsApi({
+      options,
+      logger: logger.child({ component: 'api' }),
+      store: this.store,
+      loop: this.loop,
+      proxier: this.proxier,
+      metrics,
+      healthTimeoutMs: 2 * periods.syncPeriodMs,
+      routes: () => this.#modes.routes(this.proxier),
+    });
   }
 
   async start(): Promise<void> {
@@ -126,9 +98,12 @@ export class Daemon {
     await this.ops.start();
     await this.proxier.start();
     this.loop.start();
+    // Only the source in use is loaded: the Kubernetes client is large.
     if (options.manifests) {
+      const { ManifestSource } = await import('./sources/manifests.js');
       this.#source = new ManifestSource({ path: options.manifests, store: this.store, logger: logger.child({ source: 'manifests' }) });
     } else {
+      const { KubernetesSource } = await import('./sources/kubernetes.js');
       this.#source = new KubernetesSource({
         ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
         ...(options.master ? { master: options.master } : {}),
@@ -148,25 +123,13 @@ export class Daemon {
     await this.#source?.stop();
     await this.loop.stop();
     await this.#othersRemoved;
-    await this.proxier.stop();
     await this.ops.stop();
+    await this.proxier.stop();
     this.logger.info('stopped; the dataplane keeps serving what was programmed');
   }
 }
 
 /** --cleanup: removes what every mode may have left on this node, then exits. */
-export async function cleanupAll(options: ProxyOptions, logger: Logger): Promise<void> {
-  cleanupEbpf({ pinRoot: options.ebpf.bpffsRoot, devices: options.ebpf.devices, logger });
-  await cleanupIptables(logger);
-  await cleanupIpvsMode(logger, { excludeCIDRs: options.ipvs.excludeCIDRs });
-}
-
-/** Removes the leftovers of every mode but the one running. */
-async function removeOtherModes(options: ProxyOptions, logger: Logger): Promise<void> {
-  if (options.mode !== 'ebpf') cleanupEbpf({ pinRoot: options.ebpf.bpffsRoot, devices: options.ebpf.devices, logger });
-  // The ipvs mode shares KUBE-SERVICES and the masquerade chains with the iptables mode, and keeps them.
-  if (options.mode === 'ipvs') await cleanupIptables(logger, undefined, IPTABLES_MODE_ONLY);
-  else if (options.mode !== 'iptables') await cleanupIptables(logger);
-  if (options.mode !== 'ipvs') await cleanupIpvsMode(logger, { excludeCIDRs: options.ipvs.excludeCIDRs });
-  logger.info({ mode: options.mode }, 'removed what other proxy modes left on this node');
+export async function cleanupAll(options: ProxyOptions, logger: Logger, modes = new ModeRegistry()): Promise<void> {
+  await modes.cleanupAll({ options, logger });
 }

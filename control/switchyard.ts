@@ -38,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
 
   let daemon: Daemon;
   try {
-    daemon = new Daemon(options, logger);
+    daemon = await Daemon.create(options, logger);
     await daemon.start();
   } catch (err) {
     // Errors with a code are ours and say what to do; others keep their stack.

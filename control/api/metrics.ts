@@ -113,47 +113,53 @@ export class ProxyMetrics {
       registers,
     });
 
-    const stats = opts.mapStats;
-    if (stats) {
-      // One dump per scrape feeds all three gauges.
-      let scrape: Promise<MapStat[]> | undefined;
-      const read = () => (scrape ??= stats().finally(() => setImmediate(() => (scrape = undefined))));
-      const failures = this.#mapFailures;
-      new Gauge({
-        name: 'switchyard_bpf_map_entries',
-        help: 'Entries in each BPF map of the dataplane',
-        labelNames: ['map'],
-        registers,
-        async collect() {
-          this.reset();
-          try {
-            for (const m of await read()) this.set({ map: m.name }, m.entries);
-          } catch (err) {
-            failures.inc({ code: codeOf(err), op: 'metrics.scrape' });
-          }
-        },
-      });
-      new Gauge({
-        name: 'switchyard_bpf_map_capacity',
-        help: 'max_entries of each BPF map of the dataplane',
-        labelNames: ['map'],
-        registers,
-        async collect() {
-          this.reset();
-          for (const m of await read().catch(() => [])) this.set({ map: m.name }, m.capacity);
-        },
-      });
-      new Gauge({
-        name: 'switchyard_conntrack_entries',
-        help: 'Entries in the connection-tracking map (both directions of each flow)',
-        registers,
-        async collect() {
-          const ct = (await read().catch(() => [])).find((m) => m.name === 'sy_conntrack');
-          if (ct) this.set(ct.entries);
-          else this.reset();
-        },
-      });
-    }
+    if (opts.mapStats) this.observeTables(opts.mapStats);
+  }
+
+  /**
+   * The running mode's tables (BPF maps), read at scrape time: entries,
+   * capacity and the conntrack size. Called once, by a mode that has them.
+   */
+  observeTables(stats: () => Promise<MapStat[]>): void {
+    const registers = [this.registry];
+    // One dump per scrape feeds all three gauges.
+    let scrape: Promise<MapStat[]> | undefined;
+    const read = () => (scrape ??= stats().finally(() => setImmediate(() => (scrape = undefined))));
+    const failures = this.#mapFailures;
+    new Gauge({
+      name: 'switchyard_bpf_map_entries',
+      help: 'Entries in each BPF map of the dataplane',
+      labelNames: ['map'],
+      registers,
+      async collect() {
+        this.reset();
+        try {
+          for (const m of await read()) this.set({ map: m.name }, m.entries);
+        } catch (err) {
+          failures.inc({ code: codeOf(err), op: 'metrics.scrape' });
+        }
+      },
+    });
+    new Gauge({
+      name: 'switchyard_bpf_map_capacity',
+      help: 'max_entries of each BPF map of the dataplane',
+      labelNames: ['map'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const m of await read().catch(() => [])) this.set({ map: m.name }, m.capacity);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_conntrack_entries',
+      help: 'Entries in the connection-tracking map (both directions of each flow)',
+      registers,
+      async collect() {
+        const ct = (await read().catch(() => [])).find((m) => m.name === 'sy_conntrack');
+        if (ct) this.set(ct.entries);
+        else this.reset();
+      },
+    });
   }
 
   /** A Service or EndpointSlice changed in the store: counted and queued. */

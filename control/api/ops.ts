@@ -6,18 +6,17 @@ import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { packageVersion } from '../config/install.js';
 import type { ProxyOptions } from '../config/options.js';
-import { EbpfProxier } from '../proxiers/ebpf/proxier.js';
-import { IptablesProxier } from '../proxiers/iptables/proxier.js';
-import { IpvsProxier } from '../proxiers/ipvs/proxier.js';
 import type { Proxier } from '../proxiers/types.js';
 import type { StoreChange } from '../sources/store.js';
 import type { SyncReport } from '../sync/sync-loop.js';
 import type { ApiApp } from './app.js';
-import type { ApiContext, DataplaneView, SyncHistory } from './context.js';
+import type { ApiContext, SyncHistory } from './context.js';
 import { HealthState, type HealthClock } from './health.js';
-import { MapCatalog } from './map-catalog.js';
 import { ProxyMetrics } from './metrics.js';
 import { buildHealthServer, buildMetricsServer, listen } from './server.js';
+
+/** A mode's own routes, bound to the running proxier by the mode registry. */
+export type RouteContributor = (app: ApiApp, ctx: ApiContext) => void;
 
 export interface OpsOptions {
   options: ProxyOptions;
@@ -25,31 +24,22 @@ export interface OpsOptions {
   store: ApiContext['store'] & { readonly nodeName: string; onChange(l: (c: StoreChange) => void): () => void };
   loop: ApiContext['loop'];
   proxier: Proxier;
-  /** A registry of the caller's; by default a fresh one with the process metrics. */
-  registry?: Registry;
+  /** The metrics, made before the proxier (a mode may report into them). */
+  metrics: ProxyMetrics;
+  /** kube-proxy's health timeout: twice the running mode's sync period. */
+  healthTimeoutMs: number;
+  /** Every mode's routes (the API's shape does not depend on the mode). */
+  routes?: () => Promise<readonly RouteContributor[]>;
   clock?: HealthClock;
 }
 
-/** kube-proxy's health timeout: twice the sync period of the mode. */
-function healthTimeoutMs(o: ProxyOptions): number {
-  const periods = o.mode === 'iptables' ? o.iptables : o.mode === 'ipvs' ? o.ipvs : o.sync;
-  return 2 * periods.syncPeriodMs;
-}
-
-function dataplaneOf(proxier: Proxier): () => DataplaneView | undefined {
-  if (!(proxier instanceof EbpfProxier)) return () => undefined;
-  return () => {
-    let dp;
-    try {
-      dp = proxier.dataplane;
-    } catch {
-      return undefined; // not started yet, or stopping
-    }
-    return {
-      programmed: () => dp.programmed(),
-      interfaces: () => proxier.interfaces.map((l) => ({ name: l.name, ifindex: l.ifindex })),
-    };
-  };
+/** Metrics in a registry of the caller's, or a fresh one with the process metrics. */
+export function createMetrics(registry?: Registry): ProxyMetrics {
+  if (!registry) {
+    registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+  }
+  return new ProxyMetrics({ registry });
 }
 
 export class OpsApi {
@@ -58,24 +48,16 @@ export class OpsApi {
   readonly #unsubscribe: () => void;
   #servers: ApiApp[] = [];
 
+  readonly #routes: () => Promise<readonly RouteContributor[]>;
+
   constructor(opts: OpsOptions) {
-    const { options } = opts;
+    const { options, metrics } = opts;
     this.#logger = opts.logger;
-    let registry = opts.registry;
-    if (!registry) {
-      registry = new Registry();
-      collectDefaultMetrics({ register: registry });
-    }
-    const maps = options.mode === 'ebpf' ? new MapCatalog({ pinRoot: options.ebpf.bpffsRoot }) : undefined;
-    const metrics = new ProxyMetrics({
-      registry,
-      ...(maps
-        ? {
-            mapStats: async () => (await maps.summaries()).map((m) => ({ name: m.name, entries: m.entries, capacity: m.maxEntries })),
-          }
-        : {}),
-    });
-    const health = new HealthState({ timeoutMs: healthTimeoutMs(options), ...(opts.clock ? { clock: opts.clock } : {}) });
+    this.#routes = opts.routes ?? (async () => []);
+    const view = opts.proxier.view();
+    const tables = view.tableUsage;
+    if (tables) metrics.observeTables(tables);
+    const health = new HealthState({ timeoutMs: opts.healthTimeoutMs, ...(opts.clock ? { clock: opts.clock } : {}) });
     const syncs: SyncHistory = { last: undefined, lastSuccess: undefined };
     this.context = {
       options,
@@ -86,12 +68,14 @@ export class OpsApi {
       health,
       metrics,
       syncs,
-      dataplane: dataplaneOf(opts.proxier),
-      ...(opts.proxier instanceof IptablesProxier ? { chains: (name: string) => (opts.proxier as IptablesProxier).chainsOf(name) } : {}),
-      ...(opts.proxier instanceof IpvsProxier ? { ipvs: () => (opts.proxier as IpvsProxier).programmed() } : {}),
-      maps,
+      proxier: view,
     };
     this.#unsubscribe = opts.store.onChange((c) => this.onStoreChange(c, opts.store.nodeName));
+  }
+
+  /** The servers listening (one per bind address that is not ""). */
+  get servers(): readonly ApiApp[] {
+    return this.#servers;
   }
 
   /** Every sync, from the loop's onSync hook. */
@@ -122,6 +106,7 @@ export class OpsApi {
   async start(): Promise<void> {
     const { options } = this.context;
     const onInternalError = (err: unknown, url: string) => this.#logger.error({ err, url }, 'ops API request failed');
+    const routes = await this.#routes();
     const plan = [
       { address: options.healthzBindAddress, server: 'healthz', flag: '--healthz-bind-address', build: buildHealthServer },
       { address: options.metricsBindAddress, server: 'metrics', flag: '--metrics-bind-address', build: buildMetricsServer },
@@ -132,7 +117,7 @@ export class OpsApi {
           this.#logger.info({ server: p.server }, `${p.server} server disabled (${p.flag}="")`);
           continue;
         }
-        const app = await p.build(this.context, { onInternalError });
+        const app = await p.build(this.context, { onInternalError, routes });
         this.#servers.push(app);
         await listen(app, p.address, p);
         this.#logger.info({ server: p.server, address: p.address }, `serving ${p.server}`);
@@ -147,6 +132,5 @@ export class OpsApi {
     this.#unsubscribe();
     const servers = this.#servers.splice(0);
     await Promise.all(servers.map((s) => s.close().catch(() => undefined)));
-    this.context.maps?.close();
   }
 }

@@ -5,10 +5,10 @@ import swagger from '@fastify/swagger';
 import { createApp, type ApiApp, type AppOptions } from './app.js';
 import type { ApiContext } from './context.js';
 import { ApiError, ApiErrorCode } from './errors.js';
-import { conntrackRoutes } from './routes/conntrack.js';
+import { conntrackRoutes } from '../proxiers/ebpf/routes/conntrack.js';
 import { healthRoutes } from './routes/health.js';
-import { ipvsRoutes } from './routes/ipvs.js';
-import { mapRoutes } from './routes/maps.js';
+import { ipvsRoutes } from '../proxiers/ipvs/routes.js';
+import { mapRoutes } from '../proxiers/ebpf/routes/maps.js';
 import { metaRoutes } from './routes/meta.js';
 import { serviceRoutes } from './routes/services.js';
 import { statusRoutes } from './routes/status.js';
@@ -20,7 +20,12 @@ export async function buildHealthServer(ctx: ApiContext, opts: AppOptions = {}):
   return app;
 }
 
-export async function buildMetricsServer(ctx: ApiContext, opts: AppOptions = {}): Promise<ApiApp> {
+export interface MetricsServerOptions extends AppOptions {
+  /** The modes' own routes (/v1/maps, /v1/conntrack, /v1/ipvs, …), each bound to the running proxier. */
+  routes?: ReadonlyArray<(app: ApiApp, ctx: ApiContext) => void>;
+}
+
+export async function buildMetricsServer(ctx: ApiContext, opts: MetricsServerOptions = {}): Promise<ApiApp> {
   const app = createApp(opts);
   await app.register(swagger, {
     openapi: {
@@ -38,9 +43,7 @@ export async function buildMetricsServer(ctx: ApiContext, opts: AppOptions = {})
   metaRoutes(app, ctx);
   statusRoutes(app, ctx);
   serviceRoutes(app, ctx);
-  mapRoutes(app, ctx);
-  ipvsRoutes(app, ctx);
-  conntrackRoutes(app, ctx);
+  for (const contribute of opts.routes ?? []) contribute(app, ctx);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   return app;

@@ -8,6 +8,7 @@ import { ValueError } from './errors.js';
 import { defaultObjectDir } from './install.js';
 import type { ProxyOptions } from './options.js';
 import * as v from './values.js';
+import { MODES } from '../proxiers/modes.js';
 
 export type FlagSection = 'general' | 'kube-proxy' | 'switchyard' | 'ignored';
 
@@ -86,7 +87,7 @@ export const FLAGS: readonly FlagDef[] = [
   flag<boolean>({ name: 'cleanup', bool: true, section: 'general', usage: "Remove what the selected mode programs (BPF maps and links, iptables rules, IPVS services) and exit.", parse: v.parseBool, apply: (o, x) => (o.cleanup = x) }),
 
   // kube-proxy's flags, with its names, syntax and defaults.
-  flag({ name: 'proxy-mode', type: 'ProxyMode', default: 'ebpf', section: 'kube-proxy', configField: 'mode', usage: "Which proxy mode to use: 'ebpf', 'iptables', 'ipvs', 'userspace', or 'kernelspace' (Windows). kube-proxy's 'nftables' is not supported.", parse: v.parseMode, apply: (o, x) => (o.mode = x) }),
+  flag({ name: 'proxy-mode', type: 'ProxyMode', default: 'ebpf', section: 'kube-proxy', configField: 'mode', usage: `Which proxy mode to use: ${MODES.map((m) => `'${m.name}' (${m.summary}${'planned' in m ? `; ${m.planned}` : ''})`).join(', ')}. kube-proxy's 'nftables' is not supported.`, parse: v.parseMode, apply: (o, x) => (o.mode = x) }),
   flag({ name: 'kubeconfig', type: 'string', section: 'kube-proxy', configField: 'clientConnection.kubeconfig', usage: 'Path to a kubeconfig file with the API server address and credentials (--master overrides the address).', parse: trimmed, apply: (o, x) => (o.kubeconfig = x || undefined) }),
   flag({ name: 'master', type: 'string', section: 'kube-proxy', usage: 'The address of the Kubernetes API server (overrides the one in the kubeconfig).', parse: trimmed, apply: (o, x) => (o.master = x || undefined) }),
   flag({ name: 'hostname-override', type: 'string', section: 'kube-proxy', usage: "The name of the Node this proxy runs on, if not the machine's host name.", parse: string }),

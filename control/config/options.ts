@@ -2,8 +2,11 @@
 // (KubeProxyConfiguration), then command-line flags, as kube-proxy merges
 // them. Built by control/config/load.ts; everything after start-up reads this.
 
-export const PROXY_MODES = ['ebpf', 'iptables', 'ipvs', 'kernelspace', 'userspace'] as const;
-export type ProxyMode = (typeof PROXY_MODES)[number];
+import { MODE_NAMES, type ModeName } from '../proxiers/modes.js';
+
+/** --proxy-mode's values: the mode registry's names (kube-proxy's, and ebpf). */
+export const PROXY_MODES = MODE_NAMES;
+export type ProxyMode = ModeName;
 
 export interface SyncPeriods {
   /** Full resync interval in ms. */

@@ -38,10 +38,53 @@ export interface Proxier {
    * sync once their connections are gone.
    */
   hasPendingWork?(): boolean;
-  /** What is programmed, as this mode sees it (the ops API shows it). */
-  describe(): Promise<unknown>;
+  /** What is programmed, as this mode sees it: the ops API reads nothing else of a proxier. */
+  view(): ProxierView;
   /** Stops watching and releases handles; the dataplane keeps serving. */
   stop(): Promise<void>;
   /** Removes everything this mode created on the node. */
   cleanup(): Promise<void>;
+}
+
+/** One dataplane entry a service port owns, as /v1/services shows it. */
+export interface ProgrammedEntryView {
+  id: number;
+  address: string;
+  port: number;
+  protocol: string;
+  /** "ip:port" ("[ip]:port" for IPv6), as the dataplane holds them. */
+  backends: string[];
+}
+
+/**
+ * What a service port owns in a mode's dataplane, merged into its
+ * /v1/services item: BPF entries in the ebpf mode, nat chains in the
+ * iptables mode; nothing in a mode that shows no per-port detail.
+ */
+export type ServicePortEntries = { programmed?: ProgrammedEntryView[]; chains?: string[] };
+
+/** Entries and capacity of one table of a dataplane (a BPF map), for the metrics. */
+export interface TableUsage {
+  name: string;
+  entries: number;
+  capacity: number;
+}
+
+/**
+ * A proxier's self-description for the ops API, which knows no mode by name.
+ * Every method answers from memory or from a cheap read; none writes.
+ */
+export interface ProxierView {
+  /** Dataplane entries held (null where the mode does not count them, or before start). */
+  programmedCount(): number | null;
+  /** BPF maps pinned (null in a mode without maps). */
+  mapCount(): number | null;
+  /** The interfaces the mode attached programs to. */
+  interfaces(): Array<{ name: string; ifindex: number }>;
+  /** Per service port, in the order given, what it owns; undefined when the mode shows nothing per port. */
+  servicePorts?(ports: readonly ServicePortState[]): ServicePortEntries[] | undefined;
+  /** Packets the dataplane dropped, by reason, since its maps were created (absent where the mode counts none). */
+  drops?(): Promise<Record<string, bigint>>;
+  /** Tables with entries and capacity (the metrics' map gauges); absent in modes without such tables. */
+  tableUsage?(): Promise<TableUsage[]>;
 }

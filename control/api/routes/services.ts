@@ -4,31 +4,19 @@
 // map entries in ebpf mode, nat chains in iptables mode).
 import type { ServicePortState } from '../../model/types.js';
 import type { ApiApp } from '../app.js';
-import { entryKey, type ApiContext } from '../context.js';
+import type { ServicePortEntries } from '../../proxiers/types.js';
+import type { ApiContext } from '../context.js';
 import { ApiError, ApiErrorCode } from '../errors.js';
 import { pageOf, sortByKey } from '../paging.js';
 import { ErrorResponses, ServiceBody, ServiceParams, ServicesBody, ServicesQuery } from '../schemas.js';
 
-type Programmed = { id: number; address: string; port: number; protocol: string; backends: string[] };
-type ServiceItem = ServicePortState & { programmed?: Programmed[]; chains?: string[] };
+type ServiceItem = ServicePortState & ServicePortEntries;
 
-/** Joins each service port with the entries the dataplane holds for its ClusterIPs. */
+/** Joins each service port with what the running mode holds for it (BPF entries, nat chains, or nothing). */
 function withProgrammed(ctx: ApiContext, ports: ServicePortState[]): ServiceItem[] {
-  const chains = ctx.chains;
-  if (chains) return ports.map((sp) => ({ ...sp, chains: chains(sp.name) ?? [] }));
-  const dp = ctx.dataplane();
-  if (!dp) return ports;
-  const index = new Map(dp.programmed().map((p) => [entryKey(p.address, p.port, p.protocol), p]));
-  return ports.map((sp) => {
-    const programmed: Programmed[] = [];
-    for (const ip of sp.clusterIPs) {
-      const p = index.get(entryKey(ip, sp.port, sp.protocol));
-      if (p) {
-        programmed.push({ id: p.id, address: p.address, port: p.port, protocol: p.protocol, backends: p.backends.map((b) => `${b.address}:${b.port}`) });
-      }
-    }
-    return { ...sp, programmed };
-  });
+  const entries = ctx.proxier.servicePorts?.(ports);
+  if (!entries) return ports;
+  return ports.map((sp, i) => ({ ...sp, ...entries[i] }));
 }
 
 export function serviceRoutes(app: ApiApp, ctx: ApiContext): void {

@@ -22,8 +22,7 @@ function summary(s: SyncHistory['last']): Summary | null {
 }
 
 export async function status(ctx: ApiContext): Promise<StatusBodyT> {
-  const dp = ctx.dataplane();
-  const mapNames = ctx.maps?.names();
+  const view = ctx.proxier;
   return {
     mode: ctx.options.mode,
     version: ctx.version,
@@ -39,10 +38,10 @@ export async function status(ctx: ApiContext): Promise<StatusBodyT> {
       services: ctx.store.size.services,
       endpointSlices: ctx.store.size.endpointSlices,
       servicePorts: ctx.loop.state.size,
-      programmed: dp ? dp.programmed().length : null,
-      maps: mapNames ? mapNames.length : null,
+      programmed: view.programmedCount(),
+      maps: view.mapCount(),
     },
-    interfaces: dp ? dp.interfaces() : [],
+    interfaces: view.interfaces(),
   };
 }
 

@@ -10,9 +10,10 @@ import type { Logger } from 'pino';
 import { CgroupAttachment } from '../../bpf/index.js';
 import { splitHostPort } from '../../model/address.js';
 import type { ServicePortName, ServicePortState } from '../../model/types.js';
-import type { Proxier, SyncRequest, SyncResult } from '../types.js';
+import type { Proxier, ProxierView, ServicePortEntries, SyncRequest, SyncResult } from '../types.js';
 import { EbpfDataplane, keyOf, type Backend, type ServicePortSpec } from './dataplane.js';
 import { InterfaceWatcher, type Link } from './interfaces.js';
+import { MapCatalog } from './map-catalog.js';
 
 export interface EbpfProxierOptions {
   objectDir: string;
@@ -91,9 +92,12 @@ export class EbpfProxier implements Proxier {
   #owned = new Map<ServicePortName, string[]>();
   /** The owner of each dataplane entry, to refuse a second service claiming the same address and port. */
   #owner = new Map<string, ServicePortName>();
+  /** The pinned maps as the kernel holds them, for the ops API (its own read-only handles). */
+  readonly maps: MapCatalog;
 
   constructor(opts: EbpfProxierOptions) {
     this.#opts = opts;
+    this.maps = new MapCatalog({ pinRoot: opts.pinRoot });
   }
 
   get dataplane(): EbpfDataplane {
@@ -207,10 +211,30 @@ export class EbpfProxier implements Proxier {
     return result;
   }
 
-  async describe(): Promise<unknown> {
+  /** The started dataplane, or undefined before start and after stop. */
+  get started(): EbpfDataplane | undefined {
+    return this.#dp;
+  }
+
+  view(): ProxierView {
     return {
-      interfaces: this.interfaces,
-      servicePorts: this.dataplane.programmed(),
+      programmedCount: () => this.#dp?.programmed().length ?? null,
+      mapCount: () => this.maps.names().length,
+      interfaces: () => this.interfaces.map((l) => ({ name: l.name, ifindex: l.ifindex })),
+      servicePorts: (ports) => {
+        const dp = this.#dp;
+        if (!dp) return undefined;
+        const index = new Map(dp.programmed().map((p) => [keyOf(p), p]));
+        return ports.map((sp): ServicePortEntries => {
+          const programmed = [];
+          for (const address of sp.clusterIPs) {
+            const p = index.get(keyOf({ address, port: sp.port, protocol: sp.protocol }));
+            if (p) programmed.push({ id: p.id, address: p.address, port: p.port, protocol: p.protocol, backends: p.backends.map((b) => `${b.address}:${b.port}`) });
+          }
+          return { programmed };
+        });
+      },
+      tableUsage: async () => (await this.maps.summaries()).map((m) => ({ name: m.name, entries: m.entries, capacity: m.maxEntries })),
     };
   }
 
@@ -219,6 +243,7 @@ export class EbpfProxier implements Proxier {
     this.#watcher?.stop();
     this.#dp?.release();
     this.#dp = undefined;
+    this.maps.close();
   }
 
   /** Detaches from every interface and cgroup, and removes the pinned maps and links. */

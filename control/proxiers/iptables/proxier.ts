@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ServicePortName } from '../../model/types.js';
-import type { Proxier, SyncRequest, SyncResult } from '../types.js';
+import type { Proxier, ProxierView, SyncRequest, SyncResult } from '../types.js';
 import { StaleUdpFlows } from '../../netfilter/stale-udp.js';
 import { Iptables, chainsOf } from '../../netfilter/iptables.js';
 import { KUBE_MARK_MASQ, KUBE_POSTROUTING, isServiceChain } from '../../netfilter/names.js';
@@ -45,14 +45,6 @@ export interface RestoreReport {
   /** Rules in each table after the sync (kube-proxy's sync_proxy_rules_iptables_total). */
   rules: { filter: number; nat: number };
   noLocalEndpoints: { internal: number; external: number };
-}
-
-export interface IptablesState {
-  servicePorts: number;
-  chains: number;
-  rules: { filter: number; nat: number };
-  /** The own chains of each programmed service port. */
-  byServicePort: Record<ServicePortName, string[]>;
 }
 
 export class IptablesProxier implements Proxier {
@@ -219,17 +211,17 @@ export class IptablesProxier implements Proxier {
     };
   }
 
-  async describe(): Promise<IptablesState> {
-    const byServicePort: Record<ServicePortName, string[]> = {};
-    let chains = 0;
-    for (const [name, r] of this.#programmed) {
-      byServicePort[name] = [...r.chains.keys()];
-      chains += r.chains.size;
-    }
-    return { servicePorts: this.#programmed.size, chains, rules: this.#lastRules, byServicePort };
+  /** The ops API's view: the nat chains each programmed service port owns. */
+  view(): ProxierView {
+    return {
+      programmedCount: () => null,
+      mapCount: () => null,
+      interfaces: () => [],
+      servicePorts: (ports) => ports.map((sp) => ({ chains: this.chainsOf(sp.name) ?? [] })),
+    };
   }
 
-  /** The chains a programmed service port owns (the ops API shows them). */
+  /** The chains a programmed service port owns. */
   chainsOf(name: ServicePortName): string[] | undefined {
     const r = this.#programmed.get(name);
     return r ? [...r.chains.keys()] : undefined;

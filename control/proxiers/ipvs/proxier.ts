@@ -9,7 +9,7 @@ import { Ipvs, IpvsError, IpvsErrorCode, virtualServerId, type ProgrammedVirtual
 import type { ServicePortName } from '../../model/types.js';
 import { StaleUdpFlows } from '../../netfilter/stale-udp.js';
 import { Iptables } from '../../netfilter/iptables.js';
-import type { Proxier, SyncRequest, SyncResult } from '../types.js';
+import type { Proxier, ProxierView, SyncRequest, SyncResult } from '../types.js';
 import { cleanupIpvsMode } from './cleanup.js';
 import { DummyInterface } from './dummy.js';
 import { Ipset } from './ipset.js';
@@ -43,16 +43,6 @@ const PROBE_FWMARK = 0x5359_0001;
 
 export class IpvsSyncError extends Error {
   readonly code = 'ERR_IPVS_SYNC';
-}
-
-export interface IpvsState {
-  servicePorts: number;
-  virtualServers: number;
-  realServers: number;
-  /** Real servers at weight 0 that still have connections. */
-  draining: number;
-  addresses: number;
-  sets: Record<string, number>;
 }
 
 export class IpvsProxier implements Proxier {
@@ -253,16 +243,9 @@ export class IpvsProxier implements Proxier {
     return this.#draining.size > 0;
   }
 
-  async describe(): Promise<IpvsState> {
-    let realServers = 0;
-    let virtualServers = 0;
-    for (const p of this.#ports.values()) {
-      virtualServers += p.virtualServers.length;
-      for (const v of p.virtualServers) realServers += v.realServers.length;
-    }
-    const sets: Record<string, number> = {};
-    for (const [k, m] of this.#sets ?? []) sets[SETS[k].name] = m.size;
-    return { servicePorts: this.#ports.size, virtualServers, realServers, draining: this.#drainingRealServers, addresses: this.#bound.size, sets };
+  /** The ops API's view: /v1/ipvs (this mode's route) reads the kernel; nothing is counted here. */
+  view(): ProxierView {
+    return { programmedCount: () => null, mapCount: () => null, interfaces: () => [] };
   }
 
   /** The virtual servers of a programmed service port, as the kernel holds them now (the ops API shows them). */

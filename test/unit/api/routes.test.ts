@@ -8,6 +8,7 @@ import type { ApiContext } from '../../../control/api/context.js';
 import { HealthState } from '../../../control/api/health.js';
 import { ProxyMetrics } from '../../../control/api/metrics.js';
 import { buildHealthServer, buildMetricsServer } from '../../../control/api/server.js';
+import { ModeRegistry } from '../../../control/proxiers/modes.js';
 import { defaultOptions } from '../../../control/config/defaults.js';
 import { buildServicePorts } from '../../../control/model/index.js';
 import type { ServicePortState } from '../../../control/model/types.js';
@@ -35,11 +36,16 @@ function context(): ApiContext {
     health: new HealthState({ timeoutMs: 60_000 }),
     metrics: new ProxyMetrics({ registry: new Registry() }),
     syncs: { last: undefined, lastSuccess: undefined },
-    dataplane: () => ({
-      programmed: () => [{ id: 1, address: '10.96.0.10', port: 80, protocol: 'TCP', backends: [{ address: '10.244.1.1', port: 8080 }] }],
+    // A mode that programmed one entry and shows it per service port.
+    proxier: {
+      programmedCount: () => 1,
+      mapCount: () => null,
       interfaces: () => [{ name: 'wire', ifindex: 2 }],
-    }),
-    maps: undefined,
+      servicePorts: (ports) =>
+        ports.map((sp) => ({
+          programmed: sp.clusterIPs.includes('10.96.0.10') && sp.port === 80 ? [{ id: 1, address: '10.96.0.10', port: 80, protocol: 'TCP', backends: ['10.244.1.1:8080'] }] : [],
+        })),
+    },
   };
 }
 
@@ -48,7 +54,8 @@ describe('ops API routes (injected)', () => {
   let health: ApiApp;
   const ctx = context();
   beforeAll(async () => {
-    app = await buildMetricsServer(ctx);
+    // Every mode's routes, none of them the running one's.
+    app = await buildMetricsServer(ctx, { routes: await new ModeRegistry().routes(undefined) });
     health = await buildHealthServer(ctx);
   });
   afterAll(async () => {

@@ -31,8 +31,8 @@ class RecordingProxier implements Proxier {
     }
     return { written: req.changed.size, removed: req.removed.size, skipped: [] };
   }
-  async describe() {
-    return {};
+  view() {
+    return { programmedCount: () => null, mapCount: () => null, interfaces: () => [] };
   }
   async stop() {}
   async cleanup() {}

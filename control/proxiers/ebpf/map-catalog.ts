@@ -6,9 +6,9 @@
 // stalls /healthz.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { BpfMap, type Codec, derive } from '../bpf/index.js';
-import { ApiError, ApiErrorCode } from './errors.js';
-import { fieldPaths } from './filter.js';
+import { BpfMap, type Codec, derive } from '../../bpf/index.js';
+import { ApiError, ApiErrorCode } from '../../api/errors.js';
+import { fieldPaths } from '../../api/filter.js';
 import { jsonSafe, MAP_VIEWS, type MapView } from './map-views.js';
 
 export interface MapSummary {

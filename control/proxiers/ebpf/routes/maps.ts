@@ -2,13 +2,14 @@
 // capacity, and a map's entries decoded (addresses as text, flags by name),
 // paged and filterable. Read from the kernel through the pins, so this is
 // what packets see, not what the controller meant to write.
-import type { ApiApp } from '../app.js';
-import type { ApiContext } from '../context.js';
-import { ApiError, ApiErrorCode } from '../errors.js';
-import { parseSelector } from '../filter.js';
+import type { ApiApp } from '../../../api/app.js';
+import type { ApiContext } from '../../../api/context.js';
+import { ApiError, ApiErrorCode } from '../../../api/errors.js';
+import { parseSelector } from '../../../api/filter.js';
 import type { DecodedEntry, MapCatalog, RawEntry } from '../map-catalog.js';
-import { pageOf } from '../paging.js';
-import { ErrorResponses, MapEntriesBody, MapParams, MapQuery, MapsBody } from '../schemas.js';
+import type { EbpfProxier } from '../proxier.js';
+import { pageOf } from '../../../api/paging.js';
+import { ErrorResponses, MapEntriesBody, MapParams, MapQuery, MapsBody } from '../../../api/schemas.js';
 
 function noMaps(ctx: ApiContext): string {
   return `the ${ctx.options.mode} mode programs no BPF maps`;
@@ -24,9 +25,10 @@ async function read<T>(ctx: ApiContext, op: string, fn: () => Promise<T>): Promi
   }
 }
 
-export function mapRoutes(app: ApiApp, ctx: ApiContext): void {
+/** `proxier`: the running ebpf proxier, or undefined in another mode. */
+export function mapRoutes(app: ApiApp, ctx: ApiContext, proxier: EbpfProxier | undefined): void {
+  const maps = proxier?.maps;
   app.get('/v1/maps', { schema: { summary: 'every BPF map: type, sizes, capacity, entries, memory', response: { 200: MapsBody, ...ErrorResponses } } }, async () => {
-    const maps = ctx.maps;
     if (!maps) return { mode: ctx.options.mode, items: [], message: noMaps(ctx) };
     return { mode: ctx.options.mode, items: await read(ctx, 'api.summaries', () => maps.summaries()) };
   });
@@ -42,7 +44,6 @@ export function mapRoutes(app: ApiApp, ctx: ApiContext): void {
       },
     },
     async (req) => {
-      const maps = ctx.maps;
       const { name } = req.params;
       if (!maps) throw new ApiError(ApiErrorCode.NotFound, `no map named "${name}": ${noMaps(ctx)}`);
       const { limit, continue: cont, filter } = req.query;

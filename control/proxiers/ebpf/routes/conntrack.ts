@@ -3,23 +3,25 @@
 // service id), which backend, idle for how long. Paged; filterable by service
 // (namespace/name, a service port name, or address:port), client and protocol.
 import { isIPv4 } from 'node:net';
-import type { ApiApp } from '../app.js';
-import { entryKey, type ApiContext } from '../context.js';
-import { ApiError, ApiErrorCode } from '../errors.js';
+import type { ApiApp } from '../../../api/app.js';
+import { entryKey, type ApiContext } from '../../../api/context.js';
+import { ApiError, ApiErrorCode } from '../../../api/errors.js';
+import type { ProgrammedServicePort } from '../dataplane.js';
 import type { DecodedEntry } from '../map-catalog.js';
-import { pageOf } from '../paging.js';
-import { ConntrackBody, ConntrackQuery, ErrorResponses, type FlowT } from '../schemas.js';
+import type { EbpfProxier } from '../proxier.js';
+import { pageOf } from '../../../api/paging.js';
+import { ConntrackBody, ConntrackQuery, ErrorResponses, type FlowT } from '../../../api/schemas.js';
 
 const CT_MAP = 'sy_conntrack';
 
 type Rec = Record<string, unknown>;
 
 /** Service id → service port name, through the programmed entries and the model's ClusterIPs. */
-function serviceNames(ctx: ApiContext): Map<number, string> {
+function serviceNames(ctx: ApiContext, programmed: readonly ProgrammedServicePort[]): Map<number, string> {
   const byEntry = new Map<string, string>();
   for (const sp of ctx.loop.state.values()) for (const ip of sp.clusterIPs) byEntry.set(entryKey(ip, sp.port, sp.protocol), sp.name);
   const out = new Map<number, string>();
-  for (const p of ctx.dataplane()?.programmed() ?? []) {
+  for (const p of programmed) {
     const name = byEntry.get(entryKey(p.address, p.port, p.protocol));
     if (name) out.set(p.id, name);
   }
@@ -27,9 +29,8 @@ function serviceNames(ctx: ApiContext): Map<number, string> {
 }
 
 /** The service ids a `service` filter names; a filter naming nothing is a 404, not an empty list. */
-function serviceIds(ctx: ApiContext, want: string): Set<number> {
+function serviceIds(ctx: ApiContext, programmed: readonly ProgrammedServicePort[], want: string): Set<number> {
   const ids = new Set<number>();
-  const programmed = ctx.dataplane()?.programmed() ?? [];
   const addr = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(want);
   if (addr) {
     for (const p of programmed) if (p.address === addr[1] && p.port === Number(addr[2])) ids.add(p.id);
@@ -68,21 +69,23 @@ export function toFlow(e: DecodedEntry, names: Map<number, string>, nowNs: bigin
   };
 }
 
-export function conntrackRoutes(app: ApiApp, ctx: ApiContext): void {
+/** `proxier`: the running ebpf proxier, or undefined in another mode. */
+export function conntrackRoutes(app: ApiApp, ctx: ApiContext, proxier: EbpfProxier | undefined): void {
   app.get(
     '/v1/conntrack',
     { schema: { summary: 'connection-tracking flows (paged, filterable)', querystring: ConntrackQuery, response: { 200: ConntrackBody, ...ErrorResponses } } },
     async (req) => {
-      const maps = ctx.maps;
+      const maps = proxier?.maps;
       if (!maps) throw new ApiError(ApiErrorCode.Unavailable, `the ${ctx.options.mode} mode keeps no connection-tracking map of its own`);
       const { limit, continue: cont, service, client, protocol } = req.query;
       if (client !== undefined && !isIPv4(client)) throw new ApiError(ApiErrorCode.BadRequest, `client "${client}" is not an IPv4 address`);
-      const ids = service !== undefined ? serviceIds(ctx, service) : undefined;
+      const programmed = proxier?.started?.programmed() ?? [];
+      const ids = service !== undefined ? serviceIds(ctx, programmed, service) : undefined;
       if (!maps.has(CT_MAP)) throw new ApiError(ApiErrorCode.Unavailable, `${CT_MAP} is not pinned yet: the dataplane has not started`);
       const rows = await maps.raw(CT_MAP);
       // bpf_ktime_get_ns() is CLOCK_MONOTONIC, which hrtime reads too.
       const now = process.hrtime.bigint();
-      const names = serviceNames(ctx);
+      const names = serviceNames(ctx, programmed);
       const list = `conntrack`;
       if (!ids && client === undefined && protocol === undefined) {
         const page = pageOf(list, rows, (r) => r.id, { limit, continue: cont });

@@ -1,11 +1,20 @@
 // /v1/ipvs: the ipvs mode's virtual servers and real servers, read from the
 // kernel at request time (what packets see, as `ipvsadm -Ln` shows it), each
 // with the service port that owns it, paged, and filterable by service.
-import type { ApiApp } from '../app.js';
-import type { ApiContext, IpvsEntry } from '../context.js';
-import { pageOf, sortByKey } from '../paging.js';
-import { ErrorResponses, IpvsBody, IpvsQuery } from '../schemas.js';
-import { virtualServerId } from '../../netlink/types.js';
+import type { ApiApp } from '../../api/app.js';
+import type { ApiContext } from '../../api/context.js';
+import { pageOf, sortByKey } from '../../api/paging.js';
+import { ErrorResponses, IpvsBody, IpvsQuery } from '../../api/schemas.js';
+import { virtualServerId, type ProgrammedRealServer, type ProgrammedVirtualServer } from '../../netlink/types.js';
+import type { ServicePortName } from '../../model/types.js';
+import type { IpvsProxier } from './proxier.js';
+
+/** One virtual server with its real servers, and the service port that owns it. */
+export interface IpvsEntry {
+  virtualServer: ProgrammedVirtualServer;
+  realServers: ProgrammedRealServer[];
+  servicePort?: ServicePortName;
+}
 
 function view(e: IpvsEntry) {
   const vs = e.virtualServer;
@@ -27,15 +36,15 @@ function view(e: IpvsEntry) {
   };
 }
 
-export function ipvsRoutes(app: ApiApp, ctx: ApiContext): void {
+/** `proxier`: the running ipvs proxier, or undefined in another mode. */
+export function ipvsRoutes(app: ApiApp, ctx: ApiContext, proxier: IpvsProxier | undefined): void {
   app.get(
     '/v1/ipvs',
     { schema: { summary: 'the IPVS virtual servers and real servers the kernel holds (ipvs mode)', querystring: IpvsQuery, response: { 200: IpvsBody, ...ErrorResponses } } },
     async (req) => {
-      const read = ctx.ipvs;
-      if (!read) return { mode: ctx.options.mode, items: [], remaining: 0, message: `the ${ctx.options.mode} mode programs no IPVS virtual servers` };
+      if (!proxier) return { mode: ctx.options.mode, items: [], remaining: 0, message: `the ${ctx.options.mode} mode programs no IPVS virtual servers` };
       const { limit, continue: cont, service } = req.query;
-      let items = (await read()).map(view);
+      let items = (await proxier.programmed()).map(view);
       if (service) items = items.filter((v) => v.servicePort !== undefined && (v.servicePort === service || v.servicePort.startsWith(`${service}:`)));
       const page = pageOf('ipvs', sortByKey(items, (v) => v.id), (v) => v.id, { limit, continue: cont });
       return { mode: ctx.options.mode, ...page };

@@ -4,8 +4,8 @@
 // bpf/include/switchyard/abi.h, so an entry reads side by side with
 // `bpftool map dump`. A map without a view here is still shown, with its
 // BTF fields as plain numbers.
-import type { FieldFormat, Formats } from '../bpf/index.js';
-import { protocolName } from '../proxiers/ebpf/protocol.js';
+import type { FieldFormat, Formats } from '../../bpf/index.js';
+import { protocolName } from './protocol.js';
 
 export type Decoded = Record<string, unknown> | string | number | boolean | unknown[];
 

@@ -1,0 +1,33 @@
+// The ebpf mode's registry entry: tc (and, next, XDP) programs reading BPF
+// maps pinned under --bpffs-root; /v1/maps and /v1/conntrack show them.
+import { defineMode, type ModeDefinition } from '../modes.js';
+import { EbpfProxier, cleanupEbpf } from './proxier.js';
+import { conntrackRoutes } from './routes/conntrack.js';
+import { mapRoutes } from './routes/maps.js';
+
+export const ebpfMode: ModeDefinition = defineMode<EbpfProxier>({
+  create({ options, logger }) {
+    if (options.masqueradeAll || options.clusterCIDRs.length) {
+      logger.warn(
+        { masqueradeAll: options.masqueradeAll, clusterCIDRs: options.clusterCIDRs },
+        'the ebpf mode does not masquerade yet: --masquerade-all and --cluster-cidr are ignored (clients outside the cluster reach ClusterIPs only through a node that holds the backend)',
+      );
+    }
+    return new EbpfProxier({
+      objectDir: options.ebpf.objectDir,
+      pinRoot: options.ebpf.bpffsRoot,
+      mapSizes: options.ebpf.mapSizes,
+      devices: options.ebpf.devices,
+      ...(options.ebpf.cgroupRoot ? { cgroupRoot: options.ebpf.cgroupRoot } : {}),
+      logger: logger.child({ proxier: 'ebpf' }),
+    });
+  },
+  periods: (options) => options.sync,
+  async cleanup({ options, logger }) {
+    cleanupEbpf({ pinRoot: options.ebpf.bpffsRoot, devices: options.ebpf.devices, logger });
+  },
+  routes(app, ctx, proxier) {
+    mapRoutes(app, ctx, proxier);
+    conntrackRoutes(app, ctx, proxier);
+  },
+});

@@ -1,0 +1,174 @@
+// The mode registry: every --proxy-mode value, what it is, and where its
+// implementation lives. The daemon and the ops API know no mode by name:
+// they ask this table. Adding a mode is a folder under proxiers/ with a
+// mode.ts exporting a ModeDefinition, and one entry here.
+//
+// The table is light on purpose (names, one-line summaries, what a mode
+// shares with others): the configuration reads it to parse --proxy-mode and
+// print --help, and only the running daemon loads a mode's implementation.
+import type { Logger } from 'pino';
+import type { ApiApp } from '../api/app.js';
+import type { ApiContext } from '../api/context.js';
+import type { ProxyMetrics } from '../api/metrics.js';
+import type { ProxyOptions, SyncPeriods } from '../config/options.js';
+import type { Proxier } from './types.js';
+
+/**
+ * Node objects more than one mode programs. The iptables and ipvs modes both
+ * write kube-proxy's KUBE-SERVICES, KUBE-POSTROUTING, KUBE-MARK-MASQ and
+ * KUBE-FORWARD; a mode taking over from another that shares a group keeps
+ * that group (it rewrites it) and removes only the other's own objects.
+ */
+export type SharedObjects = 'kube-chains';
+
+export interface ModeEntry {
+  readonly name: string;
+  /** One line for --help and errors. */
+  readonly summary: string;
+  readonly shares: readonly SharedObjects[];
+  /** Set for a mode kube-proxy has and switchyard does not build yet: why it is refused. */
+  readonly planned?: string;
+  /** The implementation; only the running daemon (and --cleanup) loads it. */
+  readonly load?: () => Promise<ModeDefinition>;
+}
+
+/** What a mode's creation is given. */
+export interface ModeDeps {
+  options: ProxyOptions;
+  logger: Logger;
+  metrics: ProxyMetrics;
+}
+
+/** What a mode's clean-up is given, with or without a running daemon. */
+export interface CleanupDeps {
+  options: ProxyOptions;
+  logger: Logger;
+}
+
+export interface ModeDefinition<P extends Proxier = Proxier> {
+  /**
+   * The start-up check of what the mode needs from the node, before anything
+   * is created: throws an error with a code (ERR_IPVS_UNAVAILABLE, …) that
+   * says what is missing.
+   */
+  requires?(deps: CleanupDeps): void;
+  create(deps: ModeDeps): P;
+  /** The sync periods kube-proxy gives this mode (its --*-sync-period flags). */
+  periods(options: ProxyOptions): SyncPeriods;
+  /**
+   * Removes what this mode (or kube-proxy's same mode) left on the node.
+   * keepShared: the running mode shares objects with this one and rewrites
+   * them, so only this mode's own go.
+   */
+  cleanup(deps: CleanupDeps, scope: { keepShared: boolean }): Promise<void>;
+  /**
+   * The mode's own ops-API routes, registered whichever mode runs so the
+   * API's shape never depends on the mode: `proxier` is the running proxier
+   * when it is this mode's, undefined otherwise (the route then says the
+   * running mode has no such thing).
+   */
+  routes?(app: ApiApp, ctx: ApiContext, proxier: P | undefined): void;
+}
+
+/** A definition with its proxier type erased, as the registry holds it. */
+export function defineMode<P extends Proxier>(d: ModeDefinition<P>): ModeDefinition {
+  return d as unknown as ModeDefinition;
+}
+
+export const MODES = [
+  {
+    name: 'ebpf',
+    summary: 'tc (and XDP) programs reading BPF maps; the default',
+    shares: [],
+    load: async (): Promise<ModeDefinition> => (await import('./ebpf/mode.js')).ebpfMode,
+  },
+  {
+    name: 'iptables',
+    summary: "kube-proxy's iptables layout, written with iptables-restore",
+    shares: ['kube-chains'],
+    load: async (): Promise<ModeDefinition> => (await import('./iptables/mode.js')).iptablesMode,
+  },
+  {
+    name: 'ipvs',
+    summary: "kube-proxy's IPVS layout: virtual servers, ipsets and a few iptables rules",
+    shares: ['kube-chains'],
+    load: async (): Promise<ModeDefinition> => (await import('./ipvs/mode.js')).ipvsMode,
+  },
+  { name: 'kernelspace', summary: 'Windows nodes: VFP through HNS', shares: [], planned: 'not built yet' },
+  { name: 'userspace', summary: "kube-proxy's original proxier, in the proxy process", shares: [], planned: 'not built yet' },
+] as const satisfies readonly ModeEntry[];
+
+export type ModeName = (typeof MODES)[number]['name'];
+export const MODE_NAMES: readonly ModeName[] = MODES.map((m) => m.name);
+
+export class UnsupportedModeError extends Error {
+  readonly code = 'ERR_PROXY_MODE_UNSUPPORTED';
+}
+
+/** A set of modes: the built-in table, or a test's own. */
+export class ModeRegistry {
+  readonly entries: readonly ModeEntry[];
+
+  constructor(entries: readonly ModeEntry[] = MODES) {
+    this.entries = entries;
+  }
+
+  entry(name: string): ModeEntry | undefined {
+    return this.entries.find((e) => e.name === name);
+  }
+
+  /** The modes this build can run. */
+  built(): ModeEntry[] {
+    return this.entries.filter((e) => e.load && !e.planned);
+  }
+
+  /** The running mode's definition, or a refusal that names the modes there are. */
+  async load(name: string): Promise<ModeDefinition> {
+    const e = this.entry(name);
+    if (!e?.load || e.planned) {
+      const built = this.built().map((b) => `--proxy-mode=${b.name}`);
+      const why = e ? `the ${name} mode (${e.summary}) is ${e.planned ?? 'not built'}` : `there is no ${name} mode`;
+      throw new UnsupportedModeError(`--proxy-mode=${name}: ${why} in this build; use ${built.join(', ')}`);
+    }
+    return e.load();
+  }
+
+  /** Every built mode's definition, with its entry (the API registers all their routes). */
+  async loadAll(): Promise<Array<{ entry: ModeEntry; mode: ModeDefinition }>> {
+    return Promise.all(this.built().map(async (entry) => ({ entry, mode: await entry.load!() })));
+  }
+
+  /**
+   * Every built mode's routes, each given the running proxier when it is
+   * that mode's and undefined otherwise, so /v1/ipvs answers in the ebpf
+   * mode too (saying it programs no IPVS) and the OpenAPI document is the
+   * same whichever mode runs.
+   */
+  async routes(running: Proxier | undefined): Promise<Array<(app: ApiApp, ctx: ApiContext) => void>> {
+    const all = await this.loadAll();
+    return all.flatMap(({ entry, mode }) => {
+      const routes = mode.routes;
+      if (!routes) return [];
+      const mine = running && entry.name === running.mode ? running : undefined;
+      return [(app: ApiApp, ctx: ApiContext) => routes(app, ctx, mine)];
+    });
+  }
+
+  /**
+   * What another mode left on this node, removed once the running mode has
+   * programmed its first sync (kube-proxy removes other modes' leftovers
+   * too). A mode sharing objects with the running one keeps those.
+   */
+  async removeOthers(running: string, deps: CleanupDeps): Promise<void> {
+    const mine = new Set<SharedObjects>(this.entry(running)?.shares ?? []);
+    for (const { entry, mode } of await this.loadAll()) {
+      if (entry.name === running) continue;
+      await mode.cleanup(deps, { keepShared: entry.shares.some((s) => mine.has(s)) });
+    }
+  }
+
+  /** --cleanup: every mode's leftovers, shared objects included. */
+  async cleanupAll(deps: CleanupDeps): Promise<void> {
+    for (const { mode } of await this.loadAll()) await mode.cleanup(deps, { keepShared: false });
+  }
+}
