@@ -71,7 +71,10 @@ export class BpfObject {
   static async loadMigrating(path: string, opts: LoadOptions = {}): Promise<BpfObject> {
     const obj = BpfObject.open(path, opts);
     try {
-      for (const change of checkPins(obj.#native)) opts.onMigrated?.(await migratePin(obj.#native, change));
+      for (const change of checkPins(obj.#native)) {
+        const migrated = await migratePin(obj.#native, change); // not inside onMigrated?.(): that would skip it
+        opts.onMigrated?.(migrated);
+      }
       obj.load();
     } catch (e) {
       obj.close();

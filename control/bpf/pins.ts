@@ -109,7 +109,8 @@ export async function migratePin(obj: NativeObject, change: SizeChange): Promise
       const copy = lru ? entries.slice(0, change.to) : entries;
       if (copy.length) await fresh.updateBatch(copy);
       const copied = lru && entries.length > change.to / 2 ? (await fresh.lookupAll()).length : copy.length;
-      const tmp = `${pinPath}.migrating-${process.pid}`;
+      // bpffs refuses names with a dot.
+      const tmp = `${pinPath}_migrating_${process.pid}`;
       BpfMap.unpin(tmp);
       fresh.pin(tmp);
       try {
