@@ -106,6 +106,27 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
     expect(pinnedInfo(pinRoot, 'sy_services')).toMatchObject({ id: before.id, maxEntries: 65536 });
   });
 
+  it('an LRU map shrunk below its entry count keeps what fits, and says how many that was', async () => {
+    const pinRoot = net.pinDir('lru');
+    (await EbpfDataplane.open({ objectDir, pinRoot })).release();
+    const ct = conntrackOf(pinRoot);
+    await ct.setMany(Array.from({ length: FLOWS }, (_, i) => flow(i)));
+    ct.map.close();
+    const migrated: PinnedMapMigration[] = [];
+    const dp = await EbpfDataplane.open({ objectDir, pinRoot, mapSizes: { sy_conntrack: 100 }, onMigrated: (m) => migrated.push(m) });
+    try {
+      expect(migrated).toHaveLength(1);
+      expect(migrated[0]).toMatchObject({ map: 'sy_conntrack', oldMaxEntries: 262144, newMaxEntries: 100, entries: FLOWS });
+      const kept = (await dp.conntrack()).length;
+      expect(migrated[0]!.entriesCopied).toBe(kept);
+      expect(kept).toBeGreaterThan(0);
+      expect(kept).toBeLessThanOrEqual(100);
+      expect(pinnedInfo(pinRoot, 'sy_conntrack').maxEntries).toBe(100);
+    } finally {
+      dp.release();
+    }
+  });
+
   it('another layout under the same name: ERR_BPF_MAP_INCOMPATIBLE lists the difference, the pin is untouched', async () => {
     const pinRoot = net.pinDir('layout');
     // Same key and value sizes as the dataplane's sy_backends (libbpf alone would reuse it), another value layout.
