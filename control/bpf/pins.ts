@@ -45,11 +45,14 @@ function pinnedMapsOf(obj: NativeObject): Array<{ name: string; pinPath: string 
     .map((m) => ({ name: m.name, pinPath: m.pinPath! }));
 }
 
+const RESIZE_HINT =
+  'only its size differs: BpfObject.loadMigrating copies the entries into a map of the new size (the daemon loads that way)';
+
 export function incompatible(name: string, pinPath: string, diffs: readonly MapDifference[]): BpfError {
   return new BpfError(
     BpfErrorCode.MapIncompatible,
     `object.load ${name}: the map pinned at ${pinPath} does not match the object's definition: ${formatDifferences(diffs)}`,
-    { op: 'object.load', target: pinPath, hint: CLEANUP_HINT },
+    { op: 'object.load', target: pinPath, hint: onlySizeDiffers(diffs) ? RESIZE_HINT : CLEANUP_HINT },
   );
 }
 

@@ -3,7 +3,9 @@
 // against real pins).
 import { describe, expect, it } from 'vitest';
 import type { BtfType } from '../../../control/bpf/addon.js';
+import { BpfErrorCode } from '../../../control/bpf/errors.js';
 import { compareMapSpecs, formatDifferences, onlySizeDiffers, type MapSpec } from '../../../control/bpf/map-spec.js';
+import { incompatible } from '../../../control/bpf/pins.js';
 
 const int = (size: number, typedef?: string, signed = false): BtfType => ({ kind: 'int', name: `int${size}`, size, signed, ...(typedef ? { typedef } : {}) });
 const struct = (name: string, members: Array<[string, number, BtfType]>): BtfType => ({
@@ -110,5 +112,17 @@ describe('compareMapSpecs', () => {
     expect(formatDifferences(compareMapSpecs(spec({ maxEntries: 2, flags: 0 }), spec()))).toBe(
       'max_entries: pinned 2 vs object 1048576; flags: pinned 0x0 vs object 0x1',
     );
+  });
+});
+
+describe('ERR_BPF_MAP_INCOMPATIBLE', () => {
+  it('names the map, the pin, each difference, and a hint that fits the difference', () => {
+    const layout = incompatible('sy_backends', '/sys/fs/bpf/sy/sy_backends', compareMapSpecs(spec({ valueSize: 12 }), spec()));
+    expect(layout).toMatchObject({ code: BpfErrorCode.MapIncompatible, op: 'object.load', target: '/sys/fs/bpf/sy/sy_backends' });
+    expect(layout.message).toContain('the map pinned at /sys/fs/bpf/sy/sy_backends does not match');
+    expect(layout.message).toContain('value_size: pinned 12 vs object 8');
+    expect(layout.hint).toContain('switchyard --cleanup');
+    const size = incompatible('sy_backends', '/p', compareMapSpecs(spec({ maxEntries: 2 }), spec()));
+    expect(size.hint).toContain('loadMigrating');
   });
 });
