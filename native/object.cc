@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "btf_describe.h"
 #include "errors.h"
 #include "libbpf_log.h"
 #include "map.h"
@@ -42,6 +43,8 @@ Napi::Function BpfObject::Init(Napi::Env env) {
                          InstanceMethod<&BpfObject::SetMapMaxEntries>("setMapMaxEntries"),
                          InstanceMethod<&BpfObject::SetProgramAutoload>("setProgramAutoload"),
                          InstanceMethod<&BpfObject::SetGlobal>("setGlobal"),
+                         InstanceMethod<&BpfObject::MapSpec>("mapSpec"),
+                         InstanceMethod<&BpfObject::CreateMap>("createMap"),
                          InstanceMethod<&BpfObject::Load>("load"),
                          InstanceMethod<&BpfObject::Map>("map"),
                          InstanceMethod<&BpfObject::Program>("program"),
@@ -205,6 +208,65 @@ Napi::Value BpfObject::SetGlobal(const Napi::CallbackInfo& info) {
     }
   }
   throw SyscallError(env, {"object.setGlobal", "global " + name + " in " + path_}, ENOENT);
+}
+
+// mapSpec(name): the map as the object defines it (after setMapMaxEntries),
+// with the BTF of key and value described like BpfMap.btf() describes a
+// pinned map's, so TypeScript compares the two with one vocabulary.
+Napi::Value BpfObject::MapSpec(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].ToString();
+  struct bpf_map* m = FindMap(env, "object.mapSpec", name);
+  const struct btf* btf = bpf_object__btf(obj_);
+  auto o = Napi::Object::New(env);
+  const char* type = libbpf_bpf_map_type_str(bpf_map__type(m));
+  o.Set("name", bpf_map__name(m));
+  o.Set("type", type ? type : "unknown");
+  o.Set("keySize", bpf_map__key_size(m));
+  o.Set("valueSize", bpf_map__value_size(m));
+  o.Set("maxEntries", bpf_map__max_entries(m));
+  o.Set("flags", bpf_map__map_flags(m));
+  o.Set("key", DescribeBtfType(env, btf, bpf_map__btf_key_type_id(m)));
+  o.Set("value", DescribeBtfType(env, btf, bpf_map__btf_value_type_id(m)));
+  return o;
+}
+
+// createMap(name): a new, unpinned map of the object's definition (type,
+// sizes, flags, current max_entries) carrying the object's BTF for key and
+// value, as libbpf would create it at load. Used to migrate a pinned map to
+// a new size: the caller fills it and pins it before load() reuses the pin.
+Napi::Value BpfObject::CreateMap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].ToString();
+  struct bpf_map* m = FindMap(env, "object.createMap", name);
+  if (loaded_) throw ArgumentError(env, {"object.createMap", name}, "the object is loaded already");
+  const struct btf* obj_btf = bpf_object__btf(obj_);
+  int btf_fd = -1;
+  struct btf* copy = nullptr;
+  if (obj_btf && bpf_map__btf_key_type_id(m) && bpf_map__btf_value_type_id(m)) {
+    // A copy, so libbpf's own (sanitised) load of the object's BTF is untouched.
+    __u32 size = 0;
+    const void* raw = btf__raw_data(obj_btf, &size);
+    copy = raw ? btf__new(raw, size) : nullptr;
+    if (!copy || btf__load_into_kernel(copy) < 0) {
+      int err = copy ? errno : EINVAL;
+      btf__free(copy);
+      throw SyscallError(env, {"object.createMap", name + " (loading the object's BTF)"}, err);
+    }
+    btf_fd = btf__fd(copy);
+  }
+  LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = bpf_map__map_flags(m));
+  if (btf_fd >= 0) {
+    opts.btf_fd = btf_fd;
+    opts.btf_key_type_id = bpf_map__btf_key_type_id(m);
+    opts.btf_value_type_id = bpf_map__btf_value_type_id(m);
+  }
+  int fd = bpf_map_create(bpf_map__type(m), bpf_map__name(m), bpf_map__key_size(m), bpf_map__value_size(m),
+                          bpf_map__max_entries(m), &opts);
+  int err = errno;
+  btf__free(copy);  // the map holds its own reference to the kernel's BTF
+  if (fd < 0) throw SyscallError(env, {"object.createMap", name}, err);
+  return BpfMap::Wrap(env, fd);
 }
 
 Napi::Value BpfObject::Load(const Napi::CallbackInfo& info) {

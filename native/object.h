@@ -22,6 +22,8 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value SetMapMaxEntries(const Napi::CallbackInfo& info);
   Napi::Value SetProgramAutoload(const Napi::CallbackInfo& info);
   Napi::Value SetGlobal(const Napi::CallbackInfo& info);
+  Napi::Value MapSpec(const Napi::CallbackInfo& info);
+  Napi::Value CreateMap(const Napi::CallbackInfo& info);
   Napi::Value Load(const Napi::CallbackInfo& info);
   Napi::Value Map(const Napi::CallbackInfo& info);
   Napi::Value Program(const Napi::CallbackInfo& info);

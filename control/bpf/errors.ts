@@ -24,6 +24,12 @@ export const BpfErrorCode = {
   Closed: 'ERR_BPF_CLOSED',
   /** A C struct and the TypeScript view of it disagree (from BTF). */
   LayoutMismatch: 'ERR_BPF_LAYOUT_MISMATCH',
+  /**
+   * A map pinned by an earlier run differs from the object's definition in
+   * more than its size (type, key/value size or BTF layout, flags): reusing
+   * it would misread it. The message lists each difference and the pin.
+   */
+  MapIncompatible: 'ERR_BPF_MAP_INCOMPATIBLE',
   /** Any other failure of a BPF syscall. */
   Syscall: 'ERR_BPF_SYSCALL',
 } as const;

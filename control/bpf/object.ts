@@ -2,6 +2,7 @@
 import { addon, type NativeObject, type NativeObjectMap, type NativeObjectProgram } from '../native/addon.js';
 import { BpfError, BpfErrorCode, native } from './errors.js';
 import { BpfMap } from './map.js';
+import { checkPins, incompatible, migratePin, type PinnedMapMigration } from './pins.js';
 import { BpfProgram } from './program.js';
 
 export interface OpenOptions {
@@ -15,6 +16,11 @@ export interface OpenOptions {
   globals?: Record<string, Buffer>;
   /** Programs not to load. */
   skipPrograms?: string[];
+}
+
+export interface LoadOptions extends OpenOptions {
+  /** Told of each pinned map moved to a new size (see loadMigrating). */
+  onMigrated?: (m: PinnedMapMigration) => void;
 }
 
 export class BpfObject {
@@ -56,7 +62,39 @@ export class BpfObject {
     return obj;
   }
 
+  /**
+   * open(), then move pinned maps whose max_entries alone differ to their
+   * new size (entries copied, pin replaced), then load(): the programs are
+   * loaded against the new maps. A pin of another layout is refused with
+   * ERR_BPF_MAP_INCOMPATIBLE before anything changes.
+   */
+  static async loadMigrating(path: string, opts: LoadOptions = {}): Promise<BpfObject> {
+    const obj = BpfObject.open(path, opts);
+    try {
+      for (const change of checkPins(obj.#native)) {
+        const migrated = await migratePin(obj.#native, change); // not inside onMigrated?.(): that would skip it
+        opts.onMigrated?.(migrated);
+      }
+      obj.load();
+    } catch (e) {
+      obj.close();
+      throw e;
+    }
+    return obj;
+  }
+
+  /**
+   * Loads, reusing maps pinned at the object's pin paths when they match its
+   * definitions. A pinned map that differs (layout, type, flags, or its size:
+   * use loadMigrating for that) is refused with ERR_BPF_MAP_INCOMPATIBLE
+   * and left as it is.
+   */
   load(): void {
+    const resized = checkPins(this.#native);
+    if (resized.length) {
+      const r = resized[0]!;
+      throw incompatible(r.map, r.pinPath, [{ field: 'max_entries', pinned: String(r.from), object: String(r.to) }]);
+    }
     native(() => this.#native.load());
     this.#loaded = true;
   }

@@ -125,8 +125,23 @@ export interface NativeObjectProgram {
   autoload: boolean;
 }
 
+/** A map as an object defines it, or as a pinned map is: what a reuse compares. */
+export interface NativeMapSpec {
+  name: string;
+  type: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  key: BtfType | null;
+  value: BtfType | null;
+}
+
 export interface NativeObject {
   maps(): NativeObjectMap[];
+  mapSpec(name: string): NativeMapSpec;
+  /** A new, unpinned map of the object's definition and BTF (before load). */
+  createMap(name: string): NativeMap;
   programs(): NativeObjectProgram[];
   setMapPinPath(map: string, path: string): void;
   setMapMaxEntries(map: string, n: number): void;

@@ -5,7 +5,7 @@
 import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { BpfObject, TcAttachment, type Attachment } from '../../bpf/index.js';
+import { BpfObject, TcAttachment, type Attachment, type PinnedMapMigration } from '../../bpf/index.js';
 import { IdAllocator } from './ids.js';
 import { CT_F_HAIRPIN, CT_ORIGINAL, openMaps, type DataplaneMaps, type MapName } from './maps.js';
 import { protocolName, protocolNumber, type Protocol } from './protocol.js';
@@ -82,6 +82,8 @@ export interface DataplaneOptions {
   mapSizes?: MapSizes;
   /** Source address for hairpin flows (default 169.254.42.1). */
   hairpinAddress?: string;
+  /** Told of each pinned map moved to a new size from mapSizes (for the log). */
+  onMigrated?: (m: PinnedMapMigration) => void;
 }
 
 /**
@@ -139,19 +141,21 @@ export class EbpfDataplane {
 
   /**
    * Loads both objects against the maps pinned under `pinRoot`: created on the
-   * first run, reused (with their flows) on every later one.
+   * first run, reused (with their flows) on every later one. A pinned map of
+   * another size than mapSizes says is copied into one of the new size first;
+   * one of another layout is refused (ERR_BPF_MAP_INCOMPATIBLE).
    */
   static async open(opts: DataplaneOptions): Promise<EbpfDataplane> {
     const hairpin = opts.hairpinAddress ?? '169.254.42.1';
     if (!isIPv4(hairpin)) throw new RangeError(`hairpin address "${hairpin}" is not IPv4`);
-    const common = { pinRoot: opts.pinRoot, maxEntries: opts.mapSizes };
-    const tc = BpfObject.load(join(opts.objectDir, 'tc.bpf.o'), {
+    const common = { pinRoot: opts.pinRoot, maxEntries: opts.mapSizes, ...(opts.onMigrated ? { onMigrated: opts.onMigrated } : {}) };
+    const tc = await BpfObject.loadMigrating(join(opts.objectDir, 'tc.bpf.o'), {
       ...common,
       globals: { hairpin_snat_addr: Buffer.from(hairpin.split('.').map(Number)) },
     });
     let sock: BpfObject;
     try {
-      sock = BpfObject.load(join(opts.objectDir, 'sock.bpf.o'), common);
+      sock = await BpfObject.loadMigrating(join(opts.objectDir, 'sock.bpf.o'), common);
     } catch (e) {
       tc.close();
       throw e;

@@ -117,6 +117,15 @@ export class EbpfProxier implements Proxier {
       objectDir: this.#opts.objectDir,
       pinRoot: this.#opts.pinRoot,
       ...(this.#opts.mapSizes ? { mapSizes: this.#opts.mapSizes } : {}),
+      onMigrated: (m) => {
+        const dropped = m.entries - m.entriesCopied;
+        logger[dropped ? 'warn' : 'info'](
+          { map: m.map, pinPath: m.pinPath, oldSize: m.oldMaxEntries, newSize: m.newMaxEntries, entries: m.entries, entriesCopied: m.entriesCopied },
+          dropped
+            ? `resized pinned map ${m.map}: ${dropped} of ${m.entries} entries did not fit the new size and were dropped`
+            : `resized pinned map ${m.map} from ${m.oldMaxEntries} to ${m.newMaxEntries} entries, copying its ${m.entriesCopied} entries`,
+        );
+      },
     });
     const adopted = this.#dp.programmed().length;
     if (adopted) logger.info({ servicePorts: adopted }, 'adopted the service ports an earlier run left in the pinned maps');
