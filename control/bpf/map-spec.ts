@@ -2,7 +2,7 @@
 // cilium/ebpf's MapSpec.Compatible: compare type, sizes, max_entries, flags
 // and the BTF layout of key and value, and say each difference. Pure: the
 // specs come from BpfObject.mapSpec() and a pinned map's info() and btf().
-import type { BtfType, NativeMapSpec } from './addon.js';
+import type { BtfType, NativeMapSpec } from '../native/addon.js';
 
 export type MapSpec = NativeMapSpec;
 

@@ -5,7 +5,7 @@
 // differs (the operator changed --bpf-map-sizes) → migrate; anything else →
 // ERR_BPF_MAP_INCOMPATIBLE, the pin untouched and never read.
 import { existsSync, renameSync } from 'node:fs';
-import type { NativeMapSpec, NativeObject } from './addon.js';
+import type { NativeMapSpec, NativeObject } from '../native/addon.js';
 import { BpfError, BpfErrorCode, native } from './errors.js';
 import { BpfMap } from './map.js';
 import { compareMapSpecs, formatDifferences, onlySizeDiffers, type MapDifference } from './map-spec.js';

@@ -2,7 +2,7 @@
 // before load sees them (test/privileged/dataplane/pin-compat.test.ts runs it
 // against real pins).
 import { describe, expect, it } from 'vitest';
-import type { BtfType } from '../../../control/bpf/addon.js';
+import type { BtfType } from '../../../control/native/addon.js';
 import { BpfErrorCode } from '../../../control/bpf/errors.js';
 import { compareMapSpecs, formatDifferences, onlySizeDiffers, type MapSpec } from '../../../control/bpf/map-spec.js';
 import { incompatible } from '../../../control/bpf/pins.js';
