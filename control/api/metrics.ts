@@ -162,17 +162,23 @@ export class ProxyMetrics {
     });
   }
 
-  /** A Service or EndpointSlice changed in the store: counted and queued. */
+  /** A Service or EndpointSlice changed in the store: queued until a sync programs it. */
   observeChange(kind: 'Service' | 'EndpointSlice' | 'Node'): void {
-    if (kind === 'Service') {
-      this.#serviceChanges.inc();
-      this.#servicePending.set(++this.#pending.services);
-    } else if (kind === 'EndpointSlice') {
-      this.#endpointChanges.inc();
-      this.#endpointPending.set(++this.#pending.endpoints);
-    }
+    if (kind === 'Service') this.#servicePending.set(++this.#pending.services);
+    else if (kind === 'EndpointSlice') this.#endpointPending.set(++this.#pending.endpoints);
     this.#lastQueued.set(this.#now() / 1000);
   }
+
+  /**
+   * A Service or EndpointSlice event from the source, whether or not it
+   * changed anything: kube-proxy's *_changes_total count every informer
+   * event (an update that repeats the object included), not store changes.
+   */
+  observeEvent(kind: 'Service' | 'EndpointSlice' | 'Node'): void {
+    if (kind === 'Service') this.#serviceChanges.inc();
+    else if (kind === 'EndpointSlice') this.#endpointChanges.inc();
+  }
+
 
   observeSync(report: SyncReport): void {
     const seconds = report.durationMs / 1000;

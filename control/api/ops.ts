@@ -21,7 +21,11 @@ export type RouteContributor = (app: ApiApp, ctx: ApiContext) => void;
 export interface OpsOptions {
   options: ProxyOptions;
   logger: Logger;
-  store: ApiContext['store'] & { readonly nodeName: string; onChange(l: (c: StoreChange) => void): () => void };
+  store: ApiContext['store'] & {
+    readonly nodeName: string;
+    onChange(l: (c: StoreChange) => void): () => void;
+    onEvent(l: (kind: StoreChange['kind']) => void): () => void;
+  };
   loop: ApiContext['loop'];
   proxier: Proxier;
   /** The metrics, made before the proxier (a mode may report into them). */
@@ -70,7 +74,12 @@ export class OpsApi {
       syncs,
       proxier: view,
     };
-    this.#unsubscribe = opts.store.onChange((c) => this.onStoreChange(c, opts.store.nodeName));
+    const offChange = opts.store.onChange((c) => this.onStoreChange(c, opts.store.nodeName));
+    const offEvent = opts.store.onEvent((kind) => metrics.observeEvent(kind));
+    this.#unsubscribe = () => {
+      offChange();
+      offEvent();
+    };
   }
 
   /** The servers listening (one per bind address that is not ""). */

@@ -127,8 +127,8 @@ export class ModeRegistry {
     const e = this.entry(name);
     if (!e?.load || e.planned) {
       const built = this.built().map((b) => `--proxy-mode=${b.name}`);
-      const why = e ? `the ${name} mode (${e.summary}) is ${e.planned ?? 'not built'}` : `there is no ${name} mode`;
-      throw new UnsupportedModeError(`--proxy-mode=${name}: ${why} in this build; use ${built.join(', ')}`);
+      const what = e ? `is not available in this build yet (${e.summary}: ${e.planned ?? 'not built'})` : 'is not a mode switchyard has';
+      throw new UnsupportedModeError(`--proxy-mode=${name} ${what}; use ${built.join(', ')}`);
     }
     return e.load();
   }

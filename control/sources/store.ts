@@ -52,6 +52,7 @@ export class Store {
   #node: Entry<Node> | undefined;
   readonly #synced = new Set<ObjectKind>();
   readonly #listeners = new Set<ChangeListener>();
+  readonly #eventListeners = new Set<(kind: ObjectKind) => void>();
   /** The first listener failure of the write in progress, thrown when it is done. */
   #failure: { err: unknown } | undefined;
 
@@ -61,11 +62,13 @@ export class Store {
 
   /** Adds or replaces an object; returns whether anything changed. */
   upsert<K extends ObjectKind>(kind: K, value: KindValues[K]): boolean {
+    this.#event(kind);
     return this.#settle(this.#upsert(kind, value));
   }
 
   /** Removes an object (a Node's namespace is ""); returns whether it was there. */
   delete(kind: ObjectKind, namespace: string, name: string): boolean {
+    this.#event(kind);
     return this.#settle(this.#deleteKey(kind, kind === 'Node' ? name : objectKey(namespace, name)));
   }
 
@@ -81,10 +84,13 @@ export class Store {
     for (const v of values) {
       if (kind === 'Node') seen.add((v as Node).name);
       else seen.add(objectKey((v as Service | EndpointSlice).namespace, (v as Service | EndpointSlice).name));
+      this.#event(kind);
       if (this.#upsert(kind, v)) changes++;
     }
     for (const key of [...this.#keys(kind)]) {
-      if (!seen.has(key) && this.#deleteKey(kind, key)) changes++;
+      if (seen.has(key)) continue;
+      this.#event(kind);
+      if (this.#deleteKey(kind, key)) changes++;
     }
     return this.#settle(changes);
   }
@@ -132,6 +138,20 @@ export class Store {
   }
 
   /** Calls `listener` after each change; returns the function that stops it. */
+  /**
+   * Every object a source hands the store, changed or not (an informer's
+   * add, update and delete events; each object of a relist): what
+   * kube-proxy's *_changes_total metrics count.
+   */
+  onEvent(listener: (kind: ObjectKind) => void): () => void {
+    this.#eventListeners.add(listener);
+    return () => this.#eventListeners.delete(listener);
+  }
+
+  #event(kind: ObjectKind): void {
+    for (const l of this.#eventListeners) l(kind);
+  }
+
   onChange(listener: ChangeListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);

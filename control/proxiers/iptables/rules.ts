@@ -50,12 +50,20 @@ export function portRules(sp: ServicePortState, ctx: RuleContext): PortRules {
 
   const clusterIP = sp.clusterIPs.find((ip) => isIPv4(ip));
   for (const ip of sp.clusterIPs) if (!isIPv4(ip)) out.skipped.push(`IPv6 ClusterIP ${ip} is not programmed by the iptables mode (no ip6tables proxier yet)`);
+  // A service of the other family only (kube-proxy's IPv4 proxier never sees
+  // it): none of its addresses, NodePort included, is this proxier's.
+  if (!clusterIP) return out;
   const externalIPs = sp.externalIPs.filter((ip) => isIPv4(ip));
   const lbIPs = sp.loadBalancerIPs.filter((ip) => isIPv4(ip));
 
   const clusterEndpoints = v4(sp.clusterEndpoints);
   const localEndpoints = v4(sp.localEndpoints);
-  const hasEndpoints = sp.hasAnyEndpoints;
+  // Whether this family has a usable endpoint: IPv6 endpoints of a
+  // dual-stack service are not reachable through IPv4 rules.
+  const hasEndpoints =
+    clusterEndpoints.length > 0 ||
+    localEndpoints.length > 0 ||
+    (sp.hasAnyEndpoints && sp.endpoints.some((e) => e.family === 'IPv4' && (e.ready || (e.serving && e.terminating))));
   const usesClusterChain = clusterEndpoints.length > 0 && sp.clusterEndpoints !== null;
   const usesLocalChain = localEndpoints.length > 0 && sp.localEndpoints !== null;
 
@@ -206,6 +214,30 @@ export function portRules(sp: ServicePortState, ctx: RuleContext): PortRules {
     rules.push(`-A ${sep} -m comment --comment ${name} -s ${splitHostPort(ep).ip} -j ${KUBE_MARK_MASQ}`);
     const recent = affinity !== undefined ? ` -m recent --name ${sep} --set` : '';
     rules.push(`-A ${sep} -m comment --comment ${name}${recent} ${match} -j DNAT --to-destination ${ep}`);
+  }
+  return closed(out);
+}
+
+const OWN_CHAIN_JUMP = / -j (KUBE-(?:SVC|SVL|EXT|FW|SEP)-[A-Z0-9]+)/;
+
+/**
+ * A port whose rules jump to one of its own chains that it does not create
+ * would make iptables-restore refuse the whole transaction, and with it every
+ * other service's rules: such a port is programmed not at all, and reported.
+ */
+function closed(out: PortRules): PortRules {
+  const lines = [...out.nat, ...out.filter, ...[...out.chains.values()].flat()];
+  for (const line of lines) {
+    const target = OWN_CHAIN_JUMP.exec(line)?.[1];
+    if (target && !out.chains.has(target)) {
+      return {
+        filter: [],
+        nat: [],
+        chains: new Map(),
+        noLocalEndpoints: { internal: false, external: false },
+        skipped: [...out.skipped, `not programmed: its rules jump to ${target}, which it does not create`],
+      };
+    }
   }
   return out;
 }

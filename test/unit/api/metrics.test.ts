@@ -27,16 +27,18 @@ describe('ProxyMetrics', () => {
   it('counts changes as pending until a sync succeeds, with the queue time', async () => {
     const registry = new Registry();
     const m = new ProxyMetrics({ registry, now: () => 1_700_000_000_000 });
-    m.observeChange('Service');
-    m.observeChange('EndpointSlice');
-    m.observeChange('EndpointSlice');
-    m.observeChange('Node');
+    for (const kind of ['Service', 'EndpointSlice', 'EndpointSlice', 'Node'] as const) {
+      m.observeEvent(kind);
+      m.observeChange(kind);
+    }
+    // An event that changed nothing is counted, as kube-proxy counts every informer event, but not queued.
+    m.observeEvent('EndpointSlice');
     expect(await sample(registry, 'kubeproxy_sync_proxy_rules_service_changes_total')).toBe(1);
     expect(await sample(registry, 'kubeproxy_sync_proxy_rules_endpoint_changes_pending')).toBe(2);
     expect(await sample(registry, 'kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds')).toBe(1_700_000_000);
     m.observeSync(report({ oldestChangeAt: performance.now() - 1500 }));
     expect(await sample(registry, 'kubeproxy_sync_proxy_rules_endpoint_changes_pending')).toBe(0);
-    expect(await sample(registry, 'kubeproxy_sync_proxy_rules_endpoint_changes_total')).toBe(2);
+    expect(await sample(registry, 'kubeproxy_sync_proxy_rules_endpoint_changes_total')).toBe(3);
     expect(await sample(registry, 'kubeproxy_sync_proxy_rules_last_timestamp_seconds')).toBe(1_700_000_000);
     expect(await sample(registry, 'kubeproxy_sync_partial_proxy_rules_duration_seconds_count')).toBe(1);
     expect(await sample(registry, 'kubeproxy_sync_full_proxy_rules_duration_seconds_count')).toBe(0);

@@ -170,6 +170,31 @@ describe('portRules', () => {
   });
 });
 
+describe('a service port whose endpoints are of the other family', () => {
+  const nodePort = (clusterIPs: string[]) => {
+    const s = service({ namespace: 'ns1', name: 'v6eps', type: 'NodePort', clusterIPs, ports: [{ name: 'p80', protocol: 'TCP', port: 80, targetPort: 80, nodePort: 30080 }] });
+    const eps = [endpoint('fd00::1'), endpoint('fd00::2', { nodeName: NODE.nodeName })];
+    const [sp] = buildServicePorts(s, [slice('s6', eps, { namespace: 'ns1', serviceName: 'v6eps', addressType: 'IPv6', ports: [{ name: 'p80', protocol: 'TCP', port: 80 }] })], NODE);
+    return portRules(sp!, CTX);
+  };
+  const jumpsToOwnChains = (r: ReturnType<typeof portRules>) =>
+    [...r.nat, ...r.filter, ...all(r)].flatMap((l) => /-j (KUBE-(?:SVC|SVL|EXT|FW|SEP)-\w+)/.exec(l)?.[1] ?? []);
+
+  it('IPv4 ClusterIP and NodePort with only IPv6 endpoints: rejected as having no endpoints, no jump to a chain it lacks', () => {
+    const r = nodePort(['10.96.0.30', 'fd00::30']);
+    for (const target of jumpsToOwnChains(r)) expect(r.chains.has(target)).toBe(true);
+    expect(r.filter).toContainEqual(expect.stringMatching(/-d 10\.96\.0\.30 --dport 80 -j REJECT/));
+    expect(r.filter).toContainEqual(expect.stringMatching(/--dst-type LOCAL -m tcp -p tcp --dport 30080 -j REJECT/));
+    expect(r.nat).toEqual([]);
+  });
+
+  it('IPv6 only: nothing of it is this IPv4 proxier\'s, NodePort included, and it says so', () => {
+    const r = nodePort(['fd00::30']);
+    expect([...r.nat, ...r.filter, ...all(r)]).toEqual([]);
+    expect(r.skipped).toEqual([expect.stringContaining('IPv6 ClusterIP fd00::30')]);
+  });
+});
+
 describe('missingJumps', () => {
   it('inserts only the jumps a table lacks', () => {
     const saved = [

@@ -130,8 +130,8 @@ describe('mode registry', () => {
 
   it('refuses a planned or unknown mode, naming the modes there are', async () => {
     const { registry } = fakeRegistry([]);
-    await expect(registry.load('later')).rejects.toMatchObject({ code: 'ERR_PROXY_MODE_UNSUPPORTED', message: expect.stringMatching(/later mode \(not built\).*not built yet.*--proxy-mode=fake, --proxy-mode=other, --proxy-mode=lone/) });
-    await expect(registry.load('nftables')).rejects.toMatchObject({ code: 'ERR_PROXY_MODE_UNSUPPORTED', message: expect.stringContaining('there is no nftables mode') });
+    await expect(registry.load('later')).rejects.toMatchObject({ code: 'ERR_PROXY_MODE_UNSUPPORTED', message: expect.stringMatching(/--proxy-mode=later is not available in this build yet \(not built: not built yet\); use --proxy-mode=fake, --proxy-mode=other, --proxy-mode=lone/) });
+    await expect(registry.load('nftables')).rejects.toMatchObject({ code: 'ERR_PROXY_MODE_UNSUPPORTED', message: expect.stringContaining('--proxy-mode=nftables is not a mode switchyard has') });
   });
 
   it('--cleanup runs every built mode’s clean-up, shared objects included', async () => {

@@ -44,6 +44,18 @@ describe('Store', () => {
     expect(store.service('shop/web')?.ports[0]?.port).toBe(81);
   });
 
+  it('tells event listeners of every object handed to it, changed or not (what kube-proxy counts as changes)', () => {
+    const store = new Store('node-a');
+    const events: string[] = [];
+    store.onEvent((kind) => events.push(kind));
+    store.upsert('EndpointSlice', slice('web-1', 'web'));
+    store.upsert('EndpointSlice', slice('web-1', 'web'));
+    store.delete('EndpointSlice', 'shop', 'web-1');
+    store.replace('Service', [svc('a'), svc('b')]);
+    store.replace('Service', [svc('a')]);
+    expect(events).toEqual(['EndpointSlice', 'EndpointSlice', 'EndpointSlice', 'Service', 'Service', 'Service', 'Service']);
+  });
+
   it('replace emits only the adds, updates and deletes needed', () => {
     const store = new Store('node-a');
     store.replace('Service', [svc('a'), svc('b'), svc('c')]);
