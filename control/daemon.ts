@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import { OpsApi, createMetrics } from './api/ops.js';
 import type { ProxyOptions } from './config/options.js';
+import { nodePortAddressSpec } from './model/node-facts.js';
 import { ModeRegistry, type ModeDefinition } from './proxiers/modes.js';
 import type { Proxier } from './proxiers/types.js';
 import { Store } from './sources/store.js';
@@ -67,6 +68,7 @@ export class Daemon {
       nodeName: options.hostname,
       serviceProxyName: options.serviceProxyName,
       periods,
+      nodePortAddresses: nodePortAddressSpec(options.nodePortAddresses),
       logger: logger.child({ component: 'sync' }),
       onSync: (report) => {
         if (report.error === undefined && !this.#othersRemoved) {

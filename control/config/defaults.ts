@@ -23,6 +23,7 @@ export function defaultOptions(env: DefaultsEnv = {}): ProxyOptions {
     mode: 'ebpf',
     hostname: (env.hostname ?? osHostname)().trim().toLowerCase(),
     clusterCIDRs: [],
+    nodePortAddresses: [],
     masqueradeAll: false,
     healthzBindAddress: '0.0.0.0:10256',
     metricsBindAddress: '127.0.0.1:10249',

@@ -134,7 +134,7 @@ export const FLAGS: readonly FlagDef[] = [
   flag({ name: 'detect-local-mode', type: 'LocalMode', section: 'ignored', configField: 'detectLocalMode', ignored: 'switchyard tells local traffic by --cluster-cidr', parse: string }),
   flag({ name: 'pod-bridge-interface', type: 'string', section: 'ignored', configField: 'detectLocal.bridgeInterface', ignored: 'switchyard tells local traffic by --cluster-cidr', parse: string }),
   flag({ name: 'pod-interface-name-prefix', type: 'string', section: 'ignored', configField: 'detectLocal.interfaceNamePrefix', ignored: 'switchyard tells local traffic by --cluster-cidr', parse: string }),
-  flag({ name: 'nodeport-addresses', type: 'strings', section: 'ignored', configField: 'nodePortAddresses', ignored: 'switchyard does not serve NodePorts yet', parse: v.splitList, merge: append }),
+  flag({ name: 'nodeport-addresses', type: 'strings', section: 'kube-proxy', configField: 'nodePortAddresses', usage: "The addresses NodePorts answer on: comma-separated CIDRs (the node's addresses within them), or 'primary' (the node's primary IPs, one per family). Empty: every local address.", parse: v.parseNodePortAddresses, merge: append, apply: (o, x) => (o.nodePortAddresses = x) }),
   flag({ name: 'oom-score-adj', type: 'int32', default: '-999', section: 'ignored', configField: 'oomScoreAdj', ignored: "switchyard leaves its OOM score to the pod's QoS class", parse: v.parseInt32 }),
   flag({ name: 'conntrack-max-per-core', type: 'int32', default: '32768', section: 'ignored', configField: 'conntrack.maxPerCore', ignored: NOT_CONNTRACK, parse: v.parseInt32 }),
   flag({ name: 'conntrack-min', type: 'int32', default: '131072', section: 'ignored', configField: 'conntrack.min', ignored: NOT_CONNTRACK, parse: v.parseInt32 }),

@@ -71,7 +71,7 @@ export type KubeProxyConfiguration = Decoded<typeof KUBE_PROXY_CONFIGURATION>;
 
 /** The fields mapped onto ProxyOptions (apiVersion and kind are checked, not mapped). */
 export const USED_FIELDS = [
-  'apiVersion', 'kind', 'mode', 'hostnameOverride', 'clusterCIDR', 'healthzBindAddress', 'metricsBindAddress',
+  'apiVersion', 'kind', 'mode', 'hostnameOverride', 'clusterCIDR', 'nodePortAddresses', 'healthzBindAddress', 'metricsBindAddress',
   'clientConnection.kubeconfig', 'logging.verbosity', 'logging.format',
   'iptables.masqueradeBit', 'iptables.masqueradeAll', 'iptables.localhostNodePorts', 'iptables.syncPeriod', 'iptables.minSyncPeriod',
   'ipvs.syncPeriod', 'ipvs.minSyncPeriod', 'ipvs.scheduler', 'ipvs.excludeCIDRs', 'ipvs.strictARP', 'ipvs.tcpTimeout', 'ipvs.tcpFinTimeout', 'ipvs.udpTimeout',
@@ -115,7 +115,6 @@ export const IGNORED_FIELDS: Readonly<Record<string, { reason: string; default?:
   detectLocalMode: { reason: LOCAL, default: 'ClusterCIDR' },
   'detectLocal.bridgeInterface': { reason: LOCAL },
   'detectLocal.interfaceNamePrefix': { reason: LOCAL },
-  nodePortAddresses: { reason: 'switchyard does not serve NodePorts yet' },
   oomScoreAdj: { reason: "switchyard leaves its OOM score to the pod's QoS class", default: -999 },
   'conntrack.maxPerCore': { reason: CONNTRACK, default: 32768 },
   'conntrack.min': { reason: CONNTRACK, default: 131072 },
@@ -235,6 +234,7 @@ export function applyKubeProxyConfiguration(o: ProxyOptions, c: KubeProxyConfigu
   if (c.mode !== undefined) o.mode = field('mode', c.mode, () => v.parseMode(c.mode!));
   if (c.clientConnection?.kubeconfig) o.kubeconfig = c.clientConnection.kubeconfig;
   if (c.clusterCIDR) o.clusterCIDRs = field('clusterCIDR', c.clusterCIDR, () => v.parseClusterCidrs(c.clusterCIDR!));
+  if (c.nodePortAddresses?.length) o.nodePortAddresses = field('nodePortAddresses', c.nodePortAddresses.join(','), () => v.parseNodePortAddresses(c.nodePortAddresses!.join(',')));
   if (c.healthzBindAddress) o.healthzBindAddress = field('healthzBindAddress', c.healthzBindAddress, () => v.parseBindAddress(c.healthzBindAddress!, 10256));
   if (c.metricsBindAddress) o.metricsBindAddress = field('metricsBindAddress', c.metricsBindAddress, () => v.parseBindAddress(c.metricsBindAddress!, 10249));
   if (c.logging?.verbosity !== undefined) o.logLevel = v.logLevelForVerbosity(c.logging.verbosity);

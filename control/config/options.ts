@@ -24,6 +24,8 @@ export interface ProxyOptions {
   /** The node this proxy runs for (--hostname-override, else the host name). */
   hostname: string;
   clusterCIDRs: string[];
+  /** --nodeport-addresses: CIDRs, or ["primary"]; empty for every local address. */
+  nodePortAddresses: string[];
   masqueradeAll: boolean;
   /** host:port, or "" to disable. */
   healthzBindAddress: string;

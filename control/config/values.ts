@@ -86,6 +86,16 @@ export function parseCidrList(raw: string): string[] {
   return splitList(raw).map(parseCidr);
 }
 
+/** --nodeport-addresses: CIDRs, or kube-proxy's "primary" (the node's primary IPs) on its own. */
+export function parseNodePortAddresses(raw: string): string[] {
+  const values = splitList(raw);
+  if (values.includes('primary')) {
+    if (values.length > 1) throw new ValueError('"primary" cannot be combined with CIDRs');
+    return ['primary'];
+  }
+  return values.map(parseCidr);
+}
+
 /** The pod CIDRs: one block, or a dual-stack pair (one IPv4, one IPv6), as kube-proxy requires. */
 export function parseClusterCidrs(raw: string): string[] {
   const cidrs = parseCidrList(raw);

@@ -82,9 +82,16 @@ export function forwardRules(mark: string): string[] {
 }
 
 /** The tail of nat KUBE-SERVICES: anything for a local address may be a NodePort. Must stay last. */
-export function nodePortsTail(localhostNodePorts: boolean): string {
+/**
+ * The last rules of KUBE-SERVICES: traffic to a NodePort address enters
+ * KUBE-NODEPORTS. `addresses` (--nodeport-addresses resolved on this node):
+ * one rule per address; undefined: every local address, by address type.
+ */
+export function nodePortsTail(localhostNodePorts: boolean, addresses?: readonly string[]): string[] {
+  const comment = '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain"';
+  if (addresses) return addresses.map((ip) => `-A ${KUBE_SERVICES} ${comment} -d ${ip} -j ${KUBE_NODEPORTS}`);
   const dst = localhostNodePorts ? '-m addrtype --dst-type LOCAL' : '-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8';
-  return `-A ${KUBE_SERVICES} -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" ${dst} -j ${KUBE_NODEPORTS}`;
+  return [`-A ${KUBE_SERVICES} ${comment} ${dst} -j ${KUBE_NODEPORTS}`];
 }
 
 /** Which chains a clean-up removes, in which tables. */

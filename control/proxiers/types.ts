@@ -3,6 +3,7 @@
 // sync it was given, and owns everything it writes. It never decides when to
 // sync: the sync loop does.
 import type { ProxyMode } from '../config/options.js';
+import type { NodeFacts } from '../model/node-facts.js';
 import type { ServicePortName, ServicePortState } from '../model/types.js';
 
 export interface SyncRequest {
@@ -17,6 +18,8 @@ export interface SyncRequest {
    * after a failure), not only what changed.
    */
   full: boolean;
+  /** The node's addresses, pod CIDRs and NodePort addresses as of this sync. */
+  node: NodeFacts;
 }
 
 export interface SyncResult {

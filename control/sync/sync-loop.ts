@@ -7,6 +7,8 @@
 import type { Logger } from 'pino';
 import type { SyncPeriods } from '../config/options.js';
 import { buildServicePorts, shouldProxy } from '../model/index.js';
+import { networkInterfaces } from 'node:os';
+import { nodeFacts, type NodePortAddressSpec, type NodeFacts } from '../model/node-facts.js';
 import type { NodeContext, ServicePortName, ServicePortState } from '../model/types.js';
 import type { Proxier, SyncResult } from '../proxiers/types.js';
 import type { Store, StoreChange } from '../sources/store.js';
@@ -47,6 +49,18 @@ export interface SyncLoopOptions {
   clock?: Clock;
   /** Told about every sync (metrics, health). */
   onSync?: (report: SyncReport) => void;
+  /** --nodeport-addresses, as kube-proxy parses it. */
+  nodePortAddresses?: NodePortAddressSpec;
+  /** The node's interface addresses, for a Node that lists none (standalone); os.networkInterfaces() by default. */
+  localAddresses?: () => string[];
+}
+
+/** The node's own addresses: every interface's but loopback and link-local. */
+export function interfaceAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a !== undefined && !a.internal && !a.address.startsWith('fe80:') && !a.address.startsWith('169.254.'))
+    .map((a) => a!.address);
 }
 
 export class SyncLoop {
@@ -134,6 +148,7 @@ export class SyncLoop {
         changed: next.changed,
         removed: next.removed,
         full,
+        node: this.#nodeFacts(),
       });
     } catch (err) {
       // The proxier may have written part of it: the retry is a full sync.
@@ -211,6 +226,16 @@ export class SyncLoop {
       }
     }
     return { state, byService, changed, removed };
+  }
+
+  #nodeFacts(): NodeFacts {
+    const node = this.#opts.store.node();
+    return nodeFacts({
+      nodeName: this.#opts.nodeName,
+      node,
+      localAddresses: (this.#opts.localAddresses ?? interfaceAddresses)(),
+      nodePortAddresses: this.#opts.nodePortAddresses ?? { kind: 'all' },
+    });
   }
 
   #logSkipped(skipped: SyncResult['skipped']): void {

@@ -6,6 +6,8 @@
 // rewrites everything and removes chains nothing owns any more.
 import { writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { isIPv4 } from 'node:net';
+import { sameNodeFacts, type NodeFacts } from '../../model/node-facts.js';
 import type { ServicePortName } from '../../model/types.js';
 import type { Proxier, ProxierView, SyncRequest, SyncResult } from '../types.js';
 import { StaleUdpFlows } from '../../netfilter/stale-udp.js';
@@ -32,7 +34,6 @@ export interface IptablesProxierOptions {
   masqueradeBit: number;
   clusterCIDRs: string[];
   localhostNodePorts: boolean;
-  nodeIPs?: string[];
   logger: Logger;
   /** Called after every restore with its outcome (metrics). */
   onRestore?: (r: RestoreReport) => void;
@@ -51,7 +52,9 @@ export class IptablesProxier implements Proxier {
   readonly mode = 'iptables' as const;
   readonly #opts: IptablesProxierOptions;
   readonly #ipt: Iptables;
-  readonly #ctx: RuleContext;
+  #ctx: RuleContext;
+  /** The node facts the programmed rules were written with. */
+  #node: NodeFacts | undefined;
   /** The rules of every programmed service port, as last written. */
   #programmed = new Map<ServicePortName, PortRules>();
   #lastRules = { filter: 0, nat: 0 };
@@ -63,7 +66,7 @@ export class IptablesProxier implements Proxier {
     this.#staleUdp = new StaleUdpFlows(opts.logger);
     const mark = `0x${(1 << opts.masqueradeBit).toString(16)}`;
     const clusterCIDR = opts.clusterCIDRs.find((c) => c.includes('.'));
-    this.#ctx = { masqueradeMark: mark, masqueradeAll: opts.masqueradeAll, nodeIPs: opts.nodeIPs ?? [], ...(clusterCIDR ? { clusterCIDR } : {}) };
+    this.#ctx = { masqueradeMark: mark, masqueradeAll: opts.masqueradeAll, nodeIPs: [], ...(clusterCIDR ? { clusterCIDR } : {}) };
     if (!clusterCIDR && !opts.masqueradeAll) {
       opts.logger.info('no IPv4 --cluster-cidr: traffic from outside the cluster to a ClusterIP is not masqueraded (kube-proxy behaves the same)');
     }
@@ -81,7 +84,14 @@ export class IptablesProxier implements Proxier {
     }
   }
 
-  async sync(req: SyncRequest): Promise<SyncResult> {
+  async sync(given: SyncRequest): Promise<SyncResult> {
+    // The node's addresses are in the rules (the load-balancer firewall's
+    // own-VIP exception, the NodePort addresses): when they change, every
+    // port is rewritten.
+    const nodeChanged = !sameNodeFacts(this.#node, given.node);
+    const req = nodeChanged && !given.full ? { ...given, full: true } : given;
+    this.#node = req.node;
+    this.#ctx = { ...this.#ctx, nodeIPs: req.node.addresses.filter((ip) => isIPv4(ip)) };
     const result: SyncResult = { written: 0, removed: 0, skipped: [] };
     const next = new Map(req.full ? [] : this.#programmed);
     const rewrite = new Set<ServicePortName>();
@@ -184,7 +194,7 @@ export class IptablesProxier implements Proxier {
       ? pieces.map((p, i) => ['*nat', ...(i === 0 ? masqChains : []), ...p.chains, ...(i === 0 ? masq : []), ...p.rules, 'COMMIT', ''].join('\n'))
       : [];
     filterRules.push(...forwardRules(mark));
-    natShared.push(nodePortsTail(this.#opts.localhostNodePorts));
+    natShared.push(...nodePortsTail(this.#opts.localhostNodePorts, this.#node?.nodePortAddresses?.filter((ip) => isIPv4(ip))));
     const lines = [
       '*filter',
       ...SHARED_CHAINS.filter.map((c) => `:${c} - [0:0]`),

@@ -32,6 +32,7 @@ const VALUE_FLAGS: [string, string, (o: ProxyOptions) => unknown, unknown][] = [
   ['master', 'https://10.0.0.1:6443', (o) => o.master, 'https://10.0.0.1:6443'],
   ['hostname-override', 'Worker-1.Example', (o) => o.hostname, 'worker-1.example'],
   ['cluster-cidr', '10.244.0.0/16,fd00:10:244::/56', (o) => o.clusterCIDRs, ['10.244.0.0/16', 'fd00:10:244::/56']],
+  ['nodeport-addresses', '10.0.0.0/8,fd00::/64', (o) => o.nodePortAddresses, ['10.0.0.0/8', 'fd00::/64']],
   ['healthz-bind-address', '127.0.0.1:10266', (o) => o.healthzBindAddress, '127.0.0.1:10266'],
   ['metrics-bind-address', '[::]:9100', (o) => o.metricsBindAddress, '[::]:9100'],
   ['healthz-port', '0', (o) => o.healthzBindAddress, ''],
@@ -253,7 +254,7 @@ describe('kube-proxy flags we do not implement', () => {
       expect.arrayContaining([
         'oom-score-adj', 'conntrack-max-per-core', 'conntrack-min', 'conntrack-tcp-timeout-established',
         'conntrack-tcp-timeout-close-wait', 'conntrack-tcp-be-liberal', 'conntrack-udp-timeout', 'conntrack-udp-timeout-stream',
-        'profiling', 'nodeport-addresses', 'detect-local-mode', 'bind-address', 'bind-address-hard-fail', 'feature-gates',
+        'profiling', 'detect-local-mode', 'bind-address', 'bind-address-hard-fail', 'feature-gates',
         'kube-api-qps', 'kube-api-burst', 'kube-api-content-type', 'config-sync-period', 'pod-bridge-interface',
         'pod-interface-name-prefix', 'show-hidden-metrics-for-version', 'write-config-to', 'init-only', 'windows-service',
       ]),

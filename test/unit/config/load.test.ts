@@ -47,6 +47,7 @@ describe('defaults', () => {
       mode: 'ebpf',
       hostname: 'node-a.example.com',
       clusterCIDRs: [],
+      nodePortAddresses: [],
       masqueradeAll: false,
       healthzBindAddress: '0.0.0.0:10256',
       metricsBindAddress: '127.0.0.1:10249',
