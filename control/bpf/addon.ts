@@ -31,6 +31,14 @@ export interface BtfType {
   length?: number;
   elem?: BtfType;
   members?: BtfMember[];
+  /** enum: its constants. */
+  values?: Array<{ name: string; value: number }>;
+}
+
+/** An object file's own BTF, read before load. */
+export interface NativeObjectBtf {
+  maps: Array<{ name: string; type: string; key: BtfType | null; value: BtfType | null }>;
+  enums: BtfType[];
 }
 
 export interface BtfMember {
@@ -128,6 +136,7 @@ export interface NativeObjectProgram {
 export interface NativeObject {
   maps(): NativeObjectMap[];
   programs(): NativeObjectProgram[];
+  btf(): NativeObjectBtf;
   setMapPinPath(map: string, path: string): void;
   setMapMaxEntries(map: string, n: number): void;
   setProgramAutoload(program: string, on: boolean): void;
