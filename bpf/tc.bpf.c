@@ -6,6 +6,7 @@
  * (its veth) or from another node (the uplink).
  */
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
 #include "xlate.h"
@@ -15,5 +16,13 @@ char LICENSE[] SEC("license") = "GPL";
 SEC("tc")
 int sy_tc_ingress(struct __sk_buff *skb)
 {
-	return xlate_ingress(skb);
+	int v = xlate_ingress(skb);
+
+	if (verdict_is_drop(v)) {
+		verdict_count_drop(v);
+		return TC_ACT_SHOT;
+	}
+	if (v == SY_VERDICT_TX)
+		return bpf_redirect(skb->ifindex, 0);
+	return TC_ACT_OK;
 }

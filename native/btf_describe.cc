@@ -72,7 +72,19 @@ Napi::Value Describe(Napi::Env env, const struct btf* btf, __u32 id, int depth) 
     }
     out.Set("members", members);
   } else if (kind == BTF_KIND_ENUM) {
-    out.Set("signed", Napi::Boolean::New(env, btf_kflag(t)));
+    const bool is_signed = btf_kflag(t);
+    out.Set("signed", Napi::Boolean::New(env, is_signed));
+    const struct btf_enum* e = btf_enum(t);
+    const int n = btf_vlen(t);
+    auto values = Napi::Array::New(env, n);
+    for (int i = 0; i < n; i++, e++) {
+      auto vo = Napi::Object::New(env);
+      vo.Set("name", btf__name_by_offset(btf, e->name_off));
+      vo.Set("value", Napi::Number::New(env, is_signed ? static_cast<double>(static_cast<__s32>(e->val))
+                                                       : static_cast<double>(static_cast<__u32>(e->val))));
+      values.Set(i, vo);
+    }
+    out.Set("values", values);
   }
   return out;
 }

@@ -39,6 +39,7 @@ Napi::Function BpfObject::Init(Napi::Env env) {
                      {
                          InstanceMethod<&BpfObject::Maps>("maps"),
                          InstanceMethod<&BpfObject::Programs>("programs"),
+                         InstanceMethod<&BpfObject::Btf>("btf"),
                          InstanceMethod<&BpfObject::SetMapPinPath>("setMapPinPath"),
                          InstanceMethod<&BpfObject::SetMapMaxEntries>("setMapMaxEntries"),
                          InstanceMethod<&BpfObject::SetProgramAutoload>("setProgramAutoload"),
@@ -117,6 +118,41 @@ Napi::Value BpfObject::Maps(const Napi::CallbackInfo& info) {
     arr.Set(i++, o);
   }
   return arr;
+}
+
+// The object file's own BTF, before load (no kernel needed): the key and value
+// type of every map it declares, and every named enum. What scripts/gen-abi.ts
+// generates TypeScript from.
+Napi::Value BpfObject::Btf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, "object.btf");
+  const struct btf* btf = bpf_object__btf(obj_);
+  if (!btf) throw SyscallError(env, {"object.btf", path_ + " (object has no BTF)"}, ENOENT);
+  auto maps = Napi::Array::New(env);
+  uint32_t i = 0;
+  struct bpf_map* m;
+  bpf_object__for_each_map(m, obj_) {
+    if (bpf_map__is_internal(m)) continue;
+    auto o = Napi::Object::New(env);
+    const char* type = libbpf_bpf_map_type_str(bpf_map__type(m));
+    o.Set("name", bpf_map__name(m));
+    o.Set("type", type ? type : "unknown");
+    o.Set("key", DescribeBtfType(env, btf, bpf_map__btf_key_type_id(m)));
+    o.Set("value", DescribeBtfType(env, btf, bpf_map__btf_value_type_id(m)));
+    maps.Set(i++, o);
+  }
+  auto enums = Napi::Array::New(env);
+  uint32_t j = 0;
+  const __u32 n = btf__type_cnt(btf);
+  for (__u32 id = 1; id < n; id++) {
+    const struct btf_type* t = btf__type_by_id(btf, id);
+    if (!btf_is_enum(t) || t->name_off == 0) continue;
+    enums.Set(j++, DescribeBtfType(env, btf, id));
+  }
+  auto out = Napi::Object::New(env);
+  out.Set("maps", maps);
+  out.Set("enums", enums);
+  return out;
 }
 
 Napi::Value BpfObject::Programs(const Napi::CallbackInfo& info) {

@@ -18,6 +18,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
  private:
   Napi::Value Maps(const Napi::CallbackInfo& info);
   Napi::Value Programs(const Napi::CallbackInfo& info);
+  Napi::Value Btf(const Napi::CallbackInfo& info);
   Napi::Value SetMapPinPath(const Napi::CallbackInfo& info);
   Napi::Value SetMapMaxEntries(const Napi::CallbackInfo& info);
   Napi::Value SetProgramAutoload(const Napi::CallbackInfo& info);

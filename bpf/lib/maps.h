@@ -79,4 +79,27 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sy_sock_revnat SEC(".maps");
 
+/* Written by the entry programs (tc, XDP), once per dropped packet, at the
+ * index of its reason; read by the control plane (control/proxiers/ebpf/
+ * drops.ts sums the CPUs). Key: enum sy_drop_reason; value: packets dropped
+ * for it on this CPU since the map was created. Per CPU, so the packet path
+ * needs no atomics; its size is the number of reasons, not a setting. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, __SY_DROP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sy_drops SEC(".maps");
+
+/* Never read. Its type names every enum of abi.h, so clang writes them all
+ * into the object's BTF (an enum used only for its constants is left out),
+ * where scripts/gen-abi.ts finds their names and values. */
+const volatile struct sy_abi_enums {
+	enum sy_svc_flags svc_flags;
+	enum sy_ct_dir ct_dir;
+	enum sy_ct_flags ct_flags;
+	enum sy_drop_reason drop_reason;
+} sy_abi_enums __attribute__((used)) = {};
+
 #endif /* SWITCHYARD_MAPS_H */

@@ -1,14 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
-/* Rewriting an address and port of a parsed packet with its checksums. The
- * kernel's csum helpers update the IP header checksum and the L4 checksum
- * incrementally, pseudo-header included; with CHECKSUM_PARTIAL packets (the
- * usual case for a pod's own TCP on a veth) they fix only the pseudo-header
- * part, which is what the device that finishes the checksum expects. */
+/* Rewriting an address and port of a parsed packet with its checksums: the
+ * IP header checksum and the L4 checksum are updated incrementally,
+ * pseudo-header included (ctx.h: the kernel's helpers at tc, RFC 1624 in C at
+ * XDP). */
 #ifndef SWITCHYARD_NAT_H
 #define SWITCHYARD_NAT_H
 
 #include <stddef.h>
-#include <linux/pkt_cls.h>
 #include "packet.h"
 
 enum nat_side { NAT_SOURCE, NAT_DEST };
@@ -19,7 +17,7 @@ static __always_inline __u32 nat_l4_csum_off(const struct sy_packet *p)
 }
 
 /* Rewrites the source or destination address and port; 0 or a negative errno. */
-static __always_inline int nat_rewrite(struct __sk_buff *skb, struct sy_packet *p, enum nat_side side,
+static __always_inline int nat_rewrite(sy_ctx_t *ctx, struct sy_packet *p, enum nat_side side,
 				       __be32 addr, __be16 port)
 {
 	__u32 addr_off = p->l3_off + (side == NAT_DEST ? offsetof(struct iphdr, daddr) : offsetof(struct iphdr, saddr));
@@ -32,21 +30,21 @@ static __always_inline int nat_rewrite(struct __sk_buff *skb, struct sy_packet *
 	int ret;
 
 	if (old_addr != addr) {
-		ret = bpf_l4_csum_replace(skb, csum_off, old_addr, addr, BPF_F_PSEUDO_HDR | mangled | sizeof(addr));
+		ret = ctx_l4_csum_replace(ctx, csum_off, old_addr, addr, BPF_F_PSEUDO_HDR | mangled | sizeof(addr));
 		if (ret < 0)
 			return ret;
-		ret = bpf_l3_csum_replace(skb, p->l3_off + offsetof(struct iphdr, check), old_addr, addr, sizeof(addr));
+		ret = ctx_l3_csum_replace(ctx, p->l3_off + offsetof(struct iphdr, check), old_addr, addr, sizeof(addr));
 		if (ret < 0)
 			return ret;
-		ret = bpf_skb_store_bytes(skb, addr_off, &addr, sizeof(addr), 0);
+		ret = ctx_store_bytes(ctx, addr_off, &addr, sizeof(addr));
 		if (ret < 0)
 			return ret;
 	}
 	if (old_port != port) {
-		ret = bpf_l4_csum_replace(skb, csum_off, old_port, port, mangled | sizeof(port));
+		ret = ctx_l4_csum_replace(ctx, csum_off, old_port, port, mangled | sizeof(port));
 		if (ret < 0)
 			return ret;
-		ret = bpf_skb_store_bytes(skb, port_off, &port, sizeof(port), 0);
+		ret = ctx_store_bytes(ctx, port_off, &port, sizeof(port));
 		if (ret < 0)
 			return ret;
 	}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
-/* Parsing an Ethernet/IPv4 TCP or UDP packet at tc into offsets and the flow's
- * 5-tuple. Other packets (IPv6, ARP, ICMP, later fragments) are left alone. */
+/* Parsing an Ethernet/IPv4 TCP or UDP packet (tc or XDP) into offsets and the
+ * flow's 5-tuple. Other packets (IPv6, ARP, ICMP, later fragments) are left
+ * alone. */
 #ifndef SWITCHYARD_PACKET_H
 #define SWITCHYARD_PACKET_H
 
@@ -12,6 +13,7 @@
 #include <linux/udp.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+#include "ctx.h"
 
 #define IP_MF 0x2000
 #define IP_OFFSET 0x1fff
@@ -34,10 +36,10 @@ struct sy_packet {
 #define SY_TCP_ACK 0x10
 
 /* 0 when the packet is IPv4 TCP or UDP with its ports readable. */
-static __always_inline int packet_parse(struct __sk_buff *skb, struct sy_packet *p)
+static __always_inline int packet_parse(sy_ctx_t *ctx, struct sy_packet *p)
 {
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
+	void *data = ctx_data(ctx);
+	void *data_end = ctx_data_end(ctx);
 	struct ethhdr *eth = data;
 	struct iphdr *ip;
 	__be16 *ports;

@@ -7,15 +7,8 @@
 #define SWITCHYARD_REJECT_H
 
 #include <linux/if_ether.h>
-#include <linux/pkt_cls.h>
 #include "packet.h"
-
-static __always_inline __u16 csum_fold(__u32 csum)
-{
-	csum = (csum & 0xffff) + (csum >> 16);
-	csum = (csum & 0xffff) + (csum >> 16);
-	return (__u16)~csum;
-}
+#include "verdict.h"
 
 struct pseudo_hdr {
 	__be32 saddr;
@@ -25,9 +18,10 @@ struct pseudo_hdr {
 	__be16 len;
 };
 
-/* Returns a tc verdict: a redirect carrying the RST, or SHOT when the packet
- * is not a plain SYN we can answer. */
-static __always_inline int reject_tcp_syn(struct __sk_buff *skb, const struct sy_packet *p)
+/* SY_VERDICT_TX with the packet turned into the RST, or a drop: the packet is
+ * not a plain SYN we can answer (no backend: nothing to refuse), its headers
+ * are cut short (malformed), or writing the RST failed. */
+static __always_inline int reject_tcp_syn(sy_ctx_t *ctx, const struct sy_packet *p)
 {
 	struct ethhdr eth;
 	struct iphdr ip;
@@ -38,14 +32,14 @@ static __always_inline int reject_tcp_syn(struct __sk_buff *skb, const struct sy
 	__s64 sum;
 
 	if (!(p->tcp_flags & SY_TCP_SYN) || (p->tcp_flags & (SY_TCP_ACK | SY_TCP_RST)) || p->ihl_words != 5)
-		return TC_ACT_SHOT;
-	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)) < 0 ||
-	    bpf_skb_load_bytes(skb, p->l3_off, &ip, sizeof(ip)) < 0 ||
-	    bpf_skb_load_bytes(skb, p->l4_off, &tcp, sizeof(tcp)) < 0)
-		return TC_ACT_SHOT;
+		return SY_DROP(SY_DROP_NO_BACKEND);
+	if (ctx_load_bytes(ctx, 0, &eth, sizeof(eth)) < 0 ||
+	    ctx_load_bytes(ctx, p->l3_off, &ip, sizeof(ip)) < 0 ||
+	    ctx_load_bytes(ctx, p->l4_off, &tcp, sizeof(tcp)) < 0)
+		return SY_DROP(SY_DROP_MALFORMED);
 	/* Drop options and payload: a RST is 40 bytes of IP. */
-	if (bpf_skb_change_tail(skb, p->l4_off + sizeof(tcp), 0) < 0)
-		return TC_ACT_SHOT;
+	if (ctx_change_tail(ctx, p->l4_off + sizeof(tcp)) < 0)
+		return SY_DROP(SY_DROP_REJECT_FAILED);
 
 	__builtin_memcpy(tmp, eth.h_dest, ETH_ALEN);
 	__builtin_memcpy(eth.h_dest, eth.h_source, ETH_ALEN);
@@ -60,7 +54,7 @@ static __always_inline int reject_tcp_syn(struct __sk_buff *skb, const struct sy
 	ip.check = 0;
 	sum = bpf_csum_diff(NULL, 0, (__be32 *)&ip, sizeof(ip), 0);
 	if (sum < 0)
-		return TC_ACT_SHOT;
+		return SY_DROP(SY_DROP_REJECT_FAILED);
 	ip.check = csum_fold(sum);
 
 	seq = bpf_ntohl(tcp.seq);
@@ -74,17 +68,17 @@ static __always_inline int reject_tcp_syn(struct __sk_buff *skb, const struct sy
 	ph = (struct pseudo_hdr){ .saddr = ip.saddr, .daddr = ip.daddr, .proto = IPPROTO_TCP, .len = bpf_htons(sizeof(tcp)) };
 	sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
 	if (sum < 0)
-		return TC_ACT_SHOT;
+		return SY_DROP(SY_DROP_REJECT_FAILED);
 	sum = bpf_csum_diff(NULL, 0, (__be32 *)&tcp, sizeof(tcp), sum);
 	if (sum < 0)
-		return TC_ACT_SHOT;
+		return SY_DROP(SY_DROP_REJECT_FAILED);
 	tcp.check = csum_fold(sum);
 
-	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0) < 0 ||
-	    bpf_skb_store_bytes(skb, p->l3_off, &ip, sizeof(ip), 0) < 0 ||
-	    bpf_skb_store_bytes(skb, p->l4_off, &tcp, sizeof(tcp), 0) < 0)
-		return TC_ACT_SHOT;
-	return bpf_redirect(skb->ifindex, 0);
+	if (ctx_store_bytes(ctx, 0, &eth, sizeof(eth)) < 0 ||
+	    ctx_store_bytes(ctx, p->l3_off, &ip, sizeof(ip)) < 0 ||
+	    ctx_store_bytes(ctx, p->l4_off, &tcp, sizeof(tcp)) < 0)
+		return SY_DROP(SY_DROP_REJECT_FAILED);
+	return SY_VERDICT_TX;
 }
 
 #endif /* SWITCHYARD_REJECT_H */

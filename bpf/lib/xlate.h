@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
-/* Service translation at tc ingress: replies of tracked flows are turned back
- * into the service address; packets to a service address are sent to a
- * backend, chosen once per flow. Everything else passes untouched. */
+/* Service translation at ingress, tc or XDP: replies of tracked flows are
+ * turned back into the service address; packets to a service address are sent
+ * to a backend, chosen once per flow. Everything else passes untouched. Every
+ * function returns a verdict or -reason (verdict.h). */
 #ifndef SWITCHYARD_XLATE_H
 #define SWITCHYARD_XLATE_H
 
-#include <linux/pkt_cls.h>
 #include "conntrack.h"
 #include "lb.h"
 #include "nat.h"
 #include "reject.h"
+#include "verdict.h"
 
 /* Load-time knob: the source address given to hairpin flows (a pod reaching
  * itself through its service), so its replies come back through the node
@@ -18,7 +19,7 @@ const volatile __be32 hairpin_snat_addr = bpf_htonl(0xa9fe2a01); /* 169.254.42.1
 
 /* A reply of a tracked flow: source back to the service address (and, for a
  * hairpin flow, destination back to the client). */
-static __always_inline int xlate_reply(struct __sk_buff *skb, struct sy_packet *p, struct sy_ct_entry *ct)
+static __always_inline int xlate_reply(sy_ctx_t *ctx, struct sy_packet *p, struct sy_ct_entry *ct)
 {
 	__be32 client = ct->client_addr;
 	__be16 client_port = p->dport;
@@ -27,29 +28,29 @@ static __always_inline int xlate_reply(struct __sk_buff *skb, struct sy_packet *
 	__be16 svc_port = ct->nat_port;
 
 	ct_touch(ct);
-	if (nat_rewrite(skb, p, NAT_SOURCE, svc_addr, svc_port) < 0)
-		return TC_ACT_SHOT;
-	if ((flags & SY_CT_F_HAIRPIN) && nat_rewrite(skb, p, NAT_DEST, client, client_port) < 0)
-		return TC_ACT_SHOT;
-	return TC_ACT_OK;
+	if (nat_rewrite(ctx, p, NAT_SOURCE, svc_addr, svc_port) < 0)
+		return SY_DROP(SY_DROP_NAT_FAILED);
+	if ((flags & SY_CT_F_HAIRPIN) && nat_rewrite(ctx, p, NAT_DEST, client, client_port) < 0)
+		return SY_DROP(SY_DROP_NAT_FAILED);
+	return SY_VERDICT_PASS;
 }
 
 /* The client side of a tracked flow: the same backend as its first packet. */
-static __always_inline int xlate_established(struct __sk_buff *skb, struct sy_packet *p, struct sy_ct_entry *ct)
+static __always_inline int xlate_established(sy_ctx_t *ctx, struct sy_packet *p, struct sy_ct_entry *ct)
 {
 	__be32 backend = ct->nat_addr;
 	__be16 backend_port = ct->nat_port;
 	__u16 flags = ct->flags;
 
 	ct_touch(ct);
-	if ((flags & SY_CT_F_HAIRPIN) && nat_rewrite(skb, p, NAT_SOURCE, hairpin_snat_addr, p->sport) < 0)
-		return TC_ACT_SHOT;
-	if (nat_rewrite(skb, p, NAT_DEST, backend, backend_port) < 0)
-		return TC_ACT_SHOT;
-	return TC_ACT_OK;
+	if ((flags & SY_CT_F_HAIRPIN) && nat_rewrite(ctx, p, NAT_SOURCE, hairpin_snat_addr, p->sport) < 0)
+		return SY_DROP(SY_DROP_NAT_FAILED);
+	if (nat_rewrite(ctx, p, NAT_DEST, backend, backend_port) < 0)
+		return SY_DROP(SY_DROP_NAT_FAILED);
+	return SY_VERDICT_PASS;
 }
 
-static __always_inline int xlate_new_flow(struct __sk_buff *skb, struct sy_packet *p, const struct sy_service *svc)
+static __always_inline int xlate_new_flow(sy_ctx_t *ctx, struct sy_packet *p, const struct sy_service *svc)
 {
 	struct ct_flow flow = {
 		.client_addr = p->saddr, .client_port = p->sport, .svc_addr = p->daddr,
@@ -63,8 +64,8 @@ static __always_inline int xlate_new_flow(struct __sk_buff *skb, struct sy_packe
 		/* No endpoints: refuse TCP at once; UDP has no handshake to refuse.
 		 * Endpoints that exist but not for this path: drop, as kube-proxy. */
 		if (svc->flags & SY_SVC_F_DROP_NO_BACKEND)
-			return TC_ACT_SHOT;
-		return p->proto == IPPROTO_TCP ? reject_tcp_syn(skb, p) : TC_ACT_SHOT;
+			return SY_DROP(SY_DROP_NO_BACKEND_POLICY);
+		return p->proto == IPPROTO_TCP ? reject_tcp_syn(ctx, p) : SY_DROP(SY_DROP_NO_BACKEND);
 	}
 	flow.backend_addr = backend->addr;
 	flow.backend_port = backend->port;
@@ -75,12 +76,12 @@ static __always_inline int xlate_new_flow(struct __sk_buff *skb, struct sy_packe
 		flow.reply_to = hairpin_snat_addr;
 	}
 	if (ct_create(&flow) < 0)
-		return TC_ACT_SHOT;
-	if ((flow.flags & SY_CT_F_HAIRPIN) && nat_rewrite(skb, p, NAT_SOURCE, hairpin_snat_addr, p->sport) < 0)
-		return TC_ACT_SHOT;
-	if (nat_rewrite(skb, p, NAT_DEST, flow.backend_addr, flow.backend_port) < 0)
-		return TC_ACT_SHOT;
-	return TC_ACT_OK;
+		return SY_DROP(SY_DROP_CT_CREATE_FAILED);
+	if ((flow.flags & SY_CT_F_HAIRPIN) && nat_rewrite(ctx, p, NAT_SOURCE, hairpin_snat_addr, p->sport) < 0)
+		return SY_DROP(SY_DROP_NAT_FAILED);
+	if (nat_rewrite(ctx, p, NAT_DEST, flow.backend_addr, flow.backend_port) < 0)
+		return SY_DROP(SY_DROP_NAT_FAILED);
+	return SY_VERDICT_PASS;
 }
 
 /* A SYN straight to an address that is not a service, on a 4-tuple whose
@@ -101,31 +102,31 @@ static __always_inline void forget_reused_tuple(const struct sy_packet *p)
 	bpf_map_delete_elem(&sy_conntrack, &reply_key);
 }
 
-static __always_inline int xlate_ingress(struct __sk_buff *skb)
+static __always_inline int xlate_ingress(sy_ctx_t *ctx)
 {
 	struct sy_packet p;
 	struct sy_service *svc;
 	struct sy_ct_entry *ct;
 
-	if (packet_parse(skb, &p) < 0)
-		return TC_ACT_OK;
+	if (packet_parse(ctx, &p) < 0)
+		return SY_VERDICT_PASS;
 
 	ct = ct_lookup(&p, SY_CT_REPLY);
 	if (ct)
-		return xlate_reply(skb, &p, ct);
+		return xlate_reply(ctx, &p, ct);
 
 	svc = lb_lookup_service(p.daddr, p.dport, p.proto);
 	if (!svc) {
 		forget_reused_tuple(&p);
-		return TC_ACT_OK;
+		return SY_VERDICT_PASS;
 	}
 
 	ct = ct_lookup(&p, SY_CT_ORIGINAL);
 	/* A fresh SYN on a tracked 4-tuple is a new connection reusing a port:
 	 * it gets a new choice, not a backend that may have gone since. */
 	if (ct && !(p.proto == IPPROTO_TCP && (p.tcp_flags & (SY_TCP_SYN | SY_TCP_ACK)) == SY_TCP_SYN))
-		return xlate_established(skb, &p, ct);
-	return xlate_new_flow(skb, &p, svc);
+		return xlate_established(ctx, &p, ct);
+	return xlate_new_flow(ctx, &p, svc);
 }
 
 #endif /* SWITCHYARD_XLATE_H */

@@ -6,4 +6,4 @@ export { BpfMap, TypedMap, type MapInfo, type UpdateFlag } from './map.js';
 export { BpfProgram, TcAttachment, XdpAttachment, CgroupAttachment, type Attachment, type TcDirection, type XdpMode } from './program.js';
 export { derive, type Codec, type FieldFormat, type Formats } from './codec.js';
 export { BpfError, BpfErrorCode } from './errors.js';
-export type { BtfType, BtfMember, BatchResult, TestRunResult } from '../native/addon.js';
+export type { BtfType, BtfMember, BatchResult, NativeObjectBtf as ObjectBtf, TestRunResult } from '../native/addon.js';

@@ -1,5 +1,5 @@
 // A compiled BPF object: open, adjust before load (pins, sizes, knobs), load.
-import { addon, type NativeObject, type NativeObjectMap, type NativeObjectProgram } from '../native/addon.js';
+import { addon, type NativeObject, type NativeObjectBtf, type NativeObjectMap, type NativeObjectProgram } from '../native/addon.js';
 import { BpfError, BpfErrorCode, native } from './errors.js';
 import { BpfMap } from './map.js';
 import { checkPins, incompatible, migratePin, type PinnedMapMigration } from './pins.js';
@@ -109,6 +109,11 @@ export class BpfObject {
 
   programs(): NativeObjectProgram[] {
     return native(() => this.#native.programs());
+  }
+
+  /** The file's BTF: each map's key and value type, and every named enum. Needs no load (and no privileges). */
+  btf(): NativeObjectBtf {
+    return native(() => this.#native.btf());
   }
 
   /** A loaded map by name; it holds its own fd and outlives close(). */

@@ -31,6 +31,14 @@ export interface BtfType {
   length?: number;
   elem?: BtfType;
   members?: BtfMember[];
+  /** enum: its constants. */
+  values?: Array<{ name: string; value: number }>;
+}
+
+/** An object file's own BTF, read before load. */
+export interface NativeObjectBtf {
+  maps: Array<{ name: string; type: string; key: BtfType | null; value: BtfType | null }>;
+  enums: BtfType[];
 }
 
 export interface BtfMember {
@@ -143,6 +151,7 @@ export interface NativeObject {
   /** A new, unpinned map of the object's definition and BTF (before load). */
   createMap(name: string): NativeMap;
   programs(): NativeObjectProgram[];
+  btf(): NativeObjectBtf;
   setMapPinPath(map: string, path: string): void;
   setMapMaxEntries(map: string, n: number): void;
   setProgramAutoload(program: string, on: boolean): void;

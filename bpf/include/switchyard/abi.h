@@ -6,9 +6,17 @@
  * here is seen there at load time, never silently misread.
  *
  * Rules: fixed-width types only; network byte order spelled __be16/__be32 (the
- * codecs read byte order from those typedefs); padding explicit and zeroed,
- * because hash maps compare keys as bytes. A struct whose layout changes gets
- * a map with a new name, so an old pinned map is never misread.
+ * codecs read byte order from those typedefs; every __be32 is an IPv4 address,
+ * which is how control/proxiers/ebpf/abi.generated.ts shows it); padding
+ * explicit and zeroed, because hash maps compare keys as bytes. A struct whose
+ * layout changes gets a map with a new name, so an old pinned map is never
+ * misread.
+ *
+ * Constants are enums, not #defines: BTF carries enums, so the generated
+ * TypeScript (scripts/gen-abi.ts) takes their names and values from the
+ * object too. Fields keep their fixed-width types (an enum is 4 bytes); the
+ * comment names the enum a field holds. maps.h makes sure every enum here is
+ * in the BTF even if no field is declared with it.
  */
 #ifndef SWITCHYARD_ABI_H
 #define SWITCHYARD_ABI_H
@@ -24,16 +32,19 @@ struct sy_service_key {
 	__u8 pad;
 };
 
-#define SY_SVC_F_AFFINITY (1 << 0) /* sessionAffinity: ClientIP */
-/* No usable backend here, but some elsewhere (internalTrafficPolicy Local with
- * endpoints only on other nodes): drop silently as kube-proxy does, instead of
- * refusing as for a service with no endpoints at all. */
-#define SY_SVC_F_DROP_NO_BACKEND (1 << 1)
+/* sy_service.flags */
+enum sy_svc_flags {
+	SY_SVC_F_AFFINITY = 1 << 0, /* sessionAffinity: ClientIP */
+	/* No usable backend here, but some elsewhere (internalTrafficPolicy Local
+	 * with endpoints only on other nodes): drop silently as kube-proxy does,
+	 * instead of refusing as for a service with no endpoints at all. */
+	SY_SVC_F_DROP_NO_BACKEND = 1 << 1,
+};
 
 struct sy_service {
 	__u32 id;               /* service-port id: the key of its slots and affinity */
 	__u16 backend_count;    /* slots 0..count-1 are valid; 0: reject, or drop with SY_SVC_F_DROP_NO_BACKEND */
-	__u16 flags;            /* SY_SVC_F_* */
+	__u16 flags;            /* enum sy_svc_flags */
 	__u32 affinity_timeout; /* seconds, with SY_SVC_F_AFFINITY */
 	__u32 pad;
 };
@@ -59,8 +70,11 @@ struct sy_backend {
 
 /* ---- connection tracking: one entry per direction of a translated flow ---- */
 
-#define SY_CT_ORIGINAL 0 /* client -> service address, as the client sent it */
-#define SY_CT_REPLY 1    /* backend -> client (or the hairpin address), as the backend sends it */
+/* sy_ct_key.dir */
+enum sy_ct_dir {
+	SY_CT_ORIGINAL = 0, /* client -> service address, as the client sent it */
+	SY_CT_REPLY = 1,    /* backend -> client (or the hairpin address), as the backend sends it */
+};
 
 struct sy_ct_key {
 	__be32 saddr;
@@ -68,17 +82,20 @@ struct sy_ct_key {
 	__be16 sport;
 	__be16 dport;
 	__u8 proto;
-	__u8 dir;      /* SY_CT_ORIGINAL or SY_CT_REPLY */
+	__u8 dir;      /* enum sy_ct_dir */
 	__u16 pad;
 };
 
-#define SY_CT_F_HAIRPIN (1 << 0) /* the client is its own backend: source NATed too */
+/* sy_ct_entry.flags */
+enum sy_ct_flags {
+	SY_CT_F_HAIRPIN = 1 << 0, /* the client is its own backend: source NATed too */
+};
 
 struct sy_ct_entry {
 	__u64 last_seen_ns;  /* bpf_ktime_get_ns() of the last packet */
 	__be32 nat_addr;     /* ORIGINAL: backend address; REPLY: service address */
 	__be16 nat_port;     /* ORIGINAL: backend port; REPLY: service port */
-	__u16 flags;         /* SY_CT_F_* */
+	__u16 flags;         /* enum sy_ct_flags */
 	__be32 client_addr;  /* REPLY of a hairpin flow: the client, restored as destination */
 	__u32 service_id;
 	__u32 backend_id;
@@ -111,6 +128,19 @@ struct sy_sock_revnat {
 	__be32 addr;   /* service address the application asked for */
 	__be16 port;   /* service port */
 	__u16 pad;
+};
+
+/* ---- drop counters: why a packet was dropped, the index of sy_drops ---- */
+
+enum sy_drop_reason {
+	/* 0 is no reason: a helper returns -reason, and -0 is not a drop. */
+	SY_DROP_MALFORMED = 1,       /* a header the parser accepted could not be read or written back */
+	SY_DROP_NO_BACKEND,          /* service without endpoints, and nothing to refuse: UDP, or TCP that is not a plain SYN */
+	SY_DROP_NO_BACKEND_POLICY,   /* no usable backend here (SY_SVC_F_DROP_NO_BACKEND): dropped by policy */
+	SY_DROP_REJECT_FAILED,       /* service without endpoints; turning the SYN into a RST failed */
+	SY_DROP_CT_CREATE_FAILED,    /* the conntrack entries of a new flow could not be written */
+	SY_DROP_NAT_FAILED,          /* rewriting an address, port or checksum failed */
+	__SY_DROP_MAX,               /* not a reason: the size of sy_drops */
 };
 
 #endif /* SWITCHYARD_ABI_H */

@@ -32,7 +32,7 @@ describe('scripts/install.sh', () => {
 
   it("holds the addon and the BPF objects where the daemon looks, and not the tests' objects", () => {
     expect(existsSync(join(prefix, 'build', 'Release', 'switchyard.node'))).toBe(true);
-    expect(readdirSync(join(prefix, 'build', 'bpf')).sort()).toEqual(['sock.bpf.o', 'tc.bpf.o']);
+    expect(readdirSync(join(prefix, 'build', 'bpf')).sort()).toEqual(['sock.bpf.o', 'tc.bpf.o', 'xdp.bpf.o']);
     expect(readdirSync(join(prefix, 'dist')).sort()).toEqual(['control']);
   });
 
