@@ -12,13 +12,14 @@ import { IPTABLES_MODE_ONLY, cleanupIptables } from './proxiers/iptables/tables.
 import { cleanupIpvsMode } from './proxiers/ipvs/cleanup.js';
 import { IpvsProxier } from './proxiers/ipvs/proxier.js';
 import type { Proxier } from './proxiers/types.js';
+import { ProxierErrorCode } from './proxiers/errors.js';
 import { KubernetesSource } from './sources/kubernetes.js';
 import { ManifestSource } from './sources/manifests.js';
 import { Store } from './sources/store.js';
 import { SyncLoop, type SyncReport } from './sync/sync-loop.js';
 
 export class UnsupportedModeError extends Error {
-  readonly code = 'ERR_PROXY_MODE_UNSUPPORTED';
+  readonly code = ProxierErrorCode.ModeUnsupported;
 }
 
 /** The proxier for a mode, or a clear refusal for a mode this build or node cannot run. */
