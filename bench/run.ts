@@ -77,7 +77,7 @@ function parseArgs(argv: string[]): Options {
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i] ?? '';
-    const num = (name: string, min: number) => {
+    const num = (_name: string, min: number) => {
       const n = Number(value());
       if (!Number.isFinite(n) || n < min) throw new Error(`${flag} needs a number ≥ ${min}`);
       return n;
@@ -285,9 +285,9 @@ class Bench {
       const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'bench' }, spec: { clusterIP: ip, clusterIPs: [ip], ports: [{ name: 'p', protocol: 'TCP', port: 80, targetPort: 8080 }] } };
       const svcSlice = slice(name, `${name}-1`, 'TCP', [{ ip: this.backend.ip, node: 'n2' }]);
       await pause();
-      samples.addService.push(await this.change(d, () => (api.create(svcSlice as never), api.create(svc as never)), { mode, kind: 'addService' }));
+      samples.addService.push(await this.change(d, () => { api.create(svcSlice as never); api.create(svc as never); }, { mode, kind: 'addService' }));
       await pause();
-      samples.removeService.push(await this.change(d, () => (api.delete('Service', 'bench', name), api.delete('EndpointSlice', 'bench', `${name}-1`)), { mode, kind: 'removeService' }));
+      samples.removeService.push(await this.change(d, () => { api.delete('Service', 'bench', name); api.delete('EndpointSlice', 'bench', `${name}-1`); }, { mode, kind: 'removeService' }));
     }
     return {
       addEndpoint: percentiles(samples.addEndpoint),

@@ -28,6 +28,7 @@ export interface VmOptions {
 
 /** The line of the VM run's stderr that says best why it failed: a guest kernel's panic or oops, run.sh's own message, or the last line. */
 export function failureLine(lines: string[]): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the ANSI colour codes (ESC [ … m) of run.sh's log lines
   const text = lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').trim()).filter((l) => l && !l.startsWith('[bench]'));
   const kernel = text.map((l) => /\] (Kernel panic - .*|BUG: .*|Oops: .*|general protection fault.*|invalid opcode.*)$/.exec(l)?.[1]).find(Boolean);
   const ours = text.find((l) => l.startsWith('[switchyard] vm:'))?.replace('[switchyard] vm: ', '');

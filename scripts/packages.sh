@@ -19,9 +19,10 @@ BUILD_PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ 
 RUNTIME_PACKAGES=(libc6 libgcc-s1 libstdc++6 libbpf1 libelf1 zlib1g iproute2 iptables conntrack kmod ipset)
 
 # The tests and the namespace test cluster (nsenter, curl, ping, bpftool, …),
-# tools for looking at a node by hand (ethtool, ipset), and ipvsadm, which the
-# IPVS tests compare our netlink read-back with.
-TEST_PACKAGES=(bpftool util-linux procps iputils-ping curl ethtool ipset ipvsadm)
+# tools for looking at a node by hand (ethtool, ipset), ipvsadm, which the
+# IPVS tests compare our netlink read-back with, and clang-format (the same
+# LLVM as clang), which npm run lint checks the C and C++ sources with.
+TEST_PACKAGES=(bpftool util-linux procps iputils-ping curl ethtool ipset ipvsadm clang-format)
 
 # Only to fetch Node 24 and npm from the npm registry on a machine without
 # any npm (a fresh Debian, the image's build stage).

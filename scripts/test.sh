@@ -4,8 +4,9 @@
 # and the BPF program tests again in VMs booting Debian's 6.1 and 6.12 kernels
 # (test/vm), so our programs are known to pass older verifiers than this one.
 #
-#   scripts/test.sh              setup, unit, privileged, vm
-#   scripts/test.sh unit         unit tests only
+#   scripts/test.sh              setup, lint, unit, privileged, vm
+#   scripts/test.sh unit         lint, then the unit tests
+#   scripts/test.sh lint         lint only (scripts/lint.sh: Biome, clang-format; under a second)
 #   scripts/test.sh privileged   privileged tests only
 #   scripts/test.sh vm           the VM tests only (SWITCHYARD_VM_KERNELS="6.1 6.12",
 #                                then the ipvs mode's in SWITCHYARD_IPVS_VM_KERNEL=6.12)
@@ -53,6 +54,10 @@ use_node24
 
 which=${1:-all}; [ $# -gt 0 ] && shift
 status=0
+if [ "$which" = all ] || [ "$which" = unit ] || [ "$which" = lint ]; then
+  log "lint (scripts/lint.sh)"
+  bash scripts/lint.sh || status=1
+fi
 if [ "$which" = all ] || [ "$which" = unit ]; then
   log "unit tests"
   vitest run --project unit "$@" || status=1

@@ -3,7 +3,7 @@
 // on, and a hint where one helps. Codes never change meaning once released.
 import { constants } from 'node:os';
 
-import { isAddonError, NativeFailure, type AddonError, type NativeFailureDetails } from '../native/errors.js';
+import { isAddonError, NativeErrorCode, NativeFailure, type AddonError, type NativeFailureDetails } from '../native/errors.js';
 
 export const BpfErrorCode = {
   /** Not allowed: not root, or missing CAP_BPF/CAP_NET_ADMIN. */
@@ -62,11 +62,11 @@ interface NativeError extends AddonError {
 
 /** Maps an addon error to its catalogue entry. Other errors pass through. */
 export function fromNative(e: unknown): unknown {
-  if (!isAddonError<NativeError>(e, 'ERR_BPF_NATIVE')) return e;
+  if (!isAddonError<NativeError>(e, NativeErrorCode.Bpf)) return e;
   const op = e.op ?? 'bpf';
   const errno = e.errno;
   const details: BpfErrorDetails = { op, errno, target: e.target, cause: e };
-  if (e.code === 'ERR_BPF_NATIVE_ARGUMENT') return new BpfError(BpfErrorCode.InvalidArgument, e.message, details);
+  if (e.code === NativeErrorCode.BpfArgument) return new BpfError(BpfErrorCode.InvalidArgument, e.message, details);
 
   if (op === 'object.load' && e.verifierLog && /BEGIN PROG LOAD LOG|processed|invalid|R\d/.test(e.verifierLog + e.message)) {
     const tail = e.verifierLog.trim().split('\n').slice(-3).join(' | ');

@@ -3,6 +3,7 @@
 // output is a kubectl-like table, or the API's JSON/YAML with -o.
 import { stringify as toYaml } from 'yaml';
 import { renderConntrack, renderMapEntries, renderMaps, renderServices, renderStatus } from './render.js';
+import { CliErrorCode } from './errors.js';
 
 export const GET_USAGE = `Usage: switchyard get RESOURCE [NAME] [flags]
 
@@ -34,7 +35,7 @@ export interface GetArgs {
 }
 
 export class UsageError extends Error {
-  readonly code = 'ERR_CLI_USAGE';
+  readonly code = CliErrorCode.Usage;
 }
 
 const RESOURCES: Record<string, GetArgs['resource']> = {

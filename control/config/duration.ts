@@ -16,8 +16,9 @@ const NS_PER_UNIT: Record<string, number> = {
 
 // One "<number><unit>" term; Go allows "1.", ".5" but not ".".
 const TERM = /(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
-// time.Duration is an int64 of nanoseconds: about 292 years.
-const MAX_NS = 9_223_372_036_854_775_807;
+// time.Duration is an int64 of nanoseconds: about 292 years. (2^63 - 1 is not
+// a double: the literal 9_223_372_036_854_775_807 was this same 2^63.)
+const MAX_NS = 2 ** 63 - 1;
 
 export const DURATION_EXAMPLES = 'a duration such as 30s, 1m0s, 500ms or 1h2m';
 

@@ -2,6 +2,24 @@
 // operation, the errno and the object it was about, with a stable code and,
 // where one helps, a hint an operator can act on.
 
+/**
+ * The codes the addon (native/*.cc) puts on what it throws. They never reach
+ * an operator: control/bpf/errors.ts and control/ipvs/errors.ts map each to
+ * their own catalogue's code. Spelled here once for TypeScript; native/ has
+ * the same strings (test/unit/errors/catalogue.test.ts checks both agree).
+ */
+export const NativeErrorCode = {
+  /** A BPF syscall or libbpf call failed; `errno`, `op` and `target` say which. */
+  Bpf: 'ERR_BPF_NATIVE',
+  /** A BPF call got an argument of the wrong type or size. */
+  BpfArgument: 'ERR_BPF_NATIVE_ARGUMENT',
+  /** An IPVS netlink exchange failed; `errno`, `op`, `target` and `detail` say which. */
+  Ipvs: 'ERR_IPVS_NATIVE',
+  /** An IPVS call got an argument of the wrong type, or a field it cannot encode. */
+  IpvsArgument: 'ERR_IPVS_NATIVE_ARGUMENT',
+} as const;
+export type NativeErrorCode = (typeof NativeErrorCode)[keyof typeof NativeErrorCode];
+
 export interface NativeFailureDetails {
   op: string;
   errno?: number;

@@ -3,15 +3,16 @@
 // with `iptables-save`. Asynchronous: a restore of 10,000 services takes
 // seconds, and the ops API must keep answering meanwhile.
 import { runTool, type ToolOutput as Output } from './run-tool.js';
+import type { IptablesErrorCode } from './errors.js';
 
 export type Table = 'filter' | 'nat' | 'mangle' | 'raw';
 
 export class IptablesError extends Error {
-  readonly code: string;
+  readonly code: IptablesErrorCode;
   /** The restore input line the kernel refused, when iptables-restore names one. */
   readonly line?: string;
 
-  constructor(code: string, message: string, line?: string) {
+  constructor(code: IptablesErrorCode, message: string, line?: string) {
     super(message);
     this.code = code;
     if (line !== undefined) this.line = line;

@@ -3,7 +3,7 @@
 // stable code and, where one helps, a hint. Codes never change meaning.
 import { constants } from 'node:os';
 
-import { isAddonError, NativeFailure, type AddonError, type NativeFailureDetails } from '../native/errors.js';
+import { isAddonError, NativeErrorCode, NativeFailure, type AddonError, type NativeFailureDetails } from '../native/errors.js';
 
 export const IpvsErrorCode = {
   /** No IPVS in this kernel (the "IPVS" generic netlink family is not registered). */
@@ -88,9 +88,9 @@ export function ipvsError(op: string, errno: number, message: string, extra: Omi
 
 /** Maps an addon error to its catalogue entry. Other errors pass through. */
 export function fromNative(e: unknown, context: ErrorContext = {}): unknown {
-  if (!isAddonError<NativeError>(e, 'ERR_IPVS_NATIVE')) return e;
+  if (!isAddonError<NativeError>(e, NativeErrorCode.Ipvs)) return e;
   const op = e.op ?? 'ipvs';
-  if (e.code === 'ERR_IPVS_NATIVE_ARGUMENT') return new IpvsError(IpvsErrorCode.InvalidArgument, e.message, { op, errno: e.errno, target: e.target, cause: e });
+  if (e.code === NativeErrorCode.IpvsArgument) return new IpvsError(IpvsErrorCode.InvalidArgument, e.message, { op, errno: e.errno, target: e.target, cause: e });
   return ipvsError(op, e.errno ?? 0, e.message, {
     ...context,
     cause: e,

@@ -11,6 +11,7 @@ import type { ApiApp } from '../api/app.js';
 import type { ApiContext } from '../api/context.js';
 import type { ProxyMetrics } from '../api/metrics.js';
 import type { ProxyOptions, SyncPeriods } from '../config/options.js';
+import { ProxierErrorCode } from './errors.js';
 import type { Proxier } from './types.js';
 
 /**
@@ -102,7 +103,7 @@ export type ModeName = (typeof MODES)[number]['name'];
 export const MODE_NAMES: readonly ModeName[] = MODES.map((m) => m.name);
 
 export class UnsupportedModeError extends Error {
-  readonly code = 'ERR_PROXY_MODE_UNSUPPORTED';
+  readonly code = ProxierErrorCode.ModeUnsupported;
 }
 
 /** A set of modes: the built-in table, or a test's own. */

@@ -13,10 +13,11 @@ import { isIP } from 'node:net';
 import type {
   Endpoint, EndpointPort, EndpointSlice, IPFamily, Node, ObjectKind, Protocol, Service, ServicePort, ServiceType,
 } from './types.js';
+import { SourceErrorCode } from './errors.js';
 
 /** An object the proxy cannot use at all; `problems` lists each with its field path. */
 export class ObjectError extends Error {
-  readonly code = 'ERR_SOURCE_OBJECT';
+  readonly code = SourceErrorCode.Object;
   readonly kind: string;
   readonly namespace: string;
   /**

@@ -252,9 +252,11 @@ switch (mode) {
   case 'tcp':
     await probe(tcpOnce, flags);
     process.exit(0);
+    break;
   case 'udp':
     await probe(udpOnce, flags);
     process.exit(0);
+    break;
   case 'hold':
     await hold(flags);
     break;

@@ -63,10 +63,10 @@ function probe(mode: 'tcp' | 'udp', ns: string, target: string, opts: ProbeOptio
 }
 
 /** `count` fresh TCP connections to `target` ("IP:PORT"), each reading the greeting. */
-export const tcpProbe = (net: TestNet, ns: string, target: string, opts: ProbeOptions = {}) => probe('tcp', ns, target, opts);
+export const tcpProbe = (_net: TestNet, ns: string, target: string, opts: ProbeOptions = {}) => probe('tcp', ns, target, opts);
 
 /** `count` UDP datagrams to `target`, each from a new socket and so a new source port. */
-export const udpProbe = (net: TestNet, ns: string, target: string, opts: ProbeOptions = {}) => probe('udp', ns, target, opts);
+export const udpProbe = (_net: TestNet, ns: string, target: string, opts: ProbeOptions = {}) => probe('udp', ns, target, opts);
 
 /** One long-lived TCP connection, for tests of established flows. */
 export interface Held {
@@ -78,7 +78,7 @@ export interface Held {
   close(): Promise<void>;
 }
 
-export async function holdConnection(net: TestNet, ns: string, target: string, opts: { timeoutMs?: number; close?: 'fin' | 'reset' } = {}): Promise<Held> {
+export async function holdConnection(_net: TestNet, ns: string, target: string, opts: { timeoutMs?: number; close?: 'fin' | 'reset' } = {}): Promise<Held> {
   const timeoutMs = opts.timeoutMs ?? 2000;
   // Own process rather than net.spawn: this one needs a stdin. It also exits on
   // its own when its stdin closes, so it cannot outlive the test process.

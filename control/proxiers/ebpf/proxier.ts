@@ -11,6 +11,7 @@ import { CgroupAttachment } from '../../bpf/index.js';
 import { splitHostPort } from '../../model/address.js';
 import type { ServicePortName, ServicePortState } from '../../model/types.js';
 import type { Proxier, ProxierView, ServicePortEntries, SyncRequest, SyncResult } from '../types.js';
+import { ProxierErrorCode } from '../errors.js';
 import { EbpfDataplane, keyOf, type Backend, type ServicePortSpec } from './dataplane.js';
 import { InterfaceWatcher, type Link } from './interfaces.js';
 import { MapCatalog } from './map-catalog.js';
@@ -283,7 +284,7 @@ export class EbpfProxier implements Proxier {
 const BPF_FS_MAGIC = 0xcafe4a11;
 
 export class BpffsError extends Error {
-  readonly code = 'ERR_BPFFS_MISSING';
+  readonly code = ProxierErrorCode.BpffsMissing;
 }
 
 /**

@@ -26,18 +26,12 @@
 // list, so the cost grows with the square of the count.
 import { isIP } from 'node:net';
 import { runTool, type ToolOutput as Output } from '../../netfilter/run-tool.js';
+import { DummyInterfaceErrorCode } from '../../netfilter/errors.js';
 
 export const KUBE_IPVS0 = 'kube-ipvs0';
 
-export type DummyInterfaceErrorCode =
-  /** No `ip` binary. */
-  | 'ERR_IP_MISSING'
-  /** The kernel has no dummy link driver (CONFIG_DUMMY). */
-  | 'ERR_DUMMY_UNSUPPORTED'
-  /** A link of that name exists and is not a dummy: not ours to take over or delete. */
-  | 'ERR_DUMMY_NOT_DUMMY'
-  /** Any other failure of an ip command, with what it printed. */
-  | 'ERR_IP_COMMAND';
+// The codes: control/netfilter/errors.ts. The literals below are checked against it.
+export { DummyInterfaceErrorCode };
 
 export class DummyInterfaceError extends Error {
   readonly code: DummyInterfaceErrorCode;

@@ -11,6 +11,7 @@
 // iptables rules that reference the name keep working. Asynchronous (spawn):
 // the ops API keeps answering while ipset works.
 import { runTool, type ToolOutput as Output } from '../../netfilter/run-tool.js';
+import { IpsetErrorCode } from '../../netfilter/errors.js';
 import { createHash } from 'node:crypto';
 
 export type IpsetType = 'hash:ip' | 'hash:ip,port' | 'hash:ip,port,ip' | 'hash:ip,port,net' | 'hash:net' | 'bitmap:port';
@@ -27,19 +28,8 @@ export interface IpsetSpec {
   range?: string;
 }
 
-export type IpsetErrorCode =
-  /** No ipset binary (or no `ip` to enter the namespace with). */
-  | 'ERR_IPSET_MISSING'
-  /** The binary runs but the kernel's ip_set is missing or refuses to talk to it. */
-  | 'ERR_IPSET_KERNEL'
-  /** `ipset restore` refused a line; `line` holds it. */
-  | 'ERR_IPSET_RESTORE'
-  /** destroy() of sets a kernel component (an iptables rule, a list:set) still references; `sets` names them. */
-  | 'ERR_IPSET_IN_USE'
-  /** A set name or member that would not survive a restore script (whitespace, too long). */
-  | 'ERR_IPSET_INVALID'
-  /** Any other failure of an ipset command, with what it printed. */
-  | 'ERR_IPSET_COMMAND';
+// The codes: control/netfilter/errors.ts. The literals below are checked against it.
+export { IpsetErrorCode };
 
 export class IpsetError extends Error {
   readonly code: IpsetErrorCode;

@@ -10,6 +10,7 @@ import type { ServicePortName } from '../../model/types.js';
 import { StaleUdpFlows } from '../../netfilter/stale-udp.js';
 import { Iptables } from '../../netfilter/iptables.js';
 import type { Proxier, ProxierView, SyncRequest, SyncResult } from '../types.js';
+import { ProxierErrorCode } from '../errors.js';
 import { cleanupIpvsMode } from './cleanup.js';
 import { DummyInterface } from './dummy.js';
 import { Ipset } from './ipset.js';
@@ -42,7 +43,7 @@ const READ_ONE_BY_ONE = 256;
 const PROBE_FWMARK = 0x5359_0001;
 
 export class IpvsSyncError extends Error {
-  readonly code = 'ERR_IPVS_SYNC';
+  readonly code = ProxierErrorCode.IpvsSync;
 }
 
 export class IpvsProxier implements Proxier {

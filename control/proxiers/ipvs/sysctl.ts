@@ -1,6 +1,7 @@
 // The kernel settings the ipvs mode needs, in the network namespace it runs
 // in (net.* sysctls are per namespace), set as kube-proxy sets them.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { ProxierErrorCode } from '../errors.js';
 
 export interface Sysctl {
   /** "net/ipv4/vs/conntrack": the path under /proc/sys. */
@@ -33,7 +34,7 @@ export function ipvsSysctls(opts: { strictARP: boolean }): Sysctl[] {
 }
 
 export class SysctlError extends Error {
-  readonly code = 'ERR_IPVS_SYSCTL';
+  readonly code = ProxierErrorCode.IpvsSysctl;
 }
 
 /** Sets each value that differs; returns what it changed. A required one that cannot be set throws. */

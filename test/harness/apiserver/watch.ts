@@ -119,7 +119,6 @@ export class WatchStream {
 
   private pump(): void {
     if (this.ended || this.paused || this.waitingForDrain) return;
-    const { params } = this;
     let buffer = '';
     const flush = (): boolean => {
       if (buffer === '') return true;

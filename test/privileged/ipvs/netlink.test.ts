@@ -209,7 +209,10 @@ describe.skipIf(!runnable)(runnable ? 'IPVS over generic netlink' : 'IPVS over g
         if (hold !== 'hold') setTimeout(() => process.exit(0), 200);
       })().catch((e) => { console.error(e.message); process.exit(1); });`;
     const connect = (count: number): string[] => JSON.parse(net.exec(client, nodeBinary, ['-e', CLIENT, VIP, '80', String(count)])) as string[];
-    const tally = (answers: string[]) => answers.reduce<Record<string, number>>((t, a) => ({ ...t, [a]: (t[a] ?? 0) + 1 }), {});
+    const tally = (answers: string[]) => answers.reduce<Record<string, number>>((t, a) => {
+        t[a] = (t[a] ?? 0) + 1;
+        return t;
+      }, {});
 
     beforeAll(async () => {
       client = net.namespace('client');

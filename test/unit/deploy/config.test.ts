@@ -20,7 +20,7 @@ function kubeletArgs(): string[] {
     else if (typeof e.value === 'string') env.set(e.name, e.value);
   }
   return (container.args as string[]).map((a) =>
-    a.replace(/\$\((\w+)\)/g, (whole, name: string) => {
+    a.replace(/\$\((\w+)\)/g, (_whole, name: string) => {
       const value = env.get(name);
       if (value === undefined) throw new Error(`${a}: $(${name}) is not in the container's env`);
       return value;

@@ -160,7 +160,7 @@ describe('SyncLoop', () => {
   });
 
   it('hands the proxier a periodic sync with nothing changed while it has work of its own (draining real servers)', async () => {
-    const { clock, store, proxier } = await syncedOnFakeClock();
+    const { clock, proxier } = await syncedOnFakeClock();
     proxier.pending = true;
     await clock.advance(30_000);
     await settle();

@@ -1,0 +1,16 @@
+// The one catalogue of the proxiers' own errors: a mode that cannot run on this
+// node, and the failures of a mode's set-up or sync that are not a tool's
+// (control/netfilter/errors.ts) or a kernel interface's (control/bpf/errors.ts,
+// control/ipvs/errors.ts). Codes never change meaning once released.
+
+export const ProxierErrorCode = {
+  /** --proxy-mode names a mode this build or node cannot run (daemon.ts UnsupportedModeError). */
+  ModeUnsupported: 'ERR_PROXY_MODE_UNSUPPORTED',
+  /** ebpf: the pin root is not on a BPF filesystem (BpffsError). */
+  BpffsMissing: 'ERR_BPFFS_MISSING',
+  /** ipvs: a sync could not bring IPVS to the wanted state (IpvsSyncError). */
+  IpvsSync: 'ERR_IPVS_SYNC',
+  /** ipvs: a required sysctl cannot be set (SysctlError). */
+  IpvsSysctl: 'ERR_IPVS_SYSCTL',
+} as const;
+export type ProxierErrorCode = (typeof ProxierErrorCode)[keyof typeof ProxierErrorCode];
