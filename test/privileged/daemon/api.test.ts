@@ -143,7 +143,7 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
       source: dir,
       healthy: true,
       initialSyncDone: true,
-      counts: { services: 6 + BULK, servicePorts: 6 + BULK, maps: 6 },
+      counts: { services: 6 + BULK, servicePorts: 6 + BULK, maps: 7 },
       lastSuccessfulSync: { full: true },
     });
     expect(s.version).toMatch(/^\d+\.\d+\.\d+/);
@@ -177,7 +177,7 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
     const r = http('/v1/maps');
     expect(r.status).toBe(200);
     const byName = Object.fromEntries(r.json.items.map((m: { name: string }) => [m.name, m]));
-    expect(Object.keys(byName).sort()).toEqual(['sy_affinity', 'sy_backends', 'sy_conntrack', 'sy_services', 'sy_slots', 'sy_sock_revnat']);
+    expect(Object.keys(byName).sort()).toEqual(['sy_affinity', 'sy_backends', 'sy_conntrack', 'sy_drops', 'sy_services', 'sy_slots', 'sy_sock_revnat']);
     expect(byName.sy_services).toMatchObject({ type: 'hash', keySize: 8, valueSize: 16, pinPath: join(pinDir, 'sy_services') });
     expect(byName.sy_services.entries).toBe(bpftool('sy_services').length);
     expect(byName.sy_services.maxEntries).toBeGreaterThan(byName.sy_services.entries);
