@@ -45,12 +45,26 @@ function service(name: string, ip: string, protocol: 'TCP' | 'UDP', nodePort: nu
       type: nodePort ? 'NodePort' : 'ClusterIP',
       clusterIP: ip,
       clusterIPs: [ip],
-      ports: [{ name: 'p', protocol, port: protocol === 'UDP' ? 53 : 80, targetPort: 8080, ...(nodePort ? { nodePort } : {}) }],
+      ports: [
+        {
+          name: 'p',
+          protocol,
+          port: protocol === 'UDP' ? 53 : 80,
+          targetPort: 8080,
+          ...(nodePort ? { nodePort } : {}),
+        },
+      ],
     },
   };
 }
 
-export function slice(serviceName: string, sliceName: string, protocol: 'TCP' | 'UDP', endpoints: Array<{ ip: string; node: string }>, port = 8080): Obj {
+export function slice(
+  serviceName: string,
+  sliceName: string,
+  protocol: 'TCP' | 'UDP',
+  endpoints: Array<{ ip: string; node: string }>,
+  port = 8080,
+): Obj {
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
@@ -62,13 +76,25 @@ export function slice(serviceName: string, sliceName: string, protocol: 'TCP' | 
 }
 
 /** Service i of the generated set: deterministic, so a change can name it. */
-export function generated(i: number, o: GenOptions): { service: Obj; slice: Obj; name: string; protocol: 'TCP' | 'UDP' } {
+export function generated(
+  i: number,
+  o: GenOptions,
+): { service: Obj; slice: Obj; name: string; protocol: 'TCP' | 'UDP' } {
   const name = `svc-${i}`;
   // Spread the mix evenly rather than randomly: the same run twice is the same cluster.
   const protocol = Math.floor(i * o.mix.udp) !== Math.floor((i + 1) * o.mix.udp) ? 'UDP' : 'TCP';
-  const nodePort = Math.floor(i * o.mix.nodePort) !== Math.floor((i + 1) * o.mix.nodePort) ? 30000 + (i % 2768) : undefined;
-  const eps = Array.from({ length: o.endpoints }, (_, j) => ({ ip: endpointIP(i, j, o.endpoints), node: o.endpointNode }));
-  return { service: service(name, clusterIP(i), protocol, nodePort), slice: slice(name, `${name}-1`, protocol, eps), name, protocol };
+  const nodePort =
+    Math.floor(i * o.mix.nodePort) !== Math.floor((i + 1) * o.mix.nodePort) ? 30000 + (i % 2768) : undefined;
+  const eps = Array.from({ length: o.endpoints }, (_, j) => ({
+    ip: endpointIP(i, j, o.endpoints),
+    node: o.endpointNode,
+  }));
+  return {
+    service: service(name, clusterIP(i), protocol, nodePort),
+    slice: slice(name, `${name}-1`, protocol, eps),
+    name,
+    protocol,
+  };
 }
 
 /** Every object of a cluster with `count` services: the target plus count-1 generated ones. */

@@ -61,8 +61,7 @@ const RESULT_KEYS = ['connections', 'errors', 'errorKinds', 'durationSec', 'conn
 const LATENCY_KEYS = ['p50', 'p90', 'p99', 'max'] as const;
 
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Reads `connrate client` stdout; throws ConnrateOutputError naming the first thing wrong. */
 export function parseConnrate(stdout: string): ConnrateResult {
@@ -108,5 +107,12 @@ export function parseConnrate(stdout: string): ConnrateResult {
       fail('latencyUs is not ordered p50 <= p90 <= p99 <= max');
     }
   }
-  return { connections, errors, errorKinds: { ...errorKinds } as Record<string, number>, durationSec, connPerSec, latencyUs: latency };
+  return {
+    connections,
+    errors,
+    errorKinds: { ...errorKinds } as Record<string, number>,
+    durationSec,
+    connPerSec,
+    latencyUs: latency,
+  };
 }

@@ -24,7 +24,9 @@ export class MeasuredDaemon {
   constructor(net: TestNet, ns: string, args: string[], opts: { path?: string } = {}) {
     this.startedAt = Date.now();
     const argv = [daemonMain, '--logging-format=json', ...args];
-    this.proc = opts.path ? net.spawnNet(ns, 'env', [`PATH=${opts.path}`, nodeBinary, ...argv]) : net.spawnNet(ns, nodeBinary, argv);
+    this.proc = opts.path
+      ? net.spawnNet(ns, 'env', [`PATH=${opts.path}`, nodeBinary, ...argv])
+      : net.spawnNet(ns, nodeBinary, argv);
   }
 
   get pid(): number {
@@ -35,7 +37,8 @@ export class MeasuredDaemon {
     const text = this.proc.stderr;
     const end = text.lastIndexOf('\n') + 1;
     if (end > this.#offset) {
-      for (const l of text.slice(this.#offset, end).split('\n')) if (l.startsWith('{')) this.#lines.push(JSON.parse(l) as LogLine);
+      for (const l of text.slice(this.#offset, end).split('\n'))
+        if (l.startsWith('{')) this.#lines.push(JSON.parse(l) as LogLine);
       this.#offset = end;
     }
     return this.#lines;
@@ -46,13 +49,18 @@ export class MeasuredDaemon {
   }
 
   /** The first log line at index ≥ `from` that matches. */
-  async waitFor(pred: (l: LogLine) => boolean, opts: { from?: number; timeoutMs?: number } = {}): Promise<{ line: LogLine; index: number }> {
+  async waitFor(
+    pred: (l: LogLine) => boolean,
+    opts: { from?: number; timeoutMs?: number } = {},
+  ): Promise<{ line: LogLine; index: number }> {
     const deadline = Date.now() + (opts.timeoutMs ?? 300_000);
     for (;;) {
       const lines = this.lines();
       for (let i = opts.from ?? 0; i < lines.length; i++) if (pred(lines[i]!)) return { line: lines[i]!, index: i };
-      if (this.proc.child.exitCode !== null) throw new Error(`switchyard exited (${this.proc.child.exitCode}):\n${this.proc.stderr.slice(-4000)}`);
-      if (Date.now() > deadline) throw new Error(`timed out waiting for switchyard; last lines:\n${this.proc.stderr.slice(-4000)}`);
+      if (this.proc.child.exitCode !== null)
+        throw new Error(`switchyard exited (${this.proc.child.exitCode}):\n${this.proc.stderr.slice(-4000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for switchyard; last lines:\n${this.proc.stderr.slice(-4000)}`);
       await new Promise((r) => setTimeout(r, 5));
     }
   }

@@ -61,7 +61,12 @@ for (const n of sizes) {
         if (r >= 0) times.push(ns); // the first 500 warm caches and the LRU
       }
       const sorted = [...times].sort((a, b) => a - b);
-      results.push({ services: n, targets: spread === n ? 'all' : `${spread}`, medianNs: median(times), p90Ns: sorted[Math.floor(sorted.length * 0.9)]! });
+      results.push({
+        services: n,
+        targets: spread === n ? 'all' : `${spread}`,
+        medianNs: median(times),
+        p90Ns: sorted[Math.floor(sorted.length * 0.9)]!,
+      });
     }
     prog.close();
     obj.close();
@@ -73,5 +78,7 @@ for (const n of sizes) {
 console.table(results);
 const base = results[0]!;
 for (const r of results.slice(1)) {
-  console.log(`${r.services} services (targets: ${r.targets}) vs ${base.services}: median ${(r.medianNs / base.medianNs).toFixed(2)}x`);
+  console.log(
+    `${r.services} services (targets: ${r.targets}) vs ${base.services}: median ${(r.medianNs / base.medianNs).toFixed(2)}x`,
+  );
 }

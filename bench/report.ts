@@ -10,7 +10,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { ConnrateResult } from './connrate.js';
 import type { BenchReport, ModeReport } from './types.js';
 
-const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '—');
+const fmt = (n: number, digits = 0) =>
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : '—';
 const ratio = (a: number, b: number) => (b > 0 ? a / b : NaN);
 
 function conn(m: ModeReport, services: number, target: 'clusterIP' | 'podIP'): ConnrateResult | undefined {
@@ -22,11 +25,15 @@ const sizeOf = (r: BenchReport, m: ModeReport) => m.services ?? r.params.service
 /** The direct-to-pod baseline the mode's ratios are against: its own (measured where it ran) or the run's. */
 const directOf = (r: BenchReport, m: ModeReport) => m.direct ?? r.direct;
 /** The ClusterIP rate at `services` (10, or the mode's full size) as a fraction of the mode's baseline. */
-const timesDirect = (r: BenchReport, m: ModeReport, services: number) => ratio(conn(m, services, 'clusterIP')?.connPerSec ?? NaN, directOf(r, m).connPerSec);
+const timesDirect = (r: BenchReport, m: ModeReport, services: number) =>
+  ratio(conn(m, services, 'clusterIP')?.connPerSec ?? NaN, directOf(r, m).connPerSec);
 
 /** A column's header: the mode, "emulated" when it ran under qemu, and its size when it is not the run's. */
 export function columnHeader(r: BenchReport, m: ModeReport): string {
-  const notes = [...(m.emulated ? ['emulated'] : []), ...(sizeOf(r, m) !== r.params.services ? [`${fmt(sizeOf(r, m))} svc`] : [])];
+  const notes = [
+    ...(m.emulated ? ['emulated'] : []),
+    ...(sizeOf(r, m) !== r.params.services ? [`${fmt(sizeOf(r, m))} svc`] : []),
+  ];
   return notes.length ? `${m.mode} (${notes.join(', ')})` : m.mode;
 }
 
@@ -44,7 +51,10 @@ function verdicts(r: BenchReport, m: ModeReport): string[] {
   check(p99 <= 10, `endpoint change p99 ≤ 10 ms: ${fmt(p99)} ms`);
   for (const s of [10, sizeOf(r, m)]) {
     const x = timesDirect(r, m, s);
-    check(x >= 0.95, `ClusterIP rate ≥ 0.95 × ${m.direct ? 'its own ' : ''}direct at ${fmt(s)} services: ${fmt(x, 2)} ×`);
+    check(
+      x >= 0.95,
+      `ClusterIP rate ≥ 0.95 × ${m.direct ? 'its own ' : ''}direct at ${fmt(s)} services: ${fmt(x, 2)} ×`,
+    );
   }
   check(m.steady.rssMB <= 250, `control-plane RSS ≤ 250 MB: ${fmt(m.steady.rssMB)} MB`);
   return out;
@@ -52,9 +62,14 @@ function verdicts(r: BenchReport, m: ModeReport): string[] {
 
 /** Where a mode measured elsewhere ran, its size when not the run's, and its baseline. */
 function elsewhere(r: BenchReport, m: ModeReport): string {
-  const where = m.machine ? `${m.machine.cpus} vCPUs, kernel ${m.machine.kernel}, ${m.machine.memoryGiB} GiB` : 'no figures';
+  const where = m.machine
+    ? `${m.machine.cpus} vCPUs, kernel ${m.machine.kernel}, ${m.machine.memoryGiB} GiB`
+    : 'no figures';
   const d = m.direct;
-  const size = sizeOf(r, m) !== r.params.services ? `; at ${fmt(sizeOf(r, m))} services (its ${fmt(r.params.services)}-service rows are at ${fmt(sizeOf(r, m))})` : '';
+  const size =
+    sizeOf(r, m) !== r.params.services
+      ? `; at ${fmt(sizeOf(r, m))} services (its ${fmt(r.params.services)}-service rows are at ${fmt(sizeOf(r, m))})`
+      : '';
   const baseline = `${size}${d ? `; its direct to the pod, no proxy: ${fmt(d.connPerSec)} conn/s, p50 ${fmt(d.latencyUs.p50)} µs, p99 ${fmt(d.latencyUs.p99)} µs` : ''}`;
   return m.emulated
     ? `${m.mode}: measured in the test VM under qemu emulation (TCG, 10-20× slower: times and rates compare only with its own baseline), ${where}${baseline}`
@@ -71,17 +86,36 @@ export function renderTable(r: BenchReport): string {
     ['full sync: process start → programmed (ms)', ...modes.map((m) => fmt(m.fullSync.startToProgrammedMs))],
     ['full sync: process start → /readyz (ms)', ...modes.map((m) => fmt(m.fullSync.startToReadyMs))],
     ...(['addEndpoint', 'removeEndpoint', 'addService', 'removeService'] as const).map(
-      (k) => [`${k}: p50 / p99 (ms)`, ...modes.map((m) => `${fmt(m.incremental[k].p50Ms)} / ${fmt(m.incremental[k].p99Ms)}`)] as [string, ...string[]],
+      (k) =>
+        [
+          `${k}: p50 / p99 (ms)`,
+          ...modes.map((m) => `${fmt(m.incremental[k].p50Ms)} / ${fmt(m.incremental[k].p99Ms)}`),
+        ] as [string, ...string[]],
     ),
     ['RSS (MB) / CPU at rest (%)', ...modes.map((m) => `${fmt(m.steady.rssMB)} / ${fmt(m.steady.cpuPercent, 1)}`)],
     ...[10, n].flatMap((s) => {
       const at = (m: ModeReport) => (s === 10 ? 10 : sizeOf(r, m));
       return [
-        [`ClusterIP at ${fmt(s)} svc: conn/s (× direct)`, ...modes.map((m) => { const c = conn(m, at(m), 'clusterIP'); return `${fmt(c?.connPerSec ?? NaN)} (${fmt(timesDirect(r, m, at(m)), 2)})`; })] as [string, ...string[]],
-        [`ClusterIP at ${fmt(s)} svc: p50 / p99 (µs)`, ...modes.map((m) => { const c = conn(m, at(m), 'clusterIP'); return `${fmt(c?.latencyUs.p50 ?? NaN)} / ${fmt(c?.latencyUs.p99 ?? NaN)}`; })] as [string, ...string[]],
+        [
+          `ClusterIP at ${fmt(s)} svc: conn/s (× direct)`,
+          ...modes.map((m) => {
+            const c = conn(m, at(m), 'clusterIP');
+            return `${fmt(c?.connPerSec ?? NaN)} (${fmt(timesDirect(r, m, at(m)), 2)})`;
+          }),
+        ] as [string, ...string[]],
+        [
+          `ClusterIP at ${fmt(s)} svc: p50 / p99 (µs)`,
+          ...modes.map((m) => {
+            const c = conn(m, at(m), 'clusterIP');
+            return `${fmt(c?.latencyUs.p50 ?? NaN)} / ${fmt(c?.latencyUs.p99 ?? NaN)}`;
+          }),
+        ] as [string, ...string[]],
       ];
     }),
-    [`pod IP with ${fmt(n)} svc programmed: conn/s`, ...modes.map((m) => fmt(conn(m, sizeOf(r, m), 'podIP')?.connPerSec ?? NaN))],
+    [
+      `pod IP with ${fmt(n)} svc programmed: conn/s`,
+      ...modes.map((m) => fmt(conn(m, sizeOf(r, m), 'podIP')?.connPerSec ?? NaN)),
+    ],
   ];
   // Ratios between modes only where they compare: the first two measured on this machine at the same size.
   const native = modes.filter((m) => !m.emulated && sizeOf(r, m) === n);
@@ -89,10 +123,18 @@ export function renderTable(r: BenchReport): string {
     const [a, b] = native as [ModeReport, ModeReport];
     const blank = modes.slice(1).map(() => '');
     rows.push([`${a.mode} / ${b.mode}: sync time`, fmt(ratio(a.fullSync.syncMs, b.fullSync.syncMs), 3), ...blank]);
-    rows.push([`${a.mode} / ${b.mode}: ClusterIP conn/s at ${fmt(n)}`, fmt(ratio(conn(a, n, 'clusterIP')?.connPerSec ?? NaN, conn(b, n, 'clusterIP')?.connPerSec ?? NaN), 2), ...blank]);
+    rows.push([
+      `${a.mode} / ${b.mode}: ClusterIP conn/s at ${fmt(n)}`,
+      fmt(ratio(conn(a, n, 'clusterIP')?.connPerSec ?? NaN, conn(b, n, 'clusterIP')?.connPerSec ?? NaN), 2),
+      ...blank,
+    ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
-  const line = (row: string[]) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (row: string[]) =>
+    row
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const others = modes.filter((m) => m.emulated || m.machine || m.direct);
   const out = [
     `${fmt(n)} services × ${r.params.endpoints} endpoints; ${r.machine.cpus} CPUs, kernel ${r.machine.kernel}; direct to the pod, no proxy: ${fmt(r.direct.connPerSec)} conn/s, p50 ${fmt(r.direct.latencyUs.p50)} µs, p99 ${fmt(r.direct.latencyUs.p99)} µs`,
@@ -100,7 +142,10 @@ export function renderTable(r: BenchReport): string {
     '',
     ...rows.map(line),
     '',
-    ...modes.flatMap((m) => [`targets, ${m.mode}${m.emulated ? ' (emulated: times under qemu, rates against its own direct)' : ''}:`, ...verdicts(r, m).map((v) => `  ${v}`)]),
+    ...modes.flatMap((m) => [
+      `targets, ${m.mode}${m.emulated ? ' (emulated: times under qemu, rates against its own direct)' : ''}:`,
+      ...verdicts(r, m).map((v) => `  ${v}`),
+    ]),
     ...modes.filter((m) => m.failed).map((m) => `${m.mode} did not finish: ${m.failed}`),
     '',
   ];
@@ -120,7 +165,13 @@ export function chartSvg(r: BenchReport): string {
   const pad = { l: 70, r: 20, t: 40, b: 50 };
   const colors: Record<string, string> = { ebpf: '#1f77b4', iptables: '#d62728', ipvs: '#2ca02c' };
   const xs = [10, r.params.services];
-  const panel = (x0: number, title: string, value: (c: ConnrateResult) => number, directValue: number, unit: string) => {
+  const panel = (
+    x0: number,
+    title: string,
+    value: (c: ConnrateResult) => number,
+    directValue: number,
+    unit: string,
+  ) => {
     const pw = W / 2 - pad.l - pad.r;
     const ph = H - pad.t - pad.b;
     // The mode's value at x index i, scaled to this machine's baseline when it has its own.
@@ -137,7 +188,9 @@ export function chartSvg(r: BenchReport): string {
       `<text x="${x0 + pad.l + pw / 2}" y="22" text-anchor="middle" font-weight="bold">${title}</text>`,
       `<line x1="${x0 + pad.l}" y1="${pad.t + ph}" x2="${x0 + pad.l + pw}" y2="${pad.t + ph}" stroke="#333"/>`,
       `<line x1="${x0 + pad.l}" y1="${pad.t}" x2="${x0 + pad.l}" y2="${pad.t + ph}" stroke="#333"/>`,
-      ...[0, 0.5, 1].map((f) => `<text x="${x0 + pad.l - 6}" y="${Y(max * f) + 4}" text-anchor="end">${fmt(max * f)}</text>`),
+      ...[0, 0.5, 1].map(
+        (f) => `<text x="${x0 + pad.l - 6}" y="${Y(max * f) + 4}" text-anchor="end">${fmt(max * f)}</text>`,
+      ),
       `<text x="${x0 + 14}" y="${pad.t + ph / 2}" transform="rotate(-90 ${x0 + 14} ${pad.t + ph / 2})" text-anchor="middle">${unit}</text>`,
       ...xs.map((s, i) => `<text x="${X(i)}" y="${pad.t + ph + 18}" text-anchor="middle">${fmt(s)} services</text>`),
       `<line x1="${x0 + pad.l}" y1="${Y(directValue)}" x2="${x0 + pad.l + pw}" y2="${Y(directValue)}" stroke="#555" stroke-dasharray="5,4"/>`,
@@ -146,10 +199,15 @@ export function chartSvg(r: BenchReport): string {
     for (const m of r.modes) {
       const pts = xs.map((_, i) => [X(i), Y(at(m, i))] as const).filter(([, y]) => Number.isFinite(y));
       const dash = m.direct ? ' stroke-dasharray="8,4"' : '';
-      parts.push(`<polyline fill="none" stroke="${colors[m.mode]}" stroke-width="2"${dash} points="${pts.map((p) => p.join(',')).join(' ')}"/>`);
+      parts.push(
+        `<polyline fill="none" stroke="${colors[m.mode]}" stroke-width="2"${dash} points="${pts.map((p) => p.join(',')).join(' ')}"/>`,
+      );
       for (const [x, y] of pts) parts.push(`<circle cx="${x}" cy="${y}" r="4" fill="${colors[m.mode]}"/>`);
       const last = pts.at(-1);
-      if (last && pts.length === 2 && sizeOf(r, m) !== r.params.services) parts.push(`<text x="${last[0] - 8}" y="${last[1] - 8}" text-anchor="end" fill="${colors[m.mode]}">at ${fmt(sizeOf(r, m))}</text>`);
+      if (last && pts.length === 2 && sizeOf(r, m) !== r.params.services)
+        parts.push(
+          `<text x="${last[0] - 8}" y="${last[1] - 8}" text-anchor="end" fill="${colors[m.mode]}">at ${fmt(sizeOf(r, m))}</text>`,
+        );
     }
     return parts.join('\n');
   };
@@ -190,7 +248,8 @@ export function readmeSection(r: BenchReport): string {
     );
   }
   for (const m of r.modes.filter((x) => x.emulated)) {
-    const size = sizeOf(r, m) !== r.params.services ? ` at ${fmt(sizeOf(r, m))} services × ${r.params.endpoints} endpoints` : '';
+    const size =
+      sizeOf(r, m) !== r.params.services ? ` at ${fmt(sizeOf(r, m))} services × ${r.params.endpoints} endpoints` : '';
     lines.push(
       `The ${m.mode} column is measured${size} in the project's test VM (\`test/vm/run.sh --kernel 6.12\`), since this machine's kernel has no IPVS: qemu emulates every instruction (TCG, 10-20× slower), so its times do not compare with the other columns', and its "× direct" is against a direct-to-pod baseline measured in the same VM run.`,
     );
@@ -198,9 +257,23 @@ export function readmeSection(r: BenchReport): string {
   const phases = r.modes.filter((m) => m.phaseSec && Object.keys(m.phaseSec).length);
   if (phases.length) {
     lines.push('', 'Wall time per phase (s):');
-    for (const m of phases) lines.push(`- ${columnHeader(r, m)}: ${Object.entries(m.phaseSec!).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
+    for (const m of phases)
+      lines.push(
+        `- ${columnHeader(r, m)}: ${Object.entries(m.phaseSec!)
+          .map(([k, v]) => `${k} ${fmt(v)}`)
+          .join(', ')}`,
+      );
   }
-  return [...lines, '', '```', renderTable(r).trimEnd(), '```', '', '![connection rate and latency against services](bench/report/latest.svg)', ''].join('\n');
+  return [
+    ...lines,
+    '',
+    '```',
+    renderTable(r).trimEnd(),
+    '```',
+    '',
+    '![connection rate and latency against services](bench/report/latest.svg)',
+    '',
+  ].join('\n');
 }
 
 /** Replaces the README's figures section (between the markers) with this run's. */

@@ -72,8 +72,23 @@ interface Options {
 const MODES: BenchMode[] = ['ebpf', 'iptables', 'ipvs'];
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { services: 10_000, endpoints: 10, changes: 40, duration: 5, concurrency: 8, modes: ['ebpf', 'iptables', 'ipvs'], udp: 0.1, nodePort: 0, out: join(repoRoot, 'bench', 'report'), updateReadme: false,
-    ipvsServices: undefined, mergeFrom: undefined, daemonLogs: undefined, toolTimes: false, vm: { kernel: '6.12', cpus: 2, memory: '8G', timeoutSec: 3600 } };
+  const o: Options = {
+    services: 10_000,
+    endpoints: 10,
+    changes: 40,
+    duration: 5,
+    concurrency: 8,
+    modes: ['ebpf', 'iptables', 'ipvs'],
+    udp: 0.1,
+    nodePort: 0,
+    out: join(repoRoot, 'bench', 'report'),
+    updateReadme: false,
+    ipvsServices: undefined,
+    mergeFrom: undefined,
+    daemonLogs: undefined,
+    toolTimes: false,
+    vm: { kernel: '6.12', cpus: 2, memory: '8G', timeoutSec: 3600 },
+  };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i] ?? '';
@@ -83,26 +98,61 @@ function parseArgs(argv: string[]): Options {
       return n;
     };
     switch (flag) {
-      case '--services': o.services = num(flag, 10); break;
-      case '--endpoints': o.endpoints = num(flag, 1); break;
-      case '--changes': o.changes = num(flag, 1); break;
-      case '--duration': o.duration = num(flag, 1); break;
-      case '--concurrency': o.concurrency = num(flag, 1); break;
-      case '--udp': o.udp = num(flag, 0); break;
-      case '--nodeport': o.nodePort = num(flag, 0); break;
-      case '--out': o.out = value(); break;
-      case '--update-readme': o.updateReadme = true; break;
-      case '--ipvs-services': o.ipvsServices = num(flag, 10); break;
-      case '--merge-from': o.mergeFrom = value(); break;
-      case '--daemon-logs': o.daemonLogs = resolve(value()); break;
-      case '--tool-times': o.toolTimes = true; break;
-      case '--vm-kernel': o.vm.kernel = value(); break;
-      case '--vm-cpus': o.vm.cpus = num(flag, 1); break;
-      case '--vm-memory': o.vm.memory = value(); break;
-      case '--vm-timeout': o.vm.timeoutSec = num(flag, 60); break;
+      case '--services':
+        o.services = num(flag, 10);
+        break;
+      case '--endpoints':
+        o.endpoints = num(flag, 1);
+        break;
+      case '--changes':
+        o.changes = num(flag, 1);
+        break;
+      case '--duration':
+        o.duration = num(flag, 1);
+        break;
+      case '--concurrency':
+        o.concurrency = num(flag, 1);
+        break;
+      case '--udp':
+        o.udp = num(flag, 0);
+        break;
+      case '--nodeport':
+        o.nodePort = num(flag, 0);
+        break;
+      case '--out':
+        o.out = value();
+        break;
+      case '--update-readme':
+        o.updateReadme = true;
+        break;
+      case '--ipvs-services':
+        o.ipvsServices = num(flag, 10);
+        break;
+      case '--merge-from':
+        o.mergeFrom = value();
+        break;
+      case '--daemon-logs':
+        o.daemonLogs = resolve(value());
+        break;
+      case '--tool-times':
+        o.toolTimes = true;
+        break;
+      case '--vm-kernel':
+        o.vm.kernel = value();
+        break;
+      case '--vm-cpus':
+        o.vm.cpus = num(flag, 1);
+        break;
+      case '--vm-memory':
+        o.vm.memory = value();
+        break;
+      case '--vm-timeout':
+        o.vm.timeoutSec = num(flag, 60);
+        break;
       case '--modes': {
         const modes = value().split(',');
-        for (const m of modes) if (!MODES.includes(m as BenchMode)) throw new Error(`--modes: unknown mode "${m}" (${MODES.join(', ')})`);
+        for (const m of modes)
+          if (!MODES.includes(m as BenchMode)) throw new Error(`--modes: unknown mode "${m}" (${MODES.join(', ')})`);
         if (new Set(modes).size !== modes.length) throw new Error('--modes: a mode is given twice');
         o.modes = modes as BenchMode[];
         break;
@@ -113,7 +163,8 @@ function parseArgs(argv: string[]): Options {
   }
   if (o.toolTimes && !o.daemonLogs) throw new Error('--tool-times needs --daemon-logs DIR (where the tool log goes)');
   if (o.udp > 1 || o.nodePort > 1) throw new Error('--udp and --nodeport are fractions between 0 and 1');
-  if (o.services * o.nodePort > 2767) throw new Error('--nodeport: at most 2767 NodePort services fit the default range');
+  if (o.services * o.nodePort > 2767)
+    throw new Error('--nodeport: at most 2767 NodePort services fit the default range');
   return o;
 }
 
@@ -144,7 +195,13 @@ class Bench {
 
   constructor(opts: Options) {
     this.opts = opts;
-    this.gen = { services: opts.services, endpoints: opts.endpoints, mix: { udp: opts.udp, nodePort: opts.nodePort }, target: { ip: '10.244.2.11', port: 8080, node: 'n2' }, endpointNode: 'n2' };
+    this.gen = {
+      services: opts.services,
+      endpoints: opts.endpoints,
+      mix: { udp: opts.udp, nodePort: opts.nodePort },
+      target: { ip: '10.244.2.11', port: 8080, node: 'n2' },
+      endpointNode: 'n2',
+    };
   }
 
   async setUp(): Promise<void> {
@@ -152,9 +209,24 @@ class Bench {
     this.client = cluster.nodes[0]!.pods[0]!;
     this.backend = cluster.nodes[1]!.pods[0]!;
     this.nodeNs = cluster.nodes[0]!.ns;
-    const server = this.net.spawn(this.backend.ns, connrateBinary, ['serve', '--listen', `${this.backend.ip}:8080`, '--threads', '2', '--name', this.backend.name]);
+    const server = this.net.spawn(this.backend.ns, connrateBinary, [
+      'serve',
+      '--listen',
+      `${this.backend.ip}:8080`,
+      '--threads',
+      '2',
+      '--name',
+      this.backend.name,
+    ]);
     await server.waitFor(/listening|ready/i).catch(() => new Promise((r) => setTimeout(r, 300)));
-    const fwd = this.net.spawn(this.nodeNs, nodeBinary, [agentPath, 'forward', '--listen', '127.0.0.1:6443', '--unix', join(this.dir, 'api.sock')]);
+    const fwd = this.net.spawn(this.nodeNs, nodeBinary, [
+      agentPath,
+      'forward',
+      '--listen',
+      '127.0.0.1:6443',
+      '--unix',
+      join(this.dir, 'api.sock'),
+    ]);
     await fwd.waitFor(/^ready$/m);
     writeKubeconfig(this.dir, 'http://127.0.0.1:6443');
   }
@@ -169,7 +241,17 @@ class Bench {
 
   async connections(target: string): Promise<ConnrateResult> {
     const p = this.net.spawn(this.client.ns, connrateBinary, [
-      'client', '--target', target, '--duration', String(this.opts.duration), '--warmup', '1', '--concurrency', String(this.opts.concurrency), '--threads', '2',
+      'client',
+      '--target',
+      target,
+      '--duration',
+      String(this.opts.duration),
+      '--warmup',
+      '1',
+      '--concurrency',
+      String(this.opts.concurrency),
+      '--threads',
+      '2',
     ]);
     const code = await p.exited;
     if (code !== 0) throw new Error(`connrate client exited ${code}: ${p.stderr}`);
@@ -179,10 +261,19 @@ class Bench {
   /** The daemon in `mode`; with --daemon-logs its log is written to DIR/`logName`.log as it comes (readable from the host while the VM runs). */
   start(mode: BenchMode, logName: string): MeasuredDaemon {
     const path = this.opts.toolTimes ? toolShims(this.toolDir(mode)) : undefined;
-    const d = new MeasuredDaemon(this.net, this.nodeNs, [
-      `--proxy-mode=${mode}`, '--hostname-override=n1', `--kubeconfig=${join(this.dir, 'kubeconfig')}`, `--bpffs-root=${this.net.pinDir('n1')}`,
-      '--healthz-bind-address=127.0.0.1:10256', '--metrics-bind-address=',
-    ], path ? { path } : {});
+    const d = new MeasuredDaemon(
+      this.net,
+      this.nodeNs,
+      [
+        `--proxy-mode=${mode}`,
+        '--hostname-override=n1',
+        `--kubeconfig=${join(this.dir, 'kubeconfig')}`,
+        `--bpffs-root=${this.net.pinDir('n1')}`,
+        '--healthz-bind-address=127.0.0.1:10256',
+        '--metrics-bind-address=',
+      ],
+      path ? { path } : {},
+    );
     if (this.opts.daemonLogs) {
       mkdirSync(this.opts.daemonLogs, { recursive: true });
       const file = join(this.opts.daemonLogs, `${logName}.log`);
@@ -204,10 +295,15 @@ class Bench {
   async firstSync(d: MeasuredDaemon): Promise<LogLine> {
     // waitFor looks at every line again on each poll: failures are counted once each.
     const failures = new Set<LogLine>();
-    const { line } = await d.waitFor((l) => l.msg === 'synced' || (l.msg === 'sync failed; retrying' && failures.add(l).size >= FAILED_SYNCS), { timeoutMs: FULL_SYNC_TIMEOUT_MS });
+    const { line } = await d.waitFor(
+      (l) => l.msg === 'synced' || (l.msg === 'sync failed; retrying' && failures.add(l).size >= FAILED_SYNCS),
+      { timeoutMs: FULL_SYNC_TIMEOUT_MS },
+    );
     if (line.msg !== 'synced') {
       const err = line.err as { message?: string } | undefined;
-      throw new Error(`the daemon's first sync failed ${FAILED_SYNCS} times: ${err?.message ?? JSON.stringify(line.err)}`);
+      throw new Error(
+        `the daemon's first sync failed ${FAILED_SYNCS} times: ${err?.message ?? JSON.stringify(line.err)}`,
+      );
     }
     return line;
   }
@@ -227,7 +323,12 @@ class Bench {
 
   async readyAt(d: MeasuredDaemon): Promise<number> {
     while (d.proc.child.exitCode === null) {
-      const code = this.net.exec(this.nodeNs, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', 'http://127.0.0.1:10256/readyz'], { allowFail: true });
+      const code = this.net.exec(
+        this.nodeNs,
+        'curl',
+        ['-s', '-o', '/dev/null', '-w', '%{http_code}', 'http://127.0.0.1:10256/readyz'],
+        { allowFail: true },
+      );
       if (code === '200') return Date.now();
       await new Promise((r) => setTimeout(r, READY_POLL_MS));
     }
@@ -245,13 +346,22 @@ class Bench {
    */
   async ipvsConnectionsGone(): Promise<void> {
     const from = Date.now();
-    const count = () => Math.max(0, this.net.exec(this.nodeNs, 'cat', ['/proc/net/ip_vs_conn'], { allowFail: true }).split('\n').filter((l) => l.trim()).length - 1);
+    const count = () =>
+      Math.max(
+        0,
+        this.net
+          .exec(this.nodeNs, 'cat', ['/proc/net/ip_vs_conn'], { allowFail: true })
+          .split('\n')
+          .filter((l) => l.trim()).length - 1,
+      );
     let n = count();
     while (n > 0 && Date.now() - from < 60_000) {
       await new Promise((r) => setTimeout(r, 1000));
       n = count();
     }
-    progress(`ipvs: waited ${Math.round((Date.now() - from) / 1000)} s for IPVS's connection entries to expire (${n} left)`);
+    progress(
+      `ipvs: waited ${Math.round((Date.now() - from) / 1000)} s for IPVS's connection entries to expire (${n} left)`,
+    );
   }
 
   /** One change through the API, timed to the end of the sync that programmed it. */
@@ -259,35 +369,76 @@ class Bench {
     const from = d.lines().length;
     const at = Date.now();
     write();
-    const { line } = await d.waitFor((l) => l.msg === 'synced' && Number(l.changed) + Number(l.removed) > 0, { from, timeoutMs: CHANGE_TIMEOUT_MS });
+    const { line } = await d.waitFor((l) => l.msg === 'synced' && Number(l.changed) + Number(l.removed) > 0, {
+      from,
+      timeoutMs: CHANGE_TIMEOUT_MS,
+    });
     if (label) this.toolTimes(label.mode, `${label.kind} sync`, line);
     return line.time - at;
   }
 
   async incremental(d: MeasuredDaemon, mode: BenchMode): Promise<ModeReport['incremental']> {
     const api = this.api!;
-    const samples: Record<ChangeKind, number[]> = { addEndpoint: [], removeEndpoint: [], addService: [], removeService: [] };
+    const samples: Record<ChangeKind, number[]> = {
+      addEndpoint: [],
+      removeEndpoint: [],
+      addService: [],
+      removeService: [],
+    };
     const pause = () => new Promise((r) => setTimeout(r, MIN_SYNC_MS[mode] + 50));
     for (let k = 0; k < this.opts.changes; k++) {
       // A generated service, spread over the table.
       const i = 1 + Math.floor(((k + 0.5) * (this.opts.services - 1)) / this.opts.changes);
       const g = generated(i, this.gen);
-      const eps = (g.slice.endpoints as Array<{ addresses: string[] }>).map((e) => ({ ip: e.addresses[0]!, node: 'n2' }));
-      const withExtra = slice(g.name, `${g.name}-1`, g.protocol, [...eps, { ip: `10.251.${k >> 8}.${k & 255}`, node: 'n2' }]);
+      const eps = (g.slice.endpoints as Array<{ addresses: string[] }>).map((e) => ({
+        ip: e.addresses[0]!,
+        node: 'n2',
+      }));
+      const withExtra = slice(g.name, `${g.name}-1`, g.protocol, [
+        ...eps,
+        { ip: `10.251.${k >> 8}.${k & 255}`, node: 'n2' },
+      ]);
       await pause();
-      samples.addEndpoint.push(await this.change(d, () => api.update(withExtra as never), { mode, kind: 'addEndpoint' }));
+      samples.addEndpoint.push(
+        await this.change(d, () => api.update(withExtra as never), { mode, kind: 'addEndpoint' }),
+      );
       await pause();
-      samples.removeEndpoint.push(await this.change(d, () => api.update(g.slice as never), { mode, kind: 'removeEndpoint' }));
+      samples.removeEndpoint.push(
+        await this.change(d, () => api.update(g.slice as never), { mode, kind: 'removeEndpoint' }),
+      );
       // A service and its slice arrive together, and go together (the
       // garbage collector removes a deleted service's slices): one sync each.
       const name = `new-${k}`;
       const ip = `10.100.${k >> 8}.${k & 255}`;
-      const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'bench' }, spec: { clusterIP: ip, clusterIPs: [ip], ports: [{ name: 'p', protocol: 'TCP', port: 80, targetPort: 8080 }] } };
+      const svc = {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name, namespace: 'bench' },
+        spec: { clusterIP: ip, clusterIPs: [ip], ports: [{ name: 'p', protocol: 'TCP', port: 80, targetPort: 8080 }] },
+      };
       const svcSlice = slice(name, `${name}-1`, 'TCP', [{ ip: this.backend.ip, node: 'n2' }]);
       await pause();
-      samples.addService.push(await this.change(d, () => { api.create(svcSlice as never); api.create(svc as never); }, { mode, kind: 'addService' }));
+      samples.addService.push(
+        await this.change(
+          d,
+          () => {
+            api.create(svcSlice as never);
+            api.create(svc as never);
+          },
+          { mode, kind: 'addService' },
+        ),
+      );
       await pause();
-      samples.removeService.push(await this.change(d, () => { api.delete('Service', 'bench', name); api.delete('EndpointSlice', 'bench', `${name}-1`); }, { mode, kind: 'removeService' }));
+      samples.removeService.push(
+        await this.change(
+          d,
+          () => {
+            api.delete('Service', 'bench', name);
+            api.delete('EndpointSlice', 'bench', `${name}-1`);
+          },
+          { mode, kind: 'removeService' },
+        ),
+      );
     }
     return {
       addEndpoint: percentiles(samples.addEndpoint),
@@ -347,7 +498,9 @@ class Bench {
         startToReadyMs: (await ready) - d.startedAt,
       };
       const f = report.fullSync;
-      progress(`${mode}: programmed ${f.servicePorts} service ports: ${f.startToProgrammedMs} ms from start (sync ${f.syncMs} ms)`);
+      progress(
+        `${mode}: programmed ${f.servicePorts} service ports: ${f.startToProgrammedMs} ms from start (sync ${f.syncMs} ms)`,
+      );
       this.toolTimes(mode, `full sync at ${services}`, first);
 
       enter('steady state');
@@ -355,7 +508,11 @@ class Bench {
       const windowSec = 5;
       const cpu0 = d.cpuSeconds();
       await new Promise((r) => setTimeout(r, windowSec * 1000));
-      report.steady = { rssMB: Math.round(d.rssMB()), cpuPercent: Math.round(((d.cpuSeconds() - cpu0) / windowSec) * 1000) / 10, windowSec };
+      report.steady = {
+        rssMB: Math.round(d.rssMB()),
+        cpuPercent: Math.round(((d.cpuSeconds() - cpu0) / windowSec) * 1000) / 10,
+        windowSec,
+      };
       progress(`${mode}: steady state ${report.steady.rssMB} MB, ${report.steady.cpuPercent}% CPU`);
 
       enter('connections');
@@ -390,7 +547,14 @@ class Bench {
 
 /** The run's parameters, as the report states them. */
 function params(o: Options): BenchReport['params'] {
-  return { services: o.services, endpoints: o.endpoints, changesPerKind: o.changes, connDurationSec: o.duration, concurrency: o.concurrency, mix: { udp: o.udp, nodePort: o.nodePort } };
+  return {
+    services: o.services,
+    endpoints: o.endpoints,
+    changesPerKind: o.changes,
+    connDurationSec: o.duration,
+    concurrency: o.concurrency,
+    mix: { udp: o.udp, nodePort: o.nodePort },
+  };
 }
 
 /** An earlier report to merge into, checked to be at the same parameters: otherwise its columns and ours would not compare. */
@@ -399,7 +563,9 @@ function loadBase(o: Options): BenchReport | undefined {
   const base = readReport(o.mergeFrom);
   const want = JSON.stringify(params(o));
   if (JSON.stringify(base.params) !== want) {
-    throw new Error(`--merge-from ${o.mergeFrom}: its parameters ${JSON.stringify(base.params)} differ from this run's ${want}; give the same --services, --endpoints, --changes, --duration, --concurrency, --udp and --nodeport`);
+    throw new Error(
+      `--merge-from ${o.mergeFrom}: its parameters ${JSON.stringify(base.params)} differ from this run's ${want}; give the same --services, --endpoints, --changes, --duration, --concurrency, --udp and --nodeport`,
+    );
   }
   return base;
 }
@@ -433,10 +599,25 @@ async function main(): Promise<void> {
       await bench.tearDown();
     }
   }
-  const inner = ['--services', String(opts.ipvsServices ?? opts.services), '--endpoints', String(opts.endpoints), '--changes', String(opts.changes), '--duration', String(opts.duration),
-    '--concurrency', String(opts.concurrency), '--udp', String(opts.udp), '--nodeport', String(opts.nodePort)];
+  const inner = [
+    '--services',
+    String(opts.ipvsServices ?? opts.services),
+    '--endpoints',
+    String(opts.endpoints),
+    '--changes',
+    String(opts.changes),
+    '--duration',
+    String(opts.duration),
+    '--concurrency',
+    String(opts.concurrency),
+    '--udp',
+    String(opts.udp),
+    '--nodeport',
+    String(opts.nodePort),
+  ];
   // The guest writes only inside the project.
-  if (opts.daemonLogs?.startsWith(`${repoRoot}/`)) inner.push('--daemon-logs', opts.daemonLogs, ...(opts.toolTimes ? ['--tool-times'] : []));
+  if (opts.daemonLogs?.startsWith(`${repoRoot}/`))
+    inner.push('--daemon-logs', opts.daemonLogs, ...(opts.toolTimes ? ['--tool-times'] : []));
   for (const mode of inVm) {
     progress(`${mode}: this kernel (${release()}) has no IPVS: measuring ${mode} in the test VM`);
     let m = await runModeInVm(mode, { ...opts.vm, args: inner }, progress, vmRuns);
@@ -447,7 +628,9 @@ async function main(): Promise<void> {
       m = await runModeInVm(mode, { ...opts.vm, args: inner }, progress, vmRuns);
     }
     const t = m.phaseSec?.['VM run (boot to power-off)'];
-    progress(`${mode}: ${m.failed ? `did not finish: ${m.failed}` : 'measured in the VM'}${t !== undefined ? ` (${t} s)` : ''}`);
+    progress(
+      `${mode}: ${m.failed ? `did not finish: ${m.failed}` : 'measured in the VM'}${t !== undefined ? ` (${t} s)` : ''}`,
+    );
     measured.set(mode, m);
   }
 
@@ -461,7 +644,10 @@ async function main(): Promise<void> {
   if (base) {
     // Ours replace theirs of the same mode; the rest of theirs stay, in their order.
     if (direct && keepBaseDirect) for (const m of ours) if (!m.emulated) m.direct = direct;
-    modes = [...base.modes.map((m) => measured.get(m.mode) ?? m), ...ours.filter((m) => !base.modes.some((b) => b.mode === m.mode))];
+    modes = [
+      ...base.modes.map((m) => measured.get(m.mode) ?? m),
+      ...ours.filter((m) => !base.modes.some((b) => b.mode === m.mode)),
+    ];
   }
   const report: BenchReport = {
     version: 1,
@@ -472,7 +658,17 @@ async function main(): Promise<void> {
     params: params(opts),
     direct: keepBaseDirect ? base!.direct : (direct ?? base?.direct)!,
     modes,
-    ...(base && kept.length ? { merged: { from: opts.mergeFrom!, startedAt: base.startedAt, durationSec: base.durationSec, command: base.command, modes: kept } } : {}),
+    ...(base && kept.length
+      ? {
+          merged: {
+            from: opts.mergeFrom!,
+            startedAt: base.startedAt,
+            durationSec: base.durationSec,
+            command: base.command,
+            modes: kept,
+          },
+        }
+      : {}),
   };
   mkdirSync(opts.out, { recursive: true });
   writeFileSync(join(opts.out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);

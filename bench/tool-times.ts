@@ -8,7 +8,18 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { run } from '../test/harness/run.js';
 
-const TOOLS = ['ip', 'ipset', 'iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore', 'conntrack', 'modprobe'];
+const TOOLS = [
+  'ip',
+  'ipset',
+  'iptables',
+  'iptables-save',
+  'iptables-restore',
+  'ip6tables',
+  'ip6tables-save',
+  'ip6tables-restore',
+  'conntrack',
+  'modprobe',
+];
 
 /** Writes the shims into `dir`; returns the PATH the daemon gets. */
 export function toolShims(dir: string): string {

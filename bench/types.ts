@@ -66,7 +66,14 @@ export interface BenchReport {
   durationSec: number;
   command: string;
   machine: Machine;
-  params: { services: number; endpoints: number; changesPerKind: number; connDurationSec: number; concurrency: number; mix: { udp: number; nodePort: number } };
+  params: {
+    services: number;
+    endpoints: number;
+    changesPerKind: number;
+    connDurationSec: number;
+    concurrency: number;
+    mix: { udp: number; nodePort: number };
+  };
   /** New connections straight to the backend pod, no proxy running: the physical limit. */
   direct: ConnrateResult;
   modes: ModeReport[];

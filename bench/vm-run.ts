@@ -30,14 +30,19 @@ export interface VmOptions {
 export function failureLine(lines: string[]): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the ANSI colour codes (ESC [ … m) of run.sh's log lines
   const text = lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').trim()).filter((l) => l && !l.startsWith('[bench]'));
-  const kernel = text.map((l) => /\] (Kernel panic - .*|BUG: .*|Oops: .*|general protection fault.*|invalid opcode.*)$/.exec(l)?.[1]).find(Boolean);
+  const kernel = text
+    .map((l) => /\] (Kernel panic - .*|BUG: .*|Oops: .*|general protection fault.*|invalid opcode.*)$/.exec(l)?.[1])
+    .find(Boolean);
   const ours = text.find((l) => l.startsWith('[switchyard] vm:'))?.replace('[switchyard] vm: ', '');
   return (kernel ? `guest kernel: ${kernel}` : (ours ?? text.at(-1) ?? '')).slice(0, 200);
 }
 
 /** How a ModeReport's `failed` starts when the VM, not the run in it, failed (run.sh's status 125). */
 export const VM_FAILED = 'VM run: the VM failed';
-const EXIT_WHY: Record<number, string> = { 124: 'the VM timed out (--vm-timeout)', 125: 'the VM failed to boot or run' };
+const EXIT_WHY: Record<number, string> = {
+  124: 'the VM timed out (--vm-timeout)',
+  125: 'the VM failed to boot or run',
+};
 
 /**
  * The ModeReport of `mode` measured in the VM; a failed one (`failed` set,
@@ -45,7 +50,12 @@ const EXIT_WHY: Record<number, string> = { 124: 'the VM timed out (--vm-timeout)
  * what stops it (SIGTERM to run.sh, which kills its qemu) and removes its
  * directory, for our own signal handler.
  */
-export async function runModeInVm(mode: BenchMode, vm: VmOptions, progress: (msg: string) => void, aborts: Set<() => void>): Promise<ModeReport> {
+export async function runModeInVm(
+  mode: BenchMode,
+  vm: VmOptions,
+  progress: (msg: string) => void,
+  aborts: Set<() => void>,
+): Promise<ModeReport> {
   const started = Date.now();
   mkdirSync(join(repoRoot, 'build'), { recursive: true });
   const out = mkdtempSync(join(repoRoot, 'build', 'bench-vm.'));
@@ -56,10 +66,29 @@ export async function runModeInVm(mode: BenchMode, vm: VmOptions, progress: (msg
   };
   aborts.add(abort);
   const argv = [
-    join(repoRoot, 'test', 'vm', 'run.sh'), '--kernel', vm.kernel, '--cpus', String(vm.cpus), '--memory', vm.memory, '--timeout', String(vm.timeoutSec), '--',
-    'bash', 'scripts/with-node.sh', 'node', 'dist/bench/run.js', '--modes', mode, ...vm.args, '--out', out,
+    join(repoRoot, 'test', 'vm', 'run.sh'),
+    '--kernel',
+    vm.kernel,
+    '--cpus',
+    String(vm.cpus),
+    '--memory',
+    vm.memory,
+    '--timeout',
+    String(vm.timeoutSec),
+    '--',
+    'bash',
+    'scripts/with-node.sh',
+    'node',
+    'dist/bench/run.js',
+    '--modes',
+    mode,
+    ...vm.args,
+    '--out',
+    out,
   ];
-  progress(`${mode}: in a VM (qemu, Debian's ${vm.kernel} kernel, ${vm.cpus} vCPUs, ${vm.memory}): ${argv.slice(1).join(' ')}`);
+  progress(
+    `${mode}: in a VM (qemu, Debian's ${vm.kernel} kernel, ${vm.cpus} vCPUs, ${vm.memory}): ${argv.slice(1).join(' ')}`,
+  );
   const tail: string[] = [];
   try {
     const code = await new Promise<number | null>((resolve, reject) => {

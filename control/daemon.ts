@@ -103,7 +103,11 @@ export class Daemon {
     // Only the source in use is loaded: the Kubernetes client is large.
     if (options.manifests) {
       const { ManifestSource } = await import('./sources/manifests.js');
-      this.#source = new ManifestSource({ path: options.manifests, store: this.store, logger: logger.child({ source: 'manifests' }) });
+      this.#source = new ManifestSource({
+        path: options.manifests,
+        store: this.store,
+        logger: logger.child({ source: 'manifests' }),
+      });
     } else {
       const { KubernetesSource } = await import('./sources/kubernetes.js');
       this.#source = new KubernetesSource({

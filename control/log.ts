@@ -31,8 +31,12 @@ function textStream(out: NodeJS.WritableStream): Writable {
         const stamp = `${pad(t.getMonth() + 1)}${pad(t.getDate())} ${pad(t.getHours())}:${pad(t.getMinutes())}:${pad(t.getSeconds())}.${pad(t.getMilliseconds(), 3)}`;
         const fields = Object.entries(rec)
           .filter(([k]) => !OMIT.has(k))
-          .map(([k, v]) => `${k}=${typeof v === 'string' ? (/\s/.test(v) ? JSON.stringify(v) : v) : JSON.stringify(v)}`);
-        out.write(`${LEVEL_LETTER[Number(rec.level)] ?? '?'}${stamp}] ${String(rec.msg ?? '')}${fields.length ? ` ${fields.join(' ')}` : ''}\n`);
+          .map(
+            ([k, v]) => `${k}=${typeof v === 'string' ? (/\s/.test(v) ? JSON.stringify(v) : v) : JSON.stringify(v)}`,
+          );
+        out.write(
+          `${LEVEL_LETTER[Number(rec.level)] ?? '?'}${stamp}] ${String(rec.msg ?? '')}${fields.length ? ` ${fields.join(' ')}` : ''}\n`,
+        );
       }
       done();
     },
@@ -42,5 +46,8 @@ function textStream(out: NodeJS.WritableStream): Writable {
 export function createLogger(opts: LogOptions): Logger {
   const out = opts.destination ?? process.stderr;
   const stream = opts.format === 'text' ? textStream(out) : out;
-  return pino({ level: opts.level, base: { pid: process.pid }, serializers: { err: pino.stdSerializers.err } }, stream as never);
+  return pino(
+    { level: opts.level, base: { pid: process.pid }, serializers: { err: pino.stdSerializers.err } },
+    stream as never,
+  );
 }

@@ -9,9 +9,15 @@
 // unless the command line or NODE_OPTIONS already sets it.
 const V8_FLAGS = ['--max-semi-space-size=8'];
 
-const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => a.startsWith('--max-semi-space-size'));
+const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) =>
+  a.startsWith('--max-semi-space-size'),
+);
 if (!given && typeof process.execve === 'function') {
-  process.execve(process.execPath, [process.execPath, ...V8_FLAGS, ...process.execArgv, ...process.argv.slice(1)], process.env);
+  process.execve(
+    process.execPath,
+    [process.execPath, ...V8_FLAGS, ...process.execArgv, ...process.argv.slice(1)],
+    process.env,
+  );
 }
 
 const { main } = await import('./switchyard.js');

@@ -25,7 +25,10 @@ Napi::Error IpvsError(Napi::Env env, const char* op, const std::string& target, 
 class ApplyWorker : public Napi::AsyncWorker {
  public:
   ApplyWorker(Napi::Env env, std::unique_ptr<ipvs::Client> client, std::vector<ipvs::Op> ops)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), client_(std::move(client)), ops_(std::move(ops)) {}
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        client_(std::move(client)),
+        ops_(std::move(ops)) {}
 
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override { results_ = client_->ApplyAll(ops_); }
@@ -185,7 +188,8 @@ Napi::Value IpvsSocket::Timeouts(const Napi::CallbackInfo& info) {
 Napi::Value IpvsSocket::SetTimeouts(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env, "ipvs.setTimeouts");
-  if (!info[0].IsObject()) throw ArgumentError(env, {"ipvs.setTimeouts", ""}, "expected { tcp, tcpFin, udp }", "ERR_IPVS_NATIVE_ARGUMENT");
+  if (!info[0].IsObject())
+    throw ArgumentError(env, {"ipvs.setTimeouts", ""}, "expected { tcp, tcpFin, udp }", "ERR_IPVS_NATIVE_ARGUMENT");
   auto o = info[0].As<Napi::Object>();
   auto seconds = [&](const char* key) -> uint32_t {
     auto v = o.Get(key);
@@ -209,7 +213,8 @@ Napi::Value IpvsSocket::Destinations(const Napi::CallbackInfo& info) {
   CheckOpen(env, "ipvs.destinations");
   ipvs::Service key = ipvs::ServiceFromJs(env, "ipvs.destinations", info[0]);
   std::vector<ipvs::Dest> all;
-  if (auto st = client_.ListDests(key, &all); st.err) throw IpvsError(env, "ipvs.destinations", ipvs::Describe(key), st);
+  if (auto st = client_.ListDests(key, &all); st.err)
+    throw IpvsError(env, "ipvs.destinations", ipvs::Describe(key), st);
   return ipvs::ToJsArray(env, all);
 }
 
@@ -220,7 +225,8 @@ Napi::Value IpvsSocket::Apply(const Napi::CallbackInfo& info) {
   ipvs::Op op = ipvs::OpFromJs(env, "ipvs.apply", info[0]);
   if (auto st = client_.Apply(op); st.err) {
     std::string target = op.kind == ipvs::Op::Kind::kFlush ? "" : ipvs::Describe(op.service);
-    if (op.kind == ipvs::Op::Kind::kAddDest || op.kind == ipvs::Op::Kind::kEditDest || op.kind == ipvs::Op::Kind::kDeleteDest)
+    if (op.kind == ipvs::Op::Kind::kAddDest || op.kind == ipvs::Op::Kind::kEditDest ||
+        op.kind == ipvs::Op::Kind::kDeleteDest)
       target += " -> " + ipvs::Describe(op.dest.addr, op.dest.port);
     throw IpvsError(env, OpName(op.kind), target, st);
   }
@@ -231,7 +237,8 @@ Napi::Value IpvsSocket::Apply(const Napi::CallbackInfo& info) {
 Napi::Value IpvsSocket::ApplyBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env, "ipvs.applyBatch");
-  if (!info[0].IsArray()) throw ArgumentError(env, {"ipvs.applyBatch", ""}, "expected an array of operations", "ERR_IPVS_NATIVE_ARGUMENT");
+  if (!info[0].IsArray())
+    throw ArgumentError(env, {"ipvs.applyBatch", ""}, "expected an array of operations", "ERR_IPVS_NATIVE_ARGUMENT");
   auto arr = info[0].As<Napi::Array>();
   std::vector<ipvs::Op> ops;
   ops.reserve(arr.Length());

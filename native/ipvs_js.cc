@@ -22,13 +22,15 @@ Napi::Object AsObject(Napi::Env env, const char* op, const Napi::Value& v, const
 }
 
 // An optional unsigned field; absent means `fallback`.
-uint32_t U32(Napi::Env env, const char* op, const Napi::Object& o, const char* key, uint32_t fallback, uint32_t max = UINT32_MAX) {
+uint32_t U32(Napi::Env env, const char* op, const Napi::Object& o, const char* key, uint32_t fallback,
+             uint32_t max = UINT32_MAX) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined()) return fallback;
   if (!v.IsNumber()) Refuse(env, op, std::string(key) + " must be a number");
   double d = v.As<Napi::Number>().DoubleValue();
   if (!(d >= 0 && d <= max) || d != static_cast<double>(static_cast<uint64_t>(d)))
-    Refuse(env, op, std::string(key) + " must be an integer within [0, " + std::to_string(max) + "], not " + std::to_string(d));
+    Refuse(env, op,
+           std::string(key) + " must be an integer within [0, " + std::to_string(max) + "], not " + std::to_string(d));
   return static_cast<uint32_t>(d);
 }
 
@@ -97,14 +99,22 @@ Op OpFromJs(Napi::Env env, const char* op, const Napi::Value& v) {
   std::string kind = Str(env, op, o, "op");
   using K = Op::Kind;
   Op out;
-  if (kind == "addService") out.kind = K::kAddService;
-  else if (kind == "editService") out.kind = K::kEditService;
-  else if (kind == "deleteService") out.kind = K::kDeleteService;
-  else if (kind == "addDest") out.kind = K::kAddDest;
-  else if (kind == "editDest") out.kind = K::kEditDest;
-  else if (kind == "deleteDest") out.kind = K::kDeleteDest;
-  else if (kind == "flush") return out;
-  else Refuse(env, op, "unknown operation '" + kind + "'");
+  if (kind == "addService")
+    out.kind = K::kAddService;
+  else if (kind == "editService")
+    out.kind = K::kEditService;
+  else if (kind == "deleteService")
+    out.kind = K::kDeleteService;
+  else if (kind == "addDest")
+    out.kind = K::kAddDest;
+  else if (kind == "editDest")
+    out.kind = K::kEditDest;
+  else if (kind == "deleteDest")
+    out.kind = K::kDeleteDest;
+  else if (kind == "flush")
+    return out;
+  else
+    Refuse(env, op, "unknown operation '" + kind + "'");
   out.service = ServiceFromJs(env, op, o.Get("service"));
   if (out.kind == K::kAddDest || out.kind == K::kEditDest || out.kind == K::kDeleteDest)
     out.dest = DestFromJs(env, op, o.Get("dest"));

@@ -118,7 +118,8 @@ bool DecodeService(const void* attrs, size_t len, Service* out) {
   if (a[IPVS_SVC_ATTR_NETMASK]) s.netmask = NetmaskFromWire(af, netlink::GetU32(a[IPVS_SVC_ATTR_NETMASK]));
   if (a[IPVS_SVC_ATTR_STATS64] || a[IPVS_SVC_ATTR_STATS]) {
     s.has_stats = true;
-    s.stats = a[IPVS_SVC_ATTR_STATS64] ? DecodeStats(a[IPVS_SVC_ATTR_STATS64], true) : DecodeStats(a[IPVS_SVC_ATTR_STATS], false);
+    s.stats = a[IPVS_SVC_ATTR_STATS64] ? DecodeStats(a[IPVS_SVC_ATTR_STATS64], true)
+                                       : DecodeStats(a[IPVS_SVC_ATTR_STATS], false);
   }
   *out = std::move(s);
   return true;
@@ -133,7 +134,8 @@ bool DecodeDest(const void* attrs, size_t len, uint16_t service_af, Dest* out) {
   uint16_t af = a[IPVS_DEST_ATTR_ADDR_FAMILY] ? netlink::GetU16(a[IPVS_DEST_ATTR_ADDR_FAMILY]) : service_af;
   d.addr = GetAddress(a[IPVS_DEST_ATTR_ADDR], af);
   if (a[IPVS_DEST_ATTR_PORT]) d.port = ntohs(netlink::GetU16(a[IPVS_DEST_ATTR_PORT]));
-  if (a[IPVS_DEST_ATTR_FWD_METHOD]) d.fwd_method = netlink::GetU32(a[IPVS_DEST_ATTR_FWD_METHOD]) & IP_VS_CONN_F_FWD_MASK;
+  if (a[IPVS_DEST_ATTR_FWD_METHOD])
+    d.fwd_method = netlink::GetU32(a[IPVS_DEST_ATTR_FWD_METHOD]) & IP_VS_CONN_F_FWD_MASK;
   if (a[IPVS_DEST_ATTR_WEIGHT]) d.weight = static_cast<int32_t>(netlink::GetU32(a[IPVS_DEST_ATTR_WEIGHT]));
   if (a[IPVS_DEST_ATTR_U_THRESH]) d.u_threshold = netlink::GetU32(a[IPVS_DEST_ATTR_U_THRESH]);
   if (a[IPVS_DEST_ATTR_L_THRESH]) d.l_threshold = netlink::GetU32(a[IPVS_DEST_ATTR_L_THRESH]);
@@ -142,7 +144,8 @@ bool DecodeDest(const void* attrs, size_t len, uint16_t service_af, Dest* out) {
   if (a[IPVS_DEST_ATTR_PERSIST_CONNS]) d.persist_conns = netlink::GetU32(a[IPVS_DEST_ATTR_PERSIST_CONNS]);
   if (a[IPVS_DEST_ATTR_STATS64] || a[IPVS_DEST_ATTR_STATS]) {
     d.has_stats = true;
-    d.stats = a[IPVS_DEST_ATTR_STATS64] ? DecodeStats(a[IPVS_DEST_ATTR_STATS64], true) : DecodeStats(a[IPVS_DEST_ATTR_STATS], false);
+    d.stats = a[IPVS_DEST_ATTR_STATS64] ? DecodeStats(a[IPVS_DEST_ATTR_STATS64], true)
+                                        : DecodeStats(a[IPVS_DEST_ATTR_STATS], false);
   }
   *out = std::move(d);
   return true;
@@ -242,8 +245,7 @@ Message Client::Build(const Op& op) const {
       PutDest(m, op.dest, op.kind != K::kDeleteDest);
       return m;
     }
-    case K::kFlush:
-      break;
+    case K::kFlush: break;
   }
   return Message(family_, 0, IPVS_CMD_FLUSH, IPVS_GENL_VERSION);
 }
@@ -264,14 +266,19 @@ std::string Describe(const Address& a, uint16_t port) {
   char text[INET6_ADDRSTRLEN] = "?";
   inet_ntop(a.af, a.bytes, text, sizeof text);
   std::string out;
-  if (a.af == AF_INET6) out.append("[").append(text).append("]");
-  else out.append(text);
+  if (a.af == AF_INET6)
+    out.append("[").append(text).append("]");
+  else
+    out.append(text);
   return out.append(":").append(std::to_string(port));
 }
 
 std::string Describe(const Service& s) {
   if (s.fwmark) return "fwmark " + std::to_string(s.fwmark) + (s.addr.af == AF_INET6 ? " (IPv6)" : "");
-  const char* proto = s.protocol == IPPROTO_TCP ? "TCP" : s.protocol == IPPROTO_UDP ? "UDP" : s.protocol == IPPROTO_SCTP ? "SCTP" : "proto";
+  const char* proto = s.protocol == IPPROTO_TCP    ? "TCP"
+                      : s.protocol == IPPROTO_UDP  ? "UDP"
+                      : s.protocol == IPPROTO_SCTP ? "SCTP"
+                                                   : "proto";
   return std::string(proto) + " " + Describe(s.addr, s.port);
 }
 

@@ -34,8 +34,8 @@ struct Service {
   uint16_t port = 0;  // host order
   uint32_t fwmark = 0;
   std::string scheduler;
-  std::string pe_name;  // persistence engine ("sip"), usually empty
-  uint32_t flags = 0;   // IP_VS_SVC_F_*
+  std::string pe_name;   // persistence engine ("sip"), usually empty
+  uint32_t flags = 0;    // IP_VS_SVC_F_*
   uint32_t timeout = 0;  // persistence, seconds
   // Persistence granularity as a prefix length: clients in one /netmask
   // share a real server. The wire holds an IPv4 mask, or an IPv6 length.

@@ -98,8 +98,8 @@ class BatchWorker : public Napi::AsyncWorker {
     LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = flags_);
     while (done < n) {
       __u32 chunk = static_cast<__u32>(std::min(kBatchChunk, n - done));
-      int ret = bpf_map_update_batch(fd_, keys_.data() + done * key_size_, values_.data() + done * value_size_,
-                                     &chunk, &opts);
+      int ret = bpf_map_update_batch(fd_, keys_.data() + done * key_size_, values_.data() + done * value_size_, &chunk,
+                                     &opts);
       if (ret == 0) {
         done += chunk;
         continue;
@@ -203,9 +203,9 @@ class BatchWorker : public Napi::AsyncWorker {
       out_keys_.resize((count_ + chunk) * key_size_);
       out_values_.resize((count_ + chunk) * value_size_);
       __u32 got = static_cast<__u32>(chunk);
-      int ret = bpf_map_lookup_batch(fd_, first ? nullptr : in.data(), out.data(),
-                                     out_keys_.data() + count_ * key_size_,
-                                     out_values_.data() + count_ * value_size_, &got, &opts);
+      int ret =
+          bpf_map_lookup_batch(fd_, first ? nullptr : in.data(), out.data(), out_keys_.data() + count_ * key_size_,
+                               out_values_.data() + count_ * value_size_, &got, &opts);
       int err = ret < 0 ? ErrnoOf(ret) : 0;
       if (err == ENOSPC) {  // a hash bucket holds more than `chunk` entries
         chunk *= 2;
@@ -273,7 +273,8 @@ Napi::Object BpfMap::Wrap(Napi::Env env, int fd) {
 // caller keeps its own.
 BpfMap::BpfMap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BpfMap>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) throw ArgumentError(env, {"map.open", ""}, "expected a file descriptor");
+  if (info.Length() < 1 || !info[0].IsNumber())
+    throw ArgumentError(env, {"map.open", ""}, "expected a file descriptor");
   int fd = info[0].As<Napi::Number>().Int32Value();
   bool adopt = info.Length() > 1 && info[1].ToBoolean();
   if (!adopt) {
@@ -319,9 +320,9 @@ void BpfMap::CheckSize(Napi::Env env, const char* op, const Napi::Value& v, size
   if (!v.IsBuffer()) throw ArgumentError(env, {op, name_}, std::string(what) + " must be a Buffer");
   size_t got = v.As<Napi::Buffer<uint8_t>>().Length();
   if (got != want)
-    throw ArgumentError(env, {op, name_},
-                        std::string(what) + " is " + std::to_string(got) + " bytes, the map wants " +
-                            std::to_string(want));
+    throw ArgumentError(
+        env, {op, name_},
+        std::string(what) + " is " + std::to_string(got) + " bytes, the map wants " + std::to_string(want));
 }
 
 Napi::Value BpfMap::Info(const Napi::CallbackInfo& info) {
@@ -360,7 +361,8 @@ Napi::Value BpfMap::Update(const Napi::CallbackInfo& info) {
   CheckOpen(env, "map.update");
   CheckSize(env, "map.update", info[0], info_.key_size, "key");
   CheckSize(env, "map.update", info[1], value_size_, "value");
-  __u64 flags = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : static_cast<__u64>(BPF_ANY);
+  __u64 flags =
+      info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : static_cast<__u64>(BPF_ANY);
   auto key = info[0].As<Napi::Buffer<uint8_t>>();
   auto value = info[1].As<Napi::Buffer<uint8_t>>();
   if (bpf_map_update_elem(fd_, key.Data(), value.Data(), flags) < 0)
@@ -410,9 +412,10 @@ Napi::Value BpfMap::UpdateBatch(const Napi::CallbackInfo& info) {
     throw ArgumentError(env, {"map.updateBatch", name_},
                         "keys must be a multiple of " + std::to_string(info_.key_size) +
                             " bytes and values the same count of " + std::to_string(value_size_) + " bytes");
-  __u64 flags = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : static_cast<__u64>(BPF_ANY);
-  auto* w = new BatchWorker(env, BatchWorker::Kind::kUpdate, fd_, name_, info_.key_size, value_size_,
-                            info_.max_entries, std::vector<uint8_t>(keys.Data(), keys.Data() + keys.Length()),
+  __u64 flags =
+      info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : static_cast<__u64>(BPF_ANY);
+  auto* w = new BatchWorker(env, BatchWorker::Kind::kUpdate, fd_, name_, info_.key_size, value_size_, info_.max_entries,
+                            std::vector<uint8_t>(keys.Data(), keys.Data() + keys.Length()),
                             std::vector<uint8_t>(values.Data(), values.Data() + values.Length()), flags);
   auto p = w->Promise();
   w->Queue();
@@ -427,9 +430,8 @@ Napi::Value BpfMap::DeleteBatch(const Napi::CallbackInfo& info) {
   if (keys.Length() % info_.key_size != 0)
     throw ArgumentError(env, {"map.deleteBatch", name_},
                         "keys must be a multiple of " + std::to_string(info_.key_size) + " bytes");
-  auto* w = new BatchWorker(env, BatchWorker::Kind::kDelete, fd_, name_, info_.key_size, value_size_,
-                            info_.max_entries, std::vector<uint8_t>(keys.Data(), keys.Data() + keys.Length()), {},
-                            0);
+  auto* w = new BatchWorker(env, BatchWorker::Kind::kDelete, fd_, name_, info_.key_size, value_size_, info_.max_entries,
+                            std::vector<uint8_t>(keys.Data(), keys.Data() + keys.Length()), {}, 0);
   auto p = w->Promise();
   w->Queue();
   return p;

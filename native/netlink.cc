@@ -46,8 +46,7 @@ Status AckStatus(const nlmsghdr* h) {
 
 }  // namespace
 
-Message::Message(uint16_t family, uint16_t flags, uint8_t cmd, uint8_t version)
-    : buf_(NLMSG_HDRLEN + GENL_HDRLEN, 0) {
+Message::Message(uint16_t family, uint16_t flags, uint8_t cmd, uint8_t version) : buf_(NLMSG_HDRLEN + GENL_HDRLEN, 0) {
   Header(buf_)->nlmsg_type = family;
   Header(buf_)->nlmsg_flags = NLM_F_REQUEST | flags;
   auto* g = reinterpret_cast<genlmsghdr*>(buf_.data() + NLMSG_HDRLEN);
@@ -202,7 +201,8 @@ Status Socket::Request(Message& m, const ReplyFn& on_reply) {
       }
       if (h->nlmsg_len < NLMSG_LENGTH(GENL_HDRLEN)) continue;
       auto* g = static_cast<const genlmsghdr*>(NLMSG_DATA(h));
-      if (on_reply) on_reply(g->cmd, reinterpret_cast<const uint8_t*>(g) + GENL_HDRLEN, h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN));
+      if (on_reply)
+        on_reply(g->cmd, reinterpret_cast<const uint8_t*>(g) + GENL_HDRLEN, h->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN));
     }
   }
 }

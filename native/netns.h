@@ -21,10 +21,22 @@ class NetnsScope {
   explicit NetnsScope(const std::string& path) {
     if (path.empty()) return;
     home_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (home_ < 0) { error_ = errno; return; }
+    if (home_ < 0) {
+      error_ = errno;
+      return;
+    }
     int target = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (target < 0) { error_ = errno; close(home_); home_ = -1; return; }
-    if (setns(target, CLONE_NEWNET) < 0) { error_ = errno; close(home_); home_ = -1; }
+    if (target < 0) {
+      error_ = errno;
+      close(home_);
+      home_ = -1;
+      return;
+    }
+    if (setns(target, CLONE_NEWNET) < 0) {
+      error_ = errno;
+      close(home_);
+      home_ = -1;
+    }
     close(target);
   }
   ~NetnsScope() {

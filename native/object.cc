@@ -230,9 +230,9 @@ Napi::Value BpfObject::SetGlobal(const Napi::CallbackInfo& info) {
       const struct btf_type* var = btf__type_by_id(btf, vi->type);
       if (name != btf__name_by_offset(btf, var->name_off)) continue;
       if (value.Length() != vi->size)
-        throw ArgumentError(env, {"object.setGlobal", name},
-                            "value is " + std::to_string(value.Length()) + " bytes, the variable is " +
-                                std::to_string(vi->size));
+        throw ArgumentError(
+            env, {"object.setGlobal", name},
+            "value is " + std::to_string(value.Length()) + " bytes, the variable is " + std::to_string(vi->size));
       size_t size = 0;
       const void* data = bpf_map__initial_value(m, &size);
       if (!data || vi->offset + vi->size > size) throw SyscallError(env, {"object.setGlobal", name}, EINVAL);

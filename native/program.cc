@@ -27,7 +27,8 @@ int64_t OptInt(const Napi::Object& o, const char* key, int64_t dflt) {
 }
 
 Napi::Object OptionsArg(const Napi::CallbackInfo& info, size_t i, const char* op) {
-  if (info.Length() <= i || !info[i].IsObject()) throw ArgumentError(info.Env(), {op, ""}, "expected an options object");
+  if (info.Length() <= i || !info[i].IsObject())
+    throw ArgumentError(info.Env(), {op, ""}, "expected an options object");
   return info[i].As<Napi::Object>();
 }
 
@@ -80,13 +81,15 @@ Napi::Function BpfProgram::Init(Napi::Env env) {
 }
 
 Napi::Object BpfProgram::Wrap(Napi::Env env, int fd, int attach_type) {
-  return constructor_.New({Napi::Number::New(env, fd), Napi::Boolean::New(env, true), Napi::Number::New(env, attach_type)});
+  return constructor_.New(
+      {Napi::Number::New(env, fd), Napi::Boolean::New(env, true), Napi::Number::New(env, attach_type)});
 }
 
 // new BpfProgram(fd, adopt = false, attachType = -1)
 BpfProgram::BpfProgram(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BpfProgram>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) throw ArgumentError(env, {"program.open", ""}, "expected a file descriptor");
+  if (info.Length() < 1 || !info[0].IsNumber())
+    throw ArgumentError(env, {"program.open", ""}, "expected a file descriptor");
   int fd = info[0].As<Napi::Number>().Int32Value();
   if (!(info.Length() > 1 && info[1].ToBoolean())) {
     fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -134,7 +137,8 @@ Napi::Value BpfProgram::Info(const Napi::CallbackInfo& info) {
   o.Set("name", name_);
   o.Set("id", pi.id);
   o.Set("type", type_);
-  const char* at = attach_type_ >= 0 ? libbpf_bpf_attach_type_str(static_cast<enum bpf_attach_type>(attach_type_)) : nullptr;
+  const char* at =
+      attach_type_ >= 0 ? libbpf_bpf_attach_type_str(static_cast<enum bpf_attach_type>(attach_type_)) : nullptr;
   o.Set("attachType", at ? Napi::Value(Napi::String::New(env, at)) : env.Null());
   o.Set("xlatedSize", pi.xlated_prog_len);
   o.Set("jitedSize", pi.jited_prog_len);
@@ -192,8 +196,10 @@ Napi::Value BpfProgram::AttachTc(const Napi::CallbackInfo& info) {
   hook.attach_point = TcPoint(env, OptString(o, "direction"), "program.attachTc");
   bool created = true;
   int ret = bpf_tc_hook_create(&hook);
-  if (ret == -EEXIST) created = false;
-  else if (ret < 0) throw SyscallError(env, {"program.attachTc", name_ + " (clsact qdisc)"}, -ret);
+  if (ret == -EEXIST)
+    created = false;
+  else if (ret < 0)
+    throw SyscallError(env, {"program.attachTc", name_ + " (clsact qdisc)"}, -ret);
   LIBBPF_OPTS(bpf_tc_opts, tco);
   tco.prog_fd = fd_;
   tco.handle = static_cast<__u32>(OptInt(o, "handle", 1));
@@ -275,7 +281,8 @@ Napi::Value BpfProgram::QueryXdp(const Napi::CallbackInfo& info) {
   NetnsScope scope(netns);
   EnterOrThrow(env, scope, "program.queryXdp", netns);
   __u32 id = 0;
-  int ret = bpf_xdp_query_id(static_cast<int>(OptInt(o, "ifindex", 0)), XdpFlags(env, OptString(o, "mode"), "program.queryXdp"), &id);
+  int ret = bpf_xdp_query_id(static_cast<int>(OptInt(o, "ifindex", 0)),
+                             XdpFlags(env, OptString(o, "mode"), "program.queryXdp"), &id);
   if (ret < 0) throw SyscallError(env, {"program.queryXdp", ""}, -ret);
   return Napi::Number::New(env, id);
 }

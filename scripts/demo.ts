@@ -38,13 +38,23 @@ try {
   cpSync(join(repoRoot, 'examples', 'demo'), manifests, { recursive: true });
   say(`starting switchyard in each node's namespace: switchyard --manifests ${manifests} (a copy of examples/demo)`);
   for (const node of cluster.nodes) {
-    const d = startDaemon(net, { ns: node.ns, nodeName: node.name, pinDir: net.pinDir(node.name), args: [`--manifests=${manifests}`] });
+    const d = startDaemon(net, {
+      ns: node.ns,
+      nodeName: node.name,
+      pinDir: net.pinDir(node.name),
+      args: [`--manifests=${manifests}`],
+    });
     daemons.push(d);
   }
   for (const [i, d] of daemons.entries()) {
     const synced = await d.waitForLog((r) => r.msg === 'synced');
-    const attached = d.logs().filter((r) => r.msg === 'attached tc ingress').map((r) => r.interface);
-    console.log(`    n${i + 1}: ${synced.servicePorts} service ports programmed in ${synced.ms} ms; tc on ${attached.join(', ')}`);
+    const attached = d
+      .logs()
+      .filter((r) => r.msg === 'attached tc ingress')
+      .map((r) => r.interface);
+    console.log(
+      `    n${i + 1}: ${synced.servicePorts} service ports programmed in ${synced.ms} ms; tc on ${attached.join(', ')}`,
+    );
   }
 
   const client = pods[0]!;
@@ -59,7 +69,9 @@ try {
   say('editing the manifests: web loses its slice on n2');
   const file = join(manifests, 'endpointslices.yaml');
   const text = readFileSync(file, 'utf8');
-  const start = text.indexOf('  - apiVersion: discovery.k8s.io/v1\n    kind: EndpointSlice\n    metadata: { name: web-n2');
+  const start = text.indexOf(
+    '  - apiVersion: discovery.k8s.io/v1\n    kind: EndpointSlice\n    metadata: { name: web-n2',
+  );
   const end = text.indexOf('  - apiVersion', start + 10);
   const before = daemons.map((d) => d.syncs().length);
   writeFileSync(file, text.slice(0, start) + text.slice(end));

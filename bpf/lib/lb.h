@@ -27,7 +27,7 @@ static __always_inline struct sy_backend *lb_lookup_backend(__u32 backend_id)
 /* A backend from the affinity table, if the client had one recently and it
  * is still a backend of the service. */
 static __always_inline struct sy_backend *lb_affinity_backend(const struct sy_service *svc, __be32 client,
-							       __u32 *backend_id)
+                                                              __u32 *backend_id)
 {
 	struct sy_affinity_key key = { .service_id = svc->id, .client = client };
 	struct sy_affinity *aff = bpf_map_lookup_elem(&sy_affinity, &key);
@@ -51,7 +51,7 @@ static __always_inline void lb_affinity_remember(const struct sy_service *svc, _
 /* Picks the backend for a new flow: the affine one if ClientIP affinity holds,
  * else a random slot. NULL when the service has no usable backend. */
 static __always_inline struct sy_backend *lb_select_backend(const struct sy_service *svc, __be32 client,
-							    __u32 *backend_id)
+                                                            __u32 *backend_id)
 {
 	struct sy_slot_key slot_key = { .service_id = svc->id };
 	struct sy_backend *backend;

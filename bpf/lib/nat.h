@@ -17,8 +17,7 @@ static __always_inline __u32 nat_l4_csum_off(const struct sy_packet *p)
 }
 
 /* Rewrites the source or destination address and port; 0 or a negative errno. */
-static __always_inline int nat_rewrite(sy_ctx_t *ctx, struct sy_packet *p, enum nat_side side,
-				       __be32 addr, __be16 port)
+static __always_inline int nat_rewrite(sy_ctx_t *ctx, struct sy_packet *p, enum nat_side side, __be32 addr, __be16 port)
 {
 	__u32 addr_off = p->l3_off + (side == NAT_DEST ? offsetof(struct iphdr, daddr) : offsetof(struct iphdr, saddr));
 	__u32 port_off = p->l4_off + (side == NAT_DEST ? 2 : 0); /* TCP and UDP: source, then dest */

@@ -33,8 +33,7 @@ static __always_inline int reject_tcp_syn(sy_ctx_t *ctx, const struct sy_packet 
 
 	if (!(p->tcp_flags & SY_TCP_SYN) || (p->tcp_flags & (SY_TCP_ACK | SY_TCP_RST)) || p->ihl_words != 5)
 		return SY_DROP(SY_DROP_NO_BACKEND);
-	if (ctx_load_bytes(ctx, 0, &eth, sizeof(eth)) < 0 ||
-	    ctx_load_bytes(ctx, p->l3_off, &ip, sizeof(ip)) < 0 ||
+	if (ctx_load_bytes(ctx, 0, &eth, sizeof(eth)) < 0 || ctx_load_bytes(ctx, p->l3_off, &ip, sizeof(ip)) < 0 ||
 	    ctx_load_bytes(ctx, p->l4_off, &tcp, sizeof(tcp)) < 0)
 		return SY_DROP(SY_DROP_MALFORMED);
 	/* Drop options and payload: a RST is 40 bytes of IP. */
@@ -65,7 +64,9 @@ static __always_inline int reject_tcp_syn(sy_ctx_t *ctx, const struct sy_packet 
 	tcp.doff = 5;
 	tcp.rst = 1;
 	tcp.ack = 1;
-	ph = (struct pseudo_hdr){ .saddr = ip.saddr, .daddr = ip.daddr, .proto = IPPROTO_TCP, .len = bpf_htons(sizeof(tcp)) };
+	ph = (struct pseudo_hdr){
+		.saddr = ip.saddr, .daddr = ip.daddr, .proto = IPPROTO_TCP, .len = bpf_htons(sizeof(tcp))
+	};
 	sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
 	if (sum < 0)
 		return SY_DROP(SY_DROP_REJECT_FAILED);
@@ -74,8 +75,7 @@ static __always_inline int reject_tcp_syn(sy_ctx_t *ctx, const struct sy_packet 
 		return SY_DROP(SY_DROP_REJECT_FAILED);
 	tcp.check = csum_fold(sum);
 
-	if (ctx_store_bytes(ctx, 0, &eth, sizeof(eth)) < 0 ||
-	    ctx_store_bytes(ctx, p->l3_off, &ip, sizeof(ip)) < 0 ||
+	if (ctx_store_bytes(ctx, 0, &eth, sizeof(eth)) < 0 || ctx_store_bytes(ctx, p->l3_off, &ip, sizeof(ip)) < 0 ||
 	    ctx_store_bytes(ctx, p->l4_off, &tcp, sizeof(tcp)) < 0)
 		return SY_DROP(SY_DROP_REJECT_FAILED);
 	return SY_VERDICT_TX;

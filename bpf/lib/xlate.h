@@ -53,8 +53,12 @@ static __always_inline int xlate_established(sy_ctx_t *ctx, struct sy_packet *p,
 static __always_inline int xlate_new_flow(sy_ctx_t *ctx, struct sy_packet *p, const struct sy_service *svc)
 {
 	struct ct_flow flow = {
-		.client_addr = p->saddr, .client_port = p->sport, .svc_addr = p->daddr,
-		.svc_port = p->dport, .proto = p->proto, .service_id = svc->id,
+		.client_addr = p->saddr,
+		.client_port = p->sport,
+		.svc_addr = p->daddr,
+		.svc_port = p->dport,
+		.proto = p->proto,
+		.service_id = svc->id,
 	};
 	struct sy_backend *backend;
 	__u32 backend_id = 0;
@@ -93,8 +97,12 @@ static __always_inline int xlate_new_flow(sy_ctx_t *ctx, struct sy_packet *p, co
 static __always_inline void forget_reused_tuple(const struct sy_packet *p)
 {
 	struct sy_ct_key reply_key = {
-		.saddr = p->daddr, .daddr = p->saddr, .sport = p->dport, .dport = p->sport,
-		.proto = p->proto, .dir = SY_CT_REPLY,
+		.saddr = p->daddr,
+		.daddr = p->saddr,
+		.sport = p->dport,
+		.dport = p->sport,
+		.proto = p->proto,
+		.dir = SY_CT_REPLY,
 	};
 
 	if (p->proto != IPPROTO_TCP || (p->tcp_flags & (SY_TCP_SYN | SY_TCP_ACK)) != SY_TCP_SYN)

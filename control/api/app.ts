@@ -36,8 +36,14 @@ export function createApp(opts: AppOptions = {}): ApiApp {
       api = err;
     } else if ((err as { validation?: unknown }).validation) {
       // fastify's message names the part and the field: "querystring/limit must be <= 5000".
-      api = new ApiError(ApiErrorCode.BadRequest, String((err as Error).message).replace(/^querystring\//, 'query parameter '));
-    } else if (typeof (err as { statusCode?: unknown }).statusCode === 'number' && (err as { statusCode: number }).statusCode < 500) {
+      api = new ApiError(
+        ApiErrorCode.BadRequest,
+        String((err as Error).message).replace(/^querystring\//, 'query parameter '),
+      );
+    } else if (
+      typeof (err as { statusCode?: unknown }).statusCode === 'number' &&
+      (err as { statusCode: number }).statusCode < 500
+    ) {
       api = new ApiError(ApiErrorCode.BadRequest, (err as Error).message);
     } else {
       opts.onInternalError?.(err, req.url);

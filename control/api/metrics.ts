@@ -59,12 +59,21 @@ export class ProxyMetrics {
     const registers = [opts.registry];
     this.registry = opts.registry;
     this.#now = opts.now ?? Date.now;
-    const histogram = (name: string, help: string, buckets: number[]) => new Histogram({ name, help, buckets, registers });
+    const histogram = (name: string, help: string, buckets: number[]) =>
+      new Histogram({ name, help, buckets, registers });
     const gauge = (name: string, help: string) => new Gauge({ name, help, registers });
     const counter = (name: string, help: string) => new Counter({ name, help, registers });
 
-    this.#syncDuration = histogram('kubeproxy_sync_proxy_rules_duration_seconds', 'SyncProxyRules latency in seconds', SYNC_BUCKETS);
-    this.#fullDuration = histogram('kubeproxy_sync_full_proxy_rules_duration_seconds', 'SyncProxyRules latency in seconds for full resyncs', SYNC_BUCKETS);
+    this.#syncDuration = histogram(
+      'kubeproxy_sync_proxy_rules_duration_seconds',
+      'SyncProxyRules latency in seconds',
+      SYNC_BUCKETS,
+    );
+    this.#fullDuration = histogram(
+      'kubeproxy_sync_full_proxy_rules_duration_seconds',
+      'SyncProxyRules latency in seconds for full resyncs',
+      SYNC_BUCKETS,
+    );
     this.#partialDuration = histogram(
       'kubeproxy_sync_partial_proxy_rules_duration_seconds',
       'SyncProxyRules latency in seconds for partial resyncs',
@@ -75,17 +84,42 @@ export class ProxyMetrics {
       'In Cluster Network Programming Latency in seconds (from the change reaching this proxy to the dataplane holding it)',
       PROGRAMMING_BUCKETS,
     );
-    this.#lastSync = gauge('kubeproxy_sync_proxy_rules_last_timestamp_seconds', 'The last time proxy rules were successfully synced');
+    this.#lastSync = gauge(
+      'kubeproxy_sync_proxy_rules_last_timestamp_seconds',
+      'The last time proxy rules were successfully synced',
+    );
     this.#lastQueued = gauge(
       'kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds',
       'The last time a sync of proxy rules was queued',
     );
-    this.#serviceChanges = counter('kubeproxy_sync_proxy_rules_service_changes_total', 'Cumulative proxy rules Service changes');
-    this.#endpointChanges = counter('kubeproxy_sync_proxy_rules_endpoint_changes_total', 'Cumulative proxy rules Endpoint changes');
-    this.#servicePending = gauge('kubeproxy_sync_proxy_rules_service_changes_pending', 'Pending proxy rules Service changes');
-    this.#endpointPending = gauge('kubeproxy_sync_proxy_rules_endpoint_changes_pending', 'Pending proxy rules Endpoint changes');
-    this.#healthz = new Counter({ name: 'kubeproxy_proxy_healthz_total', help: 'Cumulative proxy healthz HTTP status', labelNames: ['code'], registers });
-    this.#livez = new Counter({ name: 'kubeproxy_proxy_livez_total', help: 'Cumulative proxy livez HTTP status', labelNames: ['code'], registers });
+    this.#serviceChanges = counter(
+      'kubeproxy_sync_proxy_rules_service_changes_total',
+      'Cumulative proxy rules Service changes',
+    );
+    this.#endpointChanges = counter(
+      'kubeproxy_sync_proxy_rules_endpoint_changes_total',
+      'Cumulative proxy rules Endpoint changes',
+    );
+    this.#servicePending = gauge(
+      'kubeproxy_sync_proxy_rules_service_changes_pending',
+      'Pending proxy rules Service changes',
+    );
+    this.#endpointPending = gauge(
+      'kubeproxy_sync_proxy_rules_endpoint_changes_pending',
+      'Pending proxy rules Endpoint changes',
+    );
+    this.#healthz = new Counter({
+      name: 'kubeproxy_proxy_healthz_total',
+      help: 'Cumulative proxy healthz HTTP status',
+      labelNames: ['code'],
+      registers,
+    });
+    this.#livez = new Counter({
+      name: 'kubeproxy_proxy_livez_total',
+      help: 'Cumulative proxy livez HTTP status',
+      labelNames: ['code'],
+      registers,
+    });
     this.#syncErrors = counter('switchyard_sync_errors_total', 'Syncs that failed and will be retried as full syncs');
     this.#mapFailures = new Counter({
       name: 'switchyard_bpf_map_operation_failures_total',
@@ -95,7 +129,10 @@ export class ProxyMetrics {
     });
 
     // kube-proxy's iptables-mode metrics (registered in every mode, as kube-proxy does).
-    this.#restoreFailures = counter('kubeproxy_sync_proxy_rules_iptables_restore_failures_total', 'Cumulative proxy iptables restore failures');
+    this.#restoreFailures = counter(
+      'kubeproxy_sync_proxy_rules_iptables_restore_failures_total',
+      'Cumulative proxy iptables restore failures',
+    );
     this.#partialRestoreFailures = counter(
       'kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total',
       'Cumulative proxy iptables partial restore failures',
@@ -178,7 +215,6 @@ export class ProxyMetrics {
     if (kind === 'Service') this.#serviceChanges.inc();
     else if (kind === 'EndpointSlice') this.#endpointChanges.inc();
   }
-
 
   observeSync(report: SyncReport): void {
     const seconds = report.durationMs / 1000;

@@ -117,8 +117,18 @@ export class OpsApi {
     const onInternalError = (err: unknown, url: string) => this.#logger.error({ err, url }, 'ops API request failed');
     const routes = await this.#routes();
     const plan = [
-      { address: options.healthzBindAddress, server: 'healthz', flag: '--healthz-bind-address', build: buildHealthServer },
-      { address: options.metricsBindAddress, server: 'metrics', flag: '--metrics-bind-address', build: buildMetricsServer },
+      {
+        address: options.healthzBindAddress,
+        server: 'healthz',
+        flag: '--healthz-bind-address',
+        build: buildHealthServer,
+      },
+      {
+        address: options.metricsBindAddress,
+        server: 'metrics',
+        flag: '--metrics-bind-address',
+        build: buildMetricsServer,
+      },
     ];
     try {
       for (const p of plan) {

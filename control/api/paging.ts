@@ -35,7 +35,10 @@ export function decodeContinue(list: string, token: string): string {
     parsed = undefined;
   }
   if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string') {
-    throw new ApiError(ApiErrorCode.BadContinue, 'the continue token is not one this API issued; start again without it');
+    throw new ApiError(
+      ApiErrorCode.BadContinue,
+      'the continue token is not one this API issued; start again without it',
+    );
   }
   if (parsed[0] !== list) {
     throw new ApiError(ApiErrorCode.BadContinue, `the continue token belongs to ${parsed[0]}, not ${list}`);

@@ -16,12 +16,24 @@ export const ErrorSchema = Type.Object(
 
 const errors = { 400: Type.Ref('Error'), 404: Type.Ref('Error'), 500: Type.Ref('Error'), 503: Type.Ref('Error') };
 
-const Limit = Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT, description: `page size (1-${MAX_LIMIT})` });
+const Limit = Type.Integer({
+  minimum: 1,
+  maximum: MAX_LIMIT,
+  default: DEFAULT_LIMIT,
+  description: `page size (1-${MAX_LIMIT})`,
+});
 const Continue = Type.String({ minLength: 1, description: 'the token a previous page returned' });
 
-export const PageQuery = Type.Object({ limit: Type.Optional(Limit), continue: Type.Optional(Continue) }, { additionalProperties: false });
+export const PageQuery = Type.Object(
+  { limit: Type.Optional(Limit), continue: Type.Optional(Continue) },
+  { additionalProperties: false },
+);
 
-export const HealthzBody = Type.Object({ lastUpdated: Type.String(), currentTime: Type.String(), nodeEligible: Type.Boolean() });
+export const HealthzBody = Type.Object({
+  lastUpdated: Type.String(),
+  currentTime: Type.String(),
+  nodeEligible: Type.Boolean(),
+});
 export const LivezBody = Type.Object({ lastUpdated: Type.String(), currentTime: Type.String() });
 export const ReadyzBody = Type.Object({
   ready: Type.Boolean(),
@@ -58,7 +70,9 @@ export const StatusBody = Type.Object({
     services: Type.Integer(),
     endpointSlices: Type.Integer(),
     servicePorts: Type.Integer(),
-    programmed: Type.Union([Type.Integer(), Type.Null()], { description: 'dataplane entries the proxier holds, null when not started' }),
+    programmed: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'dataplane entries the proxier holds, null when not started',
+    }),
     maps: Type.Union([Type.Integer(), Type.Null()]),
   }),
   interfaces: Type.Array(Type.Object({ name: Type.String(), ifindex: Type.Integer() })),
@@ -82,7 +96,7 @@ const EndpointList = Type.Union([Type.Array(Type.String()), Type.Null()]);
 
 export const ServicePortSchema = Type.Object(
   {
-    name: Type.String({ description: 'namespace/name[:port]/protocol, kube-proxy\'s ServicePortName' }),
+    name: Type.String({ description: "namespace/name[:port]/protocol, kube-proxy's ServicePortName" }),
     namespace: Type.String(),
     service: Type.String(),
     portName: Type.String(),
@@ -100,16 +114,31 @@ export const ServicePortSchema = Type.Object(
     externallyAccessible: Type.Boolean(),
     healthCheckNodePort: Type.Optional(Type.Integer()),
     endpoints: Type.Array(Endpoint),
-    clusterEndpoints: Type.Union([EndpointList], { description: '"ip:port" list for the cluster path, null when no traffic takes it' }),
+    clusterEndpoints: Type.Union([EndpointList], {
+      description: '"ip:port" list for the cluster path, null when no traffic takes it',
+    }),
     localEndpoints: Type.Union([EndpointList], { description: '"ip:port" list for the local path, null when unused' }),
     hasAnyEndpoints: Type.Boolean(),
     topologyMode: Type.String(),
     programmed: Type.Optional(
-      Type.Array(Type.Object({ id: Type.Integer(), address: Type.String(), port: Type.Integer(), protocol: Type.String(), backends: Type.Array(Type.String()) }), {
-        description: 'the dataplane entries this port owns, as the proxier holds them',
+      Type.Array(
+        Type.Object({
+          id: Type.Integer(),
+          address: Type.String(),
+          port: Type.Integer(),
+          protocol: Type.String(),
+          backends: Type.Array(Type.String()),
+        }),
+        {
+          description: 'the dataplane entries this port owns, as the proxier holds them',
+        },
+      ),
+    ),
+    chains: Type.Optional(
+      Type.Array(Type.String(), {
+        description: 'iptables mode: the nat chains this port owns (KUBE-SVC-…, KUBE-SEP-…)',
       }),
     ),
-    chains: Type.Optional(Type.Array(Type.String(), { description: 'iptables mode: the nat chains this port owns (KUBE-SVC-…, KUBE-SEP-…)' })),
   },
   { $id: 'ServicePort' },
 );
@@ -159,7 +188,9 @@ export const MapQuery = Type.Object(
   {
     limit: Type.Optional(Limit),
     continue: Type.Optional(Continue),
-    filter: Type.Optional(Type.String({ description: 'field selector: key.addr=10.96.0.10,value.flags=affinity (= or !=)' })),
+    filter: Type.Optional(
+      Type.String({ description: 'field selector: key.addr=10.96.0.10,value.flags=affinity (= or !=)' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -174,7 +205,12 @@ export const IpvsQuery = Type.Object(
   {
     limit: Type.Optional(Limit),
     continue: Type.Optional(Continue),
-    service: Type.Optional(Type.String({ minLength: 1, description: 'a service port name ("ns/name:port/TCP") or its namespace/name prefix' })),
+    service: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'a service port name ("ns/name:port/TCP") or its namespace/name prefix',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -193,10 +229,16 @@ export const IpvsBody = Type.Object({
   items: Type.Array(
     Type.Object({
       id: Type.String({ description: 'as ipvsadm prints it: "TCP 10.96.0.10:80"' }),
-      servicePort: Type.Optional(Type.String({ description: 'the service port that owns it; absent for one this proxy did not create' })),
+      servicePort: Type.Optional(
+        Type.String({ description: 'the service port that owns it; absent for one this proxy did not create' }),
+      ),
       scheduler: Type.String(),
-      persistence: Type.Optional(Type.Object({ timeoutSeconds: Type.Integer(), netmask: Type.Optional(Type.Integer()) })),
-      connections: Type.Optional(Type.Integer({ description: 'connections scheduled since the virtual server was made' })),
+      persistence: Type.Optional(
+        Type.Object({ timeoutSeconds: Type.Integer(), netmask: Type.Optional(Type.Integer()) }),
+      ),
+      connections: Type.Optional(
+        Type.Integer({ description: 'connections scheduled since the virtual server was made' }),
+      ),
       realServers: Type.Array(IpvsRealServer),
     }),
   ),
@@ -208,7 +250,9 @@ export const ConntrackQuery = Type.Object(
   {
     limit: Type.Optional(Limit),
     continue: Type.Optional(Continue),
-    service: Type.Optional(Type.String({ minLength: 1, description: 'namespace/name, a service port name, or address:port' })),
+    service: Type.Optional(
+      Type.String({ minLength: 1, description: 'namespace/name, a service port name, or address:port' }),
+    ),
     client: Type.Optional(Type.String({ minLength: 1, description: 'client IPv4 address' })),
     protocol: Type.Optional(Type.Union([Type.Literal('TCP'), Type.Literal('UDP'), Type.Literal('SCTP')])),
   },

@@ -30,11 +30,14 @@ export async function buildMetricsServer(ctx: ApiContext, opts: MetricsServerOpt
       info: {
         title: 'Switchyard ops API',
         version: ctx.version,
-        description: 'Read-only: what the proxy believes (services, endpoints) and what the kernel holds (BPF maps, conntrack).',
+        description:
+          'Read-only: what the proxy believes (services, endpoints) and what the kernel holds (BPF maps, conntrack).',
       },
     },
     // Shared schemas keep their $id as their component name.
-    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    refResolver: {
+      buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
+    },
   });
   healthRoutes(app, ctx);
   metaRoutes(app, ctx);

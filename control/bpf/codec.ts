@@ -93,7 +93,8 @@ function intField(where: string, t: BtfType, format: FieldFormat | undefined): P
       return {
         read: (buf, at) => `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}`,
         write: (buf, at, v) => {
-          if (typeof v !== 'string' || !writeIpv4(buf, at, v)) throw new TypeError(`${where}: "${String(v)}" is not an IPv4 address`);
+          if (typeof v !== 'string' || !writeIpv4(buf, at, v))
+            throw new TypeError(`${where}: "${String(v)}" is not an IPv4 address`);
         },
       };
     case 'bigint':
@@ -108,7 +109,8 @@ function intField(where: string, t: BtfType, format: FieldFormat | undefined): P
       return {
         read: readNumber,
         write: (buf, at, v) => {
-          if (typeof v !== 'number' && typeof v !== 'bigint') throw new TypeError(`${where}: ${String(v)} is not a number`);
+          if (typeof v !== 'number' && typeof v !== 'bigint')
+            throw new TypeError(`${where}: ${String(v)} is not a number`);
           writeNumber(buf, at, v);
         },
       };
@@ -150,9 +152,12 @@ function bytesField(where: string, size: number, format: FieldFormat | undefined
 function fieldsOf(where: string, t: BtfType, formats: Formats, base: number): Field[] {
   const members = t.members ?? [];
   for (const name of Object.keys(formats)) {
-    if (!members.some((m) => m.name === name)) throw mismatch(where, `no field "${name}" in struct ${t.name || '(anonymous)'}`);
+    if (!members.some((m) => m.name === name))
+      throw mismatch(where, `no field "${name}" in struct ${t.name || '(anonymous)'}`);
   }
-  return members.filter((m) => !isPadding(m.name)).map((m) => memberField(`${where}.${m.name}`, m, formats[m.name], base));
+  return members
+    .filter((m) => !isPadding(m.name))
+    .map((m) => memberField(`${where}.${m.name}`, m, formats[m.name], base));
 }
 
 function memberField(where: string, m: BtfMember, format: FieldFormat | Formats | undefined, base: number): Field {
@@ -162,7 +167,13 @@ function memberField(where: string, m: BtfMember, format: FieldFormat | Formats 
   if (t.kind === 'struct' || t.kind === 'union') {
     const inner = fieldsOf(where, t, typeof format === 'object' ? format : {}, 0);
     const sub = makeStruct(t, inner);
-    return { name: m.name, offset, size: t.size, read: (b, at) => sub.read(b, at), write: (b, at, v) => sub.write(b, at, v) };
+    return {
+      name: m.name,
+      offset,
+      size: t.size,
+      read: (b, at) => sub.read(b, at),
+      write: (b, at, v) => sub.write(b, at, v),
+    };
   }
   if (typeof format === 'object') throw mismatch(where, `expected a struct, the field is ${t.kind}`);
   const rw =
@@ -276,7 +287,12 @@ function makeStruct(t: BtfType, fields: Field[]) {
  * for a scalar type it may be a single format. `expectSize`, when given, is
  * checked too: a guard for code that packs buffers by hand.
  */
-export function derive<T>(where: string, type: BtfType | null, formats?: Formats | FieldFormat, expectSize?: number): Codec<T> {
+export function derive<T>(
+  where: string,
+  type: BtfType | null,
+  formats?: Formats | FieldFormat,
+  expectSize?: number,
+): Codec<T> {
   if (!type) throw mismatch(where, 'the map has no BTF for this type; build the object with -g');
   if (expectSize !== undefined && type.size !== expectSize) {
     throw mismatch(where, `${type.name || type.kind} is ${type.size} bytes in BTF, the caller expects ${expectSize}`);
@@ -289,7 +305,10 @@ export function derive<T>(where: string, type: BtfType | null, formats?: Formats
   } else if (type.kind === 'int' || type.kind === 'enum') {
     rw = intField(where, type, scalar);
   } else if (type.kind === 'array') {
-    rw = type.elem?.kind === 'int' && type.elem.size === 1 ? bytesField(where, type.size, scalar) : arrayField(where, type, scalar);
+    rw =
+      type.elem?.kind === 'int' && type.elem.size === 1
+        ? bytesField(where, type.size, scalar)
+        : arrayField(where, type, scalar);
   } else {
     throw mismatch(where, `cannot derive a codec for ${type.kind}`);
   }

@@ -3,7 +3,13 @@
 // on, and a hint where one helps. Codes never change meaning once released.
 import { constants } from 'node:os';
 
-import { isAddonError, NativeErrorCode, NativeFailure, type AddonError, type NativeFailureDetails } from '../native/errors.js';
+import {
+  isAddonError,
+  NativeErrorCode,
+  NativeFailure,
+  type AddonError,
+  type NativeFailureDetails,
+} from '../native/errors.js';
 
 export const BpfErrorCode = {
   /** Not allowed: not root, or missing CAP_BPF/CAP_NET_ADMIN. */
@@ -68,7 +74,11 @@ export function fromNative(e: unknown): unknown {
   const details: BpfErrorDetails = { op, errno, target: e.target, cause: e };
   if (e.code === NativeErrorCode.BpfArgument) return new BpfError(BpfErrorCode.InvalidArgument, e.message, details);
 
-  if (op === 'object.load' && e.verifierLog && /BEGIN PROG LOAD LOG|processed|invalid|R\d/.test(e.verifierLog + e.message)) {
+  if (
+    op === 'object.load' &&
+    e.verifierLog &&
+    /BEGIN PROG LOAD LOG|processed|invalid|R\d/.test(e.verifierLog + e.message)
+  ) {
     const tail = e.verifierLog.trim().split('\n').slice(-3).join(' | ');
     return new BpfError(BpfErrorCode.Verifier, `${e.message}; the verifier said: ${tail}`, {
       ...details,
@@ -82,10 +92,15 @@ export function fromNative(e: unknown): unknown {
     case E.ENOENT:
       return new BpfError(BpfErrorCode.NotFound, e.message, {
         ...details,
-        hint: op.endsWith('openPinned') ? 'nothing is pinned there: is bpffs mounted and has the owner started?' : undefined,
+        hint: op.endsWith('openPinned')
+          ? 'nothing is pinned there: is bpffs mounted and has the owner started?'
+          : undefined,
       });
     case E.ENODEV:
-      return new BpfError(BpfErrorCode.NotFound, e.message, { ...details, hint: 'no such network interface in that namespace' });
+      return new BpfError(BpfErrorCode.NotFound, e.message, {
+        ...details,
+        hint: 'no such network interface in that namespace',
+      });
     case E.E2BIG:
       return new BpfError(BpfErrorCode.MapFull, e.message, {
         ...details,

@@ -63,12 +63,15 @@ function compareBtf(path: string, a: BtfType | null, b: BtfType | null, out: Map
   }
   if (a.size !== b.size) out.push({ field: `${path} size`, pinned: String(a.size), object: String(b.size) });
   if (a.kind === 'int' || a.kind === 'enum') {
-    if (!!a.signed !== !!b.signed) out.push({ field: `${path} signed`, pinned: String(!!a.signed), object: String(!!b.signed) });
-    if (byteOrder(a) !== byteOrder(b)) out.push({ field: `${path} byte order`, pinned: byteOrder(a), object: byteOrder(b) });
+    if (!!a.signed !== !!b.signed)
+      out.push({ field: `${path} signed`, pinned: String(!!a.signed), object: String(!!b.signed) });
+    if (byteOrder(a) !== byteOrder(b))
+      out.push({ field: `${path} byte order`, pinned: byteOrder(a), object: byteOrder(b) });
     return;
   }
   if (a.kind === 'array') {
-    if (a.length !== b.length) out.push({ field: `${path} length`, pinned: String(a.length), object: String(b.length) });
+    if (a.length !== b.length)
+      out.push({ field: `${path} length`, pinned: String(a.length), object: String(b.length) });
     if (a.elem && b.elem) compareBtf(`${path}[]`, a.elem, b.elem, out);
     return;
   }
@@ -82,13 +85,19 @@ function compareBtf(path: string, a: BtfType | null, b: BtfType | null, out: Map
         out.push({ field: at, pinned: 'absent', object: `${brief(m.type)} at offset ${m.offset}` });
         continue;
       }
-      if (p.bitOffset !== m.bitOffset) out.push({ field: `${at} offset`, pinned: String(p.offset), object: String(m.offset) });
-      if (p.bitSize !== m.bitSize) out.push({ field: `${at} bit size`, pinned: String(p.bitSize), object: String(m.bitSize) });
+      if (p.bitOffset !== m.bitOffset)
+        out.push({ field: `${at} offset`, pinned: String(p.offset), object: String(m.offset) });
+      if (p.bitSize !== m.bitSize)
+        out.push({ field: `${at} bit size`, pinned: String(p.bitSize), object: String(m.bitSize) });
       compareBtf(at, p.type, m.type, out);
     }
     for (const p of am) {
       if (!bm.some((x) => x.name === p.name)) {
-        out.push({ field: `${path}.${p.name || '(anonymous)'}`, pinned: `${brief(p.type)} at offset ${p.offset}`, object: 'absent' });
+        out.push({
+          field: `${path}.${p.name || '(anonymous)'}`,
+          pinned: `${brief(p.type)} at offset ${p.offset}`,
+          object: 'absent',
+        });
       }
     }
   }

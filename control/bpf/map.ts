@@ -104,10 +104,14 @@ export class BpfMap {
     const { keySize, userValueSize } = this.info;
     const count = this.#packedCount('map.updateBatch', keys, keySize, 'keys');
     if (this.#packedCount('map.updateBatch', values, userValueSize, 'values') !== count) {
-      throw new BpfError(BpfErrorCode.InvalidArgument, `map.updateBatch ${this.name}: ${count} keys but ${values.length / userValueSize} values`, {
-        op: 'map.updateBatch',
-        target: this.name,
-      });
+      throw new BpfError(
+        BpfErrorCode.InvalidArgument,
+        `map.updateBatch ${this.name}: ${count} keys but ${values.length / userValueSize} values`,
+        {
+          op: 'map.updateBatch',
+          target: this.name,
+        },
+      );
     }
     return nativeAsync(() => this.#native.updateBatch(keys, values, flagValue(flag)));
   }
@@ -147,7 +151,11 @@ export class BpfMap {
   /** A view with codecs derived from the map's BTF; see codec.ts. */
   typed<K, V>(formats: { key?: Formats | FieldFormat; value?: Formats | FieldFormat } = {}): TypedMap<K, V> {
     const btf = this.btf();
-    if (!btf) throw new BpfError(BpfErrorCode.LayoutMismatch, `map ${this.name} has no BTF`, { op: 'map.typed', target: this.name });
+    if (!btf)
+      throw new BpfError(BpfErrorCode.LayoutMismatch, `map ${this.name} has no BTF`, {
+        op: 'map.typed',
+        target: this.name,
+      });
     const key = derive<K>(`${this.name} key`, btf.key, formats.key, this.info.keySize);
     const value = derive<V>(`${this.name} value`, btf.value, formats.value, this.info.valueSize);
     return new TypedMap(this, key, value);
@@ -163,23 +171,34 @@ export class BpfMap {
   /** How many `size`-byte items a packed buffer holds; a partial one is an error. */
   #packedCount(op: string, buf: Buffer, size: number, what: string): number {
     if (!Buffer.isBuffer(buf) || buf.length % size !== 0) {
-      throw new BpfError(BpfErrorCode.InvalidArgument, `${op} ${this.name}: ${what} must be a Buffer of whole ${size}-byte items`, {
-        op,
-        target: this.name,
-      });
+      throw new BpfError(
+        BpfErrorCode.InvalidArgument,
+        `${op} ${this.name}: ${what} must be a Buffer of whole ${size}-byte items`,
+        {
+          op,
+          target: this.name,
+        },
+      );
     }
     return buf.length / size;
   }
 
   #check(op: string, buf: Buffer, size: number, what: string): void {
     if (!Buffer.isBuffer(buf)) {
-      throw new BpfError(BpfErrorCode.InvalidArgument, `${op} ${this.name}: ${what} must be a Buffer`, { op, target: this.name });
-    }
-    if (buf.length !== size) {
-      throw new BpfError(BpfErrorCode.InvalidArgument, `${op} ${this.name}: ${what} is ${buf.length} bytes, the map wants ${size}`, {
+      throw new BpfError(BpfErrorCode.InvalidArgument, `${op} ${this.name}: ${what} must be a Buffer`, {
         op,
         target: this.name,
       });
+    }
+    if (buf.length !== size) {
+      throw new BpfError(
+        BpfErrorCode.InvalidArgument,
+        `${op} ${this.name}: ${what} is ${buf.length} bytes, the map wants ${size}`,
+        {
+          op,
+          target: this.name,
+        },
+      );
     }
   }
 }

@@ -1,5 +1,11 @@
 // A compiled BPF object: open, adjust before load (pins, sizes, knobs), load.
-import { addon, type NativeObject, type NativeObjectBtf, type NativeObjectMap, type NativeObjectProgram } from '../native/addon.js';
+import {
+  addon,
+  type NativeObject,
+  type NativeObjectBtf,
+  type NativeObjectMap,
+  type NativeObjectProgram,
+} from '../native/addon.js';
 import { BpfError, BpfErrorCode, native } from './errors.js';
 import { BpfMap } from './map.js';
 import { checkPins, incompatible, migratePin, type PinnedMapMigration } from './pins.js';
@@ -37,7 +43,10 @@ export class BpfObject {
   /** Opens an object file; nothing reaches the kernel until load(). */
   static open(path: string, opts: OpenOptions = {}): BpfObject {
     const Ctor = addon().BpfObject;
-    const obj = new BpfObject(path, native(() => new Ctor(path, opts.pinRoot ? { pinRoot: opts.pinRoot } : {})));
+    const obj = new BpfObject(
+      path,
+      native(() => new Ctor(path, opts.pinRoot ? { pinRoot: opts.pinRoot } : {})),
+    );
     try {
       for (const [map, p] of Object.entries(opts.pinPaths ?? {})) native(() => obj.#native.setMapPinPath(map, p));
       for (const [map, n] of Object.entries(opts.maxEntries ?? {})) native(() => obj.#native.setMapMaxEntries(map, n));
@@ -136,7 +145,10 @@ export class BpfObject {
 
   #requireLoaded(op: string, name: string): void {
     if (!this.#loaded) {
-      throw new BpfError(BpfErrorCode.InvalidArgument, `${op} ${name}: ${this.path} is not loaded yet`, { op, target: name });
+      throw new BpfError(BpfErrorCode.InvalidArgument, `${op} ${name}: ${this.path} is not loaded yet`, {
+        op,
+        target: name,
+      });
     }
   }
 }

@@ -67,7 +67,10 @@ export function checkPins(obj: NativeObject): SizeChange[] {
     const pinned = BpfMap.openPinned(pinPath);
     let diffs: MapDifference[];
     try {
-      diffs = compareMapSpecs(pinnedSpec(pinned), native(() => obj.mapSpec(name)));
+      diffs = compareMapSpecs(
+        pinnedSpec(pinned),
+        native(() => obj.mapSpec(name)),
+      );
     } finally {
       pinned.close();
     }
@@ -104,7 +107,11 @@ export async function migratePin(obj: NativeObject, change: SizeChange): Promise
       throw new BpfError(
         BpfErrorCode.MapFull,
         `object.load ${name}: the map pinned at ${pinPath} holds ${entries.length} entries, more than the new size ${change.to}; nothing was changed`,
-        { op: 'object.migratePin', target: pinPath, hint: `set --bpf-map-sizes ${name}=${entries.length} or more (it was ${change.from})` },
+        {
+          op: 'object.migratePin',
+          target: pinPath,
+          hint: `set --bpf-map-sizes ${name}=${entries.length} or more (it was ${change.from})`,
+        },
       );
     }
     const fresh = new BpfMap(native(() => obj.createMap(name)));
@@ -122,7 +129,14 @@ export async function migratePin(obj: NativeObject, change: SizeChange): Promise
         BpfMap.unpin(tmp);
         throw e;
       }
-      return { map: name, pinPath, oldMaxEntries: change.from, newMaxEntries: change.to, entries: entries.length, entriesCopied: copied };
+      return {
+        map: name,
+        pinPath,
+        oldMaxEntries: change.from,
+        newMaxEntries: change.to,
+        entries: entries.length,
+        entriesCopied: copied,
+      };
     } finally {
       fresh.close();
     }

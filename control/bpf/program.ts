@@ -1,7 +1,13 @@
 // A loaded BPF program: test runs and attachments. Every attachment is an
 // object with detach(), so whoever attached can always undo exactly that.
 import { realpathSync, readFileSync } from 'node:fs';
-import { addon, type NativeLink, type NativeProgram, type NativeProgramInfo, type TestRunResult } from '../native/addon.js';
+import {
+  addon,
+  type NativeLink,
+  type NativeProgram,
+  type NativeProgramInfo,
+  type TestRunResult,
+} from '../native/addon.js';
 import { BpfError, BpfErrorCode, native } from './errors.js';
 
 export type TcDirection = 'ingress' | 'egress';
@@ -68,7 +74,11 @@ export class CgroupAttachment implements Attachment {
 
   /** A link an earlier process pinned (to detach it, or to keep it). */
   static openPinned(path: string): CgroupAttachment {
-    return new CgroupAttachment(native(() => addon().BpfLink.openPinned(path)), path, 'pinned link');
+    return new CgroupAttachment(
+      native(() => addon().BpfLink.openPinned(path)),
+      path,
+      'pinned link',
+    );
   }
 
   /** Pins the link so the attachment outlives this process. */

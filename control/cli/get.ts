@@ -53,7 +53,16 @@ const RESOURCES: Record<string, GetArgs['resource']> = {
 export function parseGetArgs(argv: readonly string[]): GetArgs | 'help' {
   const words: string[] = [];
   const flags = new Map<string, string>();
-  const takesValue = new Set(['server', 'output', 'namespace', 'filter', 'service', 'client', 'protocol', 'chunk-size']);
+  const takesValue = new Set([
+    'server',
+    'output',
+    'namespace',
+    'filter',
+    'service',
+    'client',
+    'protocol',
+    'chunk-size',
+  ]);
   const short: Record<string, string> = { o: 'output', n: 'namespace', s: 'server' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -77,9 +86,11 @@ export function parseGetArgs(argv: readonly string[]): GetArgs | 'help' {
   if (resource === 'map' && !name) throw new UsageError('get map needs a map name (see: switchyard get maps)');
   if (name && !['map', 'services'].includes(resource)) throw new UsageError(`get ${word} takes no name`);
   const output = flags.get('output') ?? 'table';
-  if (output !== 'table' && output !== 'json' && output !== 'yaml') throw new UsageError(`-o ${output}: use json or yaml (or leave it out for a table)`);
+  if (output !== 'table' && output !== 'json' && output !== 'yaml')
+    throw new UsageError(`-o ${output}: use json or yaml (or leave it out for a table)`);
   const chunkSize = Number(flags.get('chunk-size') ?? 500);
-  if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 5000) throw new UsageError('--chunk-size must be 1-5000');
+  if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 5000)
+    throw new UsageError('--chunk-size must be 1-5000');
 
   const query: Record<string, string> = {};
   const allowed: Record<GetArgs['resource'], string[]> = {
@@ -113,7 +124,9 @@ async function getJson(io: GetIO, url: string): Promise<Record<string, unknown>>
     res = await io.fetch(url, { headers: { accept: 'application/json' } });
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause?.code;
-    throw new ServerError(`cannot reach the switchyard API at ${new URL(url).origin}${cause ? ` (${cause})` : ''}: is the daemon running, and is --server its --metrics-bind-address?`);
+    throw new ServerError(
+      `cannot reach the switchyard API at ${new URL(url).origin}${cause ? ` (${cause})` : ''}: is the daemon running, and is --server its --metrics-bind-address?`,
+    );
   }
   const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
   if (!res.ok) {
@@ -192,7 +205,13 @@ export async function runGet(argv: readonly string[], io: GetIO): Promise<number
   }
   try {
     const body = await fetchResource(io, args);
-    io.stdout(args.output === 'json' ? `${JSON.stringify(body, null, 2)}\n` : args.output === 'yaml' ? toYaml(body) : render(args, body));
+    io.stdout(
+      args.output === 'json'
+        ? `${JSON.stringify(body, null, 2)}\n`
+        : args.output === 'yaml'
+          ? toYaml(body)
+          : render(args, body),
+    );
     return 0;
   } catch (err) {
     if (err instanceof ServerError) {

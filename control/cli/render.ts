@@ -21,7 +21,10 @@ export function renderServices(items: unknown): string {
       shortList(sp.localEndpoints as string[] | null),
     ];
   });
-  return formatTable(['NAMESPACE', 'NAME', 'PORT', 'TYPE', 'CLUSTER-IP', 'READY', 'CLUSTER-ENDPOINTS', 'LOCAL-ENDPOINTS'], rows);
+  return formatTable(
+    ['NAMESPACE', 'NAME', 'PORT', 'TYPE', 'CLUSTER-IP', 'READY', 'CLUSTER-ENDPOINTS', 'LOCAL-ENDPOINTS'],
+    rows,
+  );
 }
 
 export function renderMaps(items: unknown): string {
@@ -70,7 +73,10 @@ export function renderConntrack(items: unknown): string {
     formatAge(Number(f.idleSeconds)),
   ]);
   if (rows.length === 0) return 'No flows.\n';
-  return formatTable(['PROTOCOL', 'DIRECTION', 'SOURCE', 'DESTINATION', 'TRANSLATED-TO', 'SERVICE', 'BACKEND', 'FLAGS', 'IDLE'], rows);
+  return formatTable(
+    ['PROTOCOL', 'DIRECTION', 'SOURCE', 'DESTINATION', 'TRANSLATED-TO', 'SERVICE', 'BACKEND', 'FLAGS', 'IDLE'],
+    rows,
+  );
 }
 
 export function renderStatus(s: Rec): string {
@@ -78,7 +84,9 @@ export function renderStatus(s: Rec): string {
   const last = s.lastSync as Rec | null;
   const ok = s.lastSuccessfulSync as Rec | null;
   const sync = (r: Rec | null) =>
-    r ? `${r.at} (${r.reason}, ${r.full ? 'full' : 'partial'}, ${r.durationMs}ms, ${r.changed} changed, ${r.removed} removed${r.error ? `, error: ${r.error}` : ''})` : '<none>';
+    r
+      ? `${r.at} (${r.reason}, ${r.full ? 'full' : 'partial'}, ${r.durationMs}ms, ${r.changed} changed, ${r.removed} removed${r.error ? `, error: ${r.error}` : ''})`
+      : '<none>';
   const lines: Array<[string, string]> = [
     ['Mode', String(s.mode)],
     ['Version', String(s.version)],
@@ -95,7 +103,12 @@ export function renderStatus(s: Rec): string {
     ['Service ports', String(counts.servicePorts)],
     ['Programmed entries', cell(counts.programmed)],
     ['BPF maps', cell(counts.maps)],
-    ['Interfaces', recs(s.interfaces).map((i) => `${i.name}(${i.ifindex})`).join(', ') || '<none>'],
+    [
+      'Interfaces',
+      recs(s.interfaces)
+        .map((i) => `${i.name}(${i.ifindex})`)
+        .join(', ') || '<none>',
+    ],
   ];
   const w = Math.max(...lines.map(([k]) => k.length)) + 1;
   return lines.map(([k, v]) => `${`${k}:`.padEnd(w)}  ${v}`).join('\n') + '\n';

@@ -6,8 +6,8 @@ import { ValueError } from './errors.js';
 const NS_PER_UNIT: Record<string, number> = {
   ns: 1,
   us: 1e3,
-  'µs': 1e3, // U+00B5 MICRO SIGN
-  'μs': 1e3, // U+03BC GREEK SMALL LETTER MU; Go accepts both
+  µs: 1e3, // U+00B5 MICRO SIGN
+  μs: 1e3, // U+03BC GREEK SMALL LETTER MU; Go accepts both
   ms: 1e6,
   s: 1e9,
   m: 60e9,
@@ -40,7 +40,9 @@ export function parseGoDuration(text: string): number {
     const m = TERM.exec(s);
     if (!m) {
       const missingUnit = /^[\d.]+$/.test(s.slice(start));
-      throw new ValueError(`${missingUnit ? 'missing unit; ' : ''}expected ${DURATION_EXAMPLES} (units ns, us, ms, s, m, h)`);
+      throw new ValueError(
+        `${missingUnit ? 'missing unit; ' : ''}expected ${DURATION_EXAMPLES} (units ns, us, ms, s, m, h)`,
+      );
     }
     ns += Number(m[1]) * NS_PER_UNIT[m[2]!]!;
   }

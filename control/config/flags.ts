@@ -81,13 +81,16 @@ export function parseFlags(argv: readonly string[]): ParsedFlags {
         // Go's flag package allows -name; pflag does not. Point at the long form.
         const asLong = byLong.get(arg.slice(1).split('=')[0]!.replaceAll('_', '-'));
         const hint = asLong ? ` (did you mean --${asLong.name}?)` : '';
-        throw flagError(`unknown shorthand flag: '${arg[1]}' in ${arg}${hint}; run switchyard --help for the list of flags`);
+        throw flagError(
+          `unknown shorthand flag: '${arg[1]}' in ${arg}${hint}; run switchyard --help for the list of flags`,
+        );
       }
       if (rest.startsWith('=')) raw = rest.slice(1);
       else if (rest !== '') raw = rest;
     } else {
       const prev = i > 0 ? argv[i - 1]! : '';
-      const boolBefore = prev.startsWith('-') && !prev.includes('=') && (byLong.get(prev.slice(2).replaceAll('_', '-'))?.bool ?? false);
+      const boolBefore =
+        prev.startsWith('-') && !prev.includes('=') && (byLong.get(prev.slice(2).replaceAll('_', '-'))?.bool ?? false);
       throw positional(argv.slice(i), boolBefore ? ` (a boolean takes its value as ${prev}=${arg})` : '');
     }
 
@@ -108,7 +111,8 @@ export function parseFlags(argv: readonly string[]): ParsedFlags {
   const version = given.get('version')?.value;
   if (version === 'true' || version === 'raw') out.version = version;
   for (const { def, raw } of given.values()) {
-    if (def.ignored) out.notes.push(`${shown(def, raw)} is accepted for kube-proxy compatibility but ignored: ${def.ignored}`);
+    if (def.ignored)
+      out.notes.push(`${shown(def, raw)} is accepted for kube-proxy compatibility but ignored: ${def.ignored}`);
   }
   return out;
 }
@@ -119,7 +123,9 @@ export function shown(def: FlagDef, raw: string): string {
 }
 
 function positional(args: readonly string[], hint: string): ConfigError {
-  return flagError(`switchyard takes no arguments, got ${args.map((a) => JSON.stringify(a)).join(' ')}${hint}; flags start with --`);
+  return flagError(
+    `switchyard takes no arguments, got ${args.map((a) => JSON.stringify(a)).join(' ')}${hint}; flags start with --`,
+  );
 }
 
 const SECTION_TITLES: Record<FlagSection, string> = {
@@ -146,7 +152,10 @@ export function helpText(width = 100): string {
     for (const f of flags) {
       const def = typeof f.default === 'function' ? f.default() : f.default;
       // "(default …)" stays on one line.
-      const words = [...(f.usage ?? `Ignored: ${f.ignored}.`).split(' '), ...(def !== undefined ? [`(default ${def})`] : [])];
+      const words = [
+        ...(f.usage ?? `Ignored: ${f.ignored}.`).split(' '),
+        ...(def !== undefined ? [`(default ${def})`] : []),
+      ];
       lines.push(...wrap(left(f).padEnd(col), words, width, col));
     }
   }

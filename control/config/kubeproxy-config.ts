@@ -24,7 +24,13 @@ export const KUBE_PROXY_CONFIGURATION = t.object({
   apiVersion: t.string,
   kind: t.string,
   featureGates: t.map(t.bool),
-  clientConnection: t.object({ kubeconfig: t.string, acceptContentTypes: t.string, contentType: t.string, qps: t.float, burst: t.int32 }),
+  clientConnection: t.object({
+    kubeconfig: t.string,
+    acceptContentTypes: t.string,
+    contentType: t.string,
+    qps: t.float,
+    burst: t.int32,
+  }),
   logging: t.object({
     format: t.string,
     flushFrequency: t.timeOrDuration,
@@ -40,10 +46,30 @@ export const KUBE_PROXY_CONFIGURATION = t.object({
   enableProfiling: t.bool,
   showHiddenMetricsForVersion: t.string,
   mode: t.string,
-  iptables: t.object({ masqueradeBit: t.int32, masqueradeAll: t.bool, localhostNodePorts: t.bool, snatNodeInternalIP: t.bool, ...syncPeriods }),
-  ipvs: t.object({ ...syncPeriods, scheduler: t.string, excludeCIDRs: t.list(t.string), strictARP: t.bool, tcpTimeout: t.duration, tcpFinTimeout: t.duration, udpTimeout: t.duration }),
+  iptables: t.object({
+    masqueradeBit: t.int32,
+    masqueradeAll: t.bool,
+    localhostNodePorts: t.bool,
+    snatNodeInternalIP: t.bool,
+    ...syncPeriods,
+  }),
+  ipvs: t.object({
+    ...syncPeriods,
+    scheduler: t.string,
+    excludeCIDRs: t.list(t.string),
+    strictARP: t.bool,
+    tcpTimeout: t.duration,
+    tcpFinTimeout: t.duration,
+    udpTimeout: t.duration,
+  }),
   nftables: t.object({ masqueradeBit: t.int32, masqueradeAll: t.bool, ...syncPeriods }),
-  winkernel: t.object({ networkName: t.string, sourceVip: t.string, enableDSR: t.bool, rootHnsEndpointName: t.string, forwardHealthCheckVip: t.bool }),
+  winkernel: t.object({
+    networkName: t.string,
+    sourceVip: t.string,
+    enableDSR: t.bool,
+    rootHnsEndpointName: t.string,
+    forwardHealthCheckVip: t.bool,
+  }),
   detectLocalMode: t.string,
   detectLocal: t.object({ bridgeInterface: t.string, interfaceNamePrefix: t.string }),
   clusterCIDR: t.string,
@@ -71,10 +97,30 @@ export type KubeProxyConfiguration = Decoded<typeof KUBE_PROXY_CONFIGURATION>;
 
 /** The fields mapped onto ProxyOptions (apiVersion and kind are checked, not mapped). */
 export const USED_FIELDS = [
-  'apiVersion', 'kind', 'mode', 'hostnameOverride', 'clusterCIDR', 'nodePortAddresses', 'healthzBindAddress', 'metricsBindAddress',
-  'clientConnection.kubeconfig', 'logging.verbosity', 'logging.format',
-  'iptables.masqueradeBit', 'iptables.masqueradeAll', 'iptables.localhostNodePorts', 'iptables.syncPeriod', 'iptables.minSyncPeriod',
-  'ipvs.syncPeriod', 'ipvs.minSyncPeriod', 'ipvs.scheduler', 'ipvs.excludeCIDRs', 'ipvs.strictARP', 'ipvs.tcpTimeout', 'ipvs.tcpFinTimeout', 'ipvs.udpTimeout',
+  'apiVersion',
+  'kind',
+  'mode',
+  'hostnameOverride',
+  'clusterCIDR',
+  'nodePortAddresses',
+  'healthzBindAddress',
+  'metricsBindAddress',
+  'clientConnection.kubeconfig',
+  'logging.verbosity',
+  'logging.format',
+  'iptables.masqueradeBit',
+  'iptables.masqueradeAll',
+  'iptables.localhostNodePorts',
+  'iptables.syncPeriod',
+  'iptables.minSyncPeriod',
+  'ipvs.syncPeriod',
+  'ipvs.minSyncPeriod',
+  'ipvs.scheduler',
+  'ipvs.excludeCIDRs',
+  'ipvs.strictARP',
+  'ipvs.tcpTimeout',
+  'ipvs.tcpFinTimeout',
+  'ipvs.udpTimeout',
 ] as const;
 
 const CONNTRACK = 'switchyard does not tune the kernel conntrack table (the ebpf mode tracks flows in its own map)';
@@ -147,7 +193,10 @@ const fileError = (source: string, message: string, cause?: unknown) =>
  * Parses and strictly decodes a KubeProxyConfiguration. Returns the decoded
  * object and a note for each ignored field set to a non-default value.
  */
-export function parseKubeProxyConfiguration(text: string, source: string): { config: KubeProxyConfiguration; notes: string[] } {
+export function parseKubeProxyConfiguration(
+  text: string,
+  source: string,
+): { config: KubeProxyConfiguration; notes: string[] } {
   const docs = parseAllDocuments(text, { version: '1.1', customTags: yaml11 });
   const list = Array.isArray(docs) ? docs : [docs];
   for (const doc of list) {
@@ -175,7 +224,9 @@ export function parseKubeProxyConfiguration(text: string, source: string): { con
   for (const [path, { reason, default: dflt }] of Object.entries(IGNORED_FIELDS)) {
     const value = valueAt(config, path);
     if (isZero(value) || JSON.stringify(value) === JSON.stringify(dflt)) continue;
-    notes.push(`config field "${path}" (${JSON.stringify(valueAt(raw, path))}) in ${source} is accepted for kube-proxy compatibility but ignored: ${reason}`);
+    notes.push(
+      `config field "${path}" (${JSON.stringify(valueAt(raw, path))}) in ${source} is accepted for kube-proxy compatibility but ignored: ${reason}`,
+    );
   }
   return { config, notes };
 }
@@ -216,35 +267,55 @@ export interface AppliedConfiguration {
  * absent value keeps the default (so `iptables.minSyncPeriod: 0s` means 1s,
  * and an empty bind address means the default address, not "disabled").
  */
-export function applyKubeProxyConfiguration(o: ProxyOptions, c: KubeProxyConfiguration, source: string): AppliedConfiguration {
+export function applyKubeProxyConfiguration(
+  o: ProxyOptions,
+  c: KubeProxyConfiguration,
+  source: string,
+): AppliedConfiguration {
   const field = <T>(path: string, raw: unknown, parse: () => T): T => {
     try {
       return parse();
     } catch (e) {
-      if (e instanceof ValueError) throw fileError(source, `field "${path}": invalid value ${JSON.stringify(raw)}: ${e.message}`, e);
+      if (e instanceof ValueError)
+        throw fileError(source, `field "${path}": invalid value ${JSON.stringify(raw)}: ${e.message}`, e);
       throw e;
     }
   };
   const period = (path: string, ms: number | undefined, positive: boolean): number | undefined => {
     if (ms === undefined || ms === 0) return undefined;
-    if (ms < 0) throw fileError(source, `field "${path}": ${formatGoDuration(ms)} must be ${positive ? 'greater than 0' : 'at least 0'}`);
+    if (ms < 0)
+      throw fileError(
+        source,
+        `field "${path}": ${formatGoDuration(ms)} must be ${positive ? 'greater than 0' : 'at least 0'}`,
+      );
     return ms;
   };
 
   if (c.mode !== undefined) o.mode = field('mode', c.mode, () => v.parseMode(c.mode!));
   if (c.clientConnection?.kubeconfig) o.kubeconfig = c.clientConnection.kubeconfig;
   if (c.clusterCIDR) o.clusterCIDRs = field('clusterCIDR', c.clusterCIDR, () => v.parseClusterCidrs(c.clusterCIDR!));
-  if (c.nodePortAddresses?.length) o.nodePortAddresses = field('nodePortAddresses', c.nodePortAddresses.join(','), () => v.parseNodePortAddresses(c.nodePortAddresses!.join(',')));
-  if (c.healthzBindAddress) o.healthzBindAddress = field('healthzBindAddress', c.healthzBindAddress, () => v.parseBindAddress(c.healthzBindAddress!, 10256));
-  if (c.metricsBindAddress) o.metricsBindAddress = field('metricsBindAddress', c.metricsBindAddress, () => v.parseBindAddress(c.metricsBindAddress!, 10249));
+  if (c.nodePortAddresses?.length)
+    o.nodePortAddresses = field('nodePortAddresses', c.nodePortAddresses.join(','), () =>
+      v.parseNodePortAddresses(c.nodePortAddresses!.join(',')),
+    );
+  if (c.healthzBindAddress)
+    o.healthzBindAddress = field('healthzBindAddress', c.healthzBindAddress, () =>
+      v.parseBindAddress(c.healthzBindAddress!, 10256),
+    );
+  if (c.metricsBindAddress)
+    o.metricsBindAddress = field('metricsBindAddress', c.metricsBindAddress, () =>
+      v.parseBindAddress(c.metricsBindAddress!, 10249),
+    );
   if (c.logging?.verbosity !== undefined) o.logLevel = v.logLevelForVerbosity(c.logging.verbosity);
-  if (c.logging?.format) o.logFormat = field('logging.format', c.logging.format, () => v.parseLogFormat(c.logging!.format!));
+  if (c.logging?.format)
+    o.logFormat = field('logging.format', c.logging.format, () => v.parseLogFormat(c.logging!.format!));
 
   const ipt = c.iptables ?? {};
   if (ipt.masqueradeAll !== undefined) o.masqueradeAll = ipt.masqueradeAll;
   if (ipt.localhostNodePorts !== undefined) o.iptables.localhostNodePorts = ipt.localhostNodePorts;
   if (ipt.masqueradeBit !== undefined) {
-    if (ipt.masqueradeBit < 0 || ipt.masqueradeBit > 31) throw fileError(source, `field "iptables.masqueradeBit": ${ipt.masqueradeBit} must be within [0, 31]`);
+    if (ipt.masqueradeBit < 0 || ipt.masqueradeBit > 31)
+      throw fileError(source, `field "iptables.masqueradeBit": ${ipt.masqueradeBit} must be within [0, 31]`);
     o.iptables.masqueradeBit = ipt.masqueradeBit;
   }
   const iptSync = period('iptables.syncPeriod', ipt.syncPeriod, true);
@@ -255,8 +326,12 @@ export function applyKubeProxyConfiguration(o: ProxyOptions, c: KubeProxyConfigu
   const ipvs = c.ipvs ?? {};
   o.ipvs.syncPeriodMs = period('ipvs.syncPeriod', ipvs.syncPeriod, true) ?? o.ipvs.syncPeriodMs;
   o.ipvs.minSyncPeriodMs = period('ipvs.minSyncPeriod', ipvs.minSyncPeriod, false) ?? o.ipvs.minSyncPeriodMs;
-  if (ipvs.scheduler !== undefined) o.ipvs.scheduler = field('ipvs.scheduler', ipvs.scheduler, () => v.parseScheduler(ipvs.scheduler!));
-  if (ipvs.excludeCIDRs) o.ipvs.excludeCIDRs = ipvs.excludeCIDRs.map((cidr, i) => field(`ipvs.excludeCIDRs[${i}]`, cidr, () => v.parseCidr(cidr)));
+  if (ipvs.scheduler !== undefined)
+    o.ipvs.scheduler = field('ipvs.scheduler', ipvs.scheduler, () => v.parseScheduler(ipvs.scheduler!));
+  if (ipvs.excludeCIDRs)
+    o.ipvs.excludeCIDRs = ipvs.excludeCIDRs.map((cidr, i) =>
+      field(`ipvs.excludeCIDRs[${i}]`, cidr, () => v.parseCidr(cidr)),
+    );
   if (ipvs.strictARP !== undefined) o.ipvs.strictARP = ipvs.strictARP;
   o.ipvs.tcpTimeoutMs = period('ipvs.tcpTimeout', ipvs.tcpTimeout, false) ?? o.ipvs.tcpTimeoutMs;
   o.ipvs.tcpFinTimeoutMs = period('ipvs.tcpFinTimeout', ipvs.tcpFinTimeout, false) ?? o.ipvs.tcpFinTimeoutMs;

@@ -19,7 +19,11 @@ import { formatGoDuration } from './duration.js';
 import { ConfigError, ConfigErrorCode, ValueError } from './errors.js';
 import { FLAGS, helpText, parseFlags, shown, type ParsedFlags } from './flags.js';
 import { packageVersion } from './install.js';
-import { applyKubeProxyConfiguration, readKubeProxyConfiguration, type AppliedConfiguration } from './kubeproxy-config.js';
+import {
+  applyKubeProxyConfiguration,
+  readKubeProxyConfiguration,
+  type AppliedConfiguration,
+} from './kubeproxy-config.js';
 import { PROXY_MODES, type ProxyOptions, type SyncPeriods } from './options.js';
 import * as v from './values.js';
 
@@ -103,7 +107,11 @@ export function resolveOptions(flags: ParsedFlags, env: LoadEnv = {}): LoadedOpt
 function resolveHostname(flag: string | undefined, fromFile: string | undefined, host: string): string {
   if (flag !== undefined && flag !== '') {
     const name = flag.trim();
-    if (name === '') throw new ConfigError(ConfigErrorCode.Flag, 'invalid value for --hostname-override: it is blank; give the Node name or leave the flag out');
+    if (name === '')
+      throw new ConfigError(
+        ConfigErrorCode.Flag,
+        'invalid value for --hostname-override: it is blank; give the Node name or leave the flag out',
+      );
     return name.toLowerCase();
   }
   if (fromFile !== undefined && fromFile.trim() !== '') return fromFile.trim().toLowerCase();
@@ -147,7 +155,10 @@ export function validateOptions(o: ProxyOptions): void {
 
   if (!(PROXY_MODES as readonly string[]).includes(o.mode)) check('proxy mode', o.mode, () => v.parseMode(o.mode));
   if (o.manifests !== undefined && (o.kubeconfig !== undefined || o.master !== undefined)) {
-    const api = [o.kubeconfig !== undefined && `kubeconfig ${JSON.stringify(o.kubeconfig)}`, o.master !== undefined && `master ${JSON.stringify(o.master)}`]
+    const api = [
+      o.kubeconfig !== undefined && `kubeconfig ${JSON.stringify(o.kubeconfig)}`,
+      o.master !== undefined && `master ${JSON.stringify(o.master)}`,
+    ]
       .filter(Boolean)
       .join(' and ');
     const where = o.configFile ? ` (from the flags, or clientConnection.kubeconfig in ${o.configFile})` : '';
@@ -170,23 +181,32 @@ export function validateOptions(o: ProxyOptions): void {
   periods('the sync loop', o.sync);
   periods('--iptables-*', o.iptables);
   periods('--ipvs-*', o.ipvs);
-  for (const [name, ms] of Object.entries({ tcpTimeout: o.ipvs.tcpTimeoutMs, tcpFinTimeout: o.ipvs.tcpFinTimeoutMs, udpTimeout: o.ipvs.udpTimeoutMs })) {
+  for (const [name, ms] of Object.entries({
+    tcpTimeout: o.ipvs.tcpTimeoutMs,
+    tcpFinTimeout: o.ipvs.tcpFinTimeoutMs,
+    udpTimeout: o.ipvs.udpTimeoutMs,
+  })) {
     if (!(ms >= 0)) fail(`invalid IPVS ${name} ${formatGoDuration(ms)}: must be 0 (leave the kernel's) or more`);
   }
-  if (!isAbsolute(o.ebpf.bpffsRoot)) fail(`invalid --bpffs-root ${JSON.stringify(o.ebpf.bpffsRoot)}: expected an absolute path`);
+  if (!isAbsolute(o.ebpf.bpffsRoot))
+    fail(`invalid --bpffs-root ${JSON.stringify(o.ebpf.bpffsRoot)}: expected an absolute path`);
   if (o.ebpf.cgroupRoot !== undefined && !isAbsolute(o.ebpf.cgroupRoot)) {
     fail(`invalid --cgroup-root ${JSON.stringify(o.ebpf.cgroupRoot)}: expected an absolute path`);
   }
   if (o.ebpf.objectDir === '') fail('--bpf-object-dir is empty');
   check('--devices', o.ebpf.devices.join(','), () => v.parseDevices(o.ebpf.devices.join(',')));
   for (const [name, size] of Object.entries(o.ebpf.mapSizes)) {
-    if (!Number.isInteger(size) || size < 1 || size > 2 ** 32 - 1) fail(`invalid --bpf-map-sizes entry ${name}=${size}: sizes are 1 to 4294967295`);
+    if (!Number.isInteger(size) || size < 1 || size > 2 ** 32 - 1)
+      fail(`invalid --bpf-map-sizes entry ${name}=${size}: sizes are 1 to 4294967295`);
   }
-  if (!LOG_LEVELS.includes(o.logLevel)) fail(`invalid log level ${JSON.stringify(o.logLevel)}: expected one of ${LOG_LEVELS.join(', ')}`);
+  if (!LOG_LEVELS.includes(o.logLevel))
+    fail(`invalid log level ${JSON.stringify(o.logLevel)}: expected one of ${LOG_LEVELS.join(', ')}`);
   check('--logging-format', o.logFormat, () => v.parseLogFormat(o.logFormat));
 
   function periods(what: string, p: SyncPeriods) {
-    if (!(p.syncPeriodMs > 0)) fail(`invalid sync period for ${what}: ${formatGoDuration(p.syncPeriodMs)}; it must be greater than 0`);
-    if (!(p.minSyncPeriodMs >= 0)) fail(`invalid minimum sync period for ${what}: ${formatGoDuration(p.minSyncPeriodMs)}; it must be 0 or more`);
+    if (!(p.syncPeriodMs > 0))
+      fail(`invalid sync period for ${what}: ${formatGoDuration(p.syncPeriodMs)}; it must be greater than 0`);
+    if (!(p.minSyncPeriodMs >= 0))
+      fail(`invalid minimum sync period for ${what}: ${formatGoDuration(p.minSyncPeriodMs)}; it must be 0 or more`);
   }
 }

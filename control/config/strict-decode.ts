@@ -83,7 +83,8 @@ function duration(path: string, text: string): number {
   try {
     return parseGoDuration(text);
   } catch (e) {
-    if (e instanceof ValueError) throw new DecodeError(path, `field "${path}": invalid duration ${JSON.stringify(text)}: ${e.message}`);
+    if (e instanceof ValueError)
+      throw new DecodeError(path, `field "${path}": invalid duration ${JSON.stringify(text)}: ${e.message}`);
     throw e;
   }
 }
@@ -118,11 +119,15 @@ function decodeAny(value: unknown, schema: Schema, path: string): unknown {
       return duration(path, value);
     case 'timeOrDuration':
       if (typeof value === 'number' && Number.isInteger(value)) return value / 1e6;
-      if (typeof value !== 'string') throw wrongType(path, 'a duration string such as "5s", or integer nanoseconds', value);
+      if (typeof value !== 'string')
+        throw wrongType(path, 'a duration string such as "5s", or integer nanoseconds', value);
       return duration(path, value);
     case 'quantity':
       if (typeof value === 'number') return String(value);
-      if (typeof value !== 'string' || !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+|[KMGTPE]i?|[munk])?$/.test(value.trim())) {
+      if (
+        typeof value !== 'string' ||
+        !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+|[KMGTPE]i?|[munk])?$/.test(value.trim())
+      ) {
         throw wrongType(path, 'a quantity such as "64Ki" or 65536', value);
       }
       return value.trim();

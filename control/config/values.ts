@@ -37,7 +37,9 @@ export function parseMode(raw: string): ProxyMode {
   if (mode === '') return 'ebpf';
   if ((PROXY_MODES as readonly string[]).includes(mode)) return mode as ProxyMode;
   if (mode === 'nftables') {
-    throw new ValueError(`the nftables mode is not supported by switchyard; use one of ${PROXY_MODES.join(', ')} (ebpf is the default)`);
+    throw new ValueError(
+      `the nftables mode is not supported by switchyard; use one of ${PROXY_MODES.join(', ')} (ebpf is the default)`,
+    );
   }
   throw new ValueError(`expected one of ${PROXY_MODES.join(', ')}`);
 }
@@ -147,7 +149,13 @@ export function parseLogFormat(raw: string): 'text' | 'json' {
 export function parseDevices(raw: string): string[] {
   return splitList(raw).map((d) => {
     const base = d.endsWith('+') ? d.slice(0, -1) : d;
-    if (Buffer.byteLength(base) > 15 || /[/:\s]/.test(base) || (base === '' && d !== '+') || base === '.' || base === '..') {
+    if (
+      Buffer.byteLength(base) > 15 ||
+      /[/:\s]/.test(base) ||
+      (base === '' && d !== '+') ||
+      base === '.' ||
+      base === '..'
+    ) {
       throw new ValueError(`expected interface names or prefixes ending in "+" (e.g. eth0,veth+), got "${d}"`);
     }
     return d;
@@ -165,7 +173,9 @@ export function parseMapSizes(raw: string): Record<string, number> {
     const m = /^([a-z][a-z0-9_]*)=(\d+)$/.exec(item);
     const size = m ? Number(m[2]) : 0;
     if (!m || size < 1 || size > 2 ** 32 - 1) {
-      throw new ValueError(`expected name=size pairs with sizes from 1 to 4294967295 (e.g. services=65536,backends=262144), got "${item}"`);
+      throw new ValueError(
+        `expected name=size pairs with sizes from 1 to 4294967295 (e.g. services=65536,backends=262144), got "${item}"`,
+      );
     }
     const name = m[1]!.startsWith('sy_') ? m[1]! : `sy_${m[1]}`;
     sizes[name] = size;

@@ -41,7 +41,11 @@ export function primaryAddresses(addresses: readonly string[]): string[] {
  * served); a CIDR that holds every address of its family (0.0.0.0/0, ::/0)
  * means all of them, as in kube-proxy.
  */
-export function resolveNodePortAddresses(spec: NodePortAddressSpec, nodeAddresses: readonly string[], localAddresses: readonly string[]): string[] | undefined {
+export function resolveNodePortAddresses(
+  spec: NodePortAddressSpec,
+  nodeAddresses: readonly string[],
+  localAddresses: readonly string[],
+): string[] | undefined {
   switch (spec.kind) {
     case 'all':
       return undefined;

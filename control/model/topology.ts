@@ -41,10 +41,7 @@ export function usesClusterEndpoints(svc: Policies): boolean {
  * policy has nothing to apply to).
  */
 export function usesLocalEndpoints(svc: Policies): boolean {
-  return (
-    svc.internalTrafficPolicy === 'Local' ||
-    (svc.externalTrafficPolicy === 'Local' && svc.externallyAccessible)
-  );
+  return svc.internalTrafficPolicy === 'Local' || (svc.externalTrafficPolicy === 'Local' && svc.externallyAccessible);
 }
 
 /**
@@ -130,9 +127,7 @@ function categorizeFamily(
 
   if (usesCluster) {
     result.topologyMode = topologyModeFromHints(endpoints, node);
-    let chosen = endpoints.filter(
-      (ep) => ep.ready && availableForTopology(ep, result.topologyMode, node),
-    );
+    let chosen = endpoints.filter((ep) => ep.ready && availableForTopology(ep, result.topologyMode, node));
     if (chosen.length === 0) {
       // No ready endpoint anywhere (topology would have been dropped if it
       // had excluded them all): try the serving-terminating ones.

@@ -106,7 +106,13 @@ export interface NativeProgramInfo {
 export interface NativeProgram {
   info(): NativeProgramInfo;
   testRun(opts: { data: Buffer; repeat?: number; ctx?: Buffer; dataOutSize?: number }): TestRunResult;
-  attachTc(opts: { ifindex: number; direction: string; priority?: number; handle?: number; netns?: string }): NativeTcAttachment;
+  attachTc(opts: {
+    ifindex: number;
+    direction: string;
+    priority?: number;
+    handle?: number;
+    netns?: string;
+  }): NativeTcAttachment;
   attachXdp(opts: { ifindex: number; mode: string; netns?: string }): void;
   attachCgroup(opts: { cgroup: string; attachType?: string }): NativeLink;
   pin(path: string): void;
@@ -250,7 +256,14 @@ export interface Addon {
   BpfProgram: {
     new (fd: number, adopt?: boolean, attachType?: number): NativeProgram;
     openPinned(path: string, attachType?: string): NativeProgram;
-    detachTc(opts: { ifindex: number; direction: string; priority: number; handle: number; netns?: string; destroyHook?: boolean }): boolean;
+    detachTc(opts: {
+      ifindex: number;
+      direction: string;
+      priority: number;
+      handle: number;
+      netns?: string;
+      destroyHook?: boolean;
+    }): boolean;
     detachXdp(opts: { ifindex: number; mode: string; netns?: string }): void;
     queryXdp(opts: { ifindex: number; mode: string; netns?: string }): number;
   };

@@ -22,7 +22,11 @@ export class IptablesError extends Error {
 function exec(cmd: string, args: string[], input?: string): Promise<Output> {
   return runTool([cmd, ...args], {
     input,
-    missing: () => new IptablesError('ERR_IPTABLES_MISSING', `${cmd} is not installed (Debian and Ubuntu: apt-get install iptables)`),
+    missing: () =>
+      new IptablesError(
+        'ERR_IPTABLES_MISSING',
+        `${cmd} is not installed (Debian and Ubuntu: apt-get install iptables)`,
+      ),
   });
 }
 
@@ -45,7 +49,8 @@ export class Iptables {
 
   async save(table: Table): Promise<string> {
     const out = await exec('iptables-save', ['-t', table]);
-    if (out.status !== 0) throw new IptablesError('ERR_IPTABLES_SAVE', `iptables-save -t ${table} failed: ${out.stderr.trim()}`);
+    if (out.status !== 0)
+      throw new IptablesError('ERR_IPTABLES_SAVE', `iptables-save -t ${table} failed: ${out.stderr.trim()}`);
     return out.stdout;
   }
 
@@ -53,7 +58,8 @@ export class Iptables {
   async check(): Promise<void> {
     for (const bin of ['iptables-restore', 'iptables-save']) {
       const out = await exec(bin, ['--version']);
-      if (out.status !== 0) throw new IptablesError('ERR_IPTABLES_MISSING', `${bin} --version failed: ${out.stderr.trim()}`);
+      if (out.status !== 0)
+        throw new IptablesError('ERR_IPTABLES_MISSING', `${bin} --version failed: ${out.stderr.trim()}`);
     }
     const nat = await exec('iptables', [...WAIT, '-t', 'nat', '-S', 'POSTROUTING']);
     if (nat.status !== 0) {

@@ -32,15 +32,51 @@ const NEW = '-m conntrack --ctstate NEW';
 
 /** kube-proxy's iptablesJumpChains: each inserted at the top of its built-in chain. */
 export const JUMPS: Jump[] = [
-  { table: 'filter', chain: 'INPUT', target: KUBE_EXTERNAL_SERVICES, comment: 'kubernetes externally-visible service portals', extra: NEW },
-  { table: 'filter', chain: 'FORWARD', target: KUBE_EXTERNAL_SERVICES, comment: 'kubernetes externally-visible service portals', extra: NEW },
-  { table: 'filter', chain: 'INPUT', target: KUBE_NODEPORTS, comment: 'kubernetes health check service ports', extra: '' },
+  {
+    table: 'filter',
+    chain: 'INPUT',
+    target: KUBE_EXTERNAL_SERVICES,
+    comment: 'kubernetes externally-visible service portals',
+    extra: NEW,
+  },
+  {
+    table: 'filter',
+    chain: 'FORWARD',
+    target: KUBE_EXTERNAL_SERVICES,
+    comment: 'kubernetes externally-visible service portals',
+    extra: NEW,
+  },
+  {
+    table: 'filter',
+    chain: 'INPUT',
+    target: KUBE_NODEPORTS,
+    comment: 'kubernetes health check service ports',
+    extra: '',
+  },
   { table: 'filter', chain: 'FORWARD', target: KUBE_SERVICES, comment: 'kubernetes service portals', extra: NEW },
   { table: 'filter', chain: 'OUTPUT', target: KUBE_SERVICES, comment: 'kubernetes service portals', extra: NEW },
   { table: 'filter', chain: 'FORWARD', target: KUBE_FORWARD, comment: 'kubernetes forwarding rules', extra: '' },
-  { table: 'filter', chain: 'INPUT', target: KUBE_PROXY_FIREWALL, comment: 'kubernetes load balancer firewall', extra: NEW },
-  { table: 'filter', chain: 'OUTPUT', target: KUBE_PROXY_FIREWALL, comment: 'kubernetes load balancer firewall', extra: NEW },
-  { table: 'filter', chain: 'FORWARD', target: KUBE_PROXY_FIREWALL, comment: 'kubernetes load balancer firewall', extra: NEW },
+  {
+    table: 'filter',
+    chain: 'INPUT',
+    target: KUBE_PROXY_FIREWALL,
+    comment: 'kubernetes load balancer firewall',
+    extra: NEW,
+  },
+  {
+    table: 'filter',
+    chain: 'OUTPUT',
+    target: KUBE_PROXY_FIREWALL,
+    comment: 'kubernetes load balancer firewall',
+    extra: NEW,
+  },
+  {
+    table: 'filter',
+    chain: 'FORWARD',
+    target: KUBE_PROXY_FIREWALL,
+    comment: 'kubernetes load balancer firewall',
+    extra: NEW,
+  },
   { table: 'nat', chain: 'OUTPUT', target: KUBE_SERVICES, comment: 'kubernetes service portals', extra: '' },
   { table: 'nat', chain: 'PREROUTING', target: KUBE_SERVICES, comment: 'kubernetes service portals', extra: '' },
   { table: 'nat', chain: 'POSTROUTING', target: KUBE_POSTROUTING, comment: 'kubernetes postrouting rules', extra: '' },
@@ -52,7 +88,9 @@ export function jumpRule(j: Jump, op: '-A' | '-I' | '-D'): string {
 
 /** Is this iptables-save line the jump `j`? (Matched on chain, comment and target; extra matches may be printed differently.) */
 function isJump(line: string, j: Jump): boolean {
-  return line.startsWith(`-A ${j.chain} `) && line.includes(`--comment "${j.comment}"`) && line.endsWith(`-j ${j.target}`);
+  return (
+    line.startsWith(`-A ${j.chain} `) && line.includes(`--comment "${j.comment}"`) && line.endsWith(`-j ${j.target}`)
+  );
 }
 
 /** The "-I" lines for the jumps missing from a table, given its iptables-save output. */
@@ -108,11 +146,18 @@ export interface ChainScope {
 export const IPTABLES_MODE: ChainScope = {
   what: 'iptables mode rules',
   tables: ['filter', 'nat'],
-  owns: (table, c) => c !== KUBE_MARK_MASQ && ((SHARED_CHAINS[table as 'filter' | 'nat'] as readonly string[]).includes(c) || isServiceChain(c)),
+  owns: (table, c) =>
+    c !== KUBE_MARK_MASQ &&
+    ((SHARED_CHAINS[table as 'filter' | 'nat'] as readonly string[]).includes(c) || isServiceChain(c)),
   markMasq: true,
 };
 
-const IPTABLES_ONLY_FILTER: readonly string[] = [KUBE_NODEPORTS, KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_PROXY_FIREWALL];
+const IPTABLES_ONLY_FILTER: readonly string[] = [
+  KUBE_NODEPORTS,
+  KUBE_SERVICES,
+  KUBE_EXTERNAL_SERVICES,
+  KUBE_PROXY_FIREWALL,
+];
 
 /**
  * What only the iptables mode writes: the ipvs mode shares KUBE-SERVICES,
@@ -122,7 +167,8 @@ const IPTABLES_ONLY_FILTER: readonly string[] = [KUBE_NODEPORTS, KUBE_SERVICES, 
 export const IPTABLES_MODE_ONLY: ChainScope = {
   what: 'iptables mode rules',
   tables: ['filter', 'nat'],
-  owns: (table, c) => isServiceChain(c) || (table === 'filter' ? IPTABLES_ONLY_FILTER.includes(c) : c === KUBE_NODEPORTS),
+  owns: (table, c) =>
+    isServiceChain(c) || (table === 'filter' ? IPTABLES_ONLY_FILTER.includes(c) : c === KUBE_NODEPORTS),
   markMasq: false,
 };
 
@@ -132,7 +178,11 @@ export const IPTABLES_MODE_ONLY: ChainScope = {
  * built-in chains first, then the chains. Each table is one atomic restore.
  * Returns what it removed; a node without iptables has nothing to remove.
  */
-export async function cleanupIptables(logger: Logger, ipt = new Iptables(), scope: ChainScope = IPTABLES_MODE): Promise<{ chains: number; jumps: number }> {
+export async function cleanupIptables(
+  logger: Logger,
+  ipt = new Iptables(),
+  scope: ChainScope = IPTABLES_MODE,
+): Promise<{ chains: number; jumps: number }> {
   let chains = 0;
   let jumps = 0;
   for (const table of scope.tables) {

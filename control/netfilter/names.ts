@@ -15,4 +15,3 @@ const SERVICE_CHAIN = /^KUBE-(SVC|SVL|EXT|FW|SEP|XLB)-/;
 export function isServiceChain(chain: string): boolean {
   return SERVICE_CHAIN.test(chain);
 }
-

@@ -11,7 +11,10 @@ export interface ToolOutput {
 }
 
 /** Runs `argv`; `missing` makes the error for an argv[0] that is not installed. */
-export function runTool(argv: string[], opts: { input?: string | undefined; missing: () => Error }): Promise<ToolOutput> {
+export function runTool(
+  argv: string[],
+  opts: { input?: string | undefined; missing: () => Error },
+): Promise<ToolOutput> {
   const { input } = opts;
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
@@ -20,7 +23,9 @@ export function runTool(argv: string[], opts: { input?: string | undefined; miss
     child.stdout!.on('data', (b: Buffer) => stdout.push(b));
     child.stderr!.on('data', (b: Buffer) => stderr.push(b));
     child.on('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ENOENT' ? opts.missing() : err));
-    child.on('close', (status) => resolve({ status, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }));
+    child.on('close', (status) =>
+      resolve({ status, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }),
+    );
     if (input !== undefined) {
       // A tool that dies early closes its stdin; the exit status tells why.
       child.stdin?.on('error', () => {});

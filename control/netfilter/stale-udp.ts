@@ -38,7 +38,8 @@ export function staleFilters(before: UdpPort | undefined, after: UdpPort | undef
   // Endpoints gone: flows DNATed to them (by any of the port's addresses, or its NodePort).
   for (const ep of before.endpoints) {
     if (after.endpoints.has(ep)) continue;
-    for (const vip of before.vips) filters.push(['--orig-dst', vip, '--orig-port-dst', String(before.port), '--dst-nat', ep]);
+    for (const vip of before.vips)
+      filters.push(['--orig-dst', vip, '--orig-port-dst', String(before.port), '--dst-nat', ep]);
     if (before.nodePort) filters.push(['--orig-port-dst', String(before.nodePort), '--dst-nat', ep]);
   }
   // From no endpoints to some: the flows that met the REJECT (or nothing) must start over.
@@ -68,7 +69,9 @@ export class ConntrackCleaner {
       });
       if (status === 'ENOENT') {
         this.#missing = true;
-        this.#logger.warn('conntrack is not installed: UDP flows may stay on removed endpoints (Debian: apt-get install conntrack)');
+        this.#logger.warn(
+          'conntrack is not installed: UDP flows may stay on removed endpoints (Debian: apt-get install conntrack)',
+        );
         return;
       }
       // Exit 1 with "0 flow entries have been deleted" is the common case: nothing to clear.
@@ -94,7 +97,9 @@ export class StaleUdpFlows {
   /** After a sync's rules are in: `full` looks at every port, otherwise at what changed. */
   async clear(req: SyncRequest, full = req.full): Promise<void> {
     const filters: string[][] = [];
-    const names = full ? new Set([...req.desired.keys(), ...this.#udp.keys()]) : new Set([...req.changed, ...req.removed.keys()]);
+    const names = full
+      ? new Set([...req.desired.keys(), ...this.#udp.keys()])
+      : new Set([...req.changed, ...req.removed.keys()]);
     for (const name of names) {
       const sp = req.desired.get(name);
       const after = sp ? udpPort(sp) : undefined;

@@ -7,7 +7,8 @@ import { IpvsError, IpvsErrorCode } from './errors.js';
 import { Ipvs, type OpenOptions } from './ipvs.js';
 import type { IpvsInfo } from './types.js';
 
-const MISSING_HINT = 'run on a kernel built with CONFIG_IP_VS, or with its ip_vs module installed (in a container: /lib/modules mounted from the host)';
+const MISSING_HINT =
+  'run on a kernel built with CONFIG_IP_VS, or with its ip_vs module installed (in a container: /lib/modules mounted from the host)';
 
 export interface IpvsRequirementOptions extends OpenOptions {
   /** What needs IPVS, to start the message with ("--proxy-mode=ipvs"). */
@@ -38,9 +39,18 @@ export function requireIpvs(opts: IpvsRequirementOptions = {}): IpvsInfo {
     if (modprobeSaid === undefined) ipvs = tryOpen();
   }
   if (ipvs instanceof IpvsError) {
-    const why = modprobeSaid === undefined ? '`modprobe ip_vs` succeeded, but the family is still missing' : `\`modprobe ip_vs\` failed: ${modprobeSaid}`;
+    const why =
+      modprobeSaid === undefined
+        ? '`modprobe ip_vs` succeeded, but the family is still missing'
+        : `\`modprobe ip_vs\` failed: ${modprobeSaid}`;
     const message = `${opts.purpose ? `${opts.purpose} needs IPVS, but ` : ''}this kernel has no IPVS: the generic netlink family "IPVS" is not registered, and ${why}`;
-    throw new IpvsError(IpvsErrorCode.Unavailable, message, { op: 'ipvs.open', errno: ipvs.errno, target: 'IPVS', hint: MISSING_HINT, cause: ipvs });
+    throw new IpvsError(IpvsErrorCode.Unavailable, message, {
+      op: 'ipvs.open',
+      errno: ipvs.errno,
+      target: 'IPVS',
+      hint: MISSING_HINT,
+      cause: ipvs,
+    });
   }
   try {
     return ipvs.info();
@@ -51,7 +61,10 @@ export function requireIpvs(opts: IpvsRequirementOptions = {}): IpvsInfo {
 
 function modprobe(name: string): string | undefined {
   const out = spawnSync('modprobe', [name], { encoding: 'utf8', timeout: 10_000 });
-  if (out.error) return (out.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'modprobe is not installed (Debian: apt-get install kmod)' : out.error.message;
+  if (out.error)
+    return (out.error as NodeJS.ErrnoException).code === 'ENOENT'
+      ? 'modprobe is not installed (Debian: apt-get install kmod)'
+      : out.error.message;
   if (out.status === 0) return undefined;
   return out.stderr.trim() || `exit status ${out.status}`;
 }

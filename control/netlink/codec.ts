@@ -2,7 +2,13 @@
 // (address families, protocols, flags, forwarding methods) come from the
 // addon, which takes them from <linux/ip_vs.h>; nothing is restated here.
 import { isIP } from 'node:net';
-import type { NativeIpvsConstants, NativeIpvsDest, NativeIpvsOp, NativeIpvsService, NativeIpvsStats } from '../native/addon.js';
+import type {
+  NativeIpvsConstants,
+  NativeIpvsDest,
+  NativeIpvsOp,
+  NativeIpvsService,
+  NativeIpvsStats,
+} from '../native/addon.js';
 import { IpvsError, IpvsErrorCode } from './errors.js';
 import {
   isFwmarkKey,
@@ -30,7 +36,12 @@ export class IpvsCodec {
 
   serviceKey(k: VirtualServerKey): Partial<NativeIpvsService> {
     if (isFwmarkKey(k)) return { af: this.#af(k.family), fwmark: k.fwmark };
-    return { af: this.#af(familyOf(k.address, 'virtual server')), protocol: this.#protocol(k.protocol), addr: k.address, port: k.port };
+    return {
+      af: this.#af(familyOf(k.address, 'virtual server')),
+      protocol: this.#protocol(k.protocol),
+      addr: k.address,
+      port: k.port,
+    };
   }
 
   service(vs: VirtualServer): Partial<NativeIpvsService> {
@@ -90,11 +101,17 @@ export class IpvsCodec {
   virtualServer(s: NativeIpvsService): ProgrammedVirtualServer {
     const c = this.#c;
     const family: Family = s.af === c.AF_INET6 ? 6 : 4;
-    const key: VirtualServerKey = s.fwmark ? { fwmark: s.fwmark, family } : { address: s.addr, protocol: this.#protocolName(s.protocol), port: s.port };
+    const key: VirtualServerKey = s.fwmark
+      ? { fwmark: s.fwmark, family }
+      : { address: s.addr, protocol: this.#protocolName(s.protocol), port: s.port };
     const vs: ProgrammedVirtualServer = { ...key, scheduler: s.scheduler };
     if (s.flags & c.SVC_F_PERSISTENT) vs.persistence = { timeoutSeconds: s.timeout, netmask: s.netmask };
     if (s.flags & c.SVC_F_ONEPACKET) vs.onePacket = true;
-    const sched: [boolean, boolean, boolean] = [!!(s.flags & c.SVC_F_SCHED1), !!(s.flags & c.SVC_F_SCHED2), !!(s.flags & c.SVC_F_SCHED3)];
+    const sched: [boolean, boolean, boolean] = [
+      !!(s.flags & c.SVC_F_SCHED1),
+      !!(s.flags & c.SVC_F_SCHED2),
+      !!(s.flags & c.SVC_F_SCHED3),
+    ];
     if (sched.some(Boolean)) vs.schedulerFlags = sched;
     if (s.stats) vs.stats = stats(s.stats);
     return vs;

@@ -3,7 +3,13 @@
 // stable code and, where one helps, a hint. Codes never change meaning.
 import { constants } from 'node:os';
 
-import { isAddonError, NativeErrorCode, NativeFailure, type AddonError, type NativeFailureDetails } from '../native/errors.js';
+import {
+  isAddonError,
+  NativeErrorCode,
+  NativeFailure,
+  type AddonError,
+  type NativeFailureDetails,
+} from '../native/errors.js';
 
 export const IpvsErrorCode = {
   /** No IPVS in this kernel (the "IPVS" generic netlink family is not registered). */
@@ -56,17 +62,25 @@ export interface ErrorContext {
 }
 
 /** The catalogue entry for an errno of an IPVS operation. */
-export function ipvsError(op: string, errno: number, message: string, extra: Omit<IpvsErrorDetails, 'op' | 'errno'> & ErrorContext = {}): IpvsError {
+export function ipvsError(
+  op: string,
+  errno: number,
+  message: string,
+  extra: Omit<IpvsErrorDetails, 'op' | 'errno'> & ErrorContext = {},
+): IpvsError {
   const { scheduler, ...rest } = extra;
   const details: IpvsErrorDetails = { op, errno, ...rest };
   const onService = /Service$/.test(op) || /VirtualServer$/.test(op);
   switch (errno) {
     case E.ENOENT:
-      if (op === 'ipvs.open') return new IpvsError(IpvsErrorCode.Unavailable, message, { ...details, hint: NO_IPVS_HINT });
+      if (op === 'ipvs.open')
+        return new IpvsError(IpvsErrorCode.Unavailable, message, { ...details, hint: NO_IPVS_HINT });
       if (onService && /^ipvs\.(add|edit)/.test(op))
         return new IpvsError(IpvsErrorCode.NoSuchScheduler, message, {
           ...details,
-          hint: scheduler ? `no IPVS scheduler "${scheduler}" in this kernel (modprobe ip_vs_${scheduler})` : 'an IPVS scheduler this kernel has no module for',
+          hint: scheduler
+            ? `no IPVS scheduler "${scheduler}" in this kernel (modprobe ip_vs_${scheduler})`
+            : 'an IPVS scheduler this kernel has no module for',
         });
       return new IpvsError(IpvsErrorCode.NoSuchRealServer, message, details);
     case E.ESRCH:
@@ -75,7 +89,10 @@ export function ipvsError(op: string, errno: number, message: string, extra: Omi
       return new IpvsError(IpvsErrorCode.Exists, message, details);
     case E.EPERM:
     case E.EACCES:
-      return new IpvsError(IpvsErrorCode.Permission, message, { ...details, hint: 'IPVS needs root, or CAP_NET_ADMIN' });
+      return new IpvsError(IpvsErrorCode.Permission, message, {
+        ...details,
+        hint: 'IPVS needs root, or CAP_NET_ADMIN',
+      });
     case E.EINVAL:
     case E.ERANGE:
       return new IpvsError(IpvsErrorCode.InvalidArgument, message, details);
@@ -90,7 +107,8 @@ export function ipvsError(op: string, errno: number, message: string, extra: Omi
 export function fromNative(e: unknown, context: ErrorContext = {}): unknown {
   if (!isAddonError<NativeError>(e, NativeErrorCode.Ipvs)) return e;
   const op = e.op ?? 'ipvs';
-  if (e.code === NativeErrorCode.IpvsArgument) return new IpvsError(IpvsErrorCode.InvalidArgument, e.message, { op, errno: e.errno, target: e.target, cause: e });
+  if (e.code === NativeErrorCode.IpvsArgument)
+    return new IpvsError(IpvsErrorCode.InvalidArgument, e.message, { op, errno: e.errno, target: e.target, cause: e });
   return ipvsError(op, e.errno ?? 0, e.message, {
     ...context,
     cause: e,

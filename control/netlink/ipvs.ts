@@ -55,7 +55,10 @@ export class Ipvs {
 
   info(): IpvsInfo {
     const { version, connTableSize } = native(() => this.#socket.info());
-    return { version: `${(version >> 16) & 0xff}.${(version >> 8) & 0xff}.${version & 0xff}`, connectionTableSize: connTableSize };
+    return {
+      version: `${(version >> 16) & 0xff}.${(version >> 8) & 0xff}.${version & 0xff}`,
+      connectionTableSize: connTableSize,
+    };
   }
 
   timeouts(): IpvsTimeouts {
@@ -159,7 +162,9 @@ export class Ipvs {
 }
 
 function schedulerOf(ch: IpvsChange): { scheduler?: string } {
-  return ch.op === 'addVirtualServer' || ch.op === 'editVirtualServer' ? { scheduler: ch.virtualServer.scheduler || 'rr' } : {};
+  return ch.op === 'addVirtualServer' || ch.op === 'editVirtualServer'
+    ? { scheduler: ch.virtualServer.scheduler || 'rr' }
+    : {};
 }
 
 function changeError(ch: IpvsChange, errno: number, detail: string | undefined): IpvsError {

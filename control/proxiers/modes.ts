@@ -96,7 +96,12 @@ export const MODES = [
     load: async (): Promise<ModeDefinition> => (await import('./ipvs/mode.js')).ipvsMode,
   },
   { name: 'kernelspace', summary: 'Windows nodes: VFP through HNS', shares: [], planned: 'not built yet' },
-  { name: 'userspace', summary: "kube-proxy's original proxier, in the proxy process", shares: [], planned: 'not built yet' },
+  {
+    name: 'userspace',
+    summary: "kube-proxy's original proxier, in the proxy process",
+    shares: [],
+    planned: 'not built yet',
+  },
 ] as const satisfies readonly ModeEntry[];
 
 export type ModeName = (typeof MODES)[number]['name'];
@@ -128,7 +133,9 @@ export class ModeRegistry {
     const e = this.entry(name);
     if (!e?.load || e.planned) {
       const built = this.built().map((b) => `--proxy-mode=${b.name}`);
-      const what = e ? `is not available in this build yet (${e.summary}: ${e.planned ?? 'not built'})` : 'is not a mode switchyard has';
+      const what = e
+        ? `is not available in this build yet (${e.summary}: ${e.planned ?? 'not built'})`
+        : 'is not a mode switchyard has';
       throw new UnsupportedModeError(`--proxy-mode=${name} ${what}; use ${built.join(', ')}`);
     }
     return e.load();

@@ -33,8 +33,12 @@ export function loadKubeConfig(opts: { kubeconfig?: string; master?: string }): 
   const kc = new KubeConfig();
   if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
   else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
-  else if (opts.master) kc.loadFromClusterAndUser({ name: 'master', server: opts.master, skipTLSVerify: false }, { name: 'anonymous' });
-  else throw new Error('no API server: give --kubeconfig, --master, or run in a cluster (or use --manifests for standalone mode)');
+  else if (opts.master)
+    kc.loadFromClusterAndUser({ name: 'master', server: opts.master, skipTLSVerify: false }, { name: 'anonymous' });
+  else
+    throw new Error(
+      'no API server: give --kubeconfig, --master, or run in a cluster (or use --manifests for standalone mode)',
+    );
   if (opts.master) {
     const cluster = kc.getCurrentCluster();
     if (cluster) (cluster as { server: string }).server = opts.master;
@@ -160,7 +164,10 @@ class Reflector {
       if (cont) params.continue = cont;
       if (this.#res.labelSelector) params.labelSelector = this.#res.labelSelector;
       if (this.#res.fieldSelector) params.fieldSelector = this.#res.fieldSelector;
-      const page = (await this.#get(this.#res.path, params)) as { metadata?: { resourceVersion?: string; continue?: string }; items?: unknown[] };
+      const page = (await this.#get(this.#res.path, params)) as {
+        metadata?: { resourceVersion?: string; continue?: string };
+        items?: unknown[];
+      };
       for (const raw of page.items ?? []) {
         const v = this.#convert(withKind(raw, this.#res.kind));
         if (v !== undefined) values.push(v);
@@ -257,7 +264,9 @@ class Reflector {
     const res = await fetch(url, { headers: ctx.getHeaders(), dispatcher: ctx.getDispatcher() as never });
     const body = await res.text();
     if (res.status !== 200) {
-      const err = new Error(`GET ${url.pathname}: ${res.status} ${body.slice(0, 200)}`) as Error & { statusCode: number };
+      const err = new Error(`GET ${url.pathname}: ${res.status} ${body.slice(0, 200)}`) as Error & {
+        statusCode: number;
+      };
       err.statusCode = res.status;
       throw err;
     }

@@ -104,7 +104,9 @@ function documents(file: string, text: string): RawDocument[] {
     if (raw === null || raw === undefined) continue; // an empty document, e.g. after a trailing ---
     const itemWhere = (i: number): string => {
       const node = doc.getIn(['items', i], true);
-      return isNode(node) && node.range ? `${file}:${lines.linePos(node.range[0]).line}` : `${file}:${line} items[${i}]`;
+      return isNode(node) && node.range
+        ? `${file}:${lines.linePos(node.range[0]).line}`
+        : `${file}:${line} items[${i}]`;
     };
     out.push({ raw, where: `${file}:${line}`, itemWhere });
   }
@@ -281,7 +283,8 @@ export class ManifestSource {
     try {
       text = await readFile(file, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') this.#files.delete(file); // deleted since the listing
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        this.#files.delete(file); // deleted since the listing
       else problem(`read:${message(err)}`, `cannot read: ${message(err)}`);
       return;
     }
@@ -381,7 +384,10 @@ export class ManifestSource {
     }
     // A watch dies with its directory; a directory made again needs a new one.
     const dir = this.#isDir ? this.#path : dirname(this.#path);
-    const ino = await stat(dir).then((s) => s.ino, () => undefined);
+    const ino = await stat(dir).then(
+      (s) => s.ino,
+      () => undefined,
+    );
     if (this.#stopped || ino === undefined || ino === this.#watcher?.ino) return;
     this.#watcher?.w.close();
     this.#watcher = undefined;

@@ -11,7 +11,16 @@
 // Field paths in messages are the object's own ("spec.ports[1].port").
 import { isIP } from 'node:net';
 import type {
-  Endpoint, EndpointPort, EndpointSlice, IPFamily, Node, ObjectKind, Protocol, Service, ServicePort, ServiceType,
+  Endpoint,
+  EndpointPort,
+  EndpointSlice,
+  IPFamily,
+  Node,
+  ObjectKind,
+  Protocol,
+  Service,
+  ServicePort,
+  ServiceType,
 } from './types.js';
 import { SourceErrorCode } from './errors.js';
 
@@ -87,8 +96,13 @@ const familyOf = (v: unknown): IPFamily | undefined =>
 function isCIDR(s: string): boolean {
   const [ip, bits, ...rest] = s.split('/');
   const family = familyOf(ip);
-  return family !== undefined && rest.length === 0 && bits !== undefined && /^\d{1,3}$/.test(bits) &&
-    Number(bits) <= (family === 'IPv4' ? 32 : 128);
+  return (
+    family !== undefined &&
+    rest.length === 0 &&
+    bits !== undefined &&
+    /^\d{1,3}$/.test(bits) &&
+    Number(bits) <= (family === 'IPv4' ? 32 : 128)
+  );
 }
 
 /** Collects problems; any fatal one makes the object unusable. */
@@ -110,10 +124,20 @@ class Problems {
   }
 }
 
-interface Header { obj: Rec; namespace: string; name: string; labels: Record<string, string>; p: Problems }
+interface Header {
+  obj: Rec;
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  p: Problems;
+}
 
 function readHeader(
-  raw: unknown, kind: ObjectKind, apiVersion: string, nameOk: (s: string) => boolean, namespaced: boolean,
+  raw: unknown,
+  kind: ObjectKind,
+  apiVersion: string,
+  nameOk: (s: string) => boolean,
+  namespaced: boolean,
 ): Header {
   if (!isRec(raw)) throw new ObjectError(kind, '', '', [`not an object: ${show(raw)}`]);
   const p = new Problems();
@@ -156,7 +180,14 @@ function list(v: unknown, path: string, p: Problems): unknown[] {
   return [];
 }
 
-function oneOf<T extends string>(v: unknown, allowed: readonly T[], dflt: T, path: string, p: Problems, fatal = false): T {
+function oneOf<T extends string>(
+  v: unknown,
+  allowed: readonly T[],
+  dflt: T,
+  path: string,
+  p: Problems,
+  fatal = false,
+): T {
   if (absent(v) || v === '') return dflt;
   if ((allowed as readonly unknown[]).includes(v)) return v as T;
   if (fatal) p.fail(path, `${show(v)} is not one of ${allowed.join(', ')}`);
@@ -177,11 +208,17 @@ function each<T>(v: unknown, path: string, p: Problems, keep: (item: unknown, at
 }
 
 /** An address of `family` (of either when undefined), or a warning. */
-const anIP = (p: Problems, family?: IPFamily) => (v: unknown, at: string): string | undefined =>
-  (family ? familyOf(v) === family : familyOf(v)) ? (v as string) : p.warn(at, `${show(v)} is not an ${family ?? 'IP'} address`);
+const anIP =
+  (p: Problems, family?: IPFamily) =>
+  (v: unknown, at: string): string | undefined =>
+    (family ? familyOf(v) === family : familyOf(v))
+      ? (v as string)
+      : p.warn(at, `${show(v)} is not an ${family ?? 'IP'} address`);
 const ips = (v: unknown, path: string, p: Problems): string[] => each(v, path, p, anIP(p));
-const aCIDR = (p: Problems) => (c: unknown, at: string): string | undefined =>
-  typeof c === 'string' && isCIDR(c.trim()) ? c.trim() : p.warn(at, `${show(c)} is not a CIDR`);
+const aCIDR =
+  (p: Problems) =>
+  (c: unknown, at: string): string | undefined =>
+    typeof c === 'string' && isCIDR(c.trim()) ? c.trim() : p.warn(at, `${show(c)} is not a CIDR`);
 const cidrs = (v: unknown, path: string, p: Problems): string[] => each(v, path, p, aCIDR(p));
 
 const PROTOCOLS = ['TCP', 'UDP', 'SCTP'] as const;
@@ -190,7 +227,11 @@ const POLICIES = ['Cluster', 'Local'] as const;
 const LB_RANGES_ANNOTATION = 'service.beta.kubernetes.io/load-balancer-source-ranges';
 
 /** name, protocol, port of a service or slice port; undefined (with a warning) when unusable. */
-function basePort(raw: unknown, path: string, p: Problems): { name: string; protocol: Protocol; port: number } | undefined {
+function basePort(
+  raw: unknown,
+  path: string,
+  p: Problems,
+): { name: string; protocol: Protocol; port: number } | undefined {
   if (!isRec(raw)) return p.warn(path, 'not an object; port dropped');
   const name = absent(raw.name) ? '' : raw.name;
   if (typeof name !== 'string' || (name !== '' && !isLabel(name))) {
@@ -213,7 +254,8 @@ function unique<T extends { name: string; protocol: Protocol; port: number }>(p:
   return (port: T | undefined, at: string): T | undefined => {
     if (!port) return undefined;
     const number = `${port.port}/${port.protocol}`;
-    if (names.has(port.name)) return p.warn(`${at}.name`, `${show(port.name)} is used by an earlier port; port dropped`);
+    if (names.has(port.name))
+      return p.warn(`${at}.name`, `${show(port.name)} is used by an earlier port; port dropped`);
     if (numbers.has(number)) return p.warn(`${at}.port`, `${number} is used by an earlier port; port dropped`);
     names.add(port.name);
     numbers.add(number);
@@ -233,8 +275,10 @@ function servicePort(raw: unknown, path: string, type: ServiceType, p: Problems)
   }
   const port: ServicePort = { ...base, targetPort };
   if (!absent(raw.nodePort) && raw.nodePort !== 0) {
-    if (type !== 'NodePort' && type !== 'LoadBalancer') p.warn(`${path}.nodePort`, `ignored: type ${type} has no node ports`);
-    else if (!isPort(raw.nodePort)) p.warn(`${path}.nodePort`, `${show(raw.nodePort)} is not a port (1-65535); ignored`);
+    if (type !== 'NodePort' && type !== 'LoadBalancer')
+      p.warn(`${path}.nodePort`, `ignored: type ${type} has no node ports`);
+    else if (!isPort(raw.nodePort))
+      p.warn(`${path}.nodePort`, `${show(raw.nodePort)} is not a port (1-65535); ignored`);
     else port.nodePort = raw.nodePort;
   }
   return port;
@@ -271,7 +315,8 @@ function loadBalancerIPs(status: unknown, p: Problems): string[] {
   // Hostname-only ingress has no IP to program; ipMode Proxy means the load
   // balancer proxies itself and the node must not capture its IP (KEP-1860).
   return each(lb.ingress, 'status.loadBalancer.ingress', p, (ing, at) =>
-    !isRec(ing) || absent(ing.ip) || ing.ip === '' || ing.ipMode === 'Proxy' ? undefined : anIP(p)(ing.ip, `${at}.ip`));
+    !isRec(ing) || absent(ing.ip) || ing.ip === '' || ing.ipMode === 'Proxy' ? undefined : anIP(p)(ing.ip, `${at}.ip`),
+  );
 }
 
 export function slimService(raw: unknown): Slimmed<Service> {
@@ -284,7 +329,10 @@ export function slimService(raw: unknown): Slimmed<Service> {
   const ports = each(spec.ports, 'spec.ports', p, (r, at) => isNew(servicePort(r, at, type, p), at));
   // kube-proxy ignores headless and ExternalName services, so they need no ports.
   if (ports.length === 0 && type !== 'ExternalName' && !vips.headless) {
-    p.fail('spec.ports', Array.isArray(spec.ports) && spec.ports.length ? 'no valid port' : 'at least one port is required');
+    p.fail(
+      'spec.ports',
+      Array.isArray(spec.ports) && spec.ports.length ? 'no valid port' : 'at least one port is required',
+    );
   }
   let externalTrafficPolicy = oneOf(spec.externalTrafficPolicy, POLICIES, 'Cluster', 'spec.externalTrafficPolicy', p);
   if (externalTrafficPolicy === 'Local' && type !== 'NodePort' && type !== 'LoadBalancer') {
@@ -308,9 +356,14 @@ export function slimService(raw: unknown): Slimmed<Service> {
   const annotations = isRec(obj.metadata) && isRec(obj.metadata.annotations) ? obj.metadata.annotations : {};
   const annotation = annotations[LB_RANGES_ANNOTATION];
   const field = spec.loadBalancerSourceRanges;
-  service.loadBalancerSourceRanges = (Array.isArray(field) && field.length) || typeof annotation !== 'string'
-    ? cidrs(field, 'spec.loadBalancerSourceRanges', p)
-    : cidrs(annotation.split(',').filter((s) => s.trim()), `metadata.annotations["${LB_RANGES_ANNOTATION}"]`, p);
+  service.loadBalancerSourceRanges =
+    (Array.isArray(field) && field.length) || typeof annotation !== 'string'
+      ? cidrs(field, 'spec.loadBalancerSourceRanges', p)
+      : cidrs(
+          annotation.split(',').filter((s) => s.trim()),
+          `metadata.annotations["${LB_RANGES_ANNOTATION}"]`,
+          p,
+        );
   if (oneOf(spec.sessionAffinity, ['None', 'ClientIP'], 'None', 'spec.sessionAffinity', p) === 'ClientIP') {
     const config = isRec(spec.sessionAffinityConfig) ? spec.sessionAffinityConfig.clientIP : undefined;
     const t = isRec(config) ? config.timeoutSeconds : undefined;
@@ -327,7 +380,10 @@ export function slimService(raw: unknown): Slimmed<Service> {
   const hc = spec.healthCheckNodePort;
   if (!absent(hc) && hc !== 0) {
     if (type !== 'LoadBalancer' || externalTrafficPolicy !== 'Local') {
-      p.warn('spec.healthCheckNodePort', 'ignored: only a LoadBalancer service with externalTrafficPolicy Local has one');
+      p.warn(
+        'spec.healthCheckNodePort',
+        'ignored: only a LoadBalancer service with externalTrafficPolicy Local has one',
+      );
     } else if (!isPort(hc)) p.warn('spec.healthCheckNodePort', `${show(hc)} is not a port (1-65535); ignored`);
     else service.healthCheckNodePort = hc;
   }
@@ -338,13 +394,17 @@ export function slimService(raw: unknown): Slimmed<Service> {
 
 const names = (v: unknown, path: string, p: Problems): string[] =>
   each(v, path, p, (h, at) =>
-    isRec(h) && typeof h.name === 'string' && h.name ? h.name : p.warn(at, `${show(h)} has no name; ignored`));
+    isRec(h) && typeof h.name === 'string' && h.name ? h.name : p.warn(at, `${show(h)} has no name; ignored`),
+  );
 
 function endpoint(raw: unknown, path: string, family: IPFamily, p: Problems): Endpoint | undefined {
   if (!isRec(raw)) return p.warn(path, 'not an object; endpoint dropped');
   const given = list(raw.addresses, `${path}.addresses`, p);
   if (given.length > MAX_ENDPOINT_ADDRESSES) {
-    return p.fail(`${path}.addresses`, `${given.length} addresses, more than the ${MAX_ENDPOINT_ADDRESSES} the API allows`);
+    return p.fail(
+      `${path}.addresses`,
+      `${given.length} addresses, more than the ${MAX_ENDPOINT_ADDRESSES} the API allows`,
+    );
   }
   const addresses = each(given, `${path}.addresses`, p, anIP(p, family));
   if (addresses.length === 0) return p.warn(path, 'no valid address; endpoint dropped');
@@ -359,7 +419,10 @@ function endpoint(raw: unknown, path: string, family: IPFamily, p: Problems): En
   // read ready as true and serving as ready; terminating is false when absent.
   const ready = condition('ready', true);
   const hints = isRec(raw.hints)
-    ? { forZones: names(raw.hints.forZones, `${path}.hints.forZones`, p), forNodes: names(raw.hints.forNodes, `${path}.hints.forNodes`, p) }
+    ? {
+        forZones: names(raw.hints.forZones, `${path}.hints.forZones`, p),
+        forNodes: names(raw.hints.forNodes, `${path}.hints.forNodes`, p),
+      }
     : undefined;
   // Every field in one literal, absent ones undefined: the object keeps them all
   // in itself instead of in a second, out-of-object property array.
@@ -397,7 +460,14 @@ export function slimEndpointSlice(raw: unknown): Slimmed<EndpointSlice> {
   const isNew = unique<EndpointPort>(p);
   const ports = each(rawPorts, 'ports', p, (r, at) => isNew(basePort(r, at, p), at));
   const endpoints = each(rawEndpoints, 'endpoints', p, (r, at) => endpoint(r, at, addressType, p));
-  return finish('EndpointSlice', h, { namespace: h.namespace, name: h.name, serviceName, addressType, ports, endpoints });
+  return finish('EndpointSlice', h, {
+    namespace: h.namespace,
+    name: h.name,
+    serviceName,
+    addressType,
+    ports,
+    endpoints,
+  });
 }
 
 export function slimNode(raw: unknown): Slimmed<Node> {
@@ -407,12 +477,19 @@ export function slimNode(raw: unknown): Slimmed<Node> {
   const status = isRec(obj.status) ? obj.status : {};
   const addresses = list(status.addresses, 'status.addresses', p);
   // Hostname and InternalDNS entries are not addresses the proxy can use.
-  const byType = (type: string) => each(addresses, 'status.addresses', p, (a, at) =>
-    isRec(a) && a.type === type ? anIP(p)(a.address, `${at}.address`) : undefined);
+  const byType = (type: string) =>
+    each(addresses, 'status.addresses', p, (a, at) =>
+      isRec(a) && a.type === type ? anIP(p)(a.address, `${at}.address`) : undefined,
+    );
   const useSingle = absent(spec.podCIDRs) && !absent(spec.podCIDR) && spec.podCIDR !== '';
   const single = useSingle ? aCIDR(p)(spec.podCIDR, 'spec.podCIDR') : undefined;
   const podCIDRs = single !== undefined ? [single] : cidrs(spec.podCIDRs, 'spec.podCIDRs', p);
-  const node: Node = { name: h.name, labels: h.labels, addresses: [...byType('InternalIP'), ...byType('ExternalIP')], podCIDRs };
+  const node: Node = {
+    name: h.name,
+    labels: h.labels,
+    addresses: [...byType('InternalIP'), ...byType('ExternalIP')],
+    podCIDRs,
+  };
   const zone = h.labels['topology.kubernetes.io/zone'];
   if (zone) node.zone = zone;
   return finish('Node', h, node);
@@ -422,12 +499,18 @@ export function slimNode(raw: unknown): Slimmed<Node> {
 export function slimObject(raw: unknown): SlimObject {
   const kind = isRec(raw) ? raw.kind : undefined;
   switch (kind) {
-    case 'Service': return { kind, ...slimService(raw) };
-    case 'EndpointSlice': return { kind, ...slimEndpointSlice(raw) };
-    case 'Node': return { kind, ...slimNode(raw) };
+    case 'Service':
+      return { kind, ...slimService(raw) };
+    case 'EndpointSlice':
+      return { kind, ...slimEndpointSlice(raw) };
+    case 'Node':
+      return { kind, ...slimNode(raw) };
   }
   const meta = isRec(raw) && isRec(raw.metadata) ? raw.metadata : {};
-  throw new ObjectError(typeof kind === 'string' ? kind : 'object', String(meta.namespace ?? ''), String(meta.name ?? ''), [
-    `kind: ${show(kind)} is not Service, EndpointSlice or Node`,
-  ]);
+  throw new ObjectError(
+    typeof kind === 'string' ? kind : 'object',
+    String(meta.namespace ?? ''),
+    String(meta.name ?? ''),
+    [`kind: ${show(kind)} is not Service, EndpointSlice or Node`],
+  );
 }

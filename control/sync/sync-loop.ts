@@ -59,7 +59,9 @@ export interface SyncLoopOptions {
 export function interfaceAddresses(): string[] {
   return Object.values(networkInterfaces())
     .flat()
-    .filter((a) => a !== undefined && !a.internal && !a.address.startsWith('fe80:') && !a.address.startsWith('169.254.'))
+    .filter(
+      (a) => a !== undefined && !a.internal && !a.address.startsWith('fe80:') && !a.address.startsWith('169.254.'),
+    )
     .map((a) => a!.address);
 }
 
@@ -126,7 +128,10 @@ export class SyncLoop {
     if (!this.#sourcesSynced()) return;
     const started = performance.now();
     const clock = this.#opts.clock ?? systemClock;
-    const full = !this.#initialDone || reason === 'retry' || (reason === 'period' && clock.now() - this.#lastFullAt >= FULL_SYNC_PERIOD_MS);
+    const full =
+      !this.#initialDone ||
+      reason === 'retry' ||
+      (reason === 'period' && clock.now() - this.#lastFullAt >= FULL_SYNC_PERIOD_MS);
     const changes = this.#tracker.take();
     const oldestChangeAt = this.#oldestChangeAt;
     this.#oldestChangeAt = undefined;
@@ -141,7 +146,13 @@ export class SyncLoop {
       removed: next.removed.size,
       ...(oldestChangeAt !== undefined ? { oldestChangeAt } : {}),
     };
-    if (!full && next.changed.size === 0 && next.removed.size === 0 && !(reason === 'period' && this.#opts.proxier.hasPendingWork?.())) return;
+    if (
+      !full &&
+      next.changed.size === 0 &&
+      next.removed.size === 0 &&
+      !(reason === 'period' && this.#opts.proxier.hasPendingWork?.())
+    )
+      return;
     try {
       report.result = await this.#opts.proxier.sync({
         desired: next.state,
@@ -219,7 +230,11 @@ export class SyncLoop {
         const prev = this.#state.get(sp.name);
         if (!prev || !sameState(prev, sp)) changed.add(sp.name);
       }
-      if (ports.length) byService.set(key, ports.map((p) => p.name));
+      if (ports.length)
+        byService.set(
+          key,
+          ports.map((p) => p.name),
+        );
       for (const name of before) {
         const prev = this.#state.get(name);
         if (prev && !state.has(name)) removed.set(name, prev);

@@ -6,10 +6,10 @@
 #include <linux/types.h>
 
 struct selftest_key {
-	__be32 addr;   /* IPv4 address, network byte order */
-	__be16 port;   /* network byte order */
-	__u8 proto;    /* IPPROTO_* */
-	__u8 pad;      /* explicit: keys are compared as bytes */
+	__be32 addr; /* IPv4 address, network byte order */
+	__be16 port; /* network byte order */
+	__u8 proto;  /* IPPROTO_* */
+	__u8 pad;    /* explicit: keys are compared as bytes */
 };
 
 struct selftest_value {

@@ -292,8 +292,7 @@ const copy = (obj: KubeObject): KubeObject => JSON.parse(JSON.stringify(obj)) as
 
 const parse = <T>(stored: StoredObject): T => JSON.parse(stored.json) as T;
 
-const tcpUrl = (a: AddressInfo): string =>
-  `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+const tcpUrl = (a: AddressInfo): string => `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
 
 function removeStaleSocket(path: string): void {
   try {

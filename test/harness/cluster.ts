@@ -57,7 +57,13 @@ const wireIp = (i: number) => `172.31.0.${10 + i}`;
 export function addPod(net: TestNet, node: Node): Pod {
   const i = Number(node.name.slice(1));
   const j = node.pods.length + 1;
-  const pod: Pod = { name: `${node.name}p${j}`, ns: net.namespace(`${node.name}p${j}`), ip: `10.244.${i}.${10 + j}`, hostIf: `p${j}`, node: node.name };
+  const pod: Pod = {
+    name: `${node.name}p${j}`,
+    ns: net.namespace(`${node.name}p${j}`),
+    ip: `10.244.${i}.${10 + j}`,
+    hostIf: `p${j}`,
+    node: node.name,
+  };
   net.veth({ ns: pod.ns, name: 'eth0' }, { ns: node.ns, name: pod.hostIf });
   // Calico-style pod: a /32 and a default route via a link-local gateway,
   // answered by the node.

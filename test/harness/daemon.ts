@@ -33,13 +33,17 @@ export class DaemonProcess {
   }
 
   /** Waits for the n-th log record matching `pred` (counting from 1); the default timeout scales with `slow`. */
-  async waitForLog(pred: (r: LogRecord) => boolean, opts: { timeoutMs?: number; count?: number } = {}): Promise<LogRecord> {
+  async waitForLog(
+    pred: (r: LogRecord) => boolean,
+    opts: { timeoutMs?: number; count?: number } = {},
+  ): Promise<LogRecord> {
     const { timeoutMs = scaled(15_000), count = 1 } = opts;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const hits = this.logs().filter(pred);
       if (hits.length >= count) return hits[count - 1]!;
-      if (this.proc.child.exitCode !== null) throw new Error(`switchyard exited (${this.proc.child.exitCode}):\n${this.proc.stderr}`);
+      if (this.proc.child.exitCode !== null)
+        throw new Error(`switchyard exited (${this.proc.child.exitCode}):\n${this.proc.stderr}`);
       if (Date.now() > deadline) throw new Error(`timed out waiting for a log line; logs:\n${this.proc.stderr}`);
       await new Promise((r) => setTimeout(r, 25));
     }

@@ -22,7 +22,9 @@ export interface Manifest {
 
 /** Every document of every .yaml file, in the order `kubectl apply -f deploy/` applies them. */
 export function readManifests(dir = deployDir): Manifest[] {
-  const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
   return files.flatMap((file) => {
     const docs = parseAllDocuments(readFileSync(join(dir, file), 'utf8'), { version: '1.1' });
     const list = Array.isArray(docs) ? docs : [docs];
@@ -36,8 +38,11 @@ export function readManifests(dir = deployDir): Manifest[] {
 
 /** The one object of `kind` (and `name`, if given); throws when there is none or several. */
 export function theObject(manifests: Manifest[], kind: string, name?: string): Obj {
-  const hits = manifests.filter((m) => m.object.kind === kind && (name === undefined || m.object.metadata?.name === name));
-  if (hits.length !== 1) throw new Error(`expected one ${kind}${name ? ` ${name}` : ''} in deploy/, found ${hits.length}`);
+  const hits = manifests.filter(
+    (m) => m.object.kind === kind && (name === undefined || m.object.metadata?.name === name),
+  );
+  if (hits.length !== 1)
+    throw new Error(`expected one ${kind}${name ? ` ${name}` : ''} in deploy/, found ${hits.length}`);
   return hits[0]!.object;
 }
 
@@ -79,6 +84,7 @@ export function shippedConfig(manifests: Manifest[]): ShippedConfig {
   if (!configMapName) throw new Error(`volume ${mount.name} at ${mount.mountPath} is not a ConfigMap`);
   const cm = theObject(manifests, 'ConfigMap', configMapName);
   const text = cm.data?.[posix.basename(path)];
-  if (typeof text !== 'string') throw new Error(`ConfigMap ${configMapName} has no key ${posix.basename(path)} for --config=${path}`);
+  if (typeof text !== 'string')
+    throw new Error(`ConfigMap ${configMapName} has no key ${posix.basename(path)} for --config=${path}`);
   return { text, path };
 }

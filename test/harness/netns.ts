@@ -183,7 +183,10 @@ export class TestNet {
    */
   spawnInCgroup(cgroup: string, ns: string, cmd: string, args: string[] = []): Background {
     const quoted = [cmd, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
-    const p = new Background('sh', ['-c', `echo $$ > '${cgroup}/cgroup.procs' && exec ip netns exec '${ns}' ${quoted}`]);
+    const p = new Background('sh', [
+      '-c',
+      `echo $$ > '${cgroup}/cgroup.procs' && exec ip netns exec '${ns}' ${quoted}`,
+    ]);
     this.#processes.push(p);
     return p;
   }

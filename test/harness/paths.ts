@@ -5,7 +5,10 @@ import { fileURLToPath } from 'node:url';
 /** The repository root: the nearest folder above this file with package.json (works from dist/ too). */
 function findRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) || existsSync(join(dir, '..', 'package.json')) && dir.endsWith('/dist')) {
+  while (
+    !existsSync(join(dir, 'package.json')) ||
+    (existsSync(join(dir, '..', 'package.json')) && dir.endsWith('/dist'))
+  ) {
     const up = dirname(dir);
     if (up === dir) throw new Error('cannot find the repository root');
     dir = up;

@@ -9,7 +9,8 @@ const BPF_FS_MAGIC = 0xcafe4a11;
 function missing(): string | undefined {
   if (process.getuid?.() !== 0) return 'they must run as root';
   try {
-    if (statfsSync('/sys/fs/bpf').type !== BPF_FS_MAGIC) return 'bpffs is not mounted at /sys/fs/bpf (scripts/setup.sh mounts it)';
+    if (statfsSync('/sys/fs/bpf').type !== BPF_FS_MAGIC)
+      return 'bpffs is not mounted at /sys/fs/bpf (scripts/setup.sh mounts it)';
   } catch {
     return 'there is no /sys/fs/bpf';
   }
@@ -27,7 +28,10 @@ export function requirePrivileges(): boolean {
   if (!why) return true;
   const skipAsked = process.env.SWITCHYARD_SKIP_PRIVILEGED === '1' && !process.env.CI;
   const message = `PRIVILEGED TESTS CANNOT RUN: ${why}.`;
-  if (!skipAsked) throw new Error(`${message} Run them as root (npm test), or set SWITCHYARD_SKIP_PRIVILEGED=1 outside CI to skip them.`);
+  if (!skipAsked)
+    throw new Error(
+      `${message} Run them as root (npm test), or set SWITCHYARD_SKIP_PRIVILEGED=1 outside CI to skip them.`,
+    );
   console.warn(`\n!!! ${message} Skipping them because SWITCHYARD_SKIP_PRIVILEGED=1. !!!\n`);
   return false;
 }

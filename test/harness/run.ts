@@ -31,7 +31,8 @@ export class Background {
   async waitFor(pattern: RegExp, timeoutMs = scaled(10_000)): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!pattern.test(this.stdout + this.stderr)) {
-      if (this.child.exitCode !== null) throw new Error(`process exited (${this.child.exitCode}) before ${pattern}: ${this.stderr}`);
+      if (this.child.exitCode !== null)
+        throw new Error(`process exited (${this.child.exitCode}) before ${pattern}: ${this.stderr}`);
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}: ${this.stdout}${this.stderr}`);
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -63,10 +63,12 @@ function probe(mode: 'tcp' | 'udp', ns: string, target: string, opts: ProbeOptio
 }
 
 /** `count` fresh TCP connections to `target` ("IP:PORT"), each reading the greeting. */
-export const tcpProbe = (_net: TestNet, ns: string, target: string, opts: ProbeOptions = {}) => probe('tcp', ns, target, opts);
+export const tcpProbe = (_net: TestNet, ns: string, target: string, opts: ProbeOptions = {}) =>
+  probe('tcp', ns, target, opts);
 
 /** `count` UDP datagrams to `target`, each from a new socket and so a new source port. */
-export const udpProbe = (_net: TestNet, ns: string, target: string, opts: ProbeOptions = {}) => probe('udp', ns, target, opts);
+export const udpProbe = (_net: TestNet, ns: string, target: string, opts: ProbeOptions = {}) =>
+  probe('udp', ns, target, opts);
 
 /** One long-lived TCP connection, for tests of established flows. */
 export interface Held {
@@ -78,13 +80,35 @@ export interface Held {
   close(): Promise<void>;
 }
 
-export async function holdConnection(_net: TestNet, ns: string, target: string, opts: { timeoutMs?: number; close?: 'fin' | 'reset' } = {}): Promise<Held> {
+export async function holdConnection(
+  _net: TestNet,
+  ns: string,
+  target: string,
+  opts: { timeoutMs?: number; close?: 'fin' | 'reset' } = {},
+): Promise<Held> {
   const timeoutMs = opts.timeoutMs ?? 2000;
   // Own process rather than net.spawn: this one needs a stdin. It also exits on
   // its own when its stdin closes, so it cannot outlive the test process.
-  const child = spawn('ip', ['netns', 'exec', ns, nodeBinary, agentPath, 'hold', '--target', target, '--timeout', String(timeoutMs), '--close', opts.close ?? 'fin'], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      ns,
+      nodeBinary,
+      agentPath,
+      'hold',
+      '--target',
+      target,
+      '--timeout',
+      String(timeoutMs),
+      '--close',
+      opts.close ?? 'fin',
+    ],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   child.stdin.on('error', () => {}); // EPIPE after the agent died: reported through `pending`
@@ -96,7 +120,10 @@ export async function holdConnection(_net: TestNet, ns: string, target: string, 
     gone = true;
     for (const p of pending.splice(0)) p({ ok: false, error: `agent exited: ${stderr.trim()}` });
   });
-  const next = () => new Promise<Parameters<(typeof pending)[number]>[0]>((resolve) => (gone ? resolve({ ok: false, error: 'agent exited' }) : pending.push(resolve)));
+  const next = () =>
+    new Promise<Parameters<(typeof pending)[number]>[0]>((resolve) =>
+      gone ? resolve({ ok: false, error: 'agent exited' }) : pending.push(resolve),
+    );
 
   const greeting = await next();
   if (!greeting.ok) {

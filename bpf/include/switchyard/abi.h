@@ -26,9 +26,9 @@
 /* ---- services: (address, port, protocol) -> service port ---- */
 
 struct sy_service_key {
-	__be32 addr;   /* ClusterIP (later: external addresses) */
-	__be16 port;   /* service port */
-	__u8 proto;    /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP */
+	__be32 addr; /* ClusterIP (later: external addresses) */
+	__be16 port; /* service port */
+	__u8 proto;  /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP */
 	__u8 pad;
 };
 
@@ -53,7 +53,7 @@ struct sy_service {
 
 struct sy_slot_key {
 	__u32 service_id;
-	__u32 slot;             /* 0 .. backend_count-1 */
+	__u32 slot; /* 0 .. backend_count-1 */
 };
 
 struct sy_slot {
@@ -63,8 +63,8 @@ struct sy_slot {
 /* ---- backends: id -> address; one record per (service port, endpoint) ---- */
 
 struct sy_backend {
-	__be32 addr;   /* endpoint IP */
-	__be16 port;   /* endpoint (target) port */
+	__be32 addr; /* endpoint IP */
+	__be16 port; /* endpoint (target) port */
 	__u16 pad;
 };
 
@@ -82,7 +82,7 @@ struct sy_ct_key {
 	__be16 sport;
 	__be16 dport;
 	__u8 proto;
-	__u8 dir;      /* enum sy_ct_dir */
+	__u8 dir; /* enum sy_ct_dir */
 	__u16 pad;
 };
 
@@ -92,11 +92,11 @@ enum sy_ct_flags {
 };
 
 struct sy_ct_entry {
-	__u64 last_seen_ns;  /* bpf_ktime_get_ns() of the last packet */
-	__be32 nat_addr;     /* ORIGINAL: backend address; REPLY: service address */
-	__be16 nat_port;     /* ORIGINAL: backend port; REPLY: service port */
-	__u16 flags;         /* enum sy_ct_flags */
-	__be32 client_addr;  /* REPLY of a hairpin flow: the client, restored as destination */
+	__u64 last_seen_ns; /* bpf_ktime_get_ns() of the last packet */
+	__be32 nat_addr;    /* ORIGINAL: backend address; REPLY: service address */
+	__be16 nat_port;    /* ORIGINAL: backend port; REPLY: service port */
+	__u16 flags;        /* enum sy_ct_flags */
+	__be32 client_addr; /* REPLY of a hairpin flow: the client, restored as destination */
 	__u32 service_id;
 	__u32 backend_id;
 	__u32 pad;
@@ -118,15 +118,15 @@ struct sy_affinity {
 /* ---- socket-level reverse translation for node-originated traffic ---- */
 
 struct sy_sock_revnat_key {
-	__u64 cookie;  /* bpf_get_socket_cookie() of the client socket */
-	__be32 addr;   /* backend address the socket talks to */
-	__be16 port;   /* backend port */
+	__u64 cookie; /* bpf_get_socket_cookie() of the client socket */
+	__be32 addr;  /* backend address the socket talks to */
+	__be16 port;  /* backend port */
 	__u16 pad;
 };
 
 struct sy_sock_revnat {
-	__be32 addr;   /* service address the application asked for */
-	__be16 port;   /* service port */
+	__be32 addr; /* service address the application asked for */
+	__be16 port; /* service port */
 	__u16 pad;
 };
 
@@ -134,13 +134,13 @@ struct sy_sock_revnat {
 
 enum sy_drop_reason {
 	/* 0 is no reason: a helper returns -reason, and -0 is not a drop. */
-	SY_DROP_MALFORMED = 1,       /* a header the parser accepted could not be read or written back */
-	SY_DROP_NO_BACKEND,          /* service without endpoints, and nothing to refuse: UDP, or TCP that is not a plain SYN */
-	SY_DROP_NO_BACKEND_POLICY,   /* no usable backend here (SY_SVC_F_DROP_NO_BACKEND): dropped by policy */
-	SY_DROP_REJECT_FAILED,       /* service without endpoints; turning the SYN into a RST failed */
-	SY_DROP_CT_CREATE_FAILED,    /* the conntrack entries of a new flow could not be written */
-	SY_DROP_NAT_FAILED,          /* rewriting an address, port or checksum failed */
-	__SY_DROP_MAX,               /* not a reason: the size of sy_drops */
+	SY_DROP_MALFORMED = 1, /* a header the parser accepted could not be read or written back */
+	SY_DROP_NO_BACKEND, /* service without endpoints, and nothing to refuse: UDP, or TCP that is not a plain SYN */
+	SY_DROP_NO_BACKEND_POLICY, /* no usable backend here (SY_SVC_F_DROP_NO_BACKEND): dropped by policy */
+	SY_DROP_REJECT_FAILED,     /* service without endpoints; turning the SYN into a RST failed */
+	SY_DROP_CT_CREATE_FAILED,  /* the conntrack entries of a new flow could not be written */
+	SY_DROP_NAT_FAILED,        /* rewriting an address, port or checksum failed */
+	__SY_DROP_MAX,             /* not a reason: the size of sy_drops */
 };
 
 #endif /* SWITCHYARD_ABI_H */

@@ -11,11 +11,17 @@ export function metaRoutes(app: ApiApp, ctx: ApiContext): void {
     return reply.type(ctx.metrics.registry.contentType).send(text);
   });
 
-  app.get('/proxyMode', { schema: { summary: 'the proxy mode', produces: ['text/plain'], response: { 200: Type.String() } } }, async (_req, reply) =>
-    reply.type('text/plain; charset=utf-8').send(ctx.options.mode),
+  app.get(
+    '/proxyMode',
+    { schema: { summary: 'the proxy mode', produces: ['text/plain'], response: { 200: Type.String() } } },
+    async (_req, reply) => reply.type('text/plain; charset=utf-8').send(ctx.options.mode),
   );
 
-  app.get('/configz', { schema: { summary: 'the configuration in effect', response: { 200: Type.Record(Type.String(), Type.Unknown()) } } }, async () =>
-    configz(ctx.options),
+  app.get(
+    '/configz',
+    {
+      schema: { summary: 'the configuration in effect', response: { 200: Type.Record(Type.String(), Type.Unknown()) } },
+    },
+    async () => configz(ctx.options),
   );
 }

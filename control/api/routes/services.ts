@@ -22,26 +22,51 @@ function withProgrammed(ctx: ApiContext, ports: ServicePortState[]): ServiceItem
 export function serviceRoutes(app: ApiApp, ctx: ApiContext): void {
   app.get(
     '/v1/services',
-    { schema: { summary: 'service ports with their endpoints (paged)', querystring: ServicesQuery, response: { 200: ServicesBody, ...ErrorResponses } } },
+    {
+      schema: {
+        summary: 'service ports with their endpoints (paged)',
+        querystring: ServicesQuery,
+        response: { 200: ServicesBody, ...ErrorResponses },
+      },
+    },
     async (req) => {
       const { namespace, limit, continue: cont } = req.query;
       let ports = [...ctx.loop.state.values()];
       if (namespace !== undefined) ports = ports.filter((p) => p.namespace === namespace);
-      const page = pageOf('services', sortByKey(ports, (p) => p.name), (p) => p.name, { limit, continue: cont });
+      const page = pageOf(
+        'services',
+        sortByKey(ports, (p) => p.name),
+        (p) => p.name,
+        { limit, continue: cont },
+      );
       return { ...page, items: withProgrammed(ctx, page.items) };
     },
   );
 
   app.get(
     '/v1/services/:namespace/:name',
-    { schema: { summary: "one service's ports", params: ServiceParams, response: { 200: ServiceBody, ...ErrorResponses } } },
+    {
+      schema: {
+        summary: "one service's ports",
+        params: ServiceParams,
+        response: { 200: ServiceBody, ...ErrorResponses },
+      },
+    },
     async (req) => {
       const { namespace, name } = req.params;
       const ports = [...ctx.loop.state.values()].filter((p) => p.namespace === namespace && p.service === name);
       if (ports.length === 0) {
-        throw new ApiError(ApiErrorCode.NotFound, `service ${namespace}/${name} has no ports this proxy serves (unknown, headless, ExternalName, or not synced yet)`);
+        throw new ApiError(
+          ApiErrorCode.NotFound,
+          `service ${namespace}/${name} has no ports this proxy serves (unknown, headless, ExternalName, or not synced yet)`,
+        );
       }
-      return { items: withProgrammed(ctx, sortByKey(ports, (p) => p.name)) };
+      return {
+        items: withProgrammed(
+          ctx,
+          sortByKey(ports, (p) => p.name),
+        ),
+      };
     },
   );
 }

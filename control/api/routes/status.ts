@@ -46,7 +46,14 @@ export async function status(ctx: ApiContext): Promise<StatusBodyT> {
 }
 
 export function statusRoutes(app: ApiApp, ctx: ApiContext): void {
-  app.get('/v1/status', { schema: { summary: 'mode, version, node, last sync and counts', response: { 200: StatusBody, ...ErrorResponses } } }, async () =>
-    status(ctx),
+  app.get(
+    '/v1/status',
+    {
+      schema: {
+        summary: 'mode, version, node, last sync and counts',
+        response: { 200: StatusBody, ...ErrorResponses },
+      },
+    },
+    async () => status(ctx),
   );
 }

@@ -111,7 +111,8 @@ const PLAN_CHUNK = 250;
 function validate(spec: ServicePortSpec): void {
   const bad = (what: string) => new RangeError(`service port ${spec.address}:${spec.port}/${spec.protocol}: ${what}`);
   if (!isIPv4(spec.address)) throw bad(`"${spec.address}" is not an IPv4 address`);
-  if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535) throw bad(`port ${spec.port} is out of range`);
+  if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535)
+    throw bad(`port ${spec.port} is out of range`);
   if (!['TCP', 'UDP', 'SCTP'].includes(spec.protocol)) throw bad(`protocol ${spec.protocol} is not TCP, UDP or SCTP`);
   for (const b of spec.backends) {
     if (!isIPv4(b.address)) throw bad(`backend "${b.address}" is not an IPv4 address`);
@@ -119,7 +120,8 @@ function validate(spec: ServicePortSpec): void {
   }
   if (spec.backends.length > 0xffff) throw bad(`${spec.backends.length} backends is more than a service entry counts`);
   const t = spec.affinityTimeoutSeconds;
-  if (t !== undefined && (!Number.isInteger(t) || t < 1 || t > 86400)) throw bad(`affinity timeout ${t} is not 1..86400 seconds`);
+  if (t !== undefined && (!Number.isInteger(t) || t < 1 || t > 86400))
+    throw bad(`affinity timeout ${t} is not 1..86400 seconds`);
 }
 
 export class EbpfDataplane {
@@ -148,7 +150,11 @@ export class EbpfDataplane {
   static async open(opts: DataplaneOptions): Promise<EbpfDataplane> {
     const hairpin = opts.hairpinAddress ?? '169.254.42.1';
     if (!isIPv4(hairpin)) throw new RangeError(`hairpin address "${hairpin}" is not IPv4`);
-    const common = { pinRoot: opts.pinRoot, maxEntries: opts.mapSizes, ...(opts.onMigrated ? { onMigrated: opts.onMigrated } : {}) };
+    const common = {
+      pinRoot: opts.pinRoot,
+      maxEntries: opts.mapSizes,
+      ...(opts.onMigrated ? { onMigrated: opts.onMigrated } : {}),
+    };
     const tc = await BpfObject.loadMigrating(join(opts.objectDir, 'tc.bpf.o'), {
       ...common,
       globals: { hairpin_snat_addr: Buffer.from(hairpin.split('.').map(Number)) },
@@ -189,7 +195,10 @@ export class EbpfDataplane {
 
   /** Removes our tc filter from an interface, whoever attached it (clean-up). */
   static detachInterface(opts: { ifindex: number; netns?: string }): void {
-    new TcAttachment({ ifindex: opts.ifindex, direction: 'ingress', ...TC_FILTER, ...(opts.netns ? { netns: opts.netns } : {}) }, false).detach();
+    new TcAttachment(
+      { ifindex: opts.ifindex, direction: 'ingress', ...TC_FILTER, ...(opts.netns ? { netns: opts.netns } : {}) },
+      false,
+    ).detach();
   }
 
   /** The socket hooks for node-originated traffic, on a cgroup v2 directory. */
@@ -258,12 +267,14 @@ export class EbpfDataplane {
       const spec = changes.upsert[i]!;
       validate(spec);
       const key = keyOf(spec);
-      if (keys.has(key)) throw new RangeError(`service port ${spec.address}:${spec.port}/${spec.protocol} is twice in one change`);
+      if (keys.has(key))
+        throw new RangeError(`service port ${spec.address}:${spec.port}/${spec.protocol} is twice in one change`);
       keys.add(key);
     }
     const removeKeys = new Set(changes.remove.map(keyOf).filter((k) => this.#services.has(k)));
     for (const key of removeKeys) {
-      if (keys.has(key)) throw new RangeError(`service port ${key.replaceAll('|', ' ')} is both removed and written in one change`);
+      if (keys.has(key))
+        throw new RangeError(`service port ${key.replaceAll('|', ' ')} is both removed and written in one change`);
     }
     if (changes.upsert.length + removeKeys.size <= ELEMENT_WRITES_UP_TO) {
       for (const key of removeKeys) this.deleteService(this.#services.get(key)!.spec);
@@ -379,7 +390,10 @@ export class EbpfDataplane {
     for (const [, bid] of plan.gone) this.#ids.backends.release(bid);
     if (spec.protocol === 'UDP') {
       this.#staleUdp.serving(spec, plan.state.backendIds.keys());
-      this.#staleUdp.removed(spec, plan.gone.map(([ep]) => ep));
+      this.#staleUdp.removed(
+        spec,
+        plan.gone.map(([ep]) => ep),
+      );
     }
     this.#services.set(plan.key, plan.state);
   }
@@ -404,9 +418,14 @@ export class EbpfDataplane {
    * (StaleUdpBackends.serving()).
    */
   async #recover(plans: { remove: readonly RemovePlan[]; upsert: readonly UpsertPlan[] }): Promise<void> {
-    for (const { state } of plans.remove) if (state.spec.protocol === 'UDP') this.#staleUdp.removed(state.spec, state.backendIds.keys());
+    for (const { state } of plans.remove)
+      if (state.spec.protocol === 'UDP') this.#staleUdp.removed(state.spec, state.backendIds.keys());
     for (const { state, gone } of plans.upsert) {
-      if (state.spec.protocol === 'UDP') this.#staleUdp.removed(state.spec, gone.map(([ep]) => ep));
+      if (state.spec.protocol === 'UDP')
+        this.#staleUdp.removed(
+          state.spec,
+          gone.map(([ep]) => ep),
+        );
     }
     // Read first: should that fail too, the old view stays, with every id
     // the batch took still taken, so none is handed out twice.

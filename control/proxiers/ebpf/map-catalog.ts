@@ -68,7 +68,10 @@ export class MapCatalog {
     } catch {
       return [];
     }
-    return entries.filter((e) => !e.isDirectory() && NAME.test(e.name)).map((e) => e.name).sort();
+    return entries
+      .filter((e) => !e.isDirectory() && NAME.test(e.name))
+      .map((e) => e.name)
+      .sort();
   }
 
   has(name: string): boolean {
@@ -132,7 +135,11 @@ export class MapCatalog {
   /** The leaf fields of an entry of this map ("key.addr", "value.flags"): the filter's vocabulary. */
   fields(name: string): string[] {
     const { info } = this.#open(name).map;
-    const zero = this.decode(name, { id: '', key: Buffer.alloc(info.keySize), value: Buffer.alloc(info.userValueSize) });
+    const zero = this.decode(name, {
+      id: '',
+      key: Buffer.alloc(info.keySize),
+      value: Buffer.alloc(info.userValueSize),
+    });
     return fieldPaths(zero);
   }
 
@@ -192,7 +199,9 @@ export class MapCatalog {
     try {
       map = BpfMap.openPinned(path);
     } catch (err) {
-      throw new ApiError(ApiErrorCode.Internal, `cannot open the map pinned at ${path}: ${(err as Error).message}`, { cause: err });
+      throw new ApiError(ApiErrorCode.Internal, `cannot open the map pinned at ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     const view = this.#views[name];
     const btf = safeBtf(map);

@@ -49,7 +49,8 @@ const proto = (o: Record<string, unknown>) => {
 
 export const MAP_VIEWS: Record<string, MapView> = {
   sy_services: {
-    description: 'service address, port and protocol → service-port id, backend count and flags (written by the controller, read by tc and socket programs)',
+    description:
+      'service address, port and protocol → service-port id, backend count and flags (written by the controller, read by tc and socket programs)',
     key: { addr: 'ipv4' },
     present: (k, v) => {
       proto(k);
@@ -74,11 +75,13 @@ export const MAP_VIEWS: Record<string, MapView> = {
     },
   },
   sy_affinity: {
-    description: 'service-port id and client → the backend ClientIP session affinity gave it (written by the programs, LRU)',
+    description:
+      'service-port id and client → the backend ClientIP session affinity gave it (written by the programs, LRU)',
     key: { client: 'ipv4' },
   },
   sy_sock_revnat: {
-    description: 'socket cookie and backend → the service address a node process asked for (written by the socket hooks, LRU)',
+    description:
+      'socket cookie and backend → the service address a node process asked for (written by the socket hooks, LRU)',
     key: { addr: 'ipv4' },
     value: { addr: 'ipv4' },
   },

@@ -57,7 +57,14 @@ export const CT_F_HAIRPIN = 1 << 0;
 export const CT_ORIGINAL = 0;
 export const CT_REPLY = 1;
 
-export const MAP_NAMES = ['sy_services', 'sy_slots', 'sy_backends', 'sy_conntrack', 'sy_affinity', 'sy_sock_revnat'] as const;
+export const MAP_NAMES = [
+  'sy_services',
+  'sy_slots',
+  'sy_backends',
+  'sy_conntrack',
+  'sy_affinity',
+  'sy_sock_revnat',
+] as const;
 export type MapName = (typeof MAP_NAMES)[number];
 
 export interface DataplaneMaps {

@@ -69,7 +69,10 @@ export function dataplaneSpecs(sp: ServicePortState): { specs: ServicePortSpec[]
     });
   }
   if (sp.externallyAccessible) {
-    skipped.push({ name: sp.name, reason: 'external addresses (NodePort, LoadBalancer, externalIPs) are not programmed by the ebpf dataplane yet' });
+    skipped.push({
+      name: sp.name,
+      reason: 'external addresses (NodePort, LoadBalancer, externalIPs) are not programmed by the ebpf dataplane yet',
+    });
   }
   return { specs, skipped };
 }
@@ -121,7 +124,14 @@ export class EbpfProxier implements Proxier {
       onMigrated: (m) => {
         const dropped = m.entries - m.entriesCopied;
         logger[dropped ? 'warn' : 'info'](
-          { map: m.map, pinPath: m.pinPath, oldSize: m.oldMaxEntries, newSize: m.newMaxEntries, entries: m.entries, entriesCopied: m.entriesCopied },
+          {
+            map: m.map,
+            pinPath: m.pinPath,
+            oldSize: m.oldMaxEntries,
+            newSize: m.newMaxEntries,
+            entries: m.entries,
+            entriesCopied: m.entriesCopied,
+          },
           dropped
             ? `resized pinned map ${m.map}: ${dropped} of ${m.entries} entries did not fit the new size and were dropped`
             : `resized pinned map ${m.map} from ${m.oldMaxEntries} to ${m.newMaxEntries} entries, copying its ${m.entriesCopied} entries`,
@@ -129,7 +139,8 @@ export class EbpfProxier implements Proxier {
       },
     });
     const adopted = this.#dp.programmed().length;
-    if (adopted) logger.info({ servicePorts: adopted }, 'adopted the service ports an earlier run left in the pinned maps');
+    if (adopted)
+      logger.info({ servicePorts: adopted }, 'adopted the service ports an earlier run left in the pinned maps');
     if (this.#opts.cgroupRoot) this.#attachSocketHooks(this.#opts.cgroupRoot);
     const dp = this.#dp;
     this.#watcher = new InterfaceWatcher({
@@ -167,7 +178,10 @@ export class EbpfProxier implements Proxier {
         const key = keyOf(spec);
         const other = wanted.get(key)?.owner ?? (req.full ? undefined : this.#owner.get(key));
         if (other !== undefined && other !== name && !touched.has(other)) {
-          result.skipped.push({ name, reason: `${spec.address}:${spec.port}/${spec.protocol} is already served by ${other}` });
+          result.skipped.push({
+            name,
+            reason: `${spec.address}:${spec.port}/${spec.protocol} is already served by ${other}`,
+          });
           continue;
         }
         wanted.set(key, { spec, owner: name });
@@ -217,7 +231,8 @@ export class EbpfProxier implements Proxier {
     // backend choose again (kube-proxy clears their conntrack entries too).
     // Free when no UDP backend went.
     const cleared = await dp.clearStaleUdpFlows();
-    if (cleared > 0) this.#opts.logger.debug({ entries: cleared }, 'cleared conntrack entries of UDP flows to removed backends');
+    if (cleared > 0)
+      this.#opts.logger.debug({ entries: cleared }, 'cleared conntrack entries of UDP flows to removed backends');
     return result;
   }
 
@@ -239,12 +254,20 @@ export class EbpfProxier implements Proxier {
           const programmed = [];
           for (const address of sp.clusterIPs) {
             const p = index.get(keyOf({ address, port: sp.port, protocol: sp.protocol }));
-            if (p) programmed.push({ id: p.id, address: p.address, port: p.port, protocol: p.protocol, backends: p.backends.map((b) => `${b.address}:${b.port}`) });
+            if (p)
+              programmed.push({
+                id: p.id,
+                address: p.address,
+                port: p.port,
+                protocol: p.protocol,
+                backends: p.backends.map((b) => `${b.address}:${b.port}`),
+              });
           }
           return { programmed };
         });
       },
-      tableUsage: async () => (await this.maps.summaries()).map((m) => ({ name: m.name, entries: m.entries, capacity: m.maxEntries })),
+      tableUsage: async () =>
+        (await this.maps.summaries()).map((m) => ({ name: m.name, entries: m.entries, capacity: m.maxEntries })),
     };
   }
 
@@ -299,7 +322,7 @@ export function assertBpffs(pinRoot: string): void {
   if (type !== BPF_FS_MAGIC) {
     throw new BpffsError(
       `--bpffs-root ${pinRoot} is not on a BPF filesystem (${dir} has filesystem type 0x${type.toString(16)}); ` +
-        'mount one there (mount -t bpf bpf /sys/fs/bpf) or, in a pod, mount the host\'s /sys/fs/bpf',
+        "mount one there (mount -t bpf bpf /sys/fs/bpf) or, in a pod, mount the host's /sys/fs/bpf",
     );
   }
 }

@@ -11,7 +11,9 @@ import type { ServiceState } from './service-writes.js';
  * Services, their slots and backends as the maps hold them; and the strays:
  * slots no service entry counts, backend records no counted slot names.
  */
-export async function readMaps(m: DataplaneMaps): Promise<{ states: ServiceState[]; straySlots: SlotKey[]; strayBackends: number[] }> {
+export async function readMaps(
+  m: DataplaneMaps,
+): Promise<{ states: ServiceState[]; straySlots: SlotKey[]; strayBackends: number[] }> {
   const [services, slots, backends] = await Promise.all([m.services.all(), m.slots.all(), m.backends.all()]);
   const backendById = new Map(backends);
   const slotsById = new Map<number, number[]>();

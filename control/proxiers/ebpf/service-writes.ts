@@ -75,7 +75,11 @@ export interface RemovePlan {
 }
 
 export const endpointOf = (b: Backend) => `${b.address}:${b.port}`;
-export const serviceKeyOf = (k: ServicePortKey): ServiceKey => ({ addr: k.address, port: k.port, proto: protocolNumber(k.protocol) });
+export const serviceKeyOf = (k: ServicePortKey): ServiceKey => ({
+  addr: k.address,
+  port: k.port,
+  proto: protocolNumber(k.protocol),
+});
 
 /**
  * Plans writing `spec` over `prev` (undefined: a new service port). Takes
@@ -192,7 +196,10 @@ const DECODE_CHUNK = 8192;
  * every stale slot, every gone backend, their affinity. A packet meets each
  * service port whole, old or new, as with writeUpsert()/writeRemove().
  */
-export async function writeBatch(m: DataplaneMaps, plans: { remove: readonly RemovePlan[]; upsert: readonly UpsertPlan[] }): Promise<void> {
+export async function writeBatch(
+  m: DataplaneMaps,
+  plans: { remove: readonly RemovePlan[]; upsert: readonly UpsertPlan[] },
+): Promise<void> {
   const { remove, upsert } = plans;
   await deleteChunked(m.services, remove, (p) => [p.entry]);
   await deleteChunked(m.slots, remove, slotsOf);
@@ -231,11 +238,19 @@ function* chunks<P, T>(plans: readonly P[], items: (p: P) => readonly T[]): Gene
   if (chunk.length > 0) yield chunk;
 }
 
-async function setChunked<P, K, V>(map: TypedMap<K, V>, plans: readonly P[], items: (p: P) => ReadonlyArray<readonly [K, V]>): Promise<void> {
+async function setChunked<P, K, V>(
+  map: TypedMap<K, V>,
+  plans: readonly P[],
+  items: (p: P) => ReadonlyArray<readonly [K, V]>,
+): Promise<void> {
   await twoInFlight(chunks(plans, items), (chunk) => map.setMany(chunk));
 }
 
-async function deleteChunked<P, K>(map: TypedMap<K, unknown>, plans: readonly P[], items: (p: P) => readonly K[]): Promise<void> {
+async function deleteChunked<P, K>(
+  map: TypedMap<K, unknown>,
+  plans: readonly P[],
+  items: (p: P) => readonly K[],
+): Promise<void> {
   await twoInFlight(chunks(plans, items), (chunk) => map.deleteMany(chunk));
 }
 
@@ -276,7 +291,10 @@ function forgetAffinity(affinity: TypedMap<AffinityKey, AffinityValue>, c: Affin
 }
 
 /** Every plan's affinity cleanup with one batch read of the map and one batch delete. */
-async function sweepAffinity(affinity: TypedMap<AffinityKey, AffinityValue>, plans: ReadonlyArray<{ affinity?: AffinityCleanup }>): Promise<void> {
+async function sweepAffinity(
+  affinity: TypedMap<AffinityKey, AffinityValue>,
+  plans: ReadonlyArray<{ affinity?: AffinityCleanup }>,
+): Promise<void> {
   const cleanups = new Map<number, AffinityCleanup>();
   for (const p of plans) if (p.affinity) cleanups.set(p.affinity.serviceId, p.affinity);
   if (cleanups.size === 0) return;

@@ -22,7 +22,8 @@ export interface ServiceAddress {
 }
 
 /** A flow's identity for clearing: the service address it was sent to, and the backend ("ip:port") it went to. */
-const pairOf = (serviceAddr: string, servicePort: number, backend: string) => `${serviceAddr}:${servicePort}>${backend}`;
+const pairOf = (serviceAddr: string, servicePort: number, backend: string) =>
+  `${serviceAddr}:${servicePort}>${backend}`;
 
 /**
  * Which UDP (service address, backend) pairs lost their backend since the

@@ -14,7 +14,14 @@ import { StaleUdpFlows } from '../../netfilter/stale-udp.js';
 import { Iptables, chainsOf } from '../../netfilter/iptables.js';
 import { KUBE_MARK_MASQ, KUBE_POSTROUTING, isServiceChain } from '../../netfilter/names.js';
 import { portRules, type PortRules, type RuleContext } from './rules.js';
-import { SHARED_CHAINS, cleanupIptables, forwardRules, masqueradeRules, missingJumps, nodePortsTail } from '../../netfilter/kube-chains.js';
+import {
+  SHARED_CHAINS,
+  cleanupIptables,
+  forwardRules,
+  masqueradeRules,
+  missingJumps,
+  nodePortsTail,
+} from '../../netfilter/kube-chains.js';
 
 /**
  * Lines of service-port chains in one iptables-restore. Debian 12's
@@ -66,9 +73,16 @@ export class IptablesProxier implements Proxier {
     this.#staleUdp = new StaleUdpFlows(opts.logger);
     const mark = `0x${(1 << opts.masqueradeBit).toString(16)}`;
     const clusterCIDR = opts.clusterCIDRs.find((c) => c.includes('.'));
-    this.#ctx = { masqueradeMark: mark, masqueradeAll: opts.masqueradeAll, nodeIPs: [], ...(clusterCIDR ? { clusterCIDR } : {}) };
+    this.#ctx = {
+      masqueradeMark: mark,
+      masqueradeAll: opts.masqueradeAll,
+      nodeIPs: [],
+      ...(clusterCIDR ? { clusterCIDR } : {}),
+    };
     if (!clusterCIDR && !opts.masqueradeAll) {
-      opts.logger.info('no IPv4 --cluster-cidr: traffic from outside the cluster to a ClusterIP is not masqueraded (kube-proxy behaves the same)');
+      opts.logger.info(
+        'no IPv4 --cluster-cidr: traffic from outside the cluster to a ClusterIP is not masqueraded (kube-proxy behaves the same)',
+      );
     }
   }
 
@@ -79,7 +93,10 @@ export class IptablesProxier implements Proxier {
       try {
         writeFileSync('/proc/sys/net/ipv4/conf/all/route_localnet', '1');
       } catch (err) {
-        this.#opts.logger.warn({ err: (err as Error).message }, 'cannot set net.ipv4.conf.all.route_localnet=1; NodePorts on localhost will not answer');
+        this.#opts.logger.warn(
+          { err: (err as Error).message },
+          'cannot set net.ipv4.conf.all.route_localnet=1; NodePorts on localhost will not answer',
+        );
       }
     }
   }
@@ -117,16 +134,26 @@ export class IptablesProxier implements Proxier {
       stale = [...chainsOf(natSaved)].filter((c) => isServiceChain(c) && !active.has(c));
     } else {
       const touched = [...req.changed, ...req.removed.keys()];
-      stale = [...new Set(touched.flatMap((n) => [...(this.#programmed.get(n)?.chains.keys() ?? [])]))].filter((c) => !active.has(c));
+      stale = [...new Set(touched.flatMap((n) => [...(this.#programmed.get(n)?.chains.keys() ?? [])]))].filter(
+        (c) => !active.has(c),
+      );
     }
 
-    const input = this.#restoreInput(next, rewrite, stale, req.full ? { nat: natSaved, filter: filterSaved } : undefined);
+    const input = this.#restoreInput(
+      next,
+      rewrite,
+      stale,
+      req.full ? { nat: natSaved, filter: filterSaved } : undefined,
+    );
     let ok = false;
     try {
       for (const text of input.transactions) await this.#ipt.restore(text);
       ok = true;
       if (input.transactions.length > 1) {
-        this.#opts.logger.info({ chains: input.written, transactions: input.transactions.length }, 'wrote the service chains in several iptables-restore transactions, the shared chains last');
+        this.#opts.logger.info(
+          { chains: input.written, transactions: input.transactions.length },
+          'wrote the service chains in several iptables-restore transactions, the shared chains last',
+        );
       }
     } finally {
       const noLocal = { internal: 0, external: 0 };
@@ -177,7 +204,8 @@ export class IptablesProxier implements Proxier {
     for (const name of names) {
       if (!rewrite.has(name)) continue;
       let piece = pieces.at(-1)!;
-      if (piece.chains.length + piece.rules.length >= RESTORE_CHUNK_LINES) pieces.push((piece = { chains: [], rules: [] }));
+      if (piece.chains.length + piece.rules.length >= RESTORE_CHUNK_LINES)
+        pieces.push((piece = { chains: [], rules: [] }));
       for (const [chain, rules] of ports.get(name)!.chains) {
         piece.chains.push(`:${chain} - [0:0]`);
         piece.rules.push(...rules);
@@ -191,10 +219,25 @@ export class IptablesProxier implements Proxier {
     // In pieces, the first also writes KUBE-MARK-MASQ, which the service
     // chains jump to: on a new node it exists only from then on.
     const early = inPieces
-      ? pieces.map((p, i) => ['*nat', ...(i === 0 ? masqChains : []), ...p.chains, ...(i === 0 ? masq : []), ...p.rules, 'COMMIT', ''].join('\n'))
+      ? pieces.map((p, i) =>
+          [
+            '*nat',
+            ...(i === 0 ? masqChains : []),
+            ...p.chains,
+            ...(i === 0 ? masq : []),
+            ...p.rules,
+            'COMMIT',
+            '',
+          ].join('\n'),
+        )
       : [];
     filterRules.push(...forwardRules(mark));
-    natShared.push(...nodePortsTail(this.#opts.localhostNodePorts, this.#node?.nodePortAddresses?.filter((ip) => isIPv4(ip))));
+    natShared.push(
+      ...nodePortsTail(
+        this.#opts.localhostNodePorts,
+        this.#node?.nodePortAddresses?.filter((ip) => isIPv4(ip)),
+      ),
+    );
     const lines = [
       '*filter',
       ...SHARED_CHAINS.filter.map((c) => `:${c} - [0:0]`),
@@ -245,4 +288,3 @@ export class IptablesProxier implements Proxier {
     this.#programmed.clear();
   }
 }
-

@@ -6,7 +6,13 @@
 import { BlockList, isIPv4 } from 'node:net';
 import { splitHostPort } from '../../model/address.js';
 import type { ServicePortState } from '../../model/types.js';
-import { KUBE_EXTERNAL_SERVICES, KUBE_MARK_MASQ, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL, KUBE_SERVICES } from '../../netfilter/names.js';
+import {
+  KUBE_EXTERNAL_SERVICES,
+  KUBE_MARK_MASQ,
+  KUBE_NODEPORTS,
+  KUBE_PROXY_FIREWALL,
+  KUBE_SERVICES,
+} from '../../netfilter/names.js';
 import { endpointChain, kubeServicePortName, servicePortChains } from './names.js';
 
 export interface RuleContext {
@@ -41,7 +47,13 @@ export function probability(n: number): string {
 
 /** The IPv4 rules of one service port. IPv6 is reported as skipped (this proxier drives iptables, not ip6tables). */
 export function portRules(sp: ServicePortState, ctx: RuleContext): PortRules {
-  const out: PortRules = { filter: [], nat: [], chains: new Map(), noLocalEndpoints: { internal: false, external: false }, skipped: [] };
+  const out: PortRules = {
+    filter: [],
+    nat: [],
+    chains: new Map(),
+    noLocalEndpoints: { internal: false, external: false },
+    skipped: [],
+  };
   const name = kubeServicePortName(sp);
   const proto = sp.protocol.toLowerCase();
   const match = `-m ${proto} -p ${proto}`;
@@ -49,7 +61,9 @@ export function portRules(sp: ServicePortState, ctx: RuleContext): PortRules {
   const v4 = (eps: string[] | null) => (eps ?? []).filter((e) => isIPv4(splitHostPort(e).ip));
 
   const clusterIP = sp.clusterIPs.find((ip) => isIPv4(ip));
-  for (const ip of sp.clusterIPs) if (!isIPv4(ip)) out.skipped.push(`IPv6 ClusterIP ${ip} is not programmed by the iptables mode (no ip6tables proxier yet)`);
+  for (const ip of sp.clusterIPs)
+    if (!isIPv4(ip))
+      out.skipped.push(`IPv6 ClusterIP ${ip} is not programmed by the iptables mode (no ip6tables proxier yet)`);
   // A service of the other family only (kube-proxy's IPv4 proxier never sees
   // it): none of its addresses, NodePort included, is this proxier's.
   if (!clusterIP) return out;
@@ -100,34 +114,47 @@ export function portRules(sp: ServicePortState, ctx: RuleContext): PortRules {
   // Capture the ClusterIP.
   if (clusterIP) {
     const dst = `${match} -d ${clusterIP} --dport ${sp.port}`;
-    if (hasInternal) out.nat.push(`-A ${KUBE_SERVICES} -m comment --comment ${q(`${name} cluster IP`)} ${dst} -j ${internalChain}`);
+    if (hasInternal)
+      out.nat.push(`-A ${KUBE_SERVICES} -m comment --comment ${q(`${name} cluster IP`)} ${dst} -j ${internalChain}`);
     else out.filter.push(`-A ${KUBE_SERVICES} -m comment --comment ${internalComment} ${dst} -j ${internalTarget}`);
   }
 
   // Capture externalIPs.
   for (const ip of externalIPs) {
     const dst = `${match} -d ${ip} --dport ${sp.port}`;
-    if (hasEndpoints) out.nat.push(`-A ${KUBE_SERVICES} -m comment --comment ${q(`${name} external IP`)} ${dst} -j ${chains.ext}`);
-    if (!hasExternal) out.filter.push(`-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalComment} ${dst} -j ${externalTarget}`);
+    if (hasEndpoints)
+      out.nat.push(`-A ${KUBE_SERVICES} -m comment --comment ${q(`${name} external IP`)} ${dst} -j ${chains.ext}`);
+    if (!hasExternal)
+      out.filter.push(
+        `-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalComment} ${dst} -j ${externalTarget}`,
+      );
   }
 
   // Capture load-balancer ingress.
   for (const ip of lbIPs) {
     const dst = `${match} -d ${ip} --dport ${sp.port}`;
-    if (hasEndpoints) out.nat.push(`-A ${KUBE_SERVICES} -m comment --comment ${q(`${name} loadbalancer IP`)} ${dst} -j ${lbChain}`);
+    if (hasEndpoints)
+      out.nat.push(`-A ${KUBE_SERVICES} -m comment --comment ${q(`${name} loadbalancer IP`)} ${dst} -j ${lbChain}`);
     if (usesFwChain) {
-      out.filter.push(`-A ${KUBE_PROXY_FIREWALL} -m comment --comment ${q(`${name} traffic not accepted by ${chains.fw}`)} ${dst} -j DROP`);
+      out.filter.push(
+        `-A ${KUBE_PROXY_FIREWALL} -m comment --comment ${q(`${name} traffic not accepted by ${chains.fw}`)} ${dst} -j DROP`,
+      );
     }
   }
   if (!hasExternal) {
     for (const ip of lbIPs) {
-      out.filter.push(`-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalComment} ${match} -d ${ip} --dport ${sp.port} -j ${externalTarget}`);
+      out.filter.push(
+        `-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalComment} ${match} -d ${ip} --dport ${sp.port} -j ${externalTarget}`,
+      );
     }
   }
 
   // Capture the NodePort.
   if (sp.nodePort) {
-    if (hasEndpoints) out.nat.push(`-A ${KUBE_NODEPORTS} -m comment --comment ${name} ${match} --dport ${sp.nodePort} -j ${chains.ext}`);
+    if (hasEndpoints)
+      out.nat.push(
+        `-A ${KUBE_NODEPORTS} -m comment --comment ${name} ${match} --dport ${sp.nodePort} -j ${chains.ext}`,
+      );
     if (!hasExternal) {
       out.filter.push(
         `-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalComment} -m addrtype --dst-type LOCAL ${match} --dport ${sp.nodePort} -j ${externalTarget}`,
@@ -152,7 +179,8 @@ export function portRules(sp: ServicePortState, ctx: RuleContext): PortRules {
   if (hasInternal && clusterIP) {
     const args = `-m comment --comment ${q(`${name} cluster IP`)} ${match} -d ${clusterIP} --dport ${sp.port}`;
     if (ctx.masqueradeAll) chain(internalChain).push(`-A ${internalChain} ${args} -j ${KUBE_MARK_MASQ}`);
-    else if (ctx.clusterCIDR) chain(internalChain).push(`-A ${internalChain} ${args} ! -s ${ctx.clusterCIDR} -j ${KUBE_MARK_MASQ}`);
+    else if (ctx.clusterCIDR)
+      chain(internalChain).push(`-A ${internalChain} ${args} ! -s ${ctx.clusterCIDR} -j ${KUBE_MARK_MASQ}`);
   }
 
   // External traffic: everything external enters KUBE-EXT, which handles the
@@ -160,13 +188,21 @@ export function portRules(sp: ServicePortState, ctx: RuleContext): PortRules {
   if (usesExtChain) {
     const ext = chain(chains.ext);
     if (!externalLocal) {
-      ext.push(`-A ${chains.ext} -m comment --comment ${q(`masquerade traffic for ${name} external destinations`)} -j ${KUBE_MARK_MASQ}`);
+      ext.push(
+        `-A ${chains.ext} -m comment --comment ${q(`masquerade traffic for ${name} external destinations`)} -j ${KUBE_MARK_MASQ}`,
+      );
     } else {
       if (ctx.clusterCIDR) {
-        ext.push(`-A ${chains.ext} -m comment --comment ${q(`pod traffic for ${name} external destinations`)} -s ${ctx.clusterCIDR} -j ${chains.svc}`);
+        ext.push(
+          `-A ${chains.ext} -m comment --comment ${q(`pod traffic for ${name} external destinations`)} -s ${ctx.clusterCIDR} -j ${chains.svc}`,
+        );
       }
-      ext.push(`-A ${chains.ext} -m comment --comment ${q(`masquerade LOCAL traffic for ${name} external destinations`)} -m addrtype --src-type LOCAL -j ${KUBE_MARK_MASQ}`);
-      ext.push(`-A ${chains.ext} -m comment --comment ${q(`route LOCAL traffic for ${name} external destinations`)} -m addrtype --src-type LOCAL -j ${chains.svc}`);
+      ext.push(
+        `-A ${chains.ext} -m comment --comment ${q(`masquerade LOCAL traffic for ${name} external destinations`)} -m addrtype --src-type LOCAL -j ${KUBE_MARK_MASQ}`,
+      );
+      ext.push(
+        `-A ${chains.ext} -m comment --comment ${q(`route LOCAL traffic for ${name} external destinations`)} -m addrtype --src-type LOCAL -j ${chains.svc}`,
+      );
     }
     if (hasExternal) ext.push(`-A ${chains.ext} -j ${externalPolicyChain}`);
   }
@@ -183,7 +219,9 @@ export function portRules(sp: ServicePortState, ctx: RuleContext): PortRules {
     }
     // A VIP the node holds itself loops back with the VIP as source.
     if (allowFromNode) for (const ip of lbIPs) fw.push(`${args} -s ${ip} -j ${chains.ext}`);
-    fw.push(`-A ${chains.fw} -m comment --comment ${q(`other traffic to ${name} will be dropped by KUBE-PROXY-FIREWALL`)}`);
+    fw.push(
+      `-A ${chains.fw} -m comment --comment ${q(`other traffic to ${name} will be dropped by KUBE-PROXY-FIREWALL`)}`,
+    );
   }
 
   const affinity = sp.affinityTimeoutSeconds;
@@ -199,7 +237,10 @@ export function portRules(sp: ServicePortState, ctx: RuleContext): PortRules {
     }
     endpoints.forEach((ep, i) => {
       const sep = endpointChain(name, proto, ep);
-      const pick = i < endpoints.length - 1 ? ` -m statistic --mode random --probability ${probability(endpoints.length - i)}` : '';
+      const pick =
+        i < endpoints.length - 1
+          ? ` -m statistic --mode random --probability ${probability(endpoints.length - i)}`
+          : '';
       rules.push(`-A ${policyChain} -m comment --comment ${q(`${name} -> ${ep}`)}${pick} -j ${sep}`);
     });
   };
@@ -207,7 +248,9 @@ export function portRules(sp: ServicePortState, ctx: RuleContext): PortRules {
   if (usesLocalChain) toEndpoints(chains.svl, localEndpoints);
 
   // One chain per endpoint reachable from here: hairpin masquerade, then DNAT.
-  const reachable = [...new Set([...(usesClusterChain ? clusterEndpoints : []), ...(usesLocalChain ? localEndpoints : [])])];
+  const reachable = [
+    ...new Set([...(usesClusterChain ? clusterEndpoints : []), ...(usesLocalChain ? localEndpoints : [])]),
+  ];
   for (const ep of reachable) {
     const sep = endpointChain(name, proto, ep);
     const rules = chain(sep);

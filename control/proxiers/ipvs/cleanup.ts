@@ -20,7 +20,8 @@ import { KUBE_IPVS0, KUBE_IPVS_DROP, KUBE_IPVS_FILTER, KUBE_LOAD_BALANCER, SETS 
 export const IPVS_MODE_ONLY: ChainScope = {
   what: 'ipvs mode rules',
   tables: ['raw', 'filter', 'nat'],
-  owns: (table, c) => (table === 'raw' ? c === KUBE_IPVS_DROP : table === 'filter' ? c === KUBE_IPVS_FILTER : c === KUBE_LOAD_BALANCER),
+  owns: (table, c) =>
+    table === 'raw' ? c === KUBE_IPVS_DROP : table === 'filter' ? c === KUBE_IPVS_FILTER : c === KUBE_LOAD_BALANCER,
   markMasq: false,
 };
 
@@ -49,7 +50,9 @@ export async function cleanupIpvsMode(logger: Logger, opts: IpvsCleanupOptions =
   }
   if (ipvs) {
     try {
-      const doomed = ipvs.virtualServers().filter((vs) => 'address' in vs && !exclude.check(vs.address, isIPv4(vs.address) ? 'ipv4' : 'ipv6'));
+      const doomed = ipvs
+        .virtualServers()
+        .filter((vs) => 'address' in vs && !exclude.check(vs.address, isIPv4(vs.address) ? 'ipv4' : 'ipv6'));
       const report = await ipvs.apply(doomed.map((vs) => ({ op: 'deleteVirtualServer' as const, virtualServer: vs })));
       for (const f of report.failures) logger.warn({ err: f.error.message }, 'cannot delete an IPVS virtual server');
       if (report.applied) logger.info({ virtualServers: report.applied }, 'IPVS virtual servers removed');
@@ -57,7 +60,8 @@ export async function cleanupIpvsMode(logger: Logger, opts: IpvsCleanupOptions =
       ipvs.close();
     }
   }
-  if (await (opts.dummy ?? new DummyInterface({ name: KUBE_IPVS0 })).remove()) logger.info({ interface: KUBE_IPVS0 }, 'service address interface removed');
+  if (await (opts.dummy ?? new DummyInterface({ name: KUBE_IPVS0 })).remove())
+    logger.info({ interface: KUBE_IPVS0 }, 'service address interface removed');
 
   const ipset = opts.ipset ?? new Ipset();
   let existing: string[];

@@ -120,7 +120,10 @@ export class DummyInterface {
     if (!ops.length) return { failed };
 
     // `replace` adds, or leaves a present address as it is, without an error.
-    const lines = ops.map(({ address, op }) => `address ${op === 'add' ? 'replace' : 'del'} ${address}/${isIP(address) === 6 ? 128 : 32} dev ${this.name}`);
+    const lines = ops.map(
+      ({ address, op }) =>
+        `address ${op === 'add' ? 'replace' : 'del'} ${address}/${isIP(address) === 6 ? 128 : 32} dev ${this.name}`,
+    );
     const out = await exec('ip', ['-force', '-batch', '-'], this.#where, lines.join('\n') + '\n');
     const refused = batchFailures(out.stderr);
     if (out.status !== 0 && refused.size === 0) throw commandError('ip -force -batch', out);
@@ -204,5 +207,8 @@ interface Where {
 function exec(cmd: 'ip', args: string[], where: Where, input?: string): Promise<Output> {
   const bin = where.bin ?? cmd;
   const argv = where.netns === undefined ? args : ['-n', where.netns, ...args];
-  return runTool([bin, ...argv], { input, missing: () => new DummyInterfaceError('ERR_IP_MISSING', `${bin} is not installed (${INSTALL_HINT})`) });
+  return runTool([bin, ...argv], {
+    input,
+    missing: () => new DummyInterfaceError('ERR_IP_MISSING', `${bin} is not installed (${INSTALL_HINT})`),
+  });
 }

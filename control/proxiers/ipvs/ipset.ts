@@ -14,7 +14,13 @@ import { runTool, type ToolOutput as Output } from '../../netfilter/run-tool.js'
 import { IpsetErrorCode } from '../../netfilter/errors.js';
 import { createHash } from 'node:crypto';
 
-export type IpsetType = 'hash:ip' | 'hash:ip,port' | 'hash:ip,port,ip' | 'hash:ip,port,net' | 'hash:net' | 'bitmap:port';
+export type IpsetType =
+  | 'hash:ip'
+  | 'hash:ip,port'
+  | 'hash:ip,port,ip'
+  | 'hash:ip,port,net'
+  | 'hash:net'
+  | 'bitmap:port';
 
 export interface IpsetSpec {
   /** At most 31 characters: the kernel's IPSET_MAXNAMELEN is 32 with the NUL. */
@@ -70,7 +76,8 @@ const NO_SUCH_SET = /The set with the given name does not exist/;
 const IN_USE = /in use by a kernel component/;
 const ALREADY_EXISTS = /set with the same name already exists/;
 const TYPE_MISMATCH = /their type does not match/;
-const KERNEL = /Cannot open session to kernel|Kernel error received|Kernel support protocol versions|Protocol not supported|Address family not supported/;
+const KERNEL =
+  /Cannot open session to kernel|Kernel error received|Kernel support protocol versions|Protocol not supported|Address family not supported/;
 /** `ip netns exec` could not exec the binary. */
 const EXEC_MISSING = /^exec of ".*" failed: No such file or directory/m;
 
@@ -91,14 +98,20 @@ export class Ipset {
     if (out.status === 0) return;
     const err = commandError('ipset list -n', out);
     if (err.code === 'ERR_IPSET_MISSING') throw err;
-    throw new IpsetError('ERR_IPSET_KERNEL', `the kernel's ipsets are not usable (needs ip_set, CONFIG_IP_SET, and CAP_NET_ADMIN): ${out.stderr.trim()}`);
+    throw new IpsetError(
+      'ERR_IPSET_KERNEL',
+      `the kernel's ipsets are not usable (needs ip_set, CONFIG_IP_SET, and CAP_NET_ADMIN): ${out.stderr.trim()}`,
+    );
   }
 
   /** Every set in the namespace, temporary ones of a replace() in flight included. */
   async names(): Promise<string[]> {
     const out = await exec('ipset', ['list', '-n'], this.#where);
     if (out.status !== 0) throw commandError('ipset list -n', out);
-    return out.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+    return out.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
   }
 
   /** The members as `ipset save` prints them ("10.96.0.10,tcp:80"); undefined when there is no such set. */
@@ -127,7 +140,9 @@ export class Ipset {
       if (out.status === 0) return;
       // The refused line stopped the restore: the temporary set may hold some members.
       await exec('ipset', ['destroy', tmp], this.#where);
-      const hint = TYPE_MISMATCH.test(out.stderr) ? `${spec.name} exists with another type than ${spec.type}: destroy it (after the rules that match on it) to change its type` : undefined;
+      const hint = TYPE_MISMATCH.test(out.stderr)
+        ? `${spec.name} exists with another type than ${spec.type}: destroy it (after the rules that match on it) to change its type`
+        : undefined;
       throw restoreError(out, sent, hint);
     });
   }
@@ -192,7 +207,8 @@ export class Ipset {
    */
   async #restoreCreating(script: string[]): Promise<{ out: Output; sent: string[] }> {
     const out = await this.#restore(script);
-    if (out.status === 0 || refusedLineNumber(out.stderr) !== 1 || !ALREADY_EXISTS.test(out.stderr)) return { out, sent: script };
+    if (out.status === 0 || refusedLineNumber(out.stderr) !== 1 || !ALREADY_EXISTS.test(out.stderr))
+      return { out, sent: script };
     const sent = script.slice(1);
     return { out: await this.#restore(sent), sent };
   }
@@ -212,7 +228,10 @@ export class Ipset {
  * whose type changed (a leftover temporary set of the old type is never reused).
  */
 export function temporarySetName(spec: IpsetSpec): string {
-  const hash = createHash('sha256').update(`${spec.name} ${createParams(spec)}`).digest('hex').slice(0, 8);
+  const hash = createHash('sha256')
+    .update(`${spec.name} ${createParams(spec)}`)
+    .digest('hex')
+    .slice(0, 8);
   return `${spec.name.slice(0, 18)}-TMP-${hash}`;
 }
 
@@ -225,7 +244,8 @@ export function createLine(spec: IpsetSpec, name = spec.name): string {
 function createParams(spec: IpsetSpec): string {
   if (spec.type === 'bitmap:port') {
     const range = spec.range ?? DEFAULT_PORT_RANGE;
-    if (!RANGE.test(range)) throw new IpsetError('ERR_IPSET_INVALID', `ipset ${spec.name}: range "${range}" is not FROM-TO`);
+    if (!RANGE.test(range))
+      throw new IpsetError('ERR_IPSET_INVALID', `ipset ${spec.name}: range "${range}" is not FROM-TO`);
     return `bitmap:port range ${range}`;
   }
   return `${spec.type} family ${spec.family} ${HASH_PARAMS}`;
@@ -276,11 +296,19 @@ export function refusedLineNumber(stderr: string): number | undefined {
 }
 
 function checkName(name: string): void {
-  if (!NAME.test(name)) throw new IpsetError('ERR_IPSET_INVALID', `"${name}" is not a usable ipset name (1 to 31 letters, digits, _ . : -)`);
+  if (!NAME.test(name))
+    throw new IpsetError(
+      'ERR_IPSET_INVALID',
+      `"${name}" is not a usable ipset name (1 to 31 letters, digits, _ . : -)`,
+    );
 }
 
 function checkMember(spec: IpsetSpec, member: string): string {
-  if (!MEMBER.test(member)) throw new IpsetError('ERR_IPSET_INVALID', `ipset ${spec.name}: member ${JSON.stringify(member)} is empty or holds whitespace`);
+  if (!MEMBER.test(member))
+    throw new IpsetError(
+      'ERR_IPSET_INVALID',
+      `ipset ${spec.name}: member ${JSON.stringify(member)} is empty or holds whitespace`,
+    );
   return member;
 }
 
@@ -298,8 +326,13 @@ function restoreError(out: Output, script: string[], hint?: string): IpsetError 
 
 function commandError(what: string, out: Output): IpsetError {
   const said = out.stderr.trim();
-  if (EXEC_MISSING.test(said)) return new IpsetError('ERR_IPSET_MISSING', `ipset is not installed (${INSTALL_HINT}): ${said}`);
-  if (KERNEL.test(said)) return new IpsetError('ERR_IPSET_KERNEL', `${what}: the kernel's ipsets are not usable (needs ip_set, CONFIG_IP_SET): ${said}`);
+  if (EXEC_MISSING.test(said))
+    return new IpsetError('ERR_IPSET_MISSING', `ipset is not installed (${INSTALL_HINT}): ${said}`);
+  if (KERNEL.test(said))
+    return new IpsetError(
+      'ERR_IPSET_KERNEL',
+      `${what}: the kernel's ipsets are not usable (needs ip_set, CONFIG_IP_SET): ${said}`,
+    );
   return new IpsetError('ERR_IPSET_COMMAND', `${what} failed (exit ${out.status}): ${said}`);
 }
 
@@ -318,6 +351,9 @@ function exec(cmd: 'ipset', args: string[], where: Where, input?: string): Promi
     missing: () =>
       where.netns === undefined
         ? new IpsetError('ERR_IPSET_MISSING', `${bin} is not installed (${INSTALL_HINT})`)
-        : new IpsetError('ERR_IPSET_MISSING', `ip is not installed (Debian and Ubuntu: apt-get install iproute2); it runs ${cmd} in namespace ${where.netns}`),
+        : new IpsetError(
+            'ERR_IPSET_MISSING',
+            `ip is not installed (Debian and Ubuntu: apt-get install iproute2); it runs ${cmd} in namespace ${where.netns}`,
+          ),
   });
 }

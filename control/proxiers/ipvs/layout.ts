@@ -38,7 +38,13 @@ export interface PortLayout {
 
 /** The IPv4 layout of one service port; IPv6 and what the mode lacks are reported as skipped. */
 export function portLayout(sp: ServicePortState, ctx: LayoutContext): PortLayout {
-  const out: PortLayout = { virtualServers: [], addresses: [], sets: {}, noLocalEndpoints: { internal: false, external: false }, skipped: [] };
+  const out: PortLayout = {
+    virtualServers: [],
+    addresses: [],
+    sets: {},
+    noLocalEndpoints: { internal: false, external: false },
+    skipped: [],
+  };
   const add = (key: SetKey, member: string) => (out.sets[key] ??= []).push(member);
   const v4 = (eps: string[] | null) => (eps ?? []).map(splitHostPort).filter((e) => isIPv4(e.ip));
 
@@ -52,7 +58,9 @@ export function portLayout(sp: ServicePortState, ctx: LayoutContext): PortLayout
   }
   const sourceRanges = sp.loadBalancerSourceRanges.length > 0;
   if (sourceRanges && sp.loadBalancerIPs.length) {
-    out.skipped.push('load-balancer IPs with loadBalancerSourceRanges are not programmed by the ipvs mode yet (no KUBE-LOAD-BALANCER-FW)');
+    out.skipped.push(
+      'load-balancer IPs with loadBalancerSourceRanges are not programmed by the ipvs mode yet (no KUBE-LOAD-BALANCER-FW)',
+    );
   }
 
   const clusterIPs = sp.clusterIPs.filter((ip) => isIPv4(ip));
@@ -78,7 +86,9 @@ export function portLayout(sp: ServicePortState, ctx: LayoutContext): PortLayout
         port: sp.port,
         scheduler: ctx.scheduler || 'rr',
         // ClientIP affinity is persistence: a client keeps its real server until the timeout passes idle.
-        ...(sp.affinityTimeoutSeconds !== undefined ? { persistence: { timeoutSeconds: sp.affinityTimeoutSeconds } } : {}),
+        ...(sp.affinityTimeoutSeconds !== undefined
+          ? { persistence: { timeoutSeconds: sp.affinityTimeoutSeconds } }
+          : {}),
       },
       realServers: endpoints.map((e) => ({ address: e.ip, port: e.port, weight: 1 })),
     });

@@ -22,7 +22,11 @@ export const ipvsMode: ModeDefinition = defineMode<IpvsProxier>({
       scheduler: options.ipvs.scheduler,
       excludeCIDRs: options.ipvs.excludeCIDRs,
       strictARP: options.ipvs.strictARP,
-      timeouts: { tcp: seconds(options.ipvs.tcpTimeoutMs), tcpFin: seconds(options.ipvs.tcpFinTimeoutMs), udp: seconds(options.ipvs.udpTimeoutMs) },
+      timeouts: {
+        tcp: seconds(options.ipvs.tcpTimeoutMs),
+        tcpFin: seconds(options.ipvs.tcpFinTimeoutMs),
+        udp: seconds(options.ipvs.udpTimeoutMs),
+      },
       masqueradeAll: options.masqueradeAll,
       masqueradeBit: options.iptables.masqueradeBit,
       clusterCIDRs: options.clusterCIDRs,

@@ -8,12 +8,42 @@ export { KUBE_IPVS0 } from './dummy.js';
 
 /** The ipsets of the ipvs mode, each with what kube-proxy's comment says it holds. */
 export const SETS = {
-  clusterIP: { name: 'KUBE-CLUSTER-IP', type: 'hash:ip,port', family: 'inet', comment: 'Kubernetes service cluster ip + port for masquerade purpose' },
-  loopBack: { name: 'KUBE-LOOP-BACK', type: 'hash:ip,port,ip', family: 'inet', comment: 'Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose' },
-  externalIP: { name: 'KUBE-EXTERNAL-IP', type: 'hash:ip,port', family: 'inet', comment: 'Kubernetes service external ip + port for masquerade and filter purpose' },
-  externalIPLocal: { name: 'KUBE-EXTERNAL-IP-LOCAL', type: 'hash:ip,port', family: 'inet', comment: 'Kubernetes service external ip + port with externalTrafficPolicy=local' },
-  loadBalancer: { name: 'KUBE-LOAD-BALANCER', type: 'hash:ip,port', family: 'inet', comment: 'Kubernetes service lb portal' },
-  loadBalancerLocal: { name: 'KUBE-LOAD-BALANCER-LOCAL', type: 'hash:ip,port', family: 'inet', comment: 'Kubernetes service load balancer ip + port with externalTrafficPolicy=local' },
+  clusterIP: {
+    name: 'KUBE-CLUSTER-IP',
+    type: 'hash:ip,port',
+    family: 'inet',
+    comment: 'Kubernetes service cluster ip + port for masquerade purpose',
+  },
+  loopBack: {
+    name: 'KUBE-LOOP-BACK',
+    type: 'hash:ip,port,ip',
+    family: 'inet',
+    comment: 'Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose',
+  },
+  externalIP: {
+    name: 'KUBE-EXTERNAL-IP',
+    type: 'hash:ip,port',
+    family: 'inet',
+    comment: 'Kubernetes service external ip + port for masquerade and filter purpose',
+  },
+  externalIPLocal: {
+    name: 'KUBE-EXTERNAL-IP-LOCAL',
+    type: 'hash:ip,port',
+    family: 'inet',
+    comment: 'Kubernetes service external ip + port with externalTrafficPolicy=local',
+  },
+  loadBalancer: {
+    name: 'KUBE-LOAD-BALANCER',
+    type: 'hash:ip,port',
+    family: 'inet',
+    comment: 'Kubernetes service lb portal',
+  },
+  loadBalancerLocal: {
+    name: 'KUBE-LOAD-BALANCER-LOCAL',
+    type: 'hash:ip,port',
+    family: 'inet',
+    comment: 'Kubernetes service load balancer ip + port with externalTrafficPolicy=local',
+  },
   ipvsIPs: { name: 'KUBE-IPVS-IPS', type: 'hash:ip', family: 'inet', comment: 'IPVS service ip' },
   /**
    * Ours, not kube-proxy's: service addresses and ports whose traffic policy
@@ -21,7 +51,12 @@ export const SETS = {
    * mode drops such traffic (KEP-2086); IPVS alone would refuse it, since a
    * virtual server without real servers answers ICMP port unreachable.
    */
-  noLocalEndpoints: { name: 'KUBE-NO-LOCAL-ENDPOINTS', type: 'hash:ip,port', family: 'inet', comment: 'service ip + port with traffic policy Local and no endpoint on this node: dropped' },
+  noLocalEndpoints: {
+    name: 'KUBE-NO-LOCAL-ENDPOINTS',
+    type: 'hash:ip,port',
+    family: 'inet',
+    comment: 'service ip + port with traffic policy Local and no endpoint on this node: dropped',
+  },
 } as const satisfies Record<string, IpsetSpec>;
 
 export type SetKey = keyof typeof SETS;

@@ -53,7 +53,8 @@ export function planChanges({ desired, programmed, mayDelete }: PlanInput): Plan
     const vs = want.virtualServer;
     if (!have) {
       first.push({ op: 'addVirtualServer', virtualServer: vs });
-      for (const rs of want.realServers) realServerChanges.push({ op: 'addRealServer', virtualServer: vs, realServer: rs });
+      for (const rs of want.realServers)
+        realServerChanges.push({ op: 'addRealServer', virtualServer: vs, realServer: rs });
       continue;
     }
     if (!sameOptions(vs, have.virtualServer)) first.push({ op: 'editVirtualServer', virtualServer: vs });
@@ -72,11 +73,17 @@ export function planChanges({ desired, programmed, mayDelete }: PlanInput): Plan
         realServerChanges.push({ op: 'deleteRealServer', virtualServer: vs, realServer: key });
         continue;
       }
-      if (rs.weight !== 0) realServerChanges.push({ op: 'editRealServer', virtualServer: vs, realServer: { ...key, weight: 0, forwarding: rs.forwarding } });
+      if (rs.weight !== 0)
+        realServerChanges.push({
+          op: 'editRealServer',
+          virtualServer: vs,
+          realServer: { ...key, weight: 0, forwarding: rs.forwarding },
+        });
       draining.add(id);
       drainingRealServers++;
     }
-    for (const rs of wanted.values()) realServerChanges.push({ op: 'addRealServer', virtualServer: vs, realServer: rs });
+    for (const rs of wanted.values())
+      realServerChanges.push({ op: 'addRealServer', virtualServer: vs, realServer: rs });
   }
   for (const [id, have] of programmed) {
     if (desired.has(id) || !mayDelete(have.virtualServer)) continue;
@@ -92,7 +99,8 @@ function sameOptions(want: VirtualServer, have: ProgrammedVirtualServer): boolea
   const wp = want.persistence;
   const hp = have.persistence;
   if (!!wp !== !!hp) return false;
-  if (wp && hp && (wp.timeoutSeconds !== hp.timeoutSeconds || (wp.netmask !== undefined && wp.netmask !== hp.netmask))) return false;
+  if (wp && hp && (wp.timeoutSeconds !== hp.timeoutSeconds || (wp.netmask !== undefined && wp.netmask !== hp.netmask)))
+    return false;
   return (want.scheduler || 'rr') === have.scheduler && !!want.onePacket === !!have.onePacket;
 }
 

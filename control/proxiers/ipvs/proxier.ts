@@ -76,7 +76,11 @@ export class IpvsProxier implements Proxier {
     this.#staleUdp = new StaleUdpFlows(opts.logger);
     this.#layoutCtx = { scheduler: opts.scheduler };
     const clusterCIDR = opts.clusterCIDRs.find((c) => c.includes('.'));
-    this.#ruleCtx = { masqueradeMark: `0x${(1 << opts.masqueradeBit).toString(16)}`, masqueradeAll: opts.masqueradeAll, ...(clusterCIDR ? { clusterCIDR } : {}) };
+    this.#ruleCtx = {
+      masqueradeMark: `0x${(1 << opts.masqueradeBit).toString(16)}`,
+      masqueradeAll: opts.masqueradeAll,
+      ...(clusterCIDR ? { clusterCIDR } : {}),
+    };
     for (const cidr of opts.excludeCIDRs) {
       const [net, bits] = cidr.split('/');
       this.#exclude.addSubnet(net!, Number(bits), isIPv4(net!) ? 'ipv4' : 'ipv6');
@@ -140,7 +144,8 @@ export class IpvsProxier implements Proxier {
     for (const layout of next.values()) {
       for (const v of layout.virtualServers) desired.set(virtualServerId(v.virtualServer), v);
       for (const a of layout.addresses) addresses.add(a);
-      for (const [k, members] of Object.entries(layout.sets) as Array<[SetKey, string[]]>) for (const m of members) sets.get(k)!.add(m);
+      for (const [k, members] of Object.entries(layout.sets) as Array<[SetKey, string[]]>)
+        for (const m of members) sets.get(k)!.add(m);
     }
     for (const a of addresses) sets.get('ipvsIPs')!.add(a);
 
@@ -150,13 +155,16 @@ export class IpvsProxier implements Proxier {
 
     // IPVS: read back what is in scope, write the difference.
     const programmed = await this.#readBack(full ? undefined : touched);
-    const scope = full ? desired : new Map([...touched].flatMap((id) => (desired.has(id) ? [[id, desired.get(id)!] as const] : [])));
+    const scope = full
+      ? desired
+      : new Map([...touched].flatMap((id) => (desired.has(id) ? [[id, desired.get(id)!] as const] : [])));
     const plan = planChanges({ desired: scope, programmed, mayDelete: (vs) => this.#mayDelete(vs) });
     const report = await this.#kernel.apply(plan.changes);
     const refused = new Set(report.failures.map((f) => f.change));
     for (const ch of plan.changes) {
       if (refused.has(ch)) continue;
-      if (ch.op === 'addVirtualServer' || ch.op === 'editVirtualServer') this.#inKernel.set(virtualServerId(ch.virtualServer), ch.virtualServer);
+      if (ch.op === 'addVirtualServer' || ch.op === 'editVirtualServer')
+        this.#inKernel.set(virtualServerId(ch.virtualServer), ch.virtualServer);
       else if (ch.op === 'deleteVirtualServer') this.#inKernel.delete(virtualServerId(ch.virtualServer));
     }
     if (full) this.#draining = plan.draining;
@@ -172,7 +180,8 @@ export class IpvsProxier implements Proxier {
     const unbind = [...bound].filter((a) => !addresses.has(a));
     if (bind.length || unbind.length) {
       const { failed } = await this.#dummy.bind(bind, unbind);
-      for (const f of failed) this.#opts.logger.warn(f, `cannot ${f.op === 'add' ? 'bind' : 'unbind'} a service address on ${KUBE_IPVS0}`);
+      for (const f of failed)
+        this.#opts.logger.warn(f, `cannot ${f.op === 'add' ? 'bind' : 'unbind'} a service address on ${KUBE_IPVS0}`);
     }
     this.#bound = addresses;
     this.#ports = next;
@@ -182,9 +191,12 @@ export class IpvsProxier implements Proxier {
     result.removed = plan.changes.filter((c) => c.op === 'deleteVirtualServer' || c.op === 'deleteRealServer').length;
     if (report.failures.length) {
       const first = report.failures.slice(0, 3).map((f) => f.error.message);
-      throw new IpvsSyncError(`${report.failures.length} of ${plan.changes.length} IPVS changes were refused: ${first.join('; ')}${report.failures.length > 3 ? '; …' : ''}`, {
-        cause: report.failures[0]!.error,
-      });
+      throw new IpvsSyncError(
+        `${report.failures.length} of ${plan.changes.length} IPVS changes were refused: ${first.join('; ')}${report.failures.length > 3 ? '; …' : ''}`,
+        {
+          cause: report.failures[0]!.error,
+        },
+      );
     }
     return result;
   }
@@ -253,13 +265,17 @@ export class IpvsProxier implements Proxier {
   async virtualServersOf(name: ServicePortName): Promise<ProgrammedEntry[] | undefined> {
     const layout = this.#ports.get(name);
     if (!layout || !this.#ipvs) return undefined;
-    return layout.virtualServers.map(({ virtualServer }) => ({ virtualServer, realServers: this.#kernel.realServers(virtualServer) }));
+    return layout.virtualServers.map(({ virtualServer }) => ({
+      virtualServer,
+      realServers: this.#kernel.realServers(virtualServer),
+    }));
   }
 
   /** Everything IPVS holds in this namespace, with the service port that owns each virtual server. */
   async programmed(): Promise<Array<ProgrammedEntry & { servicePort?: ServicePortName }>> {
     const owner = new Map<string, ServicePortName>();
-    for (const [name, p] of this.#ports) for (const v of p.virtualServers) owner.set(virtualServerId(v.virtualServer), name);
+    for (const [name, p] of this.#ports)
+      for (const v of p.virtualServers) owner.set(virtualServerId(v.virtualServer), name);
     const all = await this.#kernel.readAll();
     return all.map((e) => {
       const servicePort = owner.get(virtualServerId(e.virtualServer));
@@ -274,7 +290,12 @@ export class IpvsProxier implements Proxier {
   }
 
   async cleanup(): Promise<void> {
-    await cleanupIpvsMode(this.#opts.logger, { excludeCIDRs: this.#opts.excludeCIDRs, iptables: this.#ipt, ipset: this.#ipset, dummy: this.#dummy });
+    await cleanupIpvsMode(this.#opts.logger, {
+      excludeCIDRs: this.#opts.excludeCIDRs,
+      iptables: this.#ipt,
+      ipset: this.#ipset,
+      dummy: this.#dummy,
+    });
     this.#ports.clear();
   }
 }

@@ -40,13 +40,33 @@ function view(e: IpvsEntry) {
 export function ipvsRoutes(app: ApiApp, ctx: ApiContext, proxier: IpvsProxier | undefined): void {
   app.get(
     '/v1/ipvs',
-    { schema: { summary: 'the IPVS virtual servers and real servers the kernel holds (ipvs mode)', querystring: IpvsQuery, response: { 200: IpvsBody, ...ErrorResponses } } },
+    {
+      schema: {
+        summary: 'the IPVS virtual servers and real servers the kernel holds (ipvs mode)',
+        querystring: IpvsQuery,
+        response: { 200: IpvsBody, ...ErrorResponses },
+      },
+    },
     async (req) => {
-      if (!proxier) return { mode: ctx.options.mode, items: [], remaining: 0, message: `the ${ctx.options.mode} mode programs no IPVS virtual servers` };
+      if (!proxier)
+        return {
+          mode: ctx.options.mode,
+          items: [],
+          remaining: 0,
+          message: `the ${ctx.options.mode} mode programs no IPVS virtual servers`,
+        };
       const { limit, continue: cont, service } = req.query;
       let items = (await proxier.programmed()).map(view);
-      if (service) items = items.filter((v) => v.servicePort !== undefined && (v.servicePort === service || v.servicePort.startsWith(`${service}:`)));
-      const page = pageOf('ipvs', sortByKey(items, (v) => v.id), (v) => v.id, { limit, continue: cont });
+      if (service)
+        items = items.filter(
+          (v) => v.servicePort !== undefined && (v.servicePort === service || v.servicePort.startsWith(`${service}:`)),
+        );
+      const page = pageOf(
+        'ipvs',
+        sortByKey(items, (v) => v.id),
+        (v) => v.id,
+        { limit, continue: cont },
+      );
       return { mode: ctx.options.mode, ...page };
     },
   );

@@ -27,8 +27,20 @@ export type IpvsTable = keyof typeof IPVS_CHAINS;
 
 /** The jumps from the built-in chains into ours. */
 export const IPVS_JUMPS: Array<Jump & { table: IpvsTable }> = [
-  { table: 'raw', chain: 'PREROUTING', target: KUBE_IPVS_DROP, comment: 'service traffic with no local endpoint', extra: '' },
-  { table: 'raw', chain: 'OUTPUT', target: KUBE_IPVS_DROP, comment: 'service traffic with no local endpoint', extra: '' },
+  {
+    table: 'raw',
+    chain: 'PREROUTING',
+    target: KUBE_IPVS_DROP,
+    comment: 'service traffic with no local endpoint',
+    extra: '',
+  },
+  {
+    table: 'raw',
+    chain: 'OUTPUT',
+    target: KUBE_IPVS_DROP,
+    comment: 'service traffic with no local endpoint',
+    extra: '',
+  },
   { table: 'filter', chain: 'FORWARD', target: KUBE_FORWARD, comment: 'kubernetes forwarding rules', extra: '' },
   { table: 'filter', chain: 'INPUT', target: KUBE_IPVS_FILTER, comment: 'kubernetes ipvs access filter', extra: '' },
   { table: 'nat', chain: 'PREROUTING', target: KUBE_SERVICES, comment: 'kubernetes service portals', extra: '' },
@@ -45,9 +57,13 @@ export function ipvsRules(ctx: IpvsRuleContext): Record<IpvsTable, string[]> {
   // Traffic to a ClusterIP from outside the cluster (or all of it, with
   // --masquerade-all) is masqueraded, so replies come back through this node.
   if (ctx.masqueradeAll) {
-    nat.push(`-A ${KUBE_SERVICES} -m comment --comment "${SETS.clusterIP.comment}" ${set(SETS.clusterIP, 'dst,dst')} -j ${KUBE_MARK_MASQ}`);
+    nat.push(
+      `-A ${KUBE_SERVICES} -m comment --comment "${SETS.clusterIP.comment}" ${set(SETS.clusterIP, 'dst,dst')} -j ${KUBE_MARK_MASQ}`,
+    );
   } else if (ctx.clusterCIDR) {
-    nat.push(`-A ${KUBE_SERVICES} -m comment --comment "${SETS.clusterIP.comment}" ${set(SETS.clusterIP, 'dst,dst')} ! -s ${ctx.clusterCIDR} -j ${KUBE_MARK_MASQ}`);
+    nat.push(
+      `-A ${KUBE_SERVICES} -m comment --comment "${SETS.clusterIP.comment}" ${set(SETS.clusterIP, 'dst,dst')} ! -s ${ctx.clusterCIDR} -j ${KUBE_MARK_MASQ}`,
+    );
   }
   nat.push(
     `-A ${KUBE_SERVICES} -m comment --comment "${SETS.externalIP.comment}" ${set(SETS.externalIP, 'dst,dst')} -j ${KUBE_MARK_MASQ}`,
@@ -71,11 +87,20 @@ export function ipvsRules(ctx: IpvsRuleContext): Record<IpvsTable, string[]> {
     // A service address on a port no service has: refused, not answered by whatever listens on the node.
     `-A ${KUBE_IPVS_FILTER} -m conntrack --ctstate NEW ${set(SETS.ipvsIPs, 'dst')} -j REJECT`,
   ];
-  const raw = [`-A ${KUBE_IPVS_DROP} -m comment --comment "${SETS.noLocalEndpoints.comment}" ${set(SETS.noLocalEndpoints, 'dst,dst')} -j DROP`];
+  const raw = [
+    `-A ${KUBE_IPVS_DROP} -m comment --comment "${SETS.noLocalEndpoints.comment}" ${set(SETS.noLocalEndpoints, 'dst,dst')} -j DROP`,
+  ];
   return { raw, filter, nat };
 }
 
 /** One iptables-restore input per table: the chains flushed and rewritten, missing jumps inserted. */
 export function ipvsRestoreInput(table: IpvsTable, rules: string[], saved: string): string {
-  return [`*${table}`, ...IPVS_CHAINS[table].map((c) => `:${c} - [0:0]`), ...rules, ...missingJumps(table, saved, IPVS_JUMPS), 'COMMIT', ''].join('\n');
+  return [
+    `*${table}`,
+    ...IPVS_CHAINS[table].map((c) => `:${c} - [0:0]`),
+    ...rules,
+    ...missingJumps(table, saved, IPVS_JUMPS),
+    'COMMIT',
+    '',
+  ].join('\n');
 }

@@ -18,9 +18,19 @@ export function ipvsSysctls(opts: { strictARP: boolean }): Sysctl[] {
     // Netfilter keeps conntrack entries for IPVS connections: MASQUERADE (off-cluster clients, hairpin) needs them.
     { path: 'net/ipv4/vs/conntrack', value: '1', why: 'masquerading of IPVS connections', required: true },
     // A packet of a connection whose real server is gone ends that connection, and the next one is scheduled anew.
-    { path: 'net/ipv4/vs/expire_nodest_conn', value: '1', why: 'connections to removed real servers end', required: false },
+    {
+      path: 'net/ipv4/vs/expire_nodest_conn',
+      value: '1',
+      why: 'connections to removed real servers end',
+      required: false,
+    },
     // Persistence templates of a real server at weight 0 expire, so ClientIP affinity moves off a draining endpoint.
-    { path: 'net/ipv4/vs/expire_quiescent_template', value: '1', why: 'affinity leaves draining real servers', required: false },
+    {
+      path: 'net/ipv4/vs/expire_quiescent_template',
+      value: '1',
+      why: 'affinity leaves draining real servers',
+      required: false,
+    },
     { path: 'net/ipv4/ip_forward', value: '1', why: 'forwarding to real servers on other nodes', required: true },
   ];
   if (opts.strictARP) {
@@ -49,7 +59,9 @@ export function applySysctls(all: Sysctl[], root = '/proc/sys'): Array<{ path: s
       writeFileSync(file, s.value);
     } catch (err) {
       if (!s.required) continue;
-      throw new SysctlError(`cannot set ${s.path.replaceAll('/', '.')}=${s.value} (needed for ${s.why}): ${(err as Error).message}`);
+      throw new SysctlError(
+        `cannot set ${s.path.replaceAll('/', '.')}=${s.value} (needed for ${s.why}): ${(err as Error).message}`,
+      );
     }
     changed.push({ path: s.path.replaceAll('/', '.'), from, to: s.value });
   }

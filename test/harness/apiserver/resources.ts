@@ -80,7 +80,10 @@ const byPrefixAndResource = new Map<string, ResourceInfo>(
  * this server serves (the caller answers 404).
  */
 export function parseResourcePath(pathname: string): ResourcePath | undefined {
-  const parts = pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  const parts = pathname
+    .split('/')
+    .filter((p) => p !== '')
+    .map(decodeURIComponent);
   // api/v1/... has a two-segment prefix, apis/{group}/v1/... a three-segment one.
   const prefixLength = parts[0] === 'api' ? 2 : parts[0] === 'apis' ? 3 : -1;
   if (prefixLength < 0) return undefined;

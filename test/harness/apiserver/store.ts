@@ -170,7 +170,9 @@ export class Store {
     const key = keyOf(object.metadata.namespace ?? '', object.metadata.name ?? '');
     if (byKey.has(key)) throw alreadyExists(info, object.metadata.name ?? '');
     object.metadata.uid = randomUUID();
-    object.metadata.creationTimestamp = this.now().toISOString().replace(/\.\d+Z$/, 'Z');
+    object.metadata.creationTimestamp = this.now()
+      .toISOString()
+      .replace(/\.\d+Z$/, 'Z');
     object.metadata.generation ??= 1;
     const stored = stamp(info, object, this.rv + 1);
     byKey.set(key, stored);

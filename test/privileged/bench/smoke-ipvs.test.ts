@@ -24,25 +24,47 @@ describe.runIf(runnable)(title, () => {
   const out = mkdtempSync(join(tmpdir(), 'sy-bench-ipvs-'));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-  it('measures the ipvs mode on this kernel and writes the report', () => {
-    const run = spawnSync(nodeBinary, [join(repoRoot, 'dist', 'bench', 'run.js'), '--services', '50', '--endpoints', '3', '--changes', '2', '--duration', '1', '--modes', 'ipvs', '--out', out], {
-      encoding: 'utf8',
-      timeout: scaled(120_000),
-    });
-    expect(run.status, run.stderr).toBe(0);
-    // Measured here, not sent on to another VM.
-    expect(run.stderr).not.toMatch(/measuring ipvs in the test VM/);
-    expect(run.stderr).toMatch(/\[bench\] ipvs: 50 services × 3 endpoints: full sync/);
-    const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchReport;
-    expect(report.modes.map((m) => m.mode)).toEqual(['ipvs']);
-    const [m] = report.modes;
-    expect(m!.failed).toBeUndefined();
-    expect(m!.fullSync.servicePorts).toBe(50);
-    expect(m!.incremental.removeEndpoint.n).toBe(2);
-    expect(m!.connections).toHaveLength(3);
-    for (const c of m!.connections) {
-      expect(c.result.errors, `${c.target} at ${c.services}`).toBe(0);
-      expect(c.result.connections).toBeGreaterThan(0);
-    }
-  }, scaled(150_000));
+  it(
+    'measures the ipvs mode on this kernel and writes the report',
+    () => {
+      const run = spawnSync(
+        nodeBinary,
+        [
+          join(repoRoot, 'dist', 'bench', 'run.js'),
+          '--services',
+          '50',
+          '--endpoints',
+          '3',
+          '--changes',
+          '2',
+          '--duration',
+          '1',
+          '--modes',
+          'ipvs',
+          '--out',
+          out,
+        ],
+        {
+          encoding: 'utf8',
+          timeout: scaled(120_000),
+        },
+      );
+      expect(run.status, run.stderr).toBe(0);
+      // Measured here, not sent on to another VM.
+      expect(run.stderr).not.toMatch(/measuring ipvs in the test VM/);
+      expect(run.stderr).toMatch(/\[bench\] ipvs: 50 services × 3 endpoints: full sync/);
+      const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as BenchReport;
+      expect(report.modes.map((m) => m.mode)).toEqual(['ipvs']);
+      const [m] = report.modes;
+      expect(m!.failed).toBeUndefined();
+      expect(m!.fullSync.servicePorts).toBe(50);
+      expect(m!.incremental.removeEndpoint.n).toBe(2);
+      expect(m!.connections).toHaveLength(3);
+      for (const c of m!.connections) {
+        expect(c.result.errors, `${c.target} at ${c.services}`).toBe(0);
+        expect(c.result.connections).toBeGreaterThan(0);
+      }
+    },
+    scaled(150_000),
+  );
 });

@@ -15,10 +15,28 @@ describe.runIf(requirePrivileges())('npm run bench at 100 services', () => {
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
   it('measures both modes and writes the JSON report and the chart', () => {
-    const run = spawnSync(nodeBinary, [join(repoRoot, 'dist', 'bench', 'run.js'), '--services', '100', '--endpoints', '3', '--changes', '3', '--duration', '1', '--modes', 'ebpf,iptables', '--out', out], {
-      encoding: 'utf8',
-      timeout: 240_000,
-    });
+    const run = spawnSync(
+      nodeBinary,
+      [
+        join(repoRoot, 'dist', 'bench', 'run.js'),
+        '--services',
+        '100',
+        '--endpoints',
+        '3',
+        '--changes',
+        '3',
+        '--duration',
+        '1',
+        '--modes',
+        'ebpf,iptables',
+        '--out',
+        out,
+      ],
+      {
+        encoding: 'utf8',
+        timeout: 240_000,
+      },
+    );
     expect(run.status, run.stderr).toBe(0);
     expect(run.stderr).toMatch(/\[bench\] ebpf: 100 services × 3 endpoints: full sync/);
     expect(run.stdout).toMatch(/targets, iptables:/);

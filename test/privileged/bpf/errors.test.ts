@@ -21,7 +21,9 @@ describe.runIf(requirePrivileges())('BPF errors', () => {
   });
 
   it('reports a missing object file', () => {
-    expect(() => BpfObject.open('/nonexistent/x.bpf.o')).toThrow(expect.objectContaining({ code: BpfErrorCode.NotFound }));
+    expect(() => BpfObject.open('/nonexistent/x.bpf.o')).toThrow(
+      expect.objectContaining({ code: BpfErrorCode.NotFound }),
+    );
   });
 
   it('reports a missing pin path with a hint', () => {
@@ -47,7 +49,17 @@ describe.runIf(requirePrivileges())('BPF errors', () => {
       catch (e) { console.log(JSON.stringify({ code: e.code, hint: e.hint, message: e.message })); }`;
     const out = execFileSync(
       'setpriv',
-      ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', nodeBinary, '--input-type=module', '-e', script],
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        '--inh-caps=-all',
+        '--bounding-set=-all',
+        nodeBinary,
+        '--input-type=module',
+        '-e',
+        script,
+      ],
       { encoding: 'utf8' },
     ).trim();
     const r = JSON.parse(out) as { code: string; hint: string; message: string };

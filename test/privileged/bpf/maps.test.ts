@@ -38,10 +38,25 @@ describe.runIf(requirePrivileges())('BPF maps', () => {
 
   it('describes the object and the map', () => {
     expect(obj.maps().map((m) => m.name)).toEqual(
-      expect.arrayContaining(['sy_test_hash', 'sy_test_counters', 'sy_test_percpu', 'sy_test_lru', 'sy_test_pinned', 'sy_test_nobatch']),
+      expect.arrayContaining([
+        'sy_test_hash',
+        'sy_test_counters',
+        'sy_test_percpu',
+        'sy_test_lru',
+        'sy_test_pinned',
+        'sy_test_nobatch',
+      ]),
     );
-    expect(obj.programs().map((p) => p.name)).toEqual(expect.arrayContaining(['sy_test_tc', 'sy_test_xdp', 'sy_test_cgroup']));
-    expect(hash.info).toMatchObject({ name: 'sy_test_hash', type: 'hash', keySize: 8, valueSize: 16, maxEntries: 1024 });
+    expect(obj.programs().map((p) => p.name)).toEqual(
+      expect.arrayContaining(['sy_test_tc', 'sy_test_xdp', 'sy_test_cgroup']),
+    );
+    expect(hash.info).toMatchObject({
+      name: 'sy_test_hash',
+      type: 'hash',
+      keySize: 8,
+      valueSize: 16,
+      maxEntries: 1024,
+    });
   });
 
   it('exposes the BTF layout of key and value', () => {
@@ -92,20 +107,32 @@ describe.runIf(requirePrivileges())('BPF maps', () => {
 
   it('checks key and value sizes before the syscall', () => {
     expect(() => hash.lookup(Buffer.alloc(7))).toThrow(
-      expect.objectContaining({ code: BpfErrorCode.InvalidArgument, message: expect.stringContaining('key is 7 bytes, the map wants 8') }),
+      expect.objectContaining({
+        code: BpfErrorCode.InvalidArgument,
+        message: expect.stringContaining('key is 7 bytes, the map wants 8'),
+      }),
     );
-    expect(() => hash.update(Buffer.alloc(8), Buffer.alloc(15))).toThrow(expect.objectContaining({ code: BpfErrorCode.InvalidArgument }));
-    expect(() => typed.set({ addr: '10.96.0.300', port: 1, proto: 6 }, { packets: 0n, backend_id: 0, flags: 0 })).toThrow(/not an IPv4 address/);
+    expect(() => hash.update(Buffer.alloc(8), Buffer.alloc(15))).toThrow(
+      expect.objectContaining({ code: BpfErrorCode.InvalidArgument }),
+    );
+    expect(() =>
+      typed.set({ addr: '10.96.0.300', port: 1, proto: 6 }, { packets: 0n, backend_id: 0, flags: 0 }),
+    ).toThrow(/not an IPv4 address/);
   });
 
   it('writes, reads and deletes in batches, and iterates', async () => {
-    const entries = Array.from({ length: 1000 }, (_, i) => [key(i), { packets: BigInt(i), backend_id: i, flags: 0 }] as const);
+    const entries = Array.from(
+      { length: 1000 },
+      (_, i) => [key(i), { packets: BigInt(i), backend_id: i, flags: 0 }] as const,
+    );
     const written = await typed.setMany(entries);
     expect(written).toEqual({ count: 1000, batched: true });
 
     const all = await typed.all();
     expect(all).toHaveLength(1000);
-    expect(new Map(all.map(([k, v]) => [`${k.addr}:${k.port}`, v.backend_id])).get(`${key(999).addr}:${key(999).port}`)).toBe(999);
+    expect(
+      new Map(all.map(([k, v]) => [`${k.addr}:${k.port}`, v.backend_id])).get(`${key(999).addr}:${key(999).port}`),
+    ).toBe(999);
     expect([...hash.keys()]).toHaveLength(1000);
 
     // Half of them, plus ten that are not there: missing keys are not errors.
@@ -118,11 +145,21 @@ describe.runIf(requirePrivileges())('BPF maps', () => {
   });
 
   it('runs a large batch off the event loop', async () => {
-    const big = BpfObject.load(testBpfObject('selftest'), { pinRoot: net.pinDir('big'), maxEntries: { sy_test_hash: 200_000 } });
+    const big = BpfObject.load(testBpfObject('selftest'), {
+      pinRoot: net.pinDir('big'),
+      maxEntries: { sy_test_hash: 200_000 },
+    });
     try {
       const m = big.map('sy_test_hash').typed<Key, Value>({ key: { addr: 'ipv4' } });
-      const wide = (i: number): Key => ({ addr: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, port: 80, proto: 6 });
-      const entries = Array.from({ length: 200_000 }, (_, i) => [wide(i), { packets: 0n, backend_id: i, flags: 0 }] as const);
+      const wide = (i: number): Key => ({
+        addr: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+        port: 80,
+        proto: 6,
+      });
+      const entries = Array.from(
+        { length: 200_000 },
+        (_, i) => [wide(i), { packets: 0n, backend_id: i, flags: 0 }] as const,
+      );
       let ticks = 0;
       const timer = setInterval(() => ticks++, 1);
       const written = await m.setMany(entries);
@@ -157,7 +194,9 @@ describe.runIf(requirePrivileges())('BPF maps', () => {
     expect(() => typed.set(key(4000), { packets: 0n, backend_id: 0, flags: 0 })).toThrow(
       expect.objectContaining({ code: BpfErrorCode.MapFull, errno: 7 }),
     );
-    await expect(typed.setMany([[key(4001), { packets: 0n, backend_id: 0, flags: 0 }]])).rejects.toMatchObject({ code: BpfErrorCode.MapFull });
+    await expect(typed.setMany([[key(4001), { packets: 0n, backend_id: 0, flags: 0 }]])).rejects.toMatchObject({
+      code: BpfErrorCode.MapFull,
+    });
     await typed.deleteMany(entries.map(([k]) => k));
   });
 
@@ -184,9 +223,14 @@ describe.runIf(requirePrivileges())('BPF maps', () => {
 
   it('refuses a TypeScript view that names a field the struct lacks', () => {
     expect(() => hash.typed({ key: { address: 'ipv4' } })).toThrow(
-      expect.objectContaining({ code: BpfErrorCode.LayoutMismatch, message: expect.stringContaining('no field "address"') }),
+      expect.objectContaining({
+        code: BpfErrorCode.LayoutMismatch,
+        message: expect.stringContaining('no field "address"'),
+      }),
     );
-    expect(() => hash.typed({ key: { port: 'ipv4' } })).toThrow(expect.objectContaining({ code: BpfErrorCode.LayoutMismatch }));
+    expect(() => hash.typed({ key: { port: 'ipv4' } })).toThrow(
+      expect.objectContaining({ code: BpfErrorCode.LayoutMismatch }),
+    );
   });
 
   it('pins a map, opens the pin, and unpins', () => {

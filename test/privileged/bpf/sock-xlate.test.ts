@@ -67,7 +67,12 @@ describe.runIf(requirePrivileges())('socket hooks (cgroup connect4, sendmsg4, re
     cgroup = net.cgroup('node');
     dp.attachCgroup(cgroup);
 
-    const targets = [`tcp:${WEB.address}:80`, `tcp:${EMPTY.address}:80`, `udp:${DNS.address}:53`, `tcp:${BACKEND}:8080`];
+    const targets = [
+      `tcp:${WEB.address}:80`,
+      `tcp:${EMPTY.address}:80`,
+      `udp:${DNS.address}:53`,
+      `tcp:${BACKEND}:8080`,
+    ];
     const client = net.spawnInCgroup(cgroup, ns, nodeBinary, ['--input-type=module', '-e', CLIENT, ...targets]);
     expect(await client.exited, client.stderr).toBe(0);
     const lines = client.stdout.trim().split('\n');
@@ -79,7 +84,11 @@ describe.runIf(requirePrivileges())('socket hooks (cgroup connect4, sendmsg4, re
   });
 
   it('connects TCP to the backend, and getpeername() gives the service address', () => {
-    expect(seen.get(`tcp:${WEB.address}:80`)).toMatchObject({ ok: true, peer: `${WEB.address}:80`, reply: expect.stringMatching(/^backend /) });
+    expect(seen.get(`tcp:${WEB.address}:80`)).toMatchObject({
+      ok: true,
+      peer: `${WEB.address}:80`,
+      reply: expect.stringMatching(/^backend /),
+    });
   });
 
   it('refuses TCP to a service without endpoints with ECONNREFUSED', () => {
@@ -87,7 +96,11 @@ describe.runIf(requirePrivileges())('socket hooks (cgroup connect4, sendmsg4, re
   });
 
   it('sends an unconnected UDP datagram to the backend, and the reply comes from the service address', () => {
-    expect(seen.get(`udp:${DNS.address}:53`)).toMatchObject({ ok: true, peer: `${DNS.address}:53`, reply: expect.stringMatching(/^backend /) });
+    expect(seen.get(`udp:${DNS.address}:53`)).toMatchObject({
+      ok: true,
+      peer: `${DNS.address}:53`,
+      reply: expect.stringMatching(/^backend /),
+    });
   });
 
   it('leaves a connection to an address that is not a service alone', () => {

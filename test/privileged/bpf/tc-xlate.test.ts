@@ -33,7 +33,15 @@ describe.runIf(requirePrivileges())('tc service translation (BPF_PROG_TEST_RUN)'
     const r = prog.testRun({ data: buildPacket(spec) });
     return { verdict: r.retval, out: parsePacket(r.data) };
   };
-  const syn = (dst: string, dport: number, sport = nextPort++): PacketSpec => ({ src: CLIENT, dst, sport, dport, proto: 'tcp', flags: TCP.SYN, seq: 7000 });
+  const syn = (dst: string, dport: number, sport = nextPort++): PacketSpec => ({
+    src: CLIENT,
+    dst,
+    sport,
+    dport,
+    proto: 'tcp',
+    flags: TCP.SYN,
+    seq: 7000,
+  });
 
   beforeAll(async () => {
     const pinRoot = net.pinDir('xlate');
@@ -59,7 +67,10 @@ describe.runIf(requirePrivileges())('tc service translation (BPF_PROG_TEST_RUN)'
 
   it.each([
     { name: 'TCP to a pod address', spec: { src: CLIENT, dst: '10.244.2.11', sport: 1234, dport: 8080, proto: 'tcp' } },
-    { name: 'TCP to a service address on a port it does not serve', spec: { src: CLIENT, dst: WEB, sport: 1234, dport: 81, proto: 'tcp' } },
+    {
+      name: 'TCP to a service address on a port it does not serve',
+      spec: { src: CLIENT, dst: WEB, sport: 1234, dport: 81, proto: 'tcp' },
+    },
     { name: 'UDP to a TCP-only service port', spec: { src: CLIENT, dst: WEB, sport: 1234, dport: 80, proto: 'udp' } },
   ] as Array<{ name: string; spec: PacketSpec }>)('passes $name untouched', ({ spec }) => {
     const input = buildPacket(spec);
@@ -79,18 +90,47 @@ describe.runIf(requirePrivileges())('tc service translation (BPF_PROG_TEST_RUN)'
     const sport = nextPort++;
     const first = run(syn(WEB, 80, sport));
     expect(first.verdict).toBe(TC_ACT_OK);
-    expect(first.out).toMatchObject({ src: CLIENT, sport, dst: '10.244.2.11', dport: 8080, ipChecksumOk: true, l4ChecksumOk: true });
+    expect(first.out).toMatchObject({
+      src: CLIENT,
+      sport,
+      dst: '10.244.2.11',
+      dport: 8080,
+      ipChecksumOk: true,
+      l4ChecksumOk: true,
+    });
 
-    const next = run({ src: CLIENT, dst: WEB, sport, dport: 80, proto: 'tcp', flags: TCP.ACK, payload: Buffer.from('GET / HTTP/1.1\r\n\r\n') });
+    const next = run({
+      src: CLIENT,
+      dst: WEB,
+      sport,
+      dport: 80,
+      proto: 'tcp',
+      flags: TCP.ACK,
+      payload: Buffer.from('GET / HTTP/1.1\r\n\r\n'),
+    });
     expect(next.out).toMatchObject({ dst: '10.244.2.11', dport: 8080, ipChecksumOk: true, l4ChecksumOk: true });
   });
 
   it('reverse-NATs the reply back to the service address', () => {
     const sport = nextPort++;
     run(syn(WEB, 80, sport));
-    const reply = run({ src: '10.244.2.11', dst: CLIENT, sport: 8080, dport: sport, proto: 'tcp', flags: TCP.SYN | TCP.ACK });
+    const reply = run({
+      src: '10.244.2.11',
+      dst: CLIENT,
+      sport: 8080,
+      dport: sport,
+      proto: 'tcp',
+      flags: TCP.SYN | TCP.ACK,
+    });
     expect(reply.verdict).toBe(TC_ACT_OK);
-    expect(reply.out).toMatchObject({ src: WEB, sport: 80, dst: CLIENT, dport: sport, ipChecksumOk: true, l4ChecksumOk: true });
+    expect(reply.out).toMatchObject({
+      src: WEB,
+      sport: 80,
+      dst: CLIENT,
+      dport: sport,
+      ipChecksumOk: true,
+      l4ChecksumOk: true,
+    });
   });
 
   it('refuses a TCP SYN to a service without endpoints with a RST sent back', () => {
@@ -119,7 +159,14 @@ describe.runIf(requirePrivileges())('tc service translation (BPF_PROG_TEST_RUN)'
     const q = run({ src: CLIENT, dst: DNS, sport, dport: 53, proto: 'udp', payload: Buffer.from('query') });
     expect(q.out).toMatchObject({ dst: '10.244.2.12', dport: 5353, ipChecksumOk: true, l4ChecksumOk: true });
     expect(q.out.l4Checksum).not.toBe(0);
-    const a = run({ src: '10.244.2.12', dst: CLIENT, sport: 5353, dport: sport, proto: 'udp', payload: Buffer.from('answer') });
+    const a = run({
+      src: '10.244.2.12',
+      dst: CLIENT,
+      sport: 5353,
+      dport: sport,
+      proto: 'udp',
+      payload: Buffer.from('answer'),
+    });
     expect(a.out).toMatchObject({ src: DNS, sport: 53, l4ChecksumOk: true });
 
     const none = run({ src: CLIENT, dst: DNS, sport: nextPort++, dport: 53, proto: 'udp', noUdpChecksum: true });
@@ -129,9 +176,30 @@ describe.runIf(requirePrivileges())('tc service translation (BPF_PROG_TEST_RUN)'
   it('hairpins a pod that reaches itself through its service', () => {
     const sport = nextPort++;
     const out = run(syn(SELF, 80, sport)).out;
-    expect(out).toMatchObject({ src: '169.254.42.1', sport, dst: CLIENT, dport: 8080, ipChecksumOk: true, l4ChecksumOk: true });
-    const reply = run({ src: CLIENT, dst: '169.254.42.1', sport: 8080, dport: sport, proto: 'tcp', flags: TCP.SYN | TCP.ACK }).out;
-    expect(reply).toMatchObject({ src: SELF, sport: 80, dst: CLIENT, dport: sport, ipChecksumOk: true, l4ChecksumOk: true });
+    expect(out).toMatchObject({
+      src: '169.254.42.1',
+      sport,
+      dst: CLIENT,
+      dport: 8080,
+      ipChecksumOk: true,
+      l4ChecksumOk: true,
+    });
+    const reply = run({
+      src: CLIENT,
+      dst: '169.254.42.1',
+      sport: 8080,
+      dport: sport,
+      proto: 'tcp',
+      flags: TCP.SYN | TCP.ACK,
+    }).out;
+    expect(reply).toMatchObject({
+      src: SELF,
+      sport: 80,
+      dst: CLIENT,
+      dport: sport,
+      ipChecksumOk: true,
+      l4ChecksumOk: true,
+    });
   });
 
   it('pins a client to one backend with ClientIP affinity, and spreads without it', () => {
@@ -169,15 +237,28 @@ describe.runIf(requirePrivileges())('tc service translation (BPF_PROG_TEST_RUN)'
     // The client closes, then connects straight to the pod from the same port.
     const direct = run(syn('10.244.2.11', 8080, sport));
     expect(direct.out).toMatchObject({ dst: '10.244.2.11', dport: 8080 });
-    const synAck = run({ src: '10.244.2.11', dst: CLIENT, sport: 8080, dport: sport, proto: 'tcp', flags: TCP.SYN | TCP.ACK });
+    const synAck = run({
+      src: '10.244.2.11',
+      dst: CLIENT,
+      sport: 8080,
+      dport: sport,
+      proto: 'tcp',
+      flags: TCP.SYN | TCP.ACK,
+    });
     expect(synAck.verdict).toBe(TC_ACT_OK);
     expect(synAck.out).toMatchObject({ src: '10.244.2.11', sport: 8080 }); // not rewritten to the service address
   });
 
   it('shows the flows it tracks', async () => {
     const flows = await dp.conntrack();
-    expect(flows.some((f) => f.direction === 'original' && f.destination === `${WEB}:80` && f.translatedTo === '10.244.2.11:8080')).toBe(true);
-    expect(flows.some((f) => f.direction === 'reply' && f.source === '10.244.2.11:8080' && f.translatedTo === `${WEB}:80`)).toBe(true);
+    expect(
+      flows.some(
+        (f) => f.direction === 'original' && f.destination === `${WEB}:80` && f.translatedTo === '10.244.2.11:8080',
+      ),
+    ).toBe(true);
+    expect(
+      flows.some((f) => f.direction === 'reply' && f.source === '10.244.2.11:8080' && f.translatedTo === `${WEB}:80`),
+    ).toBe(true);
     expect(flows.some((f) => f.hairpin)).toBe(true);
   });
 });

@@ -67,7 +67,14 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
 
   /** curl inside the node's namespace, where the servers listen on loopback. */
   const http = (path: string, port = METRICS): Reply => {
-    const out = net.exec(n1.ns, 'curl', ['-sS', '-o', '-', '-w', '\n%{http_code} %{content_type}', `http://127.0.0.1:${port}${path}`]);
+    const out = net.exec(n1.ns, 'curl', [
+      '-sS',
+      '-o',
+      '-',
+      '-w',
+      '\n%{http_code} %{content_type}',
+      `http://127.0.0.1:${port}${path}`,
+    ]);
     const i = out.lastIndexOf('\n');
     const [status, type = ''] = out.slice(i + 1).split(' ');
     const body = out.slice(0, i);
@@ -80,7 +87,8 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
     return { status: Number(status), body, json, type };
   };
   const cli = (...args: string[]) => net.exec(n1.ns, nodeBinary, [daemonMain, 'get', ...args]);
-  const bpftool = (map: string) => JSON.parse(run('bpftool', ['-j', 'map', 'dump', 'pinned', join(pinDir, map)])) as BpftoolEntry[];
+  const bpftool = (map: string) =>
+    JSON.parse(run('bpftool', ['-j', 'map', 'dump', 'pinned', join(pinDir, map)])) as BpftoolEntry[];
 
   /** Every entry of a map through the API, `limit` at a time. */
   const allPages = (map: string, limit: number, query = '') => {
@@ -110,7 +118,11 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
       ns: n1.ns,
       nodeName: 'n1',
       pinDir,
-      args: [`--manifests=${dir}`, `--metrics-bind-address=127.0.0.1:${METRICS}`, `--healthz-bind-address=127.0.0.1:${HEALTHZ}`],
+      args: [
+        `--manifests=${dir}`,
+        `--metrics-bind-address=127.0.0.1:${METRICS}`,
+        `--healthz-bind-address=127.0.0.1:${HEALTHZ}`,
+      ],
     });
     await daemon.waitForLog((r) => r.msg === 'synced');
   });
@@ -163,7 +175,13 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
       programmed: [{ address: '10.96.0.10', port: 80, protocol: 'TCP', backends: expect.any(Array) }],
     });
     expect(sp.endpoints).toHaveLength(4);
-    expect(sp.endpoints[0]).toMatchObject({ ip: '10.244.1.11', ready: true, serving: true, terminating: false, isLocal: true });
+    expect(sp.endpoints[0]).toMatchObject({
+      ip: '10.244.1.11',
+      ready: true,
+      serving: true,
+      terminating: false,
+      isLocal: true,
+    });
     const local = http('/v1/services/demo/local').json.items[0];
     expect(local.localEndpoints).toEqual(['10.244.1.11:8080']);
 
@@ -177,8 +195,21 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
     const r = http('/v1/maps');
     expect(r.status).toBe(200);
     const byName = Object.fromEntries(r.json.items.map((m: { name: string }) => [m.name, m]));
-    expect(Object.keys(byName).sort()).toEqual(['sy_affinity', 'sy_backends', 'sy_conntrack', 'sy_drops', 'sy_services', 'sy_slots', 'sy_sock_revnat']);
-    expect(byName.sy_services).toMatchObject({ type: 'hash', keySize: 8, valueSize: 16, pinPath: join(pinDir, 'sy_services') });
+    expect(Object.keys(byName).sort()).toEqual([
+      'sy_affinity',
+      'sy_backends',
+      'sy_conntrack',
+      'sy_drops',
+      'sy_services',
+      'sy_slots',
+      'sy_sock_revnat',
+    ]);
+    expect(byName.sy_services).toMatchObject({
+      type: 'hash',
+      keySize: 8,
+      valueSize: 16,
+      pinPath: join(pinDir, 'sy_services'),
+    });
     expect(byName.sy_services.entries).toBe(bpftool('sy_services').length);
     expect(byName.sy_services.maxEntries).toBeGreaterThan(byName.sy_services.entries);
     expect(byName.sy_services.memoryBytes).toBeGreaterThan(0);
@@ -207,7 +238,15 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
       .sort();
     const fromApi = items
       .map(({ key, value }) =>
-        JSON.stringify({ addr: key.addr, port: key.port, proto: key.proto, id: value.id, backends: value.backend_count, flags: value.flags, affinity: value.affinity_timeout }),
+        JSON.stringify({
+          addr: key.addr,
+          port: key.port,
+          proto: key.proto,
+          id: value.id,
+          backends: value.backend_count,
+          flags: value.flags,
+          affinity: value.affinity_timeout,
+        }),
       )
       .sort();
     expect(fromApi).toEqual(fromBpftool);
@@ -226,11 +265,16 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
   it('filters entries by field, across pages', () => {
     const one = http('/v1/maps/sy_services?filter=key.addr=10.96.0.14');
     expect(one.json.items).toEqual([
-      { key: { addr: '10.96.0.14', port: 80, proto: 'TCP' }, value: expect.objectContaining({ flags: ['affinity'], affinity_timeout: 300, backend_count: 4 }) },
+      {
+        key: { addr: '10.96.0.14', port: 80, proto: 'TCP' },
+        value: expect.objectContaining({ flags: ['affinity'], affinity_timeout: 300, backend_count: 4 }),
+      },
     ]);
     const bulk = allPages('sy_services', 4, '&filter=key.port=80,value.backend_count=2');
     expect(bulk.items.length).toBe(BULK);
-    expect(http('/v1/maps/sy_services?filter=key.proto=UDP').json.items.map((e: { key: { port: number } }) => e.key.port)).toEqual([53]);
+    expect(
+      http('/v1/maps/sy_services?filter=key.proto=UDP').json.items.map((e: { key: { port: number } }) => e.key.port),
+    ).toEqual([53]);
   });
 
   it('answers every error path with a JSON body and a stable code', () => {
@@ -241,7 +285,12 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
       ['/v1/maps/sy_services?limit=0', 400, 'ERR_API_BAD_REQUEST', /limit must be >= 1/],
       ['/v1/maps/sy_services?limit=lots', 400, 'ERR_API_BAD_REQUEST', /limit must be integer/],
       ['/v1/maps/sy_services?sort=key', 400, 'ERR_API_BAD_REQUEST', /must NOT have additional properties/],
-      ['/v1/maps/sy_services?filter=key.address=1', 400, 'ERR_API_BAD_REQUEST', /"key.address" is not one of: key.addr, key.port, key.proto/],
+      [
+        '/v1/maps/sy_services?filter=key.address=1',
+        400,
+        'ERR_API_BAD_REQUEST',
+        /"key.address" is not one of: key.addr, key.port, key.proto/,
+      ],
       ['/v1/maps/sy_services?filter=junk', 400, 'ERR_API_BAD_REQUEST', /not field=value/],
       ['/v1/maps/sy_services?continue=xyz', 400, 'ERR_API_BAD_CONTINUE', /not one this API issued/],
       ['/v1/services/demo/nope', 404, 'ERR_API_NOT_FOUND', /demo\/nope/],
@@ -273,7 +322,12 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
     const originals = web.items.filter((f: { direction: string }) => f.direction === 'original');
     expect(originals.length).toBeGreaterThanOrEqual(6);
     for (const f of originals) {
-      expect(f).toMatchObject({ protocol: 'TCP', client: client.ip, destination: '10.96.0.10:80', service: 'demo/web:http/TCP' });
+      expect(f).toMatchObject({
+        protocol: 'TCP',
+        client: client.ip,
+        destination: '10.96.0.10:80',
+        service: 'demo/web:http/TCP',
+      });
       expect(f.source).toMatch(new RegExp(`^${client.ip.replaceAll('.', '\\.')}:\\d+$`));
       expect(f.translatedTo).toMatch(/^10\.244\.\d\.1[12]:8080$/);
       expect(f.idleSeconds).toBeLessThan(60);
@@ -304,7 +358,9 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
     expect(r.status).toBe(200);
     expect(r.type).toMatch(/^text\/plain/);
     const value = (re: RegExp) => Number(re.exec(r.body)?.[1]);
-    expect(value(/^kubeproxy_sync_proxy_rules_last_timestamp_seconds (\S+)$/m)).toBeGreaterThan(Date.now() / 1000 - 600);
+    expect(value(/^kubeproxy_sync_proxy_rules_last_timestamp_seconds (\S+)$/m)).toBeGreaterThan(
+      Date.now() / 1000 - 600,
+    );
     expect(value(/^kubeproxy_sync_proxy_rules_duration_seconds_count (\d+)$/m)).toBeGreaterThanOrEqual(1);
     expect(value(/^kubeproxy_sync_full_proxy_rules_duration_seconds_count (\d+)$/m)).toBeGreaterThanOrEqual(1);
     expect(value(/^kubeproxy_sync_proxy_rules_service_changes_total (\d+)$/m)).toBeGreaterThanOrEqual(6 + BULK);
@@ -319,32 +375,64 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
   it('/proxyMode, /configz and /openapi.json', () => {
     expect(http('/proxyMode')).toMatchObject({ status: 200, body: 'ebpf' });
     expect(http('/configz').json).toMatchObject({
-      'kubeproxy.config.k8s.io': { kind: 'KubeProxyConfiguration', mode: 'ebpf', metricsBindAddress: `127.0.0.1:${METRICS}` },
+      'kubeproxy.config.k8s.io': {
+        kind: 'KubeProxyConfiguration',
+        mode: 'ebpf',
+        metricsBindAddress: `127.0.0.1:${METRICS}`,
+      },
       switchyard: { manifests: dir, ebpf: { bpffsRoot: pinDir } },
     });
     const doc = http('/openapi.json').json;
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(['/healthz', '/livez', '/readyz', '/metrics', '/v1/status', '/v1/services', '/v1/maps', '/v1/maps/{name}', '/v1/conntrack']),
+      expect.arrayContaining([
+        '/healthz',
+        '/livez',
+        '/readyz',
+        '/metrics',
+        '/v1/status',
+        '/v1/services',
+        '/v1/maps',
+        '/v1/maps/{name}',
+        '/v1/conntrack',
+      ]),
     );
   });
 
   it('switchyard get: tables and -o json|yaml', () => {
     const svc = cli('services', '-n', 'demo');
-    expect(svc.split('\n')[0]).toMatch(/^NAMESPACE\s+NAME\s+PORT\s+TYPE\s+CLUSTER-IP\s+READY\s+CLUSTER-ENDPOINTS\s+LOCAL-ENDPOINTS$/);
-    expect(svc).toMatch(/demo\s+web\s+http:80\/TCP\s+ClusterIP\s+10\.96\.0\.10\s+4\/4\s+10\.244\.1\.11:8080,10\.244\.1\.12:8080,10\.244\.2\.11:8080 \+ 1 more\.\.\.\s+-/);
+    expect(svc.split('\n')[0]).toMatch(
+      /^NAMESPACE\s+NAME\s+PORT\s+TYPE\s+CLUSTER-IP\s+READY\s+CLUSTER-ENDPOINTS\s+LOCAL-ENDPOINTS$/,
+    );
+    expect(svc).toMatch(
+      /demo\s+web\s+http:80\/TCP\s+ClusterIP\s+10\.96\.0\.10\s+4\/4\s+10\.244\.1\.11:8080,10\.244\.1\.12:8080,10\.244\.2\.11:8080 \+ 1 more\.\.\.\s+-/,
+    );
     // The CLI follows continue tokens: all service ports arrive through pages of 5.
     expect(cli('services', '--chunk-size', '5').trim().split('\n')).toHaveLength(1 + 6 + BULK);
     expect(cli('maps')).toMatch(/^NAME\s+TYPE\s+KEY\s+VALUE\s+MAX-ENTRIES\s+ENTRIES\s+MEMORY\n/);
     const map = cli('map', 'sy_services', '--filter', 'key.addr=10.96.0.14');
-    expect(map).toMatch(/^ADDR\s+PORT\s+PROTO\s+ID\s+BACKEND-COUNT\s+FLAGS\s+AFFINITY-TIMEOUT\n10\.96\.0\.14\s+80\s+TCP\s+\d+\s+4\s+affinity\s+300\n$/);
-    expect(cli('conntrack', '--client', client.ip)).toMatch(/^PROTOCOL\s+DIRECTION\s+SOURCE\s+DESTINATION\s+TRANSLATED-TO\s+SERVICE\s+BACKEND\s+FLAGS\s+IDLE\n/);
+    expect(map).toMatch(
+      /^ADDR\s+PORT\s+PROTO\s+ID\s+BACKEND-COUNT\s+FLAGS\s+AFFINITY-TIMEOUT\n10\.96\.0\.14\s+80\s+TCP\s+\d+\s+4\s+affinity\s+300\n$/,
+    );
+    expect(cli('conntrack', '--client', client.ip)).toMatch(
+      /^PROTOCOL\s+DIRECTION\s+SOURCE\s+DESTINATION\s+TRANSLATED-TO\s+SERVICE\s+BACKEND\s+FLAGS\s+IDLE\n/,
+    );
     expect(cli('status')).toMatch(/^Mode:\s+ebpf\n/);
-    expect(JSON.parse(cli('map', 'sy_backends', '-o', 'json', '--chunk-size', '7')).items).toHaveLength(bpftool('sy_backends').length);
+    expect(JSON.parse(cli('map', 'sy_backends', '-o', 'json', '--chunk-size', '7')).items).toHaveLength(
+      bpftool('sy_backends').length,
+    );
     expect(cli('status', '-o', 'yaml')).toMatch(/^mode: ebpf$/m);
     // Errors: the server's code and message; usage errors exit 2.
-    const nf = run('ip', ['netns', 'exec', n1.ns, 'sh', '-c', `'${nodeBinary}' '${daemonMain}' get map sy_nope; echo "exit=$?"`], { allowFail: true });
+    const nf = run(
+      'ip',
+      ['netns', 'exec', n1.ns, 'sh', '-c', `'${nodeBinary}' '${daemonMain}' get map sy_nope; echo "exit=$?"`],
+      { allowFail: true },
+    );
     expect(nf).toMatch(/exit=1/);
-    const usage = run('ip', ['netns', 'exec', n1.ns, 'sh', '-c', `'${nodeBinary}' '${daemonMain}' get pods 2>&1; echo "exit=$?"`], { allowFail: true });
+    const usage = run(
+      'ip',
+      ['netns', 'exec', n1.ns, 'sh', '-c', `'${nodeBinary}' '${daemonMain}' get pods 2>&1; echo "exit=$?"`],
+      { allowFail: true },
+    );
     expect(usage).toMatch(/unknown resource "pods"[\s\S]*exit=2/);
   });
 
@@ -353,7 +441,11 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
       ns: n1.ns,
       nodeName: 'n1',
       pinDir: net.pinDir('other'),
-      args: [`--manifests=${dir}`, `--metrics-bind-address=127.0.0.1:${METRICS}`, `--healthz-bind-address=127.0.0.1:${HEALTHZ}`],
+      args: [
+        `--manifests=${dir}`,
+        `--metrics-bind-address=127.0.0.1:${METRICS}`,
+        `--healthz-bind-address=127.0.0.1:${HEALTHZ}`,
+      ],
     });
     expect(await other.proc.exited).toBe(1);
     const fatal = other.logs().find((r) => r.msg === 'cannot start');

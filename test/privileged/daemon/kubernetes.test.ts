@@ -14,7 +14,7 @@ import { nodeBinary } from '../../harness/paths.js';
 import { requirePrivileges } from '../../harness/privileged.js';
 import { agentPath, holdConnection, startServers, tcpProbe, type ProbeResult } from '../../harness/traffic.js';
 
-const names = (rs: ProbeResult[]) => new Set(rs.filter((r) => r.ok).map((r) => r.name ?? "?"));
+const names = (rs: ProbeResult[]) => new Set(rs.filter((r) => r.ok).map((r) => r.name ?? '?'));
 
 const service = (name: string, ip: string, extra: Record<string, unknown> = {}) => ({
   apiVersion: 'v1',
@@ -29,7 +29,10 @@ const slice = (name: string, svc: string, pods: Pod[], extra: { endpoints?: unkn
   metadata: { name, namespace: 'default', labels: { 'kubernetes.io/service-name': svc } },
   addressType: 'IPv4',
   ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-  endpoints: [...pods.map((p) => ({ addresses: [p.ip], nodeName: p.node, conditions: { ready: true } })), ...(extra.endpoints ?? [])],
+  endpoints: [
+    ...pods.map((p) => ({ addresses: [p.ip], nodeName: p.node, conditions: { ready: true } })),
+    ...(extra.endpoints ?? []),
+  ],
 });
 
 /** Probes until every attempt succeeds and reaches exactly `expected` pods, or the deadline passes. */
@@ -54,7 +57,12 @@ describe.runIf(requirePrivileges())('switchyard against the Kubernetes API (ebpf
 
   const start = (node: string) => {
     const n = cluster.nodes.find((x) => x.name === node)!;
-    const d = startDaemon(net, { ns: n.ns, nodeName: node, pinDir: `/sys/fs/bpf/${net.prefix}${node}`, args: [`--kubeconfig=${kubeconfig}`] });
+    const d = startDaemon(net, {
+      ns: n.ns,
+      nodeName: node,
+      pinDir: `/sys/fs/bpf/${net.prefix}${node}`,
+      args: [`--kubeconfig=${kubeconfig}`],
+    });
     daemons.set(node, d);
     return d;
   };
@@ -83,8 +91,16 @@ describe.runIf(requirePrivileges())('switchyard against the Kubernetes API (ebpf
       await fwd.waitFor(/^ready$/m);
     }
     kubeconfig = writeKubeconfig(dir, 'http://127.0.0.1:6443');
-    api.create({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1', labels: { 'topology.kubernetes.io/zone': 'a' } } });
-    api.create({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n2', labels: { 'topology.kubernetes.io/zone': 'b' } } });
+    api.create({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'n1', labels: { 'topology.kubernetes.io/zone': 'a' } },
+    });
+    api.create({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'n2', labels: { 'topology.kubernetes.io/zone': 'b' } },
+    });
     api.create(service('web', '10.96.0.10'));
     api.create(slice('web-1', 'web', pods.slice(0, 2)));
     for (const n of cluster.nodes) start(n.name);
@@ -100,7 +116,11 @@ describe.runIf(requirePrivileges())('switchyard against the Kubernetes API (ebpf
   it('programs what the API holds at start-up, attaching to every interface of the node', async () => {
     // (Retried: on a loaded machine one probe of the quick look can miss its 500 ms.)
     expect(await eventually(() => reaches('10.96.0.10:80', pods.slice(0, 2)), 5000)).toBeLessThan(5000);
-    const attached = daemons.get('n1')!.logs().filter((r) => r.msg === 'attached tc ingress').map((r) => r.interface);
+    const attached = daemons
+      .get('n1')!
+      .logs()
+      .filter((r) => r.msg === 'attached tc ingress')
+      .map((r) => r.interface);
     expect(new Set(attached)).toEqual(new Set(['wire', 'p1', 'p2']));
   });
 
@@ -151,12 +171,24 @@ describe.runIf(requirePrivileges())('switchyard against the Kubernetes API (ebpf
   });
 
   it('skips malformed objects with a log line and keeps serving the rest', async () => {
-    api.create({ ...service('bad', '10.96.0.50'), spec: { clusterIP: '10.96.0.50', ports: [{ name: 'x', port: 99999 }] } });
-    api.create(slice('web-2', 'web', [pods[1]!], { endpoints: [{ addresses: ['300.1.2.3'] }, { addresses: ['10.244.1.12', 'garbage'] }] }));
+    api.create({
+      ...service('bad', '10.96.0.50'),
+      spec: { clusterIP: '10.96.0.50', ports: [{ name: 'x', port: 99999 }] },
+    });
+    api.create(
+      slice('web-2', 'web', [pods[1]!], {
+        endpoints: [{ addresses: ['300.1.2.3'] }, { addresses: ['10.244.1.12', 'garbage'] }],
+      }),
+    );
     await daemons.get('n1')!.waitForLog((r) => r.msg === 'skipping invalid object' && r.object === 'default/bad');
     // web-1 is empty by now: web is web-2's one valid endpoint (n1p2; the bad addresses are dropped).
     await eventually(() => reaches('10.96.0.10:80', [pods[1]!]), 3000);
-    expect(daemons.get('n1')!.logs().some((r) => r.msg === 'ignoring part of an object')).toBe(true);
+    expect(
+      daemons
+        .get('n1')!
+        .logs()
+        .some((r) => r.msg === 'ignoring part of an object'),
+    ).toBe(true);
     expect(daemons.get('n1')!.proc.child.exitCode).toBeNull();
   });
 
@@ -166,7 +198,7 @@ describe.runIf(requirePrivileges())('switchyard against the Kubernetes API (ebpf
     await eventually(() => reaches('10.96.0.10:80', pods), 2000);
     const held = await holdConnection(net, client.ns, '10.96.0.10:80');
     try {
-      expect((await held.send('before'))).toMatch(/before/);
+      expect(await held.send('before')).toMatch(/before/);
       const old = daemons.get('n1')!;
       expect(await old.stop('SIGTERM')).toBe(0);
       expect(old.logs().some((r) => r.msg === 'stopped; the dataplane keeps serving what was programmed')).toBe(true);
@@ -176,7 +208,9 @@ describe.runIf(requirePrivileges())('switchyard against the Kubernetes API (ebpf
 
       const fresh = start('n1');
       const first = await fresh.waitForLog((r) => r.msg === 'synced');
-      expect(fresh.logs().some((r) => r.msg === 'adopted the service ports an earlier run left in the pinned maps')).toBe(true);
+      expect(
+        fresh.logs().some((r) => r.msg === 'adopted the service ports an earlier run left in the pinned maps'),
+      ).toBe(true);
       expect(first.written).toBe(0); // everything was already as desired: nothing rewritten
       expect(await held.send('after')).toMatch(/after/);
       expect(await reaches('10.96.0.10:80', pods)).toBe(true);

@@ -43,13 +43,18 @@ describe.runIf(requirePrivileges())('switchyard --manifests (standalone mode)', 
   /** Stands for the node's own processes: the socket hooks go on this test cgroup, never a root. */
   let cgroup: string;
   const fromNode = (target: string): ProbeResult[] =>
-    run('sh', ['-c', `echo $$ > '${cgroup}/cgroup.procs' && exec ip netns exec '${n1.ns}' '${nodeBinary}' '${agentPath}' tcp --target ${target} --count 8 --timeout 1000`])
+    run('sh', [
+      '-c',
+      `echo $$ > '${cgroup}/cgroup.procs' && exec ip netns exec '${n1.ns}' '${nodeBinary}' '${agentPath}' tcp --target ${target} --count 8 --timeout 1000`,
+    ])
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as ProbeResult);
   /** Programs attached to the test cgroup, by bpftool. */
-  const cgroupPrograms = () => (JSON.parse(run('bpftool', ['-j', 'cgroup', 'show', cgroup]).trim() || '[]') as unknown[]).length;
-  const web = (): Promise<ProbeResult[]> => tcpProbe(net, client.ns, '10.96.0.10:80', { count: 40, concurrency: 4, timeoutMs: 1000 });
+  const cgroupPrograms = () =>
+    (JSON.parse(run('bpftool', ['-j', 'cgroup', 'show', cgroup]).trim() || '[]') as unknown[]).length;
+  const web = (): Promise<ProbeResult[]> =>
+    tcpProbe(net, client.ns, '10.96.0.10:80', { count: 40, concurrency: 4, timeoutMs: 1000 });
 
   beforeAll(async () => {
     cluster = buildCluster(net, { nodes: 2, podsPerNode: 2, client: false });
@@ -59,7 +64,12 @@ describe.runIf(requirePrivileges())('switchyard --manifests (standalone mode)', 
     cpSync(join(repoRoot, 'examples', 'demo'), dir, { recursive: true });
     pinDir = net.pinDir('n1');
     cgroup = net.cgroup('n1-host');
-    daemon = startDaemon(net, { ns: n1.ns, nodeName: 'n1', pinDir, args: [`--manifests=${dir}`, `--cgroup-root=${cgroup}`] });
+    daemon = startDaemon(net, {
+      ns: n1.ns,
+      nodeName: 'n1',
+      pinDir,
+      args: [`--manifests=${dir}`, `--cgroup-root=${cgroup}`],
+    });
     await daemon.waitForLog((r) => r.msg === 'synced');
   });
   afterAll(async () => {
@@ -81,7 +91,10 @@ describe.runIf(requirePrivileges())('switchyard --manifests (standalone mode)', 
   it('follows an edit to a file', async () => {
     const file = join(dir, 'endpointslices.yaml');
     const text = readFileSync(file, 'utf8');
-    writeFileSync(file, text.replace('- { addresses: [10.244.2.11], nodeName: n2, conditions: { ready: true } }\n', ''));
+    writeFileSync(
+      file,
+      text.replace('- { addresses: [10.244.2.11], nodeName: n2, conditions: { ready: true } }\n', ''),
+    );
     const rs = await eventually(web, (r) => names(r).join() === 'n1p1,n1p2,n2p2');
     expect(names(rs)).toEqual(['n1p1', 'n1p2', 'n2p2']);
     writeFileSync(file, text);
@@ -92,14 +105,31 @@ describe.runIf(requirePrivileges())('switchyard --manifests (standalone mode)', 
     const file = join(dir, 'services.yaml');
     const good = readFileSync(file, 'utf8');
     const syncsBefore = daemon.syncs().length;
-    writeFileSync(file, good.replace('ports: [{ name: http, port: 80, targetPort: http }]', 'ports: [{ name: http, port: 80, targetPort: http }'));
+    writeFileSync(
+      file,
+      good.replace(
+        'ports: [{ name: http, port: 80, targetPort: http }]',
+        'ports: [{ name: http, port: 80, targetPort: http }',
+      ),
+    );
     const err = await daemon.waitForLog((r) => r.level >= 50 && String(r.file).endsWith('services.yaml'));
     expect(err.msg).toMatch(/keeping its last good objects \(6\)/);
     // Nothing was withdrawn: the same backends answer, and no sync removed anything.
     expect(names(await web())).toHaveLength(4);
-    expect(daemon.syncs().slice(syncsBefore).every((s) => s.removed === 0)).toBe(true);
+    expect(
+      daemon
+        .syncs()
+        .slice(syncsBefore)
+        .every((s) => s.removed === 0),
+    ).toBe(true);
     // The fix moves web to port 81.
-    writeFileSync(file, good.replace('ports: [{ name: http, port: 80, targetPort: http }]', 'ports: [{ name: http, port: 81, targetPort: http }]'));
+    writeFileSync(
+      file,
+      good.replace(
+        'ports: [{ name: http, port: 80, targetPort: http }]',
+        'ports: [{ name: http, port: 81, targetPort: http }]',
+      ),
+    );
     const rs = await eventually(
       () => tcpProbe(net, client.ns, '10.96.0.10:81', { count: 4, timeoutMs: 1000 }),
       (r) => r.every((x) => x.ok),
@@ -123,10 +153,19 @@ describe.runIf(requirePrivileges())('switchyard --manifests (standalone mode)', 
     expect(cgroupPrograms()).toBe(4);
     expect(await daemon.stop()).toBe(0);
     expect(fromNode('10.96.0.10:80').filter((r) => !r.ok)).toEqual([]); // pinned links outlive the process
-    daemon = startDaemon(net, { ns: n1.ns, nodeName: 'n1', pinDir, args: [`--manifests=${dir}`, `--cgroup-root=${cgroup}`] });
+    daemon = startDaemon(net, {
+      ns: n1.ns,
+      nodeName: 'n1',
+      pinDir,
+      args: [`--manifests=${dir}`, `--cgroup-root=${cgroup}`],
+    });
     await daemon.waitForLog((r) => r.msg === 'synced');
     expect(cgroupPrograms()).toBe(4); // the new links replaced the old ones
-    expect(run('ls', [join(pinDir, 'links')]).trim().split('\n')).toHaveLength(4);
+    expect(
+      run('ls', [join(pinDir, 'links')])
+        .trim()
+        .split('\n'),
+    ).toHaveLength(4);
     expect(fromNode('10.96.0.10:80').filter((r) => !r.ok)).toEqual([]);
   });
 
@@ -136,7 +175,14 @@ describe.runIf(requirePrivileges())('switchyard --manifests (standalone mode)', 
     expect(hasOurFilter(net, n1.ns, 'wire')).toBe(true);
     expect(run('ls', [pinDir]).trim().split('\n')).toContain('sy_services');
     // As the daemon runs: in the node's network namespace, with the host's bpffs.
-    run('nsenter', [`--net=${net.netnsPath(n1.ns)}`, '--', nodeBinary, daemonMain, `--bpffs-root=${pinDir}`, '--cleanup']);
+    run('nsenter', [
+      `--net=${net.netnsPath(n1.ns)}`,
+      '--',
+      nodeBinary,
+      daemonMain,
+      `--bpffs-root=${pinDir}`,
+      '--cleanup',
+    ]);
     for (const dev of ['wire', 'p1', 'p2', 'p3']) expect(hasOurFilter(net, n1.ns, dev)).toBe(false);
     expect(cgroupPrograms()).toBe(0);
     expect(run('ls', ['/sys/fs/bpf']).includes(`${net.prefix}n1`)).toBe(false);

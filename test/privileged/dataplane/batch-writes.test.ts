@@ -8,8 +8,20 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BpfErrorCode, BpfMap, type TypedMap } from '../../../control/bpf/index.js';
-import { EbpfDataplane, type ProgrammedServicePort, type ServicePortSpec } from '../../../control/proxiers/ebpf/dataplane.js';
-import type { AffinityKey, AffinityValue, BackendValue, ServiceKey, ServiceValue, SlotKey, SlotValue } from '../../../control/proxiers/ebpf/maps.js';
+import {
+  EbpfDataplane,
+  type ProgrammedServicePort,
+  type ServicePortSpec,
+} from '../../../control/proxiers/ebpf/dataplane.js';
+import type {
+  AffinityKey,
+  AffinityValue,
+  BackendValue,
+  ServiceKey,
+  ServiceValue,
+  SlotKey,
+  SlotValue,
+} from '../../../control/proxiers/ebpf/maps.js';
 import { TestNet } from '../../harness/netns.js';
 import { repoRoot } from '../../harness/paths.js';
 import { requirePrivileges } from '../../harness/privileged.js';
@@ -19,11 +31,19 @@ const objectDir = `${repoRoot}/build/bpf`;
 const serviceAddress = (i: number) => `10.96.${(i >> 8) & 255}.${i & 255}`;
 /** `n` endpoints of service port `i`, starting at the `from`-th; distinct across service ports. */
 const endpoints = (i: number, n: number, from = 0) =>
-  Array.from({ length: n }, (_, j) => ({ address: `10.${100 + ((i >> 8) & 63)}.${i & 255}.${from + j + 1}`, port: 8080 }));
+  Array.from({ length: n }, (_, j) => ({
+    address: `10.${100 + ((i >> 8) & 63)}.${i & 255}.${from + j + 1}`,
+    port: 8080,
+  }));
 
 /** Service port `i` as first programmed: mostly TCP with 10 endpoints; some UDP, affine, empty, dropping. */
 function initial(i: number): ServicePortSpec {
-  const spec: ServicePortSpec = { address: serviceAddress(i), port: 80, protocol: i % 7 === 0 ? 'UDP' : 'TCP', backends: endpoints(i, 10) };
+  const spec: ServicePortSpec = {
+    address: serviceAddress(i),
+    port: 80,
+    protocol: i % 7 === 0 ? 'UDP' : 'TCP',
+    backends: endpoints(i, 10),
+  };
   if (i % 11 === 0) spec.affinityTimeoutSeconds = 300;
   if (i % 97 === 0) spec.backends = [];
   if (i % 194 === 0) spec.dropWhenEmpty = true;
@@ -32,7 +52,8 @@ function initial(i: number): ServicePortSpec {
 
 /** A service port without its id: ids are the dataplane's, not the caller's. */
 const specOf = ({ id: _id, ...spec }: ProgrammedServicePort): ServicePortSpec => spec;
-const byKey = (a: ServicePortSpec, b: ServicePortSpec) => `${a.address}:${a.port}/${a.protocol}`.localeCompare(`${b.address}:${b.port}/${b.protocol}`);
+const byKey = (a: ServicePortSpec, b: ServicePortSpec) =>
+  `${a.address}:${a.port}/${a.protocol}`.localeCompare(`${b.address}:${b.port}/${b.protocol}`);
 /** A spec as the maps give it back: dropWhenEmpty only means something without backends. */
 const asRead = (s: ServicePortSpec): ServicePortSpec => {
   const { dropWhenEmpty, ...rest } = s;
@@ -127,7 +148,10 @@ describe.runIf(requirePrivileges())('ebpf dataplane: batch writes', () => {
   it('changes the endpoints of many service ports and removes others in one batch, leaving no strays', async () => {
     const { dp, pinRoot } = await open('change');
     await dp.apply({ upsert: first, remove: [] });
-    expect(await dp.apply({ upsert: changed, remove: removed })).toEqual({ written: changed.length, removed: removed.length });
+    expect(await dp.apply({ upsert: changed, remove: removed })).toEqual({
+      written: changed.length,
+      removed: removed.length,
+    });
     expect(sorted((await dp.servicesInMaps()).map(specOf))).toEqual(sorted(second));
     expect(sorted(dp.programmed().map(specOf))).toEqual(sorted(second));
     const raw = openRaw(pinRoot);
@@ -152,7 +176,9 @@ describe.runIf(requirePrivileges())('ebpf dataplane: batch writes', () => {
     await batched.apply({ upsert: second, remove: removed });
     for (const s of removed) single.deleteService(s);
     for (const s of second) single.upsertService(s);
-    expect(sorted((await batched.servicesInMaps()).map(specOf))).toEqual(sorted((await single.servicesInMaps()).map(specOf)));
+    expect(sorted((await batched.servicesInMaps()).map(specOf))).toEqual(
+      sorted((await single.servicesInMaps()).map(specOf)),
+    );
   });
 
   it('never shows a half-written service port while a batch runs', async () => {
@@ -182,7 +208,9 @@ describe.runIf(requirePrivileges())('ebpf dataplane: batch writes', () => {
           for (let slot = 0; slot < before.backend_count; slot++) {
             const s = raw.slots.get({ service_id: before.id, slot });
             const b = s && raw.backends.get(s.backend_id);
-            found.push(b ? `${b.addr}:${b.port}` : s ? `slot ${slot}: no backend ${s.backend_id}` : `slot ${slot} missing`);
+            found.push(
+              b ? `${b.addr}:${b.port}` : s ? `slot ${slot}: no backend ${s.backend_id}` : `slot ${slot} missing`,
+            );
           }
           // The entry changed meanwhile: this read straddled the switch, as no packet's does.
           if (JSON.stringify(raw.services.get(key)) !== JSON.stringify(before)) continue;
@@ -209,15 +237,22 @@ describe.runIf(requirePrivileges())('ebpf dataplane: batch writes', () => {
     const raw = openRaw(pinRoot);
     try {
       const ids = new Map(dp.programmed().map((p) => [p.address, p]));
-      const backendIdOf = (p: ProgrammedServicePort, slot: number) => raw.slots.get({ service_id: p.id, slot })!.backend_id;
+      const backendIdOf = (p: ProgrammedServicePort, slot: number) =>
+        raw.slots.get({ service_id: p.id, slot })!.backend_id;
       // Clients of affine service ports, each pinned to the service's slot-9 backend
       // (the one the shrinking change removes) and slot-0 one.
       const affine = first.filter((s) => s.affinityTimeoutSeconds !== undefined && s.backends.length === 10);
       const entries: Array<[AffinityKey, AffinityValue]> = [];
       for (const s of affine) {
         const p = ids.get(s.address)!;
-        entries.push([{ service_id: p.id, client: '10.244.9.1' }, { last_used_ns: 1n, backend_id: backendIdOf(p, 0) }]);
-        entries.push([{ service_id: p.id, client: '10.244.9.2' }, { last_used_ns: 1n, backend_id: backendIdOf(p, 9) }]);
+        entries.push([
+          { service_id: p.id, client: '10.244.9.1' },
+          { last_used_ns: 1n, backend_id: backendIdOf(p, 0) },
+        ]);
+        entries.push([
+          { service_id: p.id, client: '10.244.9.2' },
+          { last_used_ns: 1n, backend_id: backendIdOf(p, 9) },
+        ]);
       }
       await raw.affinity.setMany(entries);
       await dp.apply({ upsert: changed, remove: removed });
@@ -249,7 +284,12 @@ describe.runIf(requirePrivileges())('ebpf dataplane: batch writes', () => {
     const raw = openRaw(pinRoot);
     try {
       // An affinity entry no programmed service owns: the clean-up after a failure removes it.
-      await raw.affinity.setMany([[{ service_id: 4242, client: '10.244.9.9' }, { last_used_ns: 1n, backend_id: 1 }]]);
+      await raw.affinity.setMany([
+        [
+          { service_id: 4242, client: '10.244.9.9' },
+          { last_used_ns: 1n, backend_id: 1 },
+        ],
+      ]);
       await expect(dp.apply({ upsert: first, remove: [] })).rejects.toMatchObject({ code: BpfErrorCode.MapFull });
       const inMaps = (await dp.servicesInMaps()).map(specOf);
       expect(inMaps.length).toBe(1000);
@@ -275,8 +315,12 @@ describe.runIf(requirePrivileges())('ebpf dataplane: batch writes', () => {
 
   it('refuses a change that names a service port twice, before writing anything', async () => {
     const { dp } = await open('refuse');
-    await expect(dp.apply({ upsert: [first[1]!, ...first.slice(2, 40), first[1]!], remove: [] })).rejects.toThrow(/twice in one change/);
-    await expect(dp.apply({ upsert: [{ ...first[5]!, port: 0 }, ...first.slice(6, 40)], remove: [] })).rejects.toThrow(/out of range/);
+    await expect(dp.apply({ upsert: [first[1]!, ...first.slice(2, 40), first[1]!], remove: [] })).rejects.toThrow(
+      /twice in one change/,
+    );
+    await expect(dp.apply({ upsert: [{ ...first[5]!, port: 0 }, ...first.slice(6, 40)], remove: [] })).rejects.toThrow(
+      /out of range/,
+    );
     expect(await dp.servicesInMaps()).toEqual([]);
   });
 });

@@ -13,7 +13,8 @@ import { repoRoot } from '../../harness/paths.js';
 import { requirePrivileges } from '../../harness/privileged.js';
 
 const objectDir = `${repoRoot}/build/bpf`;
-const backends = (n: number, port: number) => Array.from({ length: n }, (_, i) => ({ address: `10.244.${1 + (i >> 1)}.${11 + (i & 1)}`, port }));
+const backends = (n: number, port: number) =>
+  Array.from({ length: n }, (_, i) => ({ address: `10.244.${1 + (i >> 1)}.${11 + (i & 1)}`, port }));
 const SERVICES: ServicePortSpec[] = [
   { address: '10.96.0.10', port: 80, protocol: 'TCP', backends: backends(4, 8080) },
   { address: '10.96.0.12', port: 53, protocol: 'UDP', backends: backends(3, 5353) },
@@ -30,7 +31,15 @@ function conntrackOf(pinRoot: string) {
 
 const flow = (i: number): [CtKey, CtEntry] => [
   { saddr: `10.244.9.${1 + (i % 200)}`, daddr: '10.96.0.10', sport: 20000 + i, dport: 80, proto: 6, dir: 0 },
-  { last_seen_ns: 1n, nat_addr: '10.244.1.11', nat_port: 8080, flags: 0, client_addr: '0.0.0.0', service_id: 1, backend_id: 1 },
+  {
+    last_seen_ns: 1n,
+    nat_addr: '10.244.1.11',
+    nat_port: 8080,
+    flags: 0,
+    client_addr: '0.0.0.0',
+    service_id: 1,
+    backend_id: 1,
+  },
 ];
 
 const pinnedInfo = (pinRoot: string, name: string) => {
@@ -54,13 +63,25 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
     const ct = conntrackOf(pinRoot);
     await ct.setMany(Array.from({ length: FLOWS }, (_, i) => flow(i)));
     ct.map.close();
-    const before = { services: pinnedInfo(pinRoot, 'sy_services'), conntrack: pinnedInfo(pinRoot, 'sy_conntrack'), slots: pinnedInfo(pinRoot, 'sy_slots') };
+    const before = {
+      services: pinnedInfo(pinRoot, 'sy_services'),
+      conntrack: pinnedInfo(pinRoot, 'sy_conntrack'),
+      slots: pinnedInfo(pinRoot, 'sy_slots'),
+    };
 
     const migrated: PinnedMapMigration[] = [];
     const mapSizes = { sy_services: 4096, sy_conntrack: 131072 };
     const again = await EbpfDataplane.open({ objectDir, pinRoot, mapSizes, onMigrated: (m) => migrated.push(m) });
     try {
-      expect(migrated.map(({ map, oldMaxEntries, newMaxEntries, entries, entriesCopied }) => ({ map, oldMaxEntries, newMaxEntries, entries, entriesCopied }))).toEqual([
+      expect(
+        migrated.map(({ map, oldMaxEntries, newMaxEntries, entries, entriesCopied }) => ({
+          map,
+          oldMaxEntries,
+          newMaxEntries,
+          entries,
+          entriesCopied,
+        })),
+      ).toEqual([
         { map: 'sy_services', oldMaxEntries: 65536, newMaxEntries: 4096, entries: 3, entriesCopied: 3 },
         { map: 'sy_conntrack', oldMaxEntries: 262144, newMaxEntries: 131072, entries: FLOWS, entriesCopied: FLOWS },
       ]);
@@ -73,7 +94,12 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
       // The new maps keep their BTF: typed views (and the check on the next start) work.
       expect(BpfMap.openPinned(join(pinRoot, 'sy_services')).btf()?.key?.name).toBe('sy_service_key');
       // Entries present: the dataplane adopts the services, the flows are there.
-      expect(again.programmed().map((p) => p.address).sort()).toEqual(SERVICES.map((s) => s.address).sort());
+      expect(
+        again
+          .programmed()
+          .map((p) => p.address)
+          .sort(),
+      ).toEqual(SERVICES.map((s) => s.address).sort());
       const flows = await again.conntrack();
       expect(flows).toHaveLength(FLOWS);
       expect(flows.map((f) => f.source)).toContain('10.244.9.1:20000');
@@ -113,10 +139,20 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
     await ct.setMany(Array.from({ length: FLOWS }, (_, i) => flow(i)));
     ct.map.close();
     const migrated: PinnedMapMigration[] = [];
-    const dp = await EbpfDataplane.open({ objectDir, pinRoot, mapSizes: { sy_conntrack: 100 }, onMigrated: (m) => migrated.push(m) });
+    const dp = await EbpfDataplane.open({
+      objectDir,
+      pinRoot,
+      mapSizes: { sy_conntrack: 100 },
+      onMigrated: (m) => migrated.push(m),
+    });
     try {
       expect(migrated).toHaveLength(1);
-      expect(migrated[0]).toMatchObject({ map: 'sy_conntrack', oldMaxEntries: 262144, newMaxEntries: 100, entries: FLOWS });
+      expect(migrated[0]).toMatchObject({
+        map: 'sy_conntrack',
+        oldMaxEntries: 262144,
+        newMaxEntries: 100,
+        entries: FLOWS,
+      });
       const kept = (await dp.conntrack()).length;
       expect(migrated[0]!.entriesCopied).toBe(kept);
       expect(kept).toBeGreaterThan(0);
@@ -157,7 +193,7 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
     expect(existsSync(join(pinRoot, 'sy_services'))).toBe(false);
   });
 
-  it('BpfObject.load (without migration) refuses another size with the difference instead of libbpf\'s EINVAL', async () => {
+  it("BpfObject.load (without migration) refuses another size with the difference instead of libbpf's EINVAL", async () => {
     const pinRoot = net.pinDir('sync');
     BpfObject.load(join(objectDir, 'tc.bpf.o'), { pinRoot }).close();
     const err = (() => {

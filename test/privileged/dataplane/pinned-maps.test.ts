@@ -4,13 +4,18 @@
 // through services programmed by the real daemon is the e2e suite's
 // (test/privileged/e2e); packet-level translation is test/privileged/bpf's.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EbpfDataplane, type ProgrammedServicePort, type ServicePortSpec } from '../../../control/proxiers/ebpf/dataplane.js';
+import {
+  EbpfDataplane,
+  type ProgrammedServicePort,
+  type ServicePortSpec,
+} from '../../../control/proxiers/ebpf/dataplane.js';
 import { TestNet } from '../../harness/netns.js';
 import { repoRoot } from '../../harness/paths.js';
 import { requirePrivileges } from '../../harness/privileged.js';
 
 const objectDir = `${repoRoot}/build/bpf`;
-const backends = (n: number, port: number) => Array.from({ length: n }, (_, i) => ({ address: `10.244.${1 + (i >> 1)}.${11 + (i & 1)}`, port }));
+const backends = (n: number, port: number) =>
+  Array.from({ length: n }, (_, i) => ({ address: `10.244.${1 + (i >> 1)}.${11 + (i & 1)}`, port }));
 
 const SERVICES: ServicePortSpec[] = [
   { address: '10.96.0.10', port: 80, protocol: 'TCP', backends: backends(4, 8080) },
@@ -22,7 +27,8 @@ const SERVICES: ServicePortSpec[] = [
 
 /** A service port without its id: ids are the dataplane's, not the caller's. */
 const specOf = ({ id: _id, ...spec }: ProgrammedServicePort): ServicePortSpec => spec;
-const byKey = (a: ServicePortSpec, b: ServicePortSpec) => `${a.address}:${a.port}/${a.protocol}`.localeCompare(`${b.address}:${b.port}/${b.protocol}`);
+const byKey = (a: ServicePortSpec, b: ServicePortSpec) =>
+  `${a.address}:${a.port}/${a.protocol}`.localeCompare(`${b.address}:${b.port}/${b.protocol}`);
 
 describe.runIf(requirePrivileges())('ebpf dataplane: pinned maps', () => {
   const net = new TestNet();

@@ -16,10 +16,23 @@ const objectDir = `${repoRoot}/build/bpf`;
 const BACKENDS = ['10.244.1.11', '10.244.1.12', '10.244.2.11', '10.244.2.12'];
 const CLIENT = '10.244.2.13';
 
-const DNS: ServicePortSpec = { address: '10.96.0.12', port: 53, protocol: 'UDP', backends: BACKENDS.map((address) => ({ address, port: 5353 })) };
+const DNS: ServicePortSpec = {
+  address: '10.96.0.12',
+  port: 53,
+  protocol: 'UDP',
+  backends: BACKENDS.map((address) => ({ address, port: 5353 })),
+};
 const OTHER: ServicePortSpec = { ...DNS, address: '10.96.0.22' };
-const WEB: ServicePortSpec = { address: '10.96.0.10', port: 80, protocol: 'TCP', backends: BACKENDS.map((address) => ({ address, port: 8080 })) };
-const without = (spec: ServicePortSpec, address: string): ServicePortSpec => ({ ...spec, backends: spec.backends.filter((b) => b.address !== address) });
+const WEB: ServicePortSpec = {
+  address: '10.96.0.10',
+  port: 80,
+  protocol: 'TCP',
+  backends: BACKENDS.map((address) => ({ address, port: 8080 })),
+};
+const without = (spec: ServicePortSpec, address: string): ServicePortSpec => ({
+  ...spec,
+  backends: spec.backends.filter((b) => b.address !== address),
+});
 
 /** Both entries of one flow from CLIENT, as ct_create() writes them. */
 function flowEntries(spec: ServicePortSpec, backend: string, clientPort: number): Array<[CtKey, CtEntry]> {
@@ -58,10 +71,12 @@ describe.runIf(requirePrivileges())('ebpf dataplane: conntrack entries of remove
   let conntrack: TypedMap<CtKey, CtEntry>;
   const table = async () => (await conntrack.all()).map(describeEntry).sort();
   const expected = (keep: (e: [CtKey, CtEntry]) => boolean) => allFlows().filter(keep).map(describeEntry).sort();
-  const isFlowOf = (spec: ServicePortSpec, backend = '') => (e: [CtKey, CtEntry]) => {
-    const d = describeEntry(e);
-    return d.startsWith(`${spec.protocol} `) && d.includes(` ${spec.address}:${spec.port}>${backend}`);
-  };
+  const isFlowOf =
+    (spec: ServicePortSpec, backend = '') =>
+    (e: [CtKey, CtEntry]) => {
+      const d = describeEntry(e);
+      return d.startsWith(`${spec.protocol} `) && d.includes(` ${spec.address}:${spec.port}>${backend}`);
+    };
 
   beforeAll(async () => {
     const pinRoot = net.pinDir('dp');

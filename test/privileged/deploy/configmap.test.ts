@@ -25,7 +25,8 @@ function leaves(doc: Obj, path = ''): Array<[string, unknown]> {
   return Object.entries(doc).flatMap(([k, v]) => leaves(v, path ? `${path}.${k}` : k));
 }
 
-const valueAt = (doc: Obj, path: string): unknown => path.split('.').reduce((o, k) => (o === undefined || o === null ? undefined : o[k]), doc);
+const valueAt = (doc: Obj, path: string): unknown =>
+  path.split('.').reduce((o, k) => (o === undefined || o === null ? undefined : o[k]), doc);
 
 describe.runIf(requirePrivileges())('the shipped KubeProxyConfiguration, on the installed daemon', () => {
   const net = new TestNet();
@@ -69,7 +70,10 @@ describe.runIf(requirePrivileges())('the shipped KubeProxyConfiguration, on the 
   });
 
   it('reads the file and ignores none of its fields', () => {
-    const notes = daemon.logs().filter((r) => r.level === 40).map((r) => r.msg);
+    const notes = daemon
+      .logs()
+      .filter((r) => r.level === 40)
+      .map((r) => r.msg);
     expect(notes.filter((m) => /config field/.test(m))).toEqual([]);
     // The harness's --healthz-bind-address= and --metrics-bind-address= give way to the file.
     expect(notes.filter((m) => /is ignored because --config is given/.test(m))).toHaveLength(2);

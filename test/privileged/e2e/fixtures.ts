@@ -64,7 +64,11 @@ export function sliceObject(s: ServiceSpec): Record<string, unknown> {
     endpoints: s.endpoints.map(asEndpoint).map((e) => ({
       addresses: [e.pod.ip],
       nodeName: e.pod.node,
-      conditions: { ready: e.ready ?? true, serving: e.serving ?? e.ready ?? true, terminating: e.terminating ?? false },
+      conditions: {
+        ready: e.ready ?? true,
+        serving: e.serving ?? e.ready ?? true,
+        terminating: e.terminating ?? false,
+      },
     })),
   };
 }

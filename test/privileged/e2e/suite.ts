@@ -63,7 +63,12 @@ function services(pod: (name: string) => Pod): ServiceSpec[] {
     { name: 'dns', clusterIP: ip(DNS), protocol: 'UDP', port: 53, endpoints: all },
     { name: 'self', clusterIP: ip(SELF), endpoints: [pod('n1p1')] },
     { name: 'sticky', clusterIP: ip(STICKY), endpoints: all, affinitySeconds: 300 },
-    { name: 'local', clusterIP: ip(LOCAL), internalTrafficPolicy: 'Local', endpoints: [pod('n1p1'), pod('n2p1'), pod('n2p2')] },
+    {
+      name: 'local',
+      clusterIP: ip(LOCAL),
+      internalTrafficPolicy: 'Local',
+      endpoints: [pod('n1p1'), pod('n2p1'), pod('n2p2')],
+    },
     { name: 'local-n1', clusterIP: ip(LOCAL_N1), internalTrafficPolicy: 'Local', endpoints: [pod('n1p1')] },
     {
       name: 'draining',
@@ -136,43 +141,52 @@ export function defineServiceSuite(mode: ProxyMode, opts: ServiceSuiteOptions = 
       expect(names(rs).size).toBe(1);
     });
 
-    test('endpoint-removal', 'sends no new connection to a removed endpoint while its open one keeps working', async () => {
-      const held = await holdConnection(world.net, world.pod('n2p2').ns, WEB);
-      const web = world.manifests.get('web');
-      try {
-        world.manifests.set({ ...web, endpoints: ALL.filter((n) => n !== held.name).map((n) => world.pod(n)) });
-        await world.apply();
-        const ok = (rs: ProbeResult[]) => failures(rs).length === 0 && names(rs).size === 3 && !names(rs).has(held.name);
-        const rs = await until(() => world.fromPod('n2p2', 'tcp', WEB, { count: 30, concurrency: 3 }), ok);
-        expect(failures(rs)).toEqual([]);
-        expect(names(rs)).toEqual(new Set(ALL.filter((n) => n !== held.name)));
-        expect(await held.send('still-there')).toBe(`${held.name} still-there`);
-      } finally {
-        await held.close();
-        world.manifests.set(web);
-        await world.apply();
-      }
-    });
+    test(
+      'endpoint-removal',
+      'sends no new connection to a removed endpoint while its open one keeps working',
+      async () => {
+        const held = await holdConnection(world.net, world.pod('n2p2').ns, WEB);
+        const web = world.manifests.get('web');
+        try {
+          world.manifests.set({ ...web, endpoints: ALL.filter((n) => n !== held.name).map((n) => world.pod(n)) });
+          await world.apply();
+          const ok = (rs: ProbeResult[]) =>
+            failures(rs).length === 0 && names(rs).size === 3 && !names(rs).has(held.name);
+          const rs = await until(() => world.fromPod('n2p2', 'tcp', WEB, { count: 30, concurrency: 3 }), ok);
+          expect(failures(rs)).toEqual([]);
+          expect(names(rs)).toEqual(new Set(ALL.filter((n) => n !== held.name)));
+          expect(await held.send('still-there')).toBe(`${held.name} still-there`);
+        } finally {
+          await held.close();
+          world.manifests.set(web);
+          await world.apply();
+        }
+      },
+    );
 
-    test('udp-endpoint-removal', 'moves a UDP flow off a removed endpoint (kube-proxy clears its conntrack entries)', async () => {
-      // One flow: the same source port each time, so conntrack keeps it on one backend.
-      const flow = () => world.fromPod('n2p2', 'udp', DNS, { count: 3, sourcePort: 41053 });
-      const before = await flow();
-      expect(failures(before)).toEqual([]);
-      expect(names(before).size).toBe(1);
-      const victim = [...names(before)][0] ?? '?';
-      const dns = world.manifests.get('dns');
-      try {
-        world.manifests.set({ ...dns, endpoints: ALL.filter((n) => n !== victim).map((n) => world.pod(n)) });
-        await world.apply();
-        const after = await until(flow, (rs) => failures(rs).length === 0 && !names(rs).has(victim));
-        expect(failures(after)).toEqual([]);
-        expect(names(after).has(victim)).toBe(false);
-      } finally {
-        world.manifests.set(dns);
-        await world.apply();
-      }
-    });
+    test(
+      'udp-endpoint-removal',
+      'moves a UDP flow off a removed endpoint (kube-proxy clears its conntrack entries)',
+      async () => {
+        // One flow: the same source port each time, so conntrack keeps it on one backend.
+        const flow = () => world.fromPod('n2p2', 'udp', DNS, { count: 3, sourcePort: 41053 });
+        const before = await flow();
+        expect(failures(before)).toEqual([]);
+        expect(names(before).size).toBe(1);
+        const victim = [...names(before)][0] ?? '?';
+        const dns = world.manifests.get('dns');
+        try {
+          world.manifests.set({ ...dns, endpoints: ALL.filter((n) => n !== victim).map((n) => world.pod(n)) });
+          await world.apply();
+          const after = await until(flow, (rs) => failures(rs).length === 0 && !names(rs).has(victim));
+          expect(failures(after)).toEqual([]);
+          expect(names(after).has(victim)).toBe(false);
+        } finally {
+          world.manifests.set(dns);
+          await world.apply();
+        }
+      },
+    );
 
     test('endpoint-changes', 'follows an endpoint scale-up and a service deletion', async () => {
       const scale = world.manifests.get('scale');
@@ -181,14 +195,20 @@ export function defineServiceSuite(mode: ProxyMode, opts: ServiceSuiteOptions = 
         world.manifests.set({ ...scale, endpoints: [world.pod('n2p1'), world.pod('n1p2')] });
         await world.apply();
         const both = new Set(['n1p2', 'n2p1']);
-        let rs = await until(() => world.fromPod('n1p1', 'tcp', SCALE, { count: 16, concurrency: 4 }), (r) => names(r).size === 2);
+        let rs = await until(
+          () => world.fromPod('n1p1', 'tcp', SCALE, { count: 16, concurrency: 4 }),
+          (r) => names(r).size === 2,
+        );
         expect(failures(rs)).toEqual([]);
         expect(names(rs)).toEqual(both);
 
         world.manifests.remove('scale');
         await world.apply();
         // Whatever the error (refused, dropped), nothing may answer for a deleted service.
-        rs = await until(() => world.fromPod('n1p1', 'tcp', SCALE, { count: 2, concurrency: 2, timeoutMs: 500 }), (r) => names(r).size === 0);
+        rs = await until(
+          () => world.fromPod('n1p1', 'tcp', SCALE, { count: 2, concurrency: 2, timeoutMs: 500 }),
+          (r) => names(r).size === 0,
+        );
         expect(rs.filter((r) => r.ok)).toEqual([]);
       } finally {
         world.manifests.set(scale);
@@ -196,22 +216,30 @@ export function defineServiceSuite(mode: ProxyMode, opts: ServiceSuiteOptions = 
       }
     });
 
-    test('local-traffic-policy', 'internalTrafficPolicy Local: only the node\'s own endpoints; none there drops, not refuses', async () => {
-      const fromN1 = await world.fromPod('n1p2', 'tcp', LOCAL, { count: 12 });
-      expect(failures(fromN1)).toEqual([]);
-      expect(names(fromN1)).toEqual(new Set(['n1p1']));
-      const fromN2 = await world.fromPod('n2p1', 'tcp', LOCAL, { count: 12, concurrency: 2 });
-      expect(failures(fromN2)).toEqual([]);
-      expect([...names(fromN2)].every((n) => n.startsWith('n2'))).toBe(true);
-      // local-n1 has its one endpoint on n1: from n2 the connection is dropped.
-      const [dropped] = await world.fromPod('n2p2', 'tcp', LOCAL_N1, { timeoutMs: 1500 });
-      expect(dropped).toMatchObject({ ok: false, error: 'ETIMEDOUT' });
-    });
+    test(
+      'local-traffic-policy',
+      "internalTrafficPolicy Local: only the node's own endpoints; none there drops, not refuses",
+      async () => {
+        const fromN1 = await world.fromPod('n1p2', 'tcp', LOCAL, { count: 12 });
+        expect(failures(fromN1)).toEqual([]);
+        expect(names(fromN1)).toEqual(new Set(['n1p1']));
+        const fromN2 = await world.fromPod('n2p1', 'tcp', LOCAL, { count: 12, concurrency: 2 });
+        expect(failures(fromN2)).toEqual([]);
+        expect([...names(fromN2)].every((n) => n.startsWith('n2'))).toBe(true);
+        // local-n1 has its one endpoint on n1: from n2 the connection is dropped.
+        const [dropped] = await world.fromPod('n2p2', 'tcp', LOCAL_N1, { timeoutMs: 1500 });
+        expect(dropped).toMatchObject({ ok: false, error: 'ETIMEDOUT' });
+      },
+    );
 
-    test('local-traffic-policy-from-node', 'internalTrafficPolicy Local: the node\'s own connection is dropped too when it has no endpoint', async () => {
-      const [dropped] = await world.fromNode('n2', 'tcp', LOCAL_N1, { timeoutMs: 1500 });
-      expect(dropped).toMatchObject({ ok: false, error: 'ETIMEDOUT' });
-    });
+    test(
+      'local-traffic-policy-from-node',
+      "internalTrafficPolicy Local: the node's own connection is dropped too when it has no endpoint",
+      async () => {
+        const [dropped] = await world.fromNode('n2', 'tcp', LOCAL_N1, { timeoutMs: 1500 });
+        expect(dropped).toMatchObject({ ok: false, error: 'ETIMEDOUT' });
+      },
+    );
 
     test('terminating-fallback', 'falls back to a serving terminating endpoint when none is ready', async () => {
       const rs = await world.fromPod('n1p1', 'tcp', DRAINING, { count: 12 });
@@ -227,13 +255,17 @@ export function defineServiceSuite(mode: ProxyMode, opts: ServiceSuiteOptions = 
       expect(failures(udp)).toEqual([]);
     });
 
-    test('off-cluster-client', 'serves a client outside --cluster-cidr through a node, masqueraded so replies return through it', async () => {
-      const client = world.cluster.client!;
-      const rs = await world.fromClient('tcp', WEB, { count: 40, concurrency: 4 });
-      expect(failures(rs)).toEqual([]);
-      expect(names(rs)).toEqual(new Set(ALL));
-      for (const r of rs) expect(peerIp(r.peer)).not.toBe(client.ip);
-    });
+    test(
+      'off-cluster-client',
+      'serves a client outside --cluster-cidr through a node, masqueraded so replies return through it',
+      async () => {
+        const client = world.cluster.client!;
+        const rs = await world.fromClient('tcp', WEB, { count: 40, concurrency: 4 });
+        expect(failures(rs)).toEqual([]);
+        expect(names(rs)).toEqual(new Set(ALL));
+        for (const r of rs) expect(peerIp(r.peer)).not.toBe(client.ip);
+      },
+    );
 
     test('restart', 'keeps serving while the daemon is down and after it restarts', async () => {
       const held = await holdConnection(world.net, world.pod('n1p2').ns, WEB);
@@ -243,7 +275,10 @@ export function defineServiceSuite(mode: ProxyMode, opts: ServiceSuiteOptions = 
         expect(await held.send('while-down')).toBe(`${held.name} while-down`);
 
         await world.startDaemon('n1');
-        const rs = await until(() => world.fromPod('n1p1', 'tcp', WEB, { count: 16, concurrency: 4 }), (r) => failures(r).length === 0);
+        const rs = await until(
+          () => world.fromPod('n1p1', 'tcp', WEB, { count: 16, concurrency: 4 }),
+          (r) => failures(r).length === 0,
+        );
         expect(failures(rs)).toEqual([]);
         expect(await held.send('after')).toBe(`${held.name} after`);
       } finally {
@@ -251,7 +286,7 @@ export function defineServiceSuite(mode: ProxyMode, opts: ServiceSuiteOptions = 
       }
     });
 
-    test('cleanup', '--cleanup after a stop leaves no service answering from the node\'s pods', async () => {
+    test('cleanup', "--cleanup after a stop leaves no service answering from the node's pods", async () => {
       expect(failures(await world.fromPod('n1p1', 'tcp', WEB, { count: 4 }))).toEqual([]);
       expect(await world.daemon('n1').stop()).toBe(0);
       const { code, stderr } = await world.cleanup('n1');

@@ -13,7 +13,14 @@ import { startDaemon, type DaemonProcess } from '../../harness/daemon.js';
 import { TestNet } from '../../harness/netns.js';
 import { nodeBinary } from '../../harness/paths.js';
 import { scaled, slow } from '../../harness/slow.js';
-import { agentPath, startServers, tcpProbe, udpProbe, type ProbeOptions, type ProbeResult } from '../../harness/traffic.js';
+import {
+  agentPath,
+  startServers,
+  tcpProbe,
+  udpProbe,
+  type ProbeOptions,
+  type ProbeResult,
+} from '../../harness/traffic.js';
 import { ManifestDir, POD_TCP_PORT, POD_UDP_PORT, type ServiceSpec } from './fixtures.js';
 
 export type ProxyMode = 'ebpf' | 'iptables' | 'ipvs';
@@ -90,7 +97,9 @@ export class E2eWorld {
   async start(services: (pods: (name: string) => Pod) => ServiceSpec[]): Promise<void> {
     this.#dir = mkdtempSync(join(tmpdir(), 'sy-e2e-'));
     this.#cluster = buildCluster(this.net, { nodes: 2, podsPerNode: 2, client: true });
-    await Promise.all(this.cluster.pods().map((p) => startServers(this.net, p, { tcp: [POD_TCP_PORT], udp: [POD_UDP_PORT] })));
+    await Promise.all(
+      this.cluster.pods().map((p) => startServers(this.net, p, { tcp: [POD_TCP_PORT], udp: [POD_UDP_PORT] })),
+    );
     this.#manifests = new ManifestDir(this.#dir, this.cluster.nodes);
     this.#manifests.set(...services((name) => this.pod(name))).write();
     for (const node of this.cluster.nodes) this.#cgroups.set(node.name, this.net.cgroup(`${node.name}-host`));
@@ -100,7 +109,13 @@ export class E2eWorld {
   /** The flags every start of a node's daemon uses (a restart uses the same). */
   daemonArgs(node: string): string[] {
     // --cluster-cidr as an operator sets it: the pod CIDR, so traffic from outside it is masqueraded.
-    return [`--proxy-mode=${this.mode}`, `--manifests=${this.manifests.dir}`, `--cgroup-root=${this.#cgroup(node)}`, `--cluster-cidr=${POD_CIDR}`, ...this.#extraArgs];
+    return [
+      `--proxy-mode=${this.mode}`,
+      `--manifests=${this.manifests.dir}`,
+      `--cgroup-root=${this.#cgroup(node)}`,
+      `--cluster-cidr=${POD_CIDR}`,
+      ...this.#extraArgs,
+    ];
   }
 
   /** Starts (or restarts) the daemon on `node` and waits for its first sync. */
@@ -148,7 +163,18 @@ export class E2eWorld {
   /** The same from a process of the node itself, in the node's test cgroup. */
   async fromNode(node: string, proto: Protocol, target: string, opts: ProbeOptions = {}): Promise<ProbeResult[]> {
     const { count = 1, timeoutMs = 2000, concurrency = 1 } = opts;
-    const args = [agentPath, proto, '--target', target, '--count', String(count), '--timeout', String(timeoutMs), '--concurrency', String(concurrency)];
+    const args = [
+      agentPath,
+      proto,
+      '--target',
+      target,
+      '--count',
+      String(count),
+      '--timeout',
+      String(timeoutMs),
+      '--concurrency',
+      String(concurrency),
+    ];
     const p = this.net.spawnInCgroup(this.#cgroup(node), this.node(node).ns, nodeBinary, args);
     const code = await p.exited;
     if (code !== 0) throw new Error(`${proto} probe ${target} from node ${node} exited ${code}: ${p.stderr}`);

@@ -54,7 +54,8 @@ describe.runIf(requirePrivileges())('namespace cluster', () => {
   });
 
   it('gives every node a default route to a router that forwards nothing', async () => {
-    for (const n of cluster.nodes) expect(net.ip(n.ns, 'route', 'show', 'default').trim()).toBe(`default via ${ROUTER} dev wire`);
+    for (const n of cluster.nodes)
+      expect(net.ip(n.ns, 'route', 'show', 'default').trim()).toBe(`default via ${ROUTER} dev wire`);
     // A service address nothing translates leaves the node and dies at the router, unanswered.
     const [r] = await tcpProbe(net, pod('n1p1').ns, '10.96.0.1:443', { timeoutMs: 300 });
     expect(r).toMatchObject({ ok: false, error: 'ETIMEDOUT' });

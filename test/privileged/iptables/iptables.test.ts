@@ -43,7 +43,12 @@ describe.runIf(requirePrivileges())('iptables mode (kube-proxy layout)', () => {
       ns: n1.ns,
       nodeName: 'n1',
       pinDir: net.pinDir('n1'),
-      args: ['--proxy-mode=iptables', '--iptables-min-sync-period=0', `--manifests=${dir}`, '--metrics-bind-address=127.0.0.1:10249'],
+      args: [
+        '--proxy-mode=iptables',
+        '--iptables-min-sync-period=0',
+        `--manifests=${dir}`,
+        '--metrics-bind-address=127.0.0.1:10249',
+      ],
     });
     await daemon.waitForLog((r) => r.msg === 'synced');
   });
@@ -58,10 +63,14 @@ describe.runIf(requirePrivileges())('iptables mode (kube-proxy layout)', () => {
     const portals = '-m comment --comment "kubernetes service portals" -j KUBE-SERVICES';
     expect(t.rules('nat', 'PREROUTING')).toContain(`-A PREROUTING ${portals}`);
     expect(t.rules('nat', 'OUTPUT')).toContain(`-A OUTPUT ${portals}`);
-    expect(t.rules('nat', 'POSTROUTING')).toContain('-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING');
+    expect(t.rules('nat', 'POSTROUTING')).toContain(
+      '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
+    );
     expect(t.rules('filter', 'FORWARD')).toContain(`-A FORWARD -m conntrack --ctstate NEW ${portals}`);
     expect(t.rules('filter', 'OUTPUT')).toContain(`-A OUTPUT -m conntrack --ctstate NEW ${portals}`);
-    expect(t.rules('filter', 'FORWARD')).toContain('-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD');
+    expect(t.rules('filter', 'FORWARD')).toContain(
+      '-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD',
+    );
     expect(t.rules('filter', 'INPUT').map((l) => l.split(' -j ')[1])).toEqual(
       expect.arrayContaining(['KUBE-EXTERNAL-SERVICES', 'KUBE-NODEPORTS', 'KUBE-PROXY-FIREWALL']),
     );
@@ -81,7 +90,12 @@ describe.runIf(requirePrivileges())('iptables mode (kube-proxy layout)', () => {
     const picks = t.rules('nat', web);
     expect(picks.map((l) => l.split(' -j ')[1])).toEqual(endpoints.map((ep) => sep('demo/web:http', 'tcp', ep)));
     // 1/4, 1/3, 1/2, then the rest (iptables-nft prints the probability it stored, rounded to 2^-32).
-    expect(picks.map((l) => Number(/--probability (\S+)/.exec(l)?.[1] ?? 1).toFixed(4))).toEqual(['0.2500', '0.3333', '0.5000', '1.0000']);
+    expect(picks.map((l) => Number(/--probability (\S+)/.exec(l)?.[1] ?? 1).toFixed(4))).toEqual([
+      '0.2500',
+      '0.3333',
+      '0.5000',
+      '1.0000',
+    ]);
     for (const ep of endpoints) {
       const chain = sep('demo/web:http', 'tcp', ep);
       const ip = ep.split(':')[0];
@@ -91,7 +105,9 @@ describe.runIf(requirePrivileges())('iptables mode (kube-proxy layout)', () => {
       ]);
     }
     // The NodePorts tail-call stays last.
-    expect(t.rules('nat', 'KUBE-SERVICES').at(-1)).toMatch(/"kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS$/);
+    expect(t.rules('nat', 'KUBE-SERVICES').at(-1)).toMatch(
+      /"kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS$/,
+    );
   });
 
   it('rejects a service without endpoints, uses KUBE-SVL for Local, recent for ClientIP', () => {
@@ -99,7 +115,9 @@ describe.runIf(requirePrivileges())('iptables mode (kube-proxy layout)', () => {
     expect(t.rules('filter', 'KUBE-SERVICES')).toEqual([
       '-A KUBE-SERVICES -d 10.96.0.11/32 -p tcp -m comment --comment "demo/empty:http has no endpoints" -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable',
     ]);
-    expect(t.rules('nat', 'KUBE-SERVICES').find((l) => l.includes('10.96.0.15/32'))).toMatch(new RegExp(`-j ${svc('demo/local:http', 'tcp', 'SVL')}$`));
+    expect(t.rules('nat', 'KUBE-SERVICES').find((l) => l.includes('10.96.0.15/32'))).toMatch(
+      new RegExp(`-j ${svc('demo/local:http', 'tcp', 'SVL')}$`),
+    );
     const sticky = t.rules('nat', svc('demo/sticky:http', 'tcp'));
     expect(sticky.filter((l) => l.includes('-m recent --rcheck --seconds 300 --reap'))).toHaveLength(4);
     // No chain for what nothing uses: only this node's Local endpoint is in KUBE-SVL.
@@ -107,7 +125,9 @@ describe.runIf(requirePrivileges())('iptables mode (kube-proxy layout)', () => {
   });
 
   it('shows each service port’s chains in the ops API', () => {
-    const body = JSON.parse(net.exec(n1.ns, 'curl', ['-sS', 'http://127.0.0.1:10249/v1/services/demo/web'])) as { items: Array<{ chains: string[] }> };
+    const body = JSON.parse(net.exec(n1.ns, 'curl', ['-sS', 'http://127.0.0.1:10249/v1/services/demo/web'])) as {
+      items: Array<{ chains: string[] }>;
+    };
     const chains = body.items[0]!.chains;
     expect(chains).toContain(svc('demo/web:http', 'tcp'));
     expect(chains.filter((c) => c.startsWith('KUBE-SEP-'))).toHaveLength(4);
@@ -117,7 +137,9 @@ describe.runIf(requirePrivileges())('iptables mode (kube-proxy layout)', () => {
 
   it('rewrites only the changed service’s chains on a partial sync: other rules keep their counters', async () => {
     const client = n1.pods[0]!;
-    expect((await tcpProbe(net, client.ns, '10.96.0.10:80', { count: 12, concurrency: 3 })).every((r) => r.ok)).toBe(true);
+    expect((await tcpProbe(net, client.ns, '10.96.0.10:80', { count: 12, concurrency: 3 })).every((r) => r.ok)).toBe(
+      true,
+    );
     const webCounters = () =>
       save(true)
         .rules('nat', svc('demo/web:http', 'tcp'))
@@ -147,7 +169,13 @@ describe.runIf(requirePrivileges())('iptables mode (kube-proxy layout)', () => {
     const text = readFileSync(file, 'utf8');
     try {
       const failures = metric('kubeproxy_sync_proxy_rules_iptables_restore_failures_total');
-      writeFileSync(file, text.split('\n---\n').filter((doc) => !doc.includes('name: draining')).join('\n---\n'));
+      writeFileSync(
+        file,
+        text
+          .split('\n---\n')
+          .filter((doc) => !doc.includes('name: draining'))
+          .join('\n---\n'),
+      );
       const err = await daemon.waitForLog((r) => r.msg === 'sync failed; retrying');
       expect(JSON.stringify(err)).toMatch(/iptables-restore failed/);
       expect(metric('kubeproxy_sync_proxy_rules_iptables_restore_failures_total')).toBeGreaterThan(failures);
@@ -170,13 +198,20 @@ describe.runIf(requirePrivileges())('iptables mode (kube-proxy layout)', () => {
     // endpoints are 8,000 lines of own chains, over RESTORE_CHUNK_LINES.
     const count = 400;
     const n2 = cluster.nodes[1]!;
-    const endpoints = [['10.244.1.11', 'n1'], ['10.244.1.12', 'n1'], ['10.244.2.11', 'n2'], ['10.244.2.12', 'n2']] as const;
+    const endpoints = [
+      ['10.244.1.11', 'n1'],
+      ['10.244.1.12', 'n1'],
+      ['10.244.2.11', 'n2'],
+      ['10.244.2.12', 'n2'],
+    ] as const;
     const ip = (i: number) => `10.97.${Math.floor(i / 250)}.${(i % 250) + 1}`;
     const docs = Array.from({ length: count }, (_, i) => [
       `apiVersion: v1\nkind: Service\nmetadata: { name: bulk-${i}, namespace: demo }\nspec: { clusterIP: ${ip(i)}, ports: [{ name: http, port: 80, targetPort: 8080 }] }`,
       `apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: { name: bulk-${i}, namespace: demo, labels: { kubernetes.io/service-name: bulk-${i} } }\naddressType: IPv4\n` +
         `ports: [{ name: http, port: 8080, protocol: TCP }]\nendpoints:\n` +
-        endpoints.map(([a, node]) => `  - { addresses: [${a}], nodeName: ${node}, conditions: { ready: true } }\n`).join(''),
+        endpoints
+          .map(([a, node]) => `  - { addresses: [${a}], nodeName: ${node}, conditions: { ready: true } }\n`)
+          .join(''),
     ]).flat();
     const bulkDir = mkdtempSync(join(tmpdir(), 'sy-iptables-bulk-'));
     const file = join(bulkDir, 'bulk.yaml');
@@ -185,10 +220,18 @@ describe.runIf(requirePrivileges())('iptables mode (kube-proxy layout)', () => {
       ns: n2.ns,
       nodeName: 'n2',
       pinDir: net.pinDir('n2'),
-      args: ['--proxy-mode=iptables', '--iptables-min-sync-period=0', `--manifests=${bulkDir}`, '--healthz-bind-address=', '--metrics-bind-address='],
+      args: [
+        '--proxy-mode=iptables',
+        '--iptables-min-sync-period=0',
+        `--manifests=${bulkDir}`,
+        '--healthz-bind-address=',
+        '--metrics-bind-address=',
+      ],
     });
     try {
-      const pieces = await bulk.waitForLog((r) => r.msg === 'wrote the service chains in several iptables-restore transactions, the shared chains last');
+      const pieces = await bulk.waitForLog(
+        (r) => r.msg === 'wrote the service chains in several iptables-restore transactions, the shared chains last',
+      );
       expect(pieces.transactions).toBeGreaterThan(2);
       await bulk.waitForLog((r) => r.msg === 'synced');
       const t = iptablesSave(net, n2.ns);
@@ -201,13 +244,22 @@ describe.runIf(requirePrivileges())('iptables mode (kube-proxy layout)', () => {
       }
       expect(t.rules('nat', 'KUBE-SERVICES').filter((l) => l.includes('demo/bulk-'))).toHaveLength(count);
       const client = n2.pods[0]!;
-      for (const i of [0, count - 1]) expect((await tcpProbe(net, client.ns, `${ip(i)}:80`, { count: 8, concurrency: 2 })).every((r) => r.ok)).toBe(true);
+      for (const i of [0, count - 1])
+        expect((await tcpProbe(net, client.ns, `${ip(i)}:80`, { count: 8, concurrency: 2 })).every((r) => r.ok)).toBe(
+          true,
+        );
 
       const syncs = bulk.syncs().length;
       writeFileSync(file, '');
       await bulk.waitForLog((r) => r.msg === 'synced', { count: syncs + 1 });
       const after = iptablesSave(net, n2.ns);
-      expect(after.chains('nat').filter((c) => c === svc('demo/bulk-0:http', 'tcp') || c === sep('demo/bulk-0:http', 'tcp', '10.244.1.11:8080'))).toEqual([]);
+      expect(
+        after
+          .chains('nat')
+          .filter(
+            (c) => c === svc('demo/bulk-0:http', 'tcp') || c === sep('demo/bulk-0:http', 'tcp', '10.244.1.11:8080'),
+          ),
+      ).toEqual([]);
       expect(after.rules('nat', 'KUBE-SERVICES').filter((l) => l.includes('demo/bulk-'))).toEqual([]);
     } finally {
       await bulk.stop();
@@ -217,7 +269,10 @@ describe.runIf(requirePrivileges())('iptables mode (kube-proxy layout)', () => {
 
   it('masquerades pod traffic to services with --masquerade-all', async () => {
     const client = n1.pods[0]!;
-    const peers = async () => (await tcpProbe(net, client.ns, '10.96.0.10:80', { count: 40, concurrency: 4 })).filter((r) => r.name?.startsWith('n2'));
+    const peers = async () =>
+      (await tcpProbe(net, client.ns, '10.96.0.10:80', { count: 40, concurrency: 4 })).filter((r) =>
+        r.name?.startsWith('n2'),
+      );
     // Without it, a backend on the other node sees the pod's own address.
     expect(new Set((await peers()).map((r) => r.peer?.split(':')[0]))).toEqual(new Set([client.ip]));
     await daemon.stop();
@@ -234,8 +289,24 @@ describe.runIf(requirePrivileges())('iptables mode (kube-proxy layout)', () => {
   });
 
   it('fails at start-up, naming what is missing, on a node without iptables', () => {
-    const out = spawnSync('nsenter', [`--net=${net.netnsPath(cluster.nodes[1]!.ns)}`, '--', 'env', 'PATH=/nonexistent', nodeBinary, daemonMain,
-      '--proxy-mode=iptables', `--manifests=${dir}`, '--hostname-override=n2', '--healthz-bind-address=', '--metrics-bind-address=', `--bpffs-root=${net.pinDir('n2')}`], { encoding: 'utf8', timeout: 20_000 });
+    const out = spawnSync(
+      'nsenter',
+      [
+        `--net=${net.netnsPath(cluster.nodes[1]!.ns)}`,
+        '--',
+        'env',
+        'PATH=/nonexistent',
+        nodeBinary,
+        daemonMain,
+        '--proxy-mode=iptables',
+        `--manifests=${dir}`,
+        '--hostname-override=n2',
+        '--healthz-bind-address=',
+        '--metrics-bind-address=',
+        `--bpffs-root=${net.pinDir('n2')}`,
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
     expect(out.status).toBe(1);
     expect(out.stderr).toMatch(/cannot start.*iptables-restore is not installed/s);
     expect(out.stderr).toMatch(/ERR_IPTABLES_MISSING/);

@@ -43,7 +43,11 @@ const manyAddresses = () => [
 ];
 
 /** `ip -d -j link show` of one link. */
-function link(net: TestNet, ns: string, name: string): { ifindex: number; flags: string[]; operstate: string; linkinfo?: { info_kind?: string } } {
+function link(
+  net: TestNet,
+  ns: string,
+  name: string,
+): { ifindex: number; flags: string[]; operstate: string; linkinfo?: { info_kind?: string } } {
   return (JSON.parse(net.ip(ns, '-d', '-j', 'link', 'show', 'dev', name)) as Array<ReturnType<typeof link>>)[0]!;
 }
 
@@ -69,7 +73,9 @@ function connectFrom(net: TestNet, ns: string, targets: Array<[string, number]>)
     for (const t of JSON.parse(process.argv[1])) results.push(await attempt(t));
     for (const s of servers) s.close();
     console.log(JSON.stringify(results));`;
-  return JSON.parse(net.exec(ns, nodeBinary, ['--input-type=module', '-e', script, JSON.stringify(targets)])) as string[];
+  return JSON.parse(
+    net.exec(ns, nodeBinary, ['--input-type=module', '-e', script, JSON.stringify(targets)]),
+  ) as string[];
 }
 
 /** Binding and unbinding on `iface`, a link that exists and holds no addresses. */
@@ -83,7 +89,9 @@ async function bulkBinding(iface: DummyInterface, what: string): Promise<void> {
   const listed = performance.now() - t;
 
   // Present ones again, absent ones away: no failures; an address in both lists stays bound.
-  expect(await iface.bind(all.slice(0, 100), ['10.99.0.1', 'fd00::99', ...all.slice(100, 200)])).toEqual({ failed: [] });
+  expect(await iface.bind(all.slice(0, 100), ['10.99.0.1', 'fd00::99', ...all.slice(100, 200)])).toEqual({
+    failed: [],
+  });
   expect(await iface.bind(['10.99.0.2'], ['10.99.0.2'])).toEqual({ failed: [] });
   expect(await iface.addresses()).toEqual(new Set([...all.slice(0, 100), ...all.slice(200), '10.99.0.2']));
   // What is no address is refused without reaching ip (a line ip cannot parse would end the batch).
@@ -124,7 +132,10 @@ describe.runIf(privileged)('kube-ipvs0 (ip, in a namespace)', () => {
   });
 
   it('reports each address of a bind to a link that does not exist as failed, with what ip said', async () => {
-    const { failed } = await new DummyInterface({ name: 'nope0', netns: ns }).bind(['10.96.0.1', 'fd00::1'], ['10.96.0.2']);
+    const { failed } = await new DummyInterface({ name: 'nope0', netns: ns }).bind(
+      ['10.96.0.1', 'fd00::1'],
+      ['10.96.0.2'],
+    );
     expect(failed.map((f) => [f.address, f.op])).toEqual([
       ['10.96.0.2', 'del'],
       ['10.96.0.1', 'add'],
@@ -137,7 +148,10 @@ describe.runIf(privileged)('kube-ipvs0 (ip, in a namespace)', () => {
     net.ip(ns, 'link', 'add', 'kube-ipvs1', 'type', 'veth', 'peer', 'name', 'kube-ipvs1p');
     try {
       const other = new DummyInterface({ name: 'kube-ipvs1', netns: ns });
-      await expect(other.ensure()).rejects.toMatchObject({ code: 'ERR_DUMMY_NOT_DUMMY', message: expect.stringMatching(/kube-ipvs1 exists but is a veth link, not a dummy/) });
+      await expect(other.ensure()).rejects.toMatchObject({
+        code: 'ERR_DUMMY_NOT_DUMMY',
+        message: expect.stringMatching(/kube-ipvs1 exists but is a veth link, not a dummy/),
+      });
       await expect(other.remove()).rejects.toMatchObject({ code: 'ERR_DUMMY_NOT_DUMMY' });
       expect(link(net, ns, 'kube-ipvs1').linkinfo?.info_kind).toBe('veth');
     } finally {
@@ -167,8 +181,12 @@ describe.runIf(privileged)('kube-ipvs0 (ip, in a namespace)', () => {
       expect(await iface.bind(['10.96.0.10', 'fd00::10'], [])).toEqual({ failed: [] });
       expect(link(net, ns, KUBE_IPVS0).flags).not.toContain('UP');
       // The kernel gave each address its local route without the link being up.
-      expect(net.ip(ns, 'route', 'show', 'table', 'local')).toMatch(/^local 10\.96\.0\.10 dev kube-ipvs0 proto kernel scope host src 10\.96\.0\.10/m);
-      expect(net.ip(ns, '-6', 'route', 'show', 'table', 'local')).toMatch(/^local fd00::10 dev kube-ipvs0 proto kernel/m);
+      expect(net.ip(ns, 'route', 'show', 'table', 'local')).toMatch(
+        /^local 10\.96\.0\.10 dev kube-ipvs0 proto kernel scope host src 10\.96\.0\.10/m,
+      );
+      expect(net.ip(ns, '-6', 'route', 'show', 'table', 'local')).toMatch(
+        /^local fd00::10 dev kube-ipvs0 proto kernel/m,
+      );
       expect(
         connectFrom(net, ns, [
           ['10.96.0.10', 8080],
@@ -180,12 +198,21 @@ describe.runIf(privileged)('kube-ipvs0 (ip, in a namespace)', () => {
       ).toEqual(['hello', 'hello', 'ECONNREFUSED', 'ECONNREFUSED', 'ENETUNREACH']);
 
       expect(await iface.bind([], ['10.96.0.10', 'fd00::10'])).toEqual({ failed: [] });
-      expect(connectFrom(net, ns, [['10.96.0.10', 8080], ['fd00::10', 8080]])).toEqual(['ENETUNREACH', 'ENETUNREACH']);
+      expect(
+        connectFrom(net, ns, [
+          ['10.96.0.10', 8080],
+          ['fd00::10', 8080],
+        ]),
+      ).toEqual(['ENETUNREACH', 'ENETUNREACH']);
     });
 
-    it('binds and unbinds 10,000 addresses in one call each', async () => {
-      await bulkBinding(iface, 'dummy');
-    }, scaled(60_000));
+    it(
+      'binds and unbinds 10,000 addresses in one call each',
+      async () => {
+        await bulkBinding(iface, 'dummy');
+      },
+      scaled(60_000),
+    );
 
     it('removes the link with its addresses, and says when there was none', async () => {
       await iface.bind(['10.96.0.10'], []);
@@ -199,19 +226,25 @@ describe.runIf(privileged)('kube-ipvs0 (ip, in a namespace)', () => {
     });
   });
 
-  describe.runIf(!dummyDriver)('without the dummy driver (this kernel: CONFIG_DUMMY is not set; the VM harness runs the dummy part)', () => {
-    it('fails ensure(), naming the missing driver', async () => {
-      await expect(iface.ensure()).rejects.toMatchObject({ code: 'ERR_DUMMY_UNSUPPORTED', message: expect.stringMatching(/no dummy network driver \(CONFIG_DUMMY/) });
-      expect(net.ip(ns, 'link', 'show')).not.toMatch(/kube-ipvs0/);
-    });
+  describe.runIf(!dummyDriver)(
+    'without the dummy driver (this kernel: CONFIG_DUMMY is not set; the VM harness runs the dummy part)',
+    () => {
+      it('fails ensure(), naming the missing driver', async () => {
+        await expect(iface.ensure()).rejects.toMatchObject({
+          code: 'ERR_DUMMY_UNSUPPORTED',
+          message: expect.stringMatching(/no dummy network driver \(CONFIG_DUMMY/),
+        });
+        expect(net.ip(ns, 'link', 'show')).not.toMatch(/kube-ipvs0/);
+      });
 
-    it('binds and unbinds 10,000 addresses in one call each, on a stand-in link (a DOWN veth end)', async () => {
-      net.ip(ns, 'link', 'add', KUBE_IPVS0, 'type', 'veth', 'peer', 'name', 'kube-ipvs0p');
-      try {
-        await bulkBinding(iface, 'veth stand-in');
-      } finally {
-        net.ip(ns, 'link', 'del', KUBE_IPVS0);
-      }
-    });
-  });
+      it('binds and unbinds 10,000 addresses in one call each, on a stand-in link (a DOWN veth end)', async () => {
+        net.ip(ns, 'link', 'add', KUBE_IPVS0, 'type', 'veth', 'peer', 'name', 'kube-ipvs0p');
+        try {
+          await bulkBinding(iface, 'veth stand-in');
+        } finally {
+          net.ip(ns, 'link', 'del', KUBE_IPVS0);
+        }
+      });
+    },
+  );
 });

@@ -14,11 +14,20 @@ import { nodeBinary, repoRoot } from '../../harness/paths.js';
 import { requirePrivileges } from '../../harness/privileged.js';
 import { scaled } from '../../harness/slow.js';
 
-const spec = (name: string, type: IpsetSpec['type'], family: IpsetSpec['family'] = 'inet'): IpsetSpec => ({ name, type, family, comment: name });
+const spec = (name: string, type: IpsetSpec['type'], family: IpsetSpec['family'] = 'inet'): IpsetSpec => ({
+  name,
+  type,
+  family,
+  comment: name,
+});
 const clusterIP = spec('KUBE-CLUSTER-IP', 'hash:ip,port');
 
 /** n distinct "10.96.x.y,tcp:PORT" members. */
-const ipPorts = (n: number, port = 80, from = 0) => Array.from({ length: n }, (_, k) => `10.${96 + ((from + k) >> 16)}.${((from + k) >> 8) & 255}.${(from + k) & 255},tcp:${port}`);
+const ipPorts = (n: number, port = 80, from = 0) =>
+  Array.from(
+    { length: n },
+    (_, k) => `10.${96 + ((from + k) >> 16)}.${((from + k) >> 8) & 255}.${(from + k) & 255},tcp:${port}`,
+  );
 
 describe.runIf(requirePrivileges())('ipsets (the ipset binary, in a namespace)', () => {
   const net = new TestNet();
@@ -36,8 +45,14 @@ describe.runIf(requirePrivileges())('ipsets (the ipset binary, in a namespace)',
 
   it('passes its check here, and fails one without the binary, naming the package', async () => {
     await ipset.check();
-    for (const missing of [new Ipset({ netns: ns, bin: '/nonexistent/ipset' }), new Ipset({ bin: '/nonexistent/ipset' })]) {
-      await expect(missing.check()).rejects.toMatchObject({ code: 'ERR_IPSET_MISSING', message: expect.stringMatching(/apt-get install ipset/) });
+    for (const missing of [
+      new Ipset({ netns: ns, bin: '/nonexistent/ipset' }),
+      new Ipset({ bin: '/nonexistent/ipset' }),
+    ]) {
+      await expect(missing.check()).rejects.toMatchObject({
+        code: 'ERR_IPSET_MISSING',
+        message: expect.stringMatching(/apt-get install ipset/),
+      });
     }
   });
 
@@ -46,26 +61,34 @@ describe.runIf(requirePrivileges())('ipsets (the ipset binary, in a namespace)',
     expect(await ipset.members('KUBE-CLUSTER-IP')).toBeUndefined();
   });
 
-  it('replaces 10,000 members in one restore, and again with half of them changed', async () => {
-    const first = ipPorts(10_000);
-    let t = performance.now();
-    await ipset.replace(clusterIP, first);
-    const created = performance.now() - t;
-    t = performance.now();
-    const read = await ipset.members('KUBE-CLUSTER-IP');
-    const readMs = performance.now() - t;
-    expect(read).toEqual(new Set(first));
+  it(
+    'replaces 10,000 members in one restore, and again with half of them changed',
+    async () => {
+      const first = ipPorts(10_000);
+      let t = performance.now();
+      await ipset.replace(clusterIP, first);
+      const created = performance.now() - t;
+      t = performance.now();
+      const read = await ipset.members('KUBE-CLUSTER-IP');
+      const readMs = performance.now() - t;
+      expect(read).toEqual(new Set(first));
 
-    const second = [...first.slice(5_000), ...ipPorts(5_000, 443)];
-    t = performance.now();
-    await ipset.replace(clusterIP, second);
-    const replaced = performance.now() - t;
-    expect(await ipset.members('KUBE-CLUSTER-IP')).toEqual(new Set(second));
-    // The temporary set is gone; the real one has kube-proxy's parameters.
-    expect(await ipset.names()).toEqual(['KUBE-CLUSTER-IP']);
-    expect(header('KUBE-CLUSTER-IP')).toMatch(/Type: hash:ip,port\n[\s\S]*Header: family inet hashsize \d+ maxelem 65536[\s\S]*Number of entries: 10000/);
-    console.log(`ipset: replace with 10,000 members ${created.toFixed(0)} ms (set created), ${replaced.toFixed(0)} ms (5,000 changed); members() read 10,000 in ${readMs.toFixed(0)} ms`);
-  }, scaled(60_000)); // ~7 s of ipset in the VM when quiet, over 60 s when the host is busy
+      const second = [...first.slice(5_000), ...ipPorts(5_000, 443)];
+      t = performance.now();
+      await ipset.replace(clusterIP, second);
+      const replaced = performance.now() - t;
+      expect(await ipset.members('KUBE-CLUSTER-IP')).toEqual(new Set(second));
+      // The temporary set is gone; the real one has kube-proxy's parameters.
+      expect(await ipset.names()).toEqual(['KUBE-CLUSTER-IP']);
+      expect(header('KUBE-CLUSTER-IP')).toMatch(
+        /Type: hash:ip,port\n[\s\S]*Header: family inet hashsize \d+ maxelem 65536[\s\S]*Number of entries: 10000/,
+      );
+      console.log(
+        `ipset: replace with 10,000 members ${created.toFixed(0)} ms (set created), ${replaced.toFixed(0)} ms (5,000 changed); members() read 10,000 in ${readMs.toFixed(0)} ms`,
+      );
+    },
+    scaled(60_000),
+  ); // ~7 s of ipset in the VM when quiet, over 60 s when the host is busy
 
   it('swaps new members in under an iptables rule that matches the set', async () => {
     iptables('-A', 'INPUT', '-m', 'set', '--match-set', 'KUBE-CLUSTER-IP', 'dst,dst', '-j', 'ACCEPT');
@@ -85,7 +108,10 @@ describe.runIf(requirePrivileges())('ipsets (the ipset binary, in a namespace)',
     const cases: Array<[IpsetSpec, string[]]> = [
       [spec('KUBE-IPVS-IPS', 'hash:ip'), ['10.96.0.10', '10.96.0.11']],
       [spec('KUBE-LOOP-BACK', 'hash:ip,port,ip'), ['10.244.1.5,tcp:8080,10.244.1.5', '10.244.1.6,udp:53,10.244.1.6']],
-      [spec('KUBE-LOAD-BALANCER-SOURCE-CIDR', 'hash:ip,port,net'), ['192.0.2.10,tcp:80,198.51.100.0/24', '192.0.2.10,tcp:80,203.0.113.0/25']],
+      [
+        spec('KUBE-LOAD-BALANCER-SOURCE-CIDR', 'hash:ip,port,net'),
+        ['192.0.2.10,tcp:80,198.51.100.0/24', '192.0.2.10,tcp:80,203.0.113.0/25'],
+      ],
       [spec('KUBE-LOAD-BALANCER-SOURCE-NET', 'hash:net'), ['198.51.100.0/24', '10.0.0.0/8']],
       [{ ...spec('KUBE-NODE-PORT-TCP', 'bitmap:port') }, ['30080', '32767']],
       [spec('KUBE-6-CLUSTER-IP', 'hash:ip,port', 'inet6'), ['fd00::a,tcp:80', 'fd00::a,sctp:5060']],
@@ -103,7 +129,11 @@ describe.runIf(requirePrivileges())('ipsets (the ipset binary, in a namespace)',
     const lb = spec('KUBE-LOAD-BALANCER', 'hash:ip,port');
     await ipset.update(lb, ['192.0.2.1,tcp:80', '192.0.2.2,tcp:80'], ['192.0.2.99,tcp:80']);
     expect(await ipset.members(lb.name)).toEqual(new Set(['192.0.2.1,tcp:80', '192.0.2.2,tcp:80']));
-    await ipset.update(lb, ['192.0.2.1,tcp:80', '192.0.2.3,tcp:80', '192.0.2.4,tcp:80'], ['192.0.2.2,tcp:80', '192.0.2.98,tcp:80', '192.0.2.4,tcp:80']);
+    await ipset.update(
+      lb,
+      ['192.0.2.1,tcp:80', '192.0.2.3,tcp:80', '192.0.2.4,tcp:80'],
+      ['192.0.2.2,tcp:80', '192.0.2.98,tcp:80', '192.0.2.4,tcp:80'],
+    );
     // Deletions go first: a member in both lists stays.
     expect(await ipset.members(lb.name)).toEqual(new Set(['192.0.2.1,tcp:80', '192.0.2.3,tcp:80', '192.0.2.4,tcp:80']));
     await ipset.update(lb, [], []);
@@ -129,7 +159,9 @@ describe.runIf(requirePrivileges())('ipsets (the ipset binary, in a namespace)',
     net.exec(ns, 'ipset', ['add', fw.name, '192.0.2.60']);
     const err = await ipset.replace(fw, ['192.0.2.60,tcp:80']).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ERR_IPSET_RESTORE', line: `swap ${temporarySetName(fw)} ${fw.name}` });
-    expect((err as Error).message).toMatch(/their type does not match.*exists with another type than hash:ip,port: destroy it/);
+    expect((err as Error).message).toMatch(
+      /their type does not match.*exists with another type than hash:ip,port: destroy it/,
+    );
     expect(await ipset.members(fw.name)).toEqual(new Set(['192.0.2.60']));
     expect(await ipset.names()).not.toContain(temporarySetName(fw));
     await ipset.destroy([fw.name]);
@@ -140,13 +172,18 @@ describe.runIf(requirePrivileges())('ipsets (the ipset binary, in a namespace)',
     const tmp = temporarySetName(clusterIP);
     const err = await ipset.replace(clusterIP, ['10.96.0.11,tcp:80', '10.96.0.300,tcp:80']).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ERR_IPSET_RESTORE', line: `add ${tmp} 10.96.0.300,tcp:80` });
-    expect((err as Error).message).toMatch(/Error in line 5: .*; the refused line: add KUBE-CLUSTER-IP-TMP-[0-9a-f]{8} 10\.96\.0\.300,tcp:80/);
+    expect((err as Error).message).toMatch(
+      /Error in line 5: .*; the refused line: add KUBE-CLUSTER-IP-TMP-[0-9a-f]{8} 10\.96\.0\.300,tcp:80/,
+    );
     expect(await ipset.members(clusterIP.name)).toEqual(new Set(['10.96.0.10,tcp:80']));
     expect(await ipset.names()).not.toContain(tmp);
 
     // ipset 7.17 names no line for a port it cannot parse; its words quote the culprit.
     const upd = await ipset.update(clusterIP, ['10.96.0.12,udp'], []).catch((e: unknown) => e);
-    expect(upd).toMatchObject({ code: 'ERR_IPSET_RESTORE', message: expect.stringMatching(/cannot parse 'udp' as a tcp port/) });
+    expect(upd).toMatchObject({
+      code: 'ERR_IPSET_RESTORE',
+      message: expect.stringMatching(/cannot parse 'udp' as a tcp port/),
+    });
     expect((upd as { line?: string }).line).toBeUndefined();
   });
 
@@ -186,7 +223,11 @@ describe.runIf(requirePrivileges())('ipsets (the ipset binary, in a namespace)',
       const names = await ipset.names();
       await ipset.destroy([spec.name]);
       console.log(JSON.stringify({ members, names, after: await ipset.names() }));`;
-    const out = JSON.parse(net.exec(ns, nodeBinary, ['--input-type=module', '-e', script])) as { members: string[]; names: string[]; after: string[] };
+    const out = JSON.parse(net.exec(ns, nodeBinary, ['--input-type=module', '-e', script])) as {
+      members: string[];
+      names: string[];
+      after: string[];
+    };
     expect(out.members).toEqual(['10.96.0.11,tcp:80', '10.96.0.12,tcp:80']);
     expect(out.names).toContain(name);
     expect(out.after).not.toContain(name);

@@ -34,7 +34,13 @@ export function ipvsadmList(net: TestNet, ns: string): IpvsadmService[] {
     }
     const real = REAL.exec(line);
     if (real && real[1] !== 'RemoteAddress:Port' && out.length) {
-      out[out.length - 1]!.realServers.push({ id: real[1]!, forward: real[2]!, weight: Number(real[3]), active: Number(real[4]), inactive: Number(real[5]) });
+      out[out.length - 1]!.realServers.push({
+        id: real[1]!,
+        forward: real[2]!,
+        weight: Number(real[3]),
+        active: Number(real[4]),
+        inactive: Number(real[5]),
+      });
     }
   }
   for (const s of out) s.realServers.sort((a, b) => a.id.localeCompare(b.id));

@@ -28,7 +28,9 @@ function kernelHasIpvs(): boolean {
 
 const inVm = process.env.SWITCHYARD_IN_VM;
 const runHere = requirePrivileges() && (inVm !== undefined || kernelHasIpvs());
-const title = runHere ? 'IPVS in the kernel' : 'IPVS in the kernel (skipped: this kernel has no ip_vs module; scripts/test.sh vm checks it on Debian 6.1 and 6.12)';
+const title = runHere
+  ? 'IPVS in the kernel'
+  : 'IPVS in the kernel (skipped: this kernel has no ip_vs module; scripts/test.sh vm checks it on Debian 6.1 and 6.12)';
 
 describe.runIf(runHere)(title, () => {
   const net = new TestNet();
@@ -44,7 +46,12 @@ describe.runIf(runHere)(title, () => {
     const table = net.exec(ns, 'cat', ['/proc/net/ip_vs']);
     expect(table).toMatch(/^IP Virtual Server version \d+\.\d+\.\d+ \(size=\d+\)/);
     // A header and no service lines: nothing leaked in from another namespace.
-    expect(table.trim().split('\n').filter((l) => /^(TCP|UDP|SCTP|FWM) /.test(l))).toEqual([]);
+    expect(
+      table
+        .trim()
+        .split('\n')
+        .filter((l) => /^(TCP|UDP|SCTP|FWM) /.test(l)),
+    ).toEqual([]);
   });
 
   it('registers the IPVS generic netlink family', () => {

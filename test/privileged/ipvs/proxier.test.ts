@@ -15,7 +15,9 @@ import { E2eWorld, failures, names, until } from '../e2e/world.js';
 import { ipvsadmList, type IpvsadmService } from './ipvsadm.js';
 
 const runnable = requirePrivileges() && kernelHasIpvs();
-const title = runnable ? 'the ipvs mode on a kernel with IPVS' : 'the ipvs mode (SKIPPED: this kernel has no IPVS; scripts/test.sh vm runs this file on Debian 6.12)';
+const title = runnable
+  ? 'the ipvs mode on a kernel with IPVS'
+  : 'the ipvs mode (SKIPPED: this kernel has no IPVS; scripts/test.sh vm runs this file on Debian 6.12)';
 
 const ALL = ['n1p1', 'n1p2', 'n2p1', 'n2p2'];
 
@@ -37,10 +39,22 @@ describe.runIf(runnable)(title, () => {
   const ns = (node: string) => world.node(node).ns;
   const ip = (pod: string) => world.pod(pod).ip;
   const rs = (pods: string[], port = POD_TCP_PORT, weight = 1) =>
-    pods.map((p) => ({ id: `${ip(p)}:${port}`, forward: 'Masq', weight, active: 0, inactive: 0 })).sort((a, b) => a.id.localeCompare(b.id));
-  const vs = (id: string, realServers: IpvsadmService['realServers'], persistent?: number): IpvsadmService => ({ id, scheduler: 'rr', persistent, mask: undefined, realServers });
+    pods
+      .map((p) => ({ id: `${ip(p)}:${port}`, forward: 'Masq', weight, active: 0, inactive: 0 }))
+      .sort((a, b) => a.id.localeCompare(b.id));
+  const vs = (id: string, realServers: IpvsadmService['realServers'], persistent?: number): IpvsadmService => ({
+    id,
+    scheduler: 'rr',
+    persistent,
+    mask: undefined,
+    realServers,
+  });
   /** ipvsadm's view without the connection counters, which traffic of earlier tests moves. */
-  const layout = (node: string) => ipvsadmList(world.net, ns(node)).map((s) => ({ ...s, realServers: s.realServers.map((r) => ({ ...r, active: 0, inactive: 0 })) }));
+  const layout = (node: string) =>
+    ipvsadmList(world.net, ns(node)).map((s) => ({
+      ...s,
+      realServers: s.realServers.map((r) => ({ ...r, active: 0, inactive: 0 })),
+    }));
 
   /** What a failed traffic check shows: the node's IPVS table with counters, its rules' counters, the kernel's last words. */
   const diagnose = (node: string) =>
@@ -70,7 +84,9 @@ describe.runIf(runnable)(title, () => {
   });
 
   it('binds every service address to kube-ipvs0 and fills the ipsets its rules match', () => {
-    const addrs = JSON.parse(world.net.exec(ns('n1'), 'ip', ['-j', 'addr', 'show', 'dev', 'kube-ipvs0'])) as Array<{ addr_info: Array<{ local: string; prefixlen: number }> }>;
+    const addrs = JSON.parse(world.net.exec(ns('n1'), 'ip', ['-j', 'addr', 'show', 'dev', 'kube-ipvs0'])) as Array<{
+      addr_info: Array<{ local: string; prefixlen: number }>;
+    }>;
     expect(addrs[0]!.addr_info.map((a) => `${a.local}/${a.prefixlen}`).sort()).toEqual(
       ['10.96.0.10', '10.96.0.11', '10.96.0.12', '10.96.0.14', '10.96.0.15', '10.96.0.16'].map((a) => `${a}/32`),
     );
@@ -81,7 +97,14 @@ describe.runIf(runnable)(title, () => {
         .filter((l) => l.startsWith('add '))
         .map((l) => l.split(' ')[2])
         .sort();
-    expect(members('KUBE-CLUSTER-IP')).toEqual(['10.96.0.10,tcp:80', '10.96.0.11,tcp:80', '10.96.0.12,udp:53', '10.96.0.14,tcp:80', '10.96.0.15,tcp:80', '10.96.0.16,tcp:80']);
+    expect(members('KUBE-CLUSTER-IP')).toEqual([
+      '10.96.0.10,tcp:80',
+      '10.96.0.11,tcp:80',
+      '10.96.0.12,udp:53',
+      '10.96.0.14,tcp:80',
+      '10.96.0.15,tcp:80',
+      '10.96.0.16,tcp:80',
+    ]);
     expect(members('KUBE-LOOP-BACK')).toContain(`${ip('n1p1')},tcp:${POD_TCP_PORT},${ip('n1p1')}`);
     expect(members('KUBE-IPVS-IPS')).toHaveLength(6);
     const nat = world.net.exec(ns('n1'), 'iptables-save', ['-t', 'nat']);
@@ -90,7 +113,7 @@ describe.runIf(runnable)(title, () => {
     expect(nat).toMatch(/-A PREROUTING .*-j KUBE-SERVICES/);
   });
 
-  it('round robin: spreads one client\'s connections evenly over the real servers', async () => {
+  it("round robin: spreads one client's connections evenly over the real servers", async () => {
     const rs = await world.fromPod('n1p2', 'tcp', '10.96.0.10:80', { count: 40 });
     expect(failures(rs)).toEqual([]);
     const counts = ALL.map((n) => rs.filter((r) => r.name === n).length);
@@ -116,7 +139,10 @@ describe.runIf(runnable)(title, () => {
       world.manifests.set({ ...drain, endpoints: [world.pod(other)] });
       await world.apply();
       // (apply() may return on a periodic sync: wait for the change itself.)
-      const draining = await until(async () => entry().realServers.find((r) => r.id === heldId), (r) => r?.weight === 0);
+      const draining = await until(
+        async () => entry().realServers.find((r) => r.id === heldId),
+        (r) => r?.weight === 0,
+      );
       expect(draining).toMatchObject({ weight: 0, active: 1 });
       const rs = await world.fromPod('n1p1', 'tcp', '10.96.0.16:80', { count: 10 });
       expect(failures(rs)).toEqual([]);
@@ -126,7 +152,11 @@ describe.runIf(runnable)(title, () => {
       await held.close();
     }
     // The reset connection stays in IPVS's table (CLOSE) for 10 s; then a periodic sync deletes the real server.
-    const gone = await until(async () => entry().realServers.map((r) => r.id), (ids) => !ids.includes(heldId), 60_000);
+    const gone = await until(
+      async () => entry().realServers.map((r) => r.id),
+      (ids) => !ids.includes(heldId),
+      60_000,
+    );
     expect(gone).toEqual([`${ip(other)}:${POD_TCP_PORT}`]);
     world.manifests.set(drain);
     await world.apply();
@@ -141,7 +171,12 @@ describe.runIf(runnable)(title, () => {
 
   it('--ipvs-scheduler and the --ipvs-*-timeout flags: a restart with them edits the virtual servers in place', async () => {
     expect(await world.daemon('n2').stop()).toBe(0);
-    await world.startDaemon('n2', ['--ipvs-scheduler=sh', '--ipvs-tcp-timeout=10m', '--ipvs-tcpfin-timeout=30s', '--ipvs-udp-timeout=100s']);
+    await world.startDaemon('n2', [
+      '--ipvs-scheduler=sh',
+      '--ipvs-tcp-timeout=10m',
+      '--ipvs-tcpfin-timeout=30s',
+      '--ipvs-udp-timeout=100s',
+    ]);
     const list = ipvsadmList(world.net, ns('n2'));
     expect(new Set(list.map((s) => s.scheduler))).toEqual(new Set(['sh']));
     expect(world.net.exec(ns('n2'), 'ipvsadm', ['-L', '--timeout'])).toMatch(/Timeout \(tcp tcpfin udp\): 600 30 100/);
@@ -155,7 +190,11 @@ describe.runIf(runnable)(title, () => {
   // interfaces, and this harness's pods reach their gateway 169.254.1.1 on the
   // node's lo; a cluster with Calico-style proxy ARP is not affected.
   it('--ipvs-strict-arp: the node answers ARP only for addresses on the interface asked (arp_ignore=1, arp_announce=2)', async () => {
-    const arp = () => world.net.exec(ns('n1'), 'sysctl', ['-n', 'net.ipv4.conf.all.arp_ignore', 'net.ipv4.conf.all.arp_announce']).trim().split('\n');
+    const arp = () =>
+      world.net
+        .exec(ns('n1'), 'sysctl', ['-n', 'net.ipv4.conf.all.arp_ignore', 'net.ipv4.conf.all.arp_announce'])
+        .trim()
+        .split('\n');
     expect(arp()).toEqual(['0', '0']);
     expect(await world.daemon('n1').stop()).toBe(0);
     await world.startDaemon('n1', ['--ipvs-strict-arp']);

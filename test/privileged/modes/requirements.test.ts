@@ -22,11 +22,25 @@ describe.runIf(requirePrivileges())('modes a node cannot run', () => {
   });
 
   const start = (...args: string[]) =>
-    spawnSync('nsenter', [`--net=${net.netnsPath(ns)}`, '--', nodeBinary, daemonMain, `--manifests=${join(repoRoot, 'examples', 'demo')}`, '--hostname-override=n1', '--healthz-bind-address=', '--metrics-bind-address=', ...args], {
-      encoding: 'utf8',
-      // Seconds here; under an emulated VM (the IPVS kernel), start-up alone takes 20 s.
-      timeout: 90_000,
-    });
+    spawnSync(
+      'nsenter',
+      [
+        `--net=${net.netnsPath(ns)}`,
+        '--',
+        nodeBinary,
+        daemonMain,
+        `--manifests=${join(repoRoot, 'examples', 'demo')}`,
+        '--hostname-override=n1',
+        '--healthz-bind-address=',
+        '--metrics-bind-address=',
+        ...args,
+      ],
+      {
+        encoding: 'utf8',
+        // Seconds here; under an emulated VM (the IPVS kernel), start-up alone takes 20 s.
+        timeout: 90_000,
+      },
+    );
 
   it('ebpf: pins on a filesystem that is not bpffs', () => {
     const out = start('--proxy-mode=ebpf', `--bpffs-root=${join(notBpffs, 'switchyard')}`);
@@ -37,17 +51,23 @@ describe.runIf(requirePrivileges())('modes a node cannot run', () => {
   });
 
   // On a kernel with IPVS the ipvs mode runs: test/privileged/ipvs/proxier.test.ts and the e2e suite, in the VM.
-  it.skipIf(kernelHasIpvs())('ipvs: on a kernel without IPVS, fails at start-up naming what is missing, and creates nothing', () => {
-    const pins = net.pinDir('ipvs');
-    const out = start('--proxy-mode=ipvs', `--bpffs-root=${pins}`);
-    expect(out.status).toBe(1);
-    expect(out.stderr).toMatch(/ERR_IPVS_UNAVAILABLE/);
-    expect(out.stderr).toMatch(/--proxy-mode=ipvs needs IPVS, but this kernel has no IPVS: the generic netlink family \\"IPVS\\" is not registered, and `modprobe ip_vs` failed/);
-    // Nothing programmed: no interface beside lo (no kube-ipvs0), no rules, no pins.
-    expect(net.ip(ns, '-o', 'link', 'show').trim().split('\n')).toHaveLength(1);
-    expect(net.exec(ns, 'iptables-save', [], { allowFail: true })).not.toMatch(/KUBE-/);
-    expect(readdirSync(pins)).toEqual([]);
-  }, 120_000);
+  it.skipIf(kernelHasIpvs())(
+    'ipvs: on a kernel without IPVS, fails at start-up naming what is missing, and creates nothing',
+    () => {
+      const pins = net.pinDir('ipvs');
+      const out = start('--proxy-mode=ipvs', `--bpffs-root=${pins}`);
+      expect(out.status).toBe(1);
+      expect(out.stderr).toMatch(/ERR_IPVS_UNAVAILABLE/);
+      expect(out.stderr).toMatch(
+        /--proxy-mode=ipvs needs IPVS, but this kernel has no IPVS: the generic netlink family \\"IPVS\\" is not registered, and `modprobe ip_vs` failed/,
+      );
+      // Nothing programmed: no interface beside lo (no kube-ipvs0), no rules, no pins.
+      expect(net.ip(ns, '-o', 'link', 'show').trim().split('\n')).toHaveLength(1);
+      expect(net.exec(ns, 'iptables-save', [], { allowFail: true })).not.toMatch(/KUBE-/);
+      expect(readdirSync(pins)).toEqual([]);
+    },
+    120_000,
+  );
 
   it('a mode this build does not have', () => {
     const out = start('--proxy-mode=userspace', `--bpffs-root=${net.pinDir('n1')}`);

@@ -28,17 +28,26 @@ describe.runIf(requirePrivileges())('switching modes on a running node', () => {
 
   /** Our tc filters (handle 0x5359) on n1's interfaces. */
   const tcFilters = () =>
-    ['wire', ...n1.pods.map((p) => p.hostIf)].filter((dev) => /handle 0x5359/.test(net.exec(n1.ns, 'tc', ['filter', 'show', 'dev', dev, 'ingress'], { allowFail: true })));
+    ['wire', ...n1.pods.map((p) => p.hostIf)].filter((dev) =>
+      /handle 0x5359/.test(net.exec(n1.ns, 'tc', ['filter', 'show', 'dev', dev, 'ingress'], { allowFail: true })),
+    );
 
   const start = async (mode: string) => {
     await daemon?.stop();
-    daemon = startDaemon(net, { ns: n1.ns, nodeName: 'n1', pinDir, args: [`--proxy-mode=${mode}`, '--iptables-min-sync-period=0', `--manifests=${dir}`] });
+    daemon = startDaemon(net, {
+      ns: n1.ns,
+      nodeName: 'n1',
+      pinDir,
+      args: [`--proxy-mode=${mode}`, '--iptables-min-sync-period=0', `--manifests=${dir}`],
+    });
     await daemon.waitForLog((r) => r.msg === 'removed what other proxy modes left on this node');
   };
 
   const expectTraffic = async () => {
     const pod = n1.pods[0]!;
-    expect(served(await tcpProbe(net, pod.ns, '10.96.0.10:80', { count: 40, concurrency: 4, timeoutMs: 1000 }))).toEqual(['n1p1', 'n1p2', 'n2p1', 'n2p2']);
+    expect(
+      served(await tcpProbe(net, pod.ns, '10.96.0.10:80', { count: 40, concurrency: 4, timeoutMs: 1000 })),
+    ).toEqual(['n1p1', 'n1p2', 'n2p1', 'n2p2']);
     const [refused] = await tcpProbe(net, pod.ns, '10.96.0.11:80', { count: 1, timeoutMs: 2000 });
     expect(refused).toMatchObject({ ok: false, error: 'ECONNREFUSED' });
   };
@@ -50,7 +59,12 @@ describe.runIf(requirePrivileges())('switching modes on a running node', () => {
     await Promise.all(cluster.pods().map((p) => startServers(net, p, { tcp: [8080] })));
     cpSync(join(repoRoot, 'examples', 'demo'), dir, { recursive: true });
     // n2 serves its own pods in ebpf mode throughout; only n1 switches.
-    other = startDaemon(net, { ns: cluster.nodes[1]!.ns, nodeName: 'n2', pinDir: net.pinDir('n2'), args: [`--manifests=${dir}`] });
+    other = startDaemon(net, {
+      ns: cluster.nodes[1]!.ns,
+      nodeName: 'n2',
+      pinDir: net.pinDir('n2'),
+      args: [`--manifests=${dir}`],
+    });
   });
   afterAll(async () => {
     await daemon?.stop();
@@ -84,7 +98,14 @@ describe.runIf(requirePrivileges())('switching modes on a running node', () => {
   it('--cleanup removes what either mode wrote', async () => {
     await daemon?.stop();
     daemon = undefined;
-    run('nsenter', [`--net=${net.netnsPath(n1.ns)}`, '--', nodeBinary, daemonMain, `--bpffs-root=${pinDir}`, '--cleanup']);
+    run('nsenter', [
+      `--net=${net.netnsPath(n1.ns)}`,
+      '--',
+      nodeBinary,
+      daemonMain,
+      `--bpffs-root=${pinDir}`,
+      '--cleanup',
+    ]);
     expect(kubeLeftovers(net, n1.ns)).toEqual([]);
     expect(tcFilters()).toEqual([]);
     expect(existsSync(pinDir)).toBe(false);

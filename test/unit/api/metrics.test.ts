@@ -15,12 +15,17 @@ const report = (over: Partial<SyncReport> = {}): SyncReport => ({
   ...over,
 });
 
-async function sample(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+async function sample(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number | undefined> {
   // Histograms list their _bucket/_count/_sum samples under the base name, each with its metricName.
   const values = (await registry.getMetricsAsJSON()).flatMap((m) =>
     m.values.map((v) => ({ ...v, name: (v as { metricName?: string }).metricName ?? m.name })),
   );
-  return values.find((v) => v.name === name && Object.entries(labels).every(([k, l]) => String(v.labels[k]) === l))?.value;
+  return values.find((v) => v.name === name && Object.entries(labels).every(([k, l]) => String(v.labels[k]) === l))
+    ?.value;
 }
 
 describe('ProxyMetrics', () => {
@@ -53,7 +58,12 @@ describe('ProxyMetrics', () => {
     const error = new BpfError(BpfErrorCode.MapFull, 'map full', { op: 'map.update', target: 'sy_backends' });
     m.observeSync(report({ error, result: undefined }));
     expect(await sample(registry, 'switchyard_sync_errors_total')).toBe(1);
-    expect(await sample(registry, 'switchyard_bpf_map_operation_failures_total', { code: 'ERR_BPF_MAP_FULL', op: 'map.update' })).toBe(1);
+    expect(
+      await sample(registry, 'switchyard_bpf_map_operation_failures_total', {
+        code: 'ERR_BPF_MAP_FULL',
+        op: 'map.update',
+      }),
+    ).toBe(1);
     expect(await sample(registry, 'kubeproxy_sync_proxy_rules_duration_seconds_count')).toBe(0);
     expect(await sample(registry, 'kubeproxy_sync_proxy_rules_last_timestamp_seconds')).toBe(0);
   });

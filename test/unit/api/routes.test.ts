@@ -18,7 +18,16 @@ function state(): Map<string, ServicePortState> {
   const out = new Map<string, ServicePortState>();
   for (let i = 0; i < 7; i++) {
     const svc = service({ name: `web${i}`, namespace: i < 4 ? 'a' : 'b', clusterIPs: [`10.96.0.${10 + i}`] });
-    const ports = buildServicePorts(svc, [slice(`web${i}-1`, [endpoint('10.244.1.1'), endpoint('10.244.2.1', { nodeName: NODE.nodeName })], { serviceName: `web${i}`, namespace: svc.namespace })], NODE);
+    const ports = buildServicePorts(
+      svc,
+      [
+        slice(`web${i}-1`, [endpoint('10.244.1.1'), endpoint('10.244.2.1', { nodeName: NODE.nodeName })], {
+          serviceName: `web${i}`,
+          namespace: svc.namespace,
+        }),
+      ],
+      NODE,
+    );
     for (const p of ports) out.set(p.name, p);
   }
   return out;
@@ -43,7 +52,10 @@ function context(): ApiContext {
       interfaces: () => [{ name: 'wire', ifindex: 2 }],
       servicePorts: (ports) =>
         ports.map((sp) => ({
-          programmed: sp.clusterIPs.includes('10.96.0.10') && sp.port === 80 ? [{ id: 1, address: '10.96.0.10', port: 80, protocol: 'TCP', backends: ['10.244.1.1:8080'] }] : [],
+          programmed:
+            sp.clusterIPs.includes('10.96.0.10') && sp.port === 80
+              ? [{ id: 1, address: '10.96.0.10', port: 80, protocol: 'TCP', backends: ['10.244.1.1:8080'] }]
+              : [],
         })),
     },
   };
@@ -63,7 +75,7 @@ describe('ops API routes (injected)', () => {
     await health.close();
   });
 
-  it('/healthz and /livez have kube-proxy\'s bodies on both servers; /readyz says why', async () => {
+  it("/healthz and /livez have kube-proxy's bodies on both servers; /readyz says why", async () => {
     for (const a of [app, health]) {
       const h = await a.inject('/healthz');
       expect(h.statusCode).toBe(200);
@@ -124,12 +136,19 @@ describe('ops API routes (injected)', () => {
     for (const [url, message] of cases) {
       const r = await app.inject(url);
       expect(r.statusCode, url).toBe(400);
-      expect(r.json(), url).toMatchObject({ code: expect.stringMatching(/^ERR_API_BAD_/), message: expect.stringMatching(message) });
+      expect(r.json(), url).toMatchObject({
+        code: expect.stringMatching(/^ERR_API_BAD_/),
+        message: expect.stringMatching(message),
+      });
     }
   });
 
   it('a mode without BPF maps says so', async () => {
-    expect((await app.inject('/v1/maps')).json()).toEqual({ mode: 'iptables', items: [], message: 'the iptables mode programs no BPF maps' });
+    expect((await app.inject('/v1/maps')).json()).toEqual({
+      mode: 'iptables',
+      items: [],
+      message: 'the iptables mode programs no BPF maps',
+    });
     expect((await app.inject('/v1/maps/sy_services')).statusCode).toBe(404);
     expect((await app.inject('/v1/conntrack')).json()).toMatchObject({ code: 'ERR_API_UNAVAILABLE' });
   });
@@ -145,22 +164,47 @@ describe('ops API routes (injected)', () => {
     const pm = await app.inject('/proxyMode');
     expect(pm.body).toBe('iptables');
     expect(pm.headers['content-type']).toMatch(/text\/plain/);
-    expect((await app.inject('/configz')).json()).toMatchObject({ 'kubeproxy.config.k8s.io': { kind: 'KubeProxyConfiguration', mode: 'iptables' } });
+    expect((await app.inject('/configz')).json()).toMatchObject({
+      'kubeproxy.config.k8s.io': { kind: 'KubeProxyConfiguration', mode: 'iptables' },
+    });
   });
 
   it('/openapi.json describes every route with its query parameters', async () => {
-    const doc = (await app.inject('/openapi.json')).json() as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
+    const doc = (await app.inject('/openapi.json')).json() as {
+      openapi: string;
+      paths: Record<string, unknown>;
+      components: { schemas: Record<string, unknown> };
+    };
     expect(doc.openapi).toBe('3.0.3');
-    for (const p of ['/healthz', '/livez', '/readyz', '/metrics', '/proxyMode', '/configz', '/v1/status', '/v1/services', '/v1/services/{namespace}/{name}', '/v1/maps', '/v1/maps/{name}', '/v1/conntrack']) {
+    for (const p of [
+      '/healthz',
+      '/livez',
+      '/readyz',
+      '/metrics',
+      '/proxyMode',
+      '/configz',
+      '/v1/status',
+      '/v1/services',
+      '/v1/services/{namespace}/{name}',
+      '/v1/maps',
+      '/v1/maps/{name}',
+      '/v1/conntrack',
+    ]) {
       expect(doc.paths, p).toHaveProperty([p]);
     }
     expect(JSON.stringify(doc.paths['/v1/conntrack'])).toContain('"client"');
-    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['Error', 'ServicePort', 'MapSummary', 'Flow']));
+    expect(Object.keys(doc.components.schemas)).toEqual(
+      expect.arrayContaining(['Error', 'ServicePort', 'MapSummary', 'Flow']),
+    );
   });
 
-  it('/metrics has kube-proxy\'s names', async () => {
+  it("/metrics has kube-proxy's names", async () => {
     const text = (await app.inject('/metrics')).body;
-    for (const name of ['kubeproxy_sync_proxy_rules_duration_seconds', 'kubeproxy_network_programming_duration_seconds', 'kubeproxy_proxy_healthz_total']) {
+    for (const name of [
+      'kubeproxy_sync_proxy_rules_duration_seconds',
+      'kubeproxy_network_programming_duration_seconds',
+      'kubeproxy_proxy_healthz_total',
+    ]) {
       expect(text).toContain(`# TYPE ${name}`);
     }
   });

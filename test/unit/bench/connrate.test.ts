@@ -61,7 +61,11 @@ describe('parseConnrate', () => {
     ['a negative count', withField('connections', -1), /connections is not a whole number/],
     ['a fractional count', withField('errors', 2.5), /errors is not a whole number/],
     ['errorKinds as a list', withField('errorKinds', []), /errorKinds is not an object/],
-    ['a zero kind', withField('errorKinds', { ECONNRESET: 3, EPIPE: 0 }), /errorKinds\.EPIPE is not a whole number > 0/],
+    [
+      'a zero kind',
+      withField('errorKinds', { ECONNRESET: 3, EPIPE: 0 }),
+      /errorKinds\.EPIPE is not a whole number > 0/,
+    ],
     ['kinds not adding up', withField('errorKinds', { ECONNRESET: 1 }), /errorKinds add up to 1, errors is 3/],
     ['a zero duration', withField('durationSec', 0), /durationSec is not a number > 0/],
     ['a rate as a string', withField('connPerSec', '28509'), /connPerSec is not a number >= 0/],

@@ -9,7 +9,14 @@ import { chartSvg, readReport, readmeSection, renderTable } from '../../../bench
 import type { BenchReport, ModeReport } from '../../../bench/types.js';
 import { failedMode, failureLine } from '../../../bench/vm-run.js';
 
-const result = (connPerSec: number) => ({ connections: connPerSec * 5, errors: 0, errorKinds: {}, durationSec: 5, connPerSec, latencyUs: { p50: 100, p90: 150, p99: 200, max: 300 } });
+const result = (connPerSec: number) => ({
+  connections: connPerSec * 5,
+  errors: 0,
+  errorKinds: {},
+  durationSec: 5,
+  connPerSec,
+  latencyUs: { p50: 100, p90: 150, p99: 200, max: 300 },
+});
 const pct = (p50Ms: number, p99Ms: number) => ({ n: 40, p50Ms, p99Ms, maxMs: p99Ms });
 
 const finished: ModeReport = {
@@ -40,7 +47,14 @@ const report: BenchReport = {
   durationSec: 100,
   command: 'npm run bench',
   machine: { cpus: 2, kernel: '6.1.0', memoryGiB: 24 },
-  params: { services: 10_000, endpoints: 10, changesPerKind: 40, connDurationSec: 5, concurrency: 8, mix: { udp: 0.1, nodePort: 0 } },
+  params: {
+    services: 10_000,
+    endpoints: 10,
+    changesPerKind: 40,
+    connDurationSec: 5,
+    concurrency: 8,
+    mix: { udp: 0.1, nodePort: 0 },
+  },
   direct: result(10_000),
   modes: [finished, stopped],
 };
@@ -50,8 +64,16 @@ describe('renderTable', () => {
   const row = (label: string) => text.split('\n').find((l) => l.startsWith(label))!;
 
   it('shows a mode that stopped with dashes from where it stopped, and says why', () => {
-    expect(row('full sync: the sync (ms)').split(/\s{2,}/).slice(1)).toEqual(['800', '—']);
-    expect(row('ClusterIP at 10 svc: conn/s').split(/\s{2,}/).slice(1)).toEqual(['9,800 (0.98)', '7,000 (0.70)']);
+    expect(
+      row('full sync: the sync (ms)')
+        .split(/\s{2,}/)
+        .slice(1),
+    ).toEqual(['800', '—']);
+    expect(
+      row('ClusterIP at 10 svc: conn/s')
+        .split(/\s{2,}/)
+        .slice(1),
+    ).toEqual(['9,800 (0.98)', '7,000 (0.70)']);
     expect(text).toContain('iptables did not finish: full sync: timed out waiting for switchyard');
     expect(text).not.toContain('ebpf did not finish');
   });
@@ -93,12 +115,17 @@ describe('renderTable with an emulated mode', () => {
   const text = renderTable(withVm);
   // The header row is the one whose first cell is empty.
   const row = (label: string) => text.split('\n').find((l) => (label ? l.startsWith(label) : l.startsWith(' ')))!;
-  const cells = (label: string) => row(label).split(/\s{2,}/).slice(1);
+  const cells = (label: string) =>
+    row(label)
+      .split(/\s{2,}/)
+      .slice(1);
 
   it('heads its column "(emulated)" and says where it ran and its own baseline', () => {
     expect(cells('')).toEqual(['ebpf', 'iptables', 'ipvs (emulated)']);
     expect(text).toContain('ipvs: measured in the test VM under qemu emulation');
-    expect(text).toContain('2 vCPUs, kernel 6.12.117+deb12-amd64, 8 GiB; its direct to the pod, no proxy: 1,000 conn/s');
+    expect(text).toContain(
+      '2 vCPUs, kernel 6.12.117+deb12-amd64, 8 GiB; its direct to the pod, no proxy: 1,000 conn/s',
+    );
   });
 
   it('takes its × direct against its own baseline, the others against this machine', () => {
@@ -124,28 +151,52 @@ describe('renderTable with an emulated mode', () => {
       ],
     };
     const t = renderTable({ ...report, modes: [finished, small] });
-    const c = (label: string) => t.split('\n').find((l) => (label ? l.startsWith(label) : l.startsWith(' ')))!.split(/\s{2,}/).slice(1);
+    const c = (label: string) =>
+      t
+        .split('\n')
+        .find((l) => (label ? l.startsWith(label) : l.startsWith(' ')))!
+        .split(/\s{2,}/)
+        .slice(1);
     expect(c('')).toEqual(['ebpf', 'ipvs (emulated, 2,000 svc)']);
     expect(c('ClusterIP at 10,000 svc: conn/s')).toEqual(['9,700 (0.97)', '700 (0.70)']);
     expect(c('pod IP with 10,000 svc programmed')).toEqual(['10,000', '990']);
     expect(t).toContain('  MISSED ClusterIP rate ≥ 0.95 × its own direct at 2,000 services: 0.70 ×');
     expect(t).toContain('; at 2,000 services (its 10,000-service rows are at 2,000); its direct to the pod');
-    expect(readmeSection({ ...report, modes: [finished, small] })).toContain('The ipvs column is measured at 2,000 services × 10 endpoints in the project\'s test VM');
+    expect(readmeSection({ ...report, modes: [finished, small] })).toContain(
+      "The ipvs column is measured at 2,000 services × 10 endpoints in the project's test VM",
+    );
   });
 
   it('shows a VM run that failed as "did not finish" with the reason', () => {
     const failed = failedMode('ipvs', 'VM run: the VM timed out (--vm-timeout)', 3600);
     const t = renderTable({ ...report, modes: [finished, failed] });
     expect(t).toContain('ipvs did not finish: VM run: the VM timed out (--vm-timeout)');
-    expect(t.split('\n').find((l) => l.startsWith('full sync: the sync'))!.split(/\s{2,}/).slice(1)).toEqual(['800', '—']);
+    expect(
+      t
+        .split('\n')
+        .find((l) => l.startsWith('full sync: the sync'))!
+        .split(/\s{2,}/)
+        .slice(1),
+    ).toEqual(['800', '—']);
   });
 });
 
 describe('readmeSection', () => {
   it('says which columns were merged from an earlier run, that ipvs is emulated, and the phase times', () => {
-    const text = readmeSection({ ...withVm, merged: { from: 'bench/report/latest.json', startedAt: '2026-11-20T10:00:00.000Z', durationSec: 327, command: 'npm run bench -- --changes 20', modes: ['ebpf', 'iptables'] } });
-    expect(text).toContain('The ebpf and iptables columns are from the run of 2026-11-20 (327 s, `npm run bench -- --changes 20`), merged from `bench/report/latest.json`.');
-    expect(text).toContain('The ipvs column is measured in the project\'s test VM');
+    const text = readmeSection({
+      ...withVm,
+      merged: {
+        from: 'bench/report/latest.json',
+        startedAt: '2026-11-20T10:00:00.000Z',
+        durationSec: 327,
+        command: 'npm run bench -- --changes 20',
+        modes: ['ebpf', 'iptables'],
+      },
+    });
+    expect(text).toContain(
+      'The ebpf and iptables columns are from the run of 2026-11-20 (327 s, `npm run bench -- --changes 20`), merged from `bench/report/latest.json`.',
+    );
+    expect(text).toContain("The ipvs column is measured in the project's test VM");
     expect(text).toContain('- ipvs (emulated): 10 services 60, full sync 120, VM run (boot to power-off) 500');
     expect(text).toContain('```\n10,000 services × 10 endpoints;');
   });
@@ -166,21 +217,33 @@ describe('readReport', () => {
 });
 
 describe('chartSvg', () => {
-  it('draws an emulated mode dashed, scaled from its own baseline to this machine\'s', () => {
+  it("draws an emulated mode dashed, scaled from its own baseline to this machine's", () => {
     const svg = chartSvg(withVm);
     expect(svg).toContain('ipvs (ClusterIP), emulated, scaled to direct here');
     const dashed = svg.split('\n').filter((l) => l.startsWith('<polyline') && l.includes('#2ca02c'));
     expect(dashed).toHaveLength(2);
     expect(dashed.every((l) => l.includes('stroke-dasharray'))).toBe(true);
     // 900 of 1,000 in the VM sits where 9,000 of 10,000 would here: the same height as a native 9,000.
-    const native = chartSvg({ ...report, modes: [{ ...finished, connections: [{ services: 10, target: 'clusterIP', result: result(9000) }, ...finished.connections.slice(1)] }] });
-    const y = (s: string, color: string) => s.split('\n').find((l) => l.startsWith('<polyline') && l.includes(color))!.match(/points="[\d.]+,([\d.]+)/)![1];
+    const native = chartSvg({
+      ...report,
+      modes: [
+        {
+          ...finished,
+          connections: [{ services: 10, target: 'clusterIP', result: result(9000) }, ...finished.connections.slice(1)],
+        },
+      ],
+    });
+    const y = (s: string, color: string) =>
+      s
+        .split('\n')
+        .find((l) => l.startsWith('<polyline') && l.includes(color))!
+        .match(/points="[\d.]+,([\d.]+)/)![1];
     expect(Number(y(svg, '#2ca02c'))).toBeCloseTo(Number(y(native, '#1f77b4')), 5);
   });
 });
 
 describe('failureLine', () => {
-  it('names a guest kernel panic before run.sh\'s own message or the last line', () => {
+  it("names a guest kernel panic before run.sh's own message or the last line", () => {
     const tail = [
       '[bench] direct: connections to the pod, no proxy (5 s) (+23 s)',
       '\x1b[1;31m[switchyard] vm:\x1b[0m the VM ended without reporting an exit status (exited)',

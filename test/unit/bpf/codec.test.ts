@@ -12,7 +12,13 @@ const be32: BtfType = { kind: 'int', name: 'unsigned int', typedef: '__be32', si
 const u32: BtfType = { kind: 'int', name: 'unsigned int', typedef: '__u32', size: 4, signed: false };
 const s32: BtfType = { kind: 'int', name: 'int', size: 4, signed: true };
 const u64: BtfType = { kind: 'int', name: 'unsigned long long', typedef: '__u64', size: 8, signed: false };
-const member = (name: string, offset: number, type: BtfType) => ({ name, offset, bitOffset: offset * 8, bitSize: 0, type });
+const member = (name: string, offset: number, type: BtfType) => ({
+  name,
+  offset,
+  bitOffset: offset * 8,
+  bitSize: 0,
+  type,
+});
 
 const key: BtfType = {
   kind: 'struct',
@@ -49,7 +55,12 @@ describe('derive', () => {
   it('reads nested structs, byte arrays and IPv6 addresses', () => {
     const addr6: BtfType = { kind: 'array', name: '', size: 16, length: 16, elem: u8 };
     const mac: BtfType = { kind: 'array', name: '', size: 6, length: 6, elem: u8 };
-    const inner: BtfType = { kind: 'struct', name: 'inner', size: 4, members: [member('a', 0, u16), member('b', 2, u16)] };
+    const inner: BtfType = {
+      kind: 'struct',
+      name: 'inner',
+      size: 4,
+      members: [member('a', 0, u16), member('b', 2, u16)],
+    };
     const t: BtfType = {
       kind: 'struct',
       name: 'outer',
@@ -70,7 +81,19 @@ describe('derive', () => {
     for (const addr of ['0.0.0.0', '255.255.255.255', '10.96.0.1', '192.168.1.20']) {
       expect(c.decode(c.encode({ addr, port: 1, proto: 6 })).addr).toBe(addr);
     }
-    const bad = ['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '01.2.3.4', '1.2.3.04', '1..2.3', '1.2.3.', '.1.2.3', ' 1.2.3.4', '1.2.3.4 '];
+    const bad = [
+      '',
+      '1.2.3',
+      '1.2.3.4.5',
+      '256.1.1.1',
+      '01.2.3.4',
+      '1.2.3.04',
+      '1..2.3',
+      '1.2.3.',
+      '.1.2.3',
+      ' 1.2.3.4',
+      '1.2.3.4 ',
+    ];
     for (const addr of [...bad, '1.2.3.a', '::1', '1.2.3.2555']) {
       expect(() => c.encode({ addr, port: 1, proto: 6 }), addr).toThrow(/is not an IPv4 address/);
     }
@@ -83,9 +106,13 @@ describe('derive', () => {
     expect(host.encode(0xdeadbeef).toString('hex')).toBe('efbeadde');
     expect(s.encode(-2).toString('hex')).toBe('feffffff');
     expect(s.encode(0x7fffffff).toString('hex')).toBe('ffffff7f');
-    expect(port.encode({ addr: 0x0a600001, port: 443, proto: 17 }).toString('hex')).toBe('0a600001' + '01bb' + '11' + '00');
+    expect(port.encode({ addr: 0x0a600001, port: 443, proto: 17 }).toString('hex')).toBe(
+      '0a600001' + '01bb' + '11' + '00',
+    );
     // Out of range, negative for an unsigned field, or a bigint: the BigInt path, which wraps.
-    expect(port.encode({ addr: 0, port: 70000, proto: 256 + 6 }).toString('hex')).toBe('00000000' + '1170' + '06' + '00');
+    expect(port.encode({ addr: 0, port: 70000, proto: 256 + 6 }).toString('hex')).toBe(
+      '00000000' + '1170' + '06' + '00',
+    );
     expect(host.encode(-1).toString('hex')).toBe('ffffffff');
     expect(host.encode(5n as unknown as number).toString('hex')).toBe('05000000');
     expect(() => host.encode(1.5)).toThrow(RangeError);
@@ -93,11 +120,18 @@ describe('derive', () => {
   });
 
   it('fails loudly when TypeScript and the C layout disagree', () => {
-    expect(() => derive('key', key, { address: 'ipv4' })).toThrow(expect.objectContaining({ code: BpfErrorCode.LayoutMismatch }));
+    expect(() => derive('key', key, { address: 'ipv4' })).toThrow(
+      expect.objectContaining({ code: BpfErrorCode.LayoutMismatch }),
+    );
     expect(() => derive('key', key, { port: 'ipv4' })).toThrow(/format ipv4 needs 4 bytes, the field has 2/);
     expect(() => derive('key', key, {}, 12)).toThrow(/is 8 bytes in BTF, the caller expects 12/);
     expect(() => derive('key', null)).toThrow(/no BTF/);
-    const bitfield: BtfType = { kind: 'struct', name: 'bf', size: 4, members: [{ name: 'x', offset: 0, bitOffset: 0, bitSize: 3, type: u32 }] };
+    const bitfield: BtfType = {
+      kind: 'struct',
+      name: 'bf',
+      size: 4,
+      members: [{ name: 'x', offset: 0, bitOffset: 0, bitSize: 3, type: u32 }],
+    };
     expect(() => derive('bf', bitfield)).toThrow(/bitfields/);
   });
 

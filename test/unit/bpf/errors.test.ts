@@ -42,7 +42,11 @@ describe('fromNative', () => {
   });
 
   it('turns argument errors into InvalidArgument and passes other errors through', () => {
-    const arg = Object.assign(new TypeError('map.update: key must be a Buffer'), { code: 'ERR_BPF_NATIVE_ARGUMENT', op: 'map.update', errno: 22 });
+    const arg = Object.assign(new TypeError('map.update: key must be a Buffer'), {
+      code: 'ERR_BPF_NATIVE_ARGUMENT',
+      op: 'map.update',
+      errno: 22,
+    });
     expect((fromNative(arg) as BpfError).code).toBe(BpfErrorCode.InvalidArgument);
     const other = new RangeError('x');
     expect(fromNative(other)).toBe(other);

@@ -7,7 +7,13 @@ import { BpfErrorCode } from '../../../control/bpf/errors.js';
 import { compareMapSpecs, formatDifferences, onlySizeDiffers, type MapSpec } from '../../../control/bpf/map-spec.js';
 import { incompatible } from '../../../control/bpf/pins.js';
 
-const int = (size: number, typedef?: string, signed = false): BtfType => ({ kind: 'int', name: `int${size}`, size, signed, ...(typedef ? { typedef } : {}) });
+const int = (size: number, typedef?: string, signed = false): BtfType => ({
+  kind: 'int',
+  name: `int${size}`,
+  size,
+  signed,
+  ...(typedef ? { typedef } : {}),
+});
 const struct = (name: string, members: Array<[string, number, BtfType]>): BtfType => ({
   kind: 'struct',
   name,
@@ -74,13 +80,19 @@ describe('compareMapSpecs', () => {
       ['pad', 2, int(2, '__u16')],
       ['addr', 4, int(4, '__be32')],
     ]);
-    expect(compareMapSpecs(spec({ value: swapped }), spec()).map((d) => d.field)).toEqual(['value.addr offset', 'value.port offset', 'value.pad offset']);
+    expect(compareMapSpecs(spec({ value: swapped }), spec()).map((d) => d.field)).toEqual([
+      'value.addr offset',
+      'value.port offset',
+      'value.pad offset',
+    ]);
     const renamed = struct('sy_backend', [
       ['ip', 0, int(4, '__be32')],
       ['port', 4, int(2, '__be16')],
       ['pad', 6, int(2, '__u16')],
     ]);
-    expect(compareMapSpecs(spec({ value: renamed }), spec()).map((d) => `${d.field}: ${d.pinned} / ${d.object}`)).toEqual([
+    expect(
+      compareMapSpecs(spec({ value: renamed }), spec()).map((d) => `${d.field}: ${d.pinned} / ${d.object}`),
+    ).toEqual([
       'value.addr: absent / int __be32 (4 bytes) at offset 0',
       'value.ip: int __be32 (4 bytes) at offset 0 / absent',
     ]);
@@ -93,12 +105,9 @@ describe('compareMapSpecs', () => {
         ['bytes', 4, { kind: 'array', name: '', size: len, length: len, elem: int(1, '__u8') }],
       ]);
     expect(compareMapSpecs(spec({ value: nested(4, false) }), spec({ value: nested(4, false) }))).toEqual([]);
-    expect(compareMapSpecs(spec({ value: nested(6, true) }), spec({ value: nested(4, false) })).map((d) => d.field)).toEqual([
-      'value size',
-      'value.inner.x signed',
-      'value.bytes size',
-      'value.bytes length',
-    ]);
+    expect(
+      compareMapSpecs(spec({ value: nested(6, true) }), spec({ value: nested(4, false) })).map((d) => d.field),
+    ).toEqual(['value size', 'value.inner.x signed', 'value.bytes size', 'value.bytes length']);
   });
 
   it('a pinned map without BTF cannot be checked, so it differs', () => {
@@ -117,8 +126,16 @@ describe('compareMapSpecs', () => {
 
 describe('ERR_BPF_MAP_INCOMPATIBLE', () => {
   it('names the map, the pin, each difference, and a hint that fits the difference', () => {
-    const layout = incompatible('sy_backends', '/sys/fs/bpf/sy/sy_backends', compareMapSpecs(spec({ valueSize: 12 }), spec()));
-    expect(layout).toMatchObject({ code: BpfErrorCode.MapIncompatible, op: 'object.load', target: '/sys/fs/bpf/sy/sy_backends' });
+    const layout = incompatible(
+      'sy_backends',
+      '/sys/fs/bpf/sy/sy_backends',
+      compareMapSpecs(spec({ valueSize: 12 }), spec()),
+    );
+    expect(layout).toMatchObject({
+      code: BpfErrorCode.MapIncompatible,
+      op: 'object.load',
+      target: '/sys/fs/bpf/sy/sy_backends',
+    });
     expect(layout.message).toContain('the map pinned at /sys/fs/bpf/sy/sy_backends does not match');
     expect(layout.message).toContain('value_size: pinned 12 vs object 8');
     expect(layout.hint).toContain('switchyard --cleanup');

@@ -5,7 +5,15 @@ import { formatAge, formatBytes, formatTable, shortList } from '../../../control
 
 describe('tables', () => {
   it('aligns columns like kubectl: padded to the widest cell, three spaces apart', () => {
-    expect(formatTable(['NAME', 'TYPE'], [['sy_services', 'hash'], ['x', 'lru_hash']])).toBe('NAME          TYPE\nsy_services   hash\nx             lru_hash\n');
+    expect(
+      formatTable(
+        ['NAME', 'TYPE'],
+        [
+          ['sy_services', 'hash'],
+          ['x', 'lru_hash'],
+        ],
+      ),
+    ).toBe('NAME          TYPE\nsy_services   hash\nx             lru_hash\n');
   });
 
   it('shortens lists and sizes', () => {
@@ -19,7 +27,9 @@ describe('tables', () => {
   });
 
   it('renders a map whose key and value share a field name with the side as prefix', () => {
-    const out = renderMapEntries([{ key: { cookie: '1', addr: '10.244.1.11', port: 8080 }, value: { addr: '10.96.0.10', port: 80 } }]);
+    const out = renderMapEntries([
+      { key: { cookie: '1', addr: '10.244.1.11', port: 8080 }, value: { addr: '10.96.0.10', port: 80 } },
+    ]);
     expect(out.split('\n')[0]).toBe('COOKIE   KEY.ADDR      KEY.PORT   VALUE.ADDR   VALUE.PORT');
   });
 
@@ -38,7 +48,9 @@ describe('tables', () => {
         localEndpoints: [],
       },
     ]);
-    expect(out.split('\n')[1]).toBe('demo        local   80/TCP   ClusterIP   10.96.0.15   1/2     -                   <none>');
+    expect(out.split('\n')[1]).toBe(
+      'demo        local   80/TCP   ClusterIP   10.96.0.15   1/2     -                   <none>',
+    );
   });
 });
 
@@ -51,7 +63,11 @@ describe('parseGetArgs', () => {
       query: { namespace: 'demo' },
       chunkSize: 500,
     });
-    expect(parseGetArgs(['map', 'sy_services', '--filter=key.port=80'])).toMatchObject({ resource: 'map', name: 'sy_services', query: { filter: 'key.port=80' } });
+    expect(parseGetArgs(['map', 'sy_services', '--filter=key.port=80'])).toMatchObject({
+      resource: 'map',
+      name: 'sy_services',
+      query: { filter: 'key.port=80' },
+    });
     expect(parseGetArgs(['--help'])).toBe('help');
   });
 
@@ -93,11 +109,19 @@ describe('runGet', () => {
 
   it('follows continue tokens and prints every page as one list', async () => {
     const t = io([
-      { map: { name: 'sy_backends' }, items: [{ key: 1, value: { addr: '10.244.1.11', port: 8080 } }], continue: 'abc', remaining: 1 },
+      {
+        map: { name: 'sy_backends' },
+        items: [{ key: 1, value: { addr: '10.244.1.11', port: 8080 } }],
+        continue: 'abc',
+        remaining: 1,
+      },
       { map: { name: 'sy_backends' }, items: [{ key: 2, value: { addr: '10.244.2.11', port: 8080 } }], remaining: 0 },
     ]);
     expect(await runGet(['map', 'sy_backends', '--chunk-size', '1', '-o', 'json'], t.io)).toBe(0);
-    expect(t.urls).toEqual(['http://127.0.0.1:10249/v1/maps/sy_backends?limit=1', 'http://127.0.0.1:10249/v1/maps/sy_backends?limit=1&continue=abc']);
+    expect(t.urls).toEqual([
+      'http://127.0.0.1:10249/v1/maps/sy_backends?limit=1',
+      'http://127.0.0.1:10249/v1/maps/sy_backends?limit=1&continue=abc',
+    ]);
     expect(JSON.parse(t.out())).toEqual({
       map: { name: 'sy_backends' },
       items: [

@@ -55,7 +55,12 @@ const VALUE_FLAGS: [string, string, (o: ProxyOptions) => unknown, unknown][] = [
   ['bpf-object-dir', '/usr/lib/switchyard/bpf', (o) => o.ebpf.objectDir, '/usr/lib/switchyard/bpf'],
   ['devices', 'eth0,veth+', (o) => o.ebpf.devices, ['eth0', 'veth+']],
   ['cgroup-root', '/sys/fs/cgroup/switchyard.slice', (o) => o.ebpf.cgroupRoot, '/sys/fs/cgroup/switchyard.slice'],
-  ['bpf-map-sizes', 'services=65536,sy_backends=262144', (o) => o.ebpf.mapSizes, { sy_services: 65536, sy_backends: 262144 }],
+  [
+    'bpf-map-sizes',
+    'services=65536,sy_backends=262144',
+    (o) => o.ebpf.mapSizes,
+    { sy_services: 65536, sy_backends: 262144 },
+  ],
 ];
 
 // flag, where it lands, its default
@@ -111,7 +116,13 @@ describe('flags with values', () => {
   });
 
   it('appends repeated list flags and lets the last scalar win', () => {
-    const o = load('--ipvs-exclude-cidrs=10.0.0.0/8', '--ipvs-exclude-cidrs', '172.16.0.0/12', '--proxy-mode=ipvs', '--proxy-mode=iptables').options;
+    const o = load(
+      '--ipvs-exclude-cidrs=10.0.0.0/8',
+      '--ipvs-exclude-cidrs',
+      '172.16.0.0/12',
+      '--proxy-mode=ipvs',
+      '--proxy-mode=iptables',
+    ).options;
     expect(o.ipvs.excludeCIDRs).toEqual(['10.0.0.0/8', '172.16.0.0/12']);
     expect(o.mode).toBe('iptables');
   });
@@ -164,7 +175,10 @@ describe('general flags', () => {
   it('loadOptions answers --help and --version without reading --config', () => {
     expect(packageVersion()).toMatch(/^\d+\.\d+\.\d+/);
     expect(loadOptions(['--config=/nonexistent', '--help'], env)).toEqual({ output: helpText(), exit: 0 });
-    expect(loadOptions(['--version', '--config=/nonexistent'], env)).toEqual({ output: `switchyard v${packageVersion()}\n`, exit: 0 });
+    expect(loadOptions(['--version', '--config=/nonexistent'], env)).toEqual({
+      output: `switchyard v${packageVersion()}\n`,
+      exit: 0,
+    });
     expect(loadOptions(['--version=raw'], env)).toEqual({ output: `${packageVersion()}\n`, exit: 0 });
   });
 
@@ -176,11 +190,19 @@ describe('general flags', () => {
   });
 
   it('--config names the file', () => {
-    expect(parseFlags(['--config', '/etc/kube-proxy/config.conf']).given.get('config')?.value).toBe('/etc/kube-proxy/config.conf');
+    expect(parseFlags(['--config', '/etc/kube-proxy/config.conf']).given.get('config')?.value).toBe(
+      '/etc/kube-proxy/config.conf',
+    );
   });
 
   it('every flag in the table is covered here', () => {
-    const covered = new Set([...VALUE_FLAGS.map((c) => c[0]), ...BOOL_FLAGS.map((c) => c[0]), 'help', 'version', 'config']);
+    const covered = new Set([
+      ...VALUE_FLAGS.map((c) => c[0]),
+      ...BOOL_FLAGS.map((c) => c[0]),
+      'help',
+      'version',
+      'config',
+    ]);
     const missing = FLAGS.filter((f) => !f.ignored && !covered.has(f.name)).map((f) => f.name);
     expect(missing).toEqual([]);
   });
@@ -205,7 +227,9 @@ describe('unknown flags', () => {
   });
 
   it('points single-dash long flags at the double-dash form', () => {
-    expect(flagError(['-proxy-mode=ipvs']).message).toMatch(/unknown shorthand flag: 'p' in -proxy-mode=ipvs \(did you mean --proxy-mode\?\)/);
+    expect(flagError(['-proxy-mode=ipvs']).message).toMatch(
+      /unknown shorthand flag: 'p' in -proxy-mode=ipvs \(did you mean --proxy-mode\?\)/,
+    );
   });
 
   it('refuses positional arguments and a missing value', () => {
@@ -227,7 +251,10 @@ describe('invalid values', () => {
     ['--cluster-cidr=10.0.0.0/33', /"10.0.0.0\/33" for --cluster-cidr: expected a CIDR block/],
     ['--cluster-cidr=10.0.0.0/8,10.1.0.0/16', /two CIDRs must be a dual-stack pair/],
     ['--ipvs-exclude-cidrs=10.0.0.1', /"10.0.0.1" for --ipvs-exclude-cidrs: expected a CIDR block/],
-    ['--ipvs-scheduler=fifo', /"fifo" for --ipvs-scheduler: expected one of rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh/],
+    [
+      '--ipvs-scheduler=fifo',
+      /"fifo" for --ipvs-scheduler: expected one of rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh/,
+    ],
     ['--proxy-mode=nftables', /"nftables" for --proxy-mode: the nftables mode is not supported by switchyard/],
     ['--proxy-mode=fast', /"fast" for --proxy-mode: expected one of ebpf, iptables, ipvs, kernelspace, userspace/],
     ['-v=high', /"high" for --v: expected a non-negative integer/],
@@ -252,11 +279,29 @@ describe('kube-proxy flags we do not implement', () => {
   it('are the ones the brief and kube-proxy list', () => {
     expect(ignored.map((f) => f.name)).toEqual(
       expect.arrayContaining([
-        'oom-score-adj', 'conntrack-max-per-core', 'conntrack-min', 'conntrack-tcp-timeout-established',
-        'conntrack-tcp-timeout-close-wait', 'conntrack-tcp-be-liberal', 'conntrack-udp-timeout', 'conntrack-udp-timeout-stream',
-        'profiling', 'detect-local-mode', 'bind-address', 'bind-address-hard-fail', 'feature-gates',
-        'kube-api-qps', 'kube-api-burst', 'kube-api-content-type', 'config-sync-period', 'pod-bridge-interface',
-        'pod-interface-name-prefix', 'show-hidden-metrics-for-version', 'write-config-to', 'init-only', 'windows-service',
+        'oom-score-adj',
+        'conntrack-max-per-core',
+        'conntrack-min',
+        'conntrack-tcp-timeout-established',
+        'conntrack-tcp-timeout-close-wait',
+        'conntrack-tcp-be-liberal',
+        'conntrack-udp-timeout',
+        'conntrack-udp-timeout-stream',
+        'profiling',
+        'detect-local-mode',
+        'bind-address',
+        'bind-address-hard-fail',
+        'feature-gates',
+        'kube-api-qps',
+        'kube-api-burst',
+        'kube-api-content-type',
+        'config-sync-period',
+        'pod-bridge-interface',
+        'pod-interface-name-prefix',
+        'show-hidden-metrics-for-version',
+        'write-config-to',
+        'init-only',
+        'windows-service',
       ]),
     );
   });
@@ -271,12 +316,28 @@ describe('kube-proxy flags we do not implement', () => {
 
   it('a kube-proxy command line from a real DaemonSet still starts', () => {
     const { options, notes } = load(
-      '--kubeconfig=/var/lib/kube-proxy/kubeconfig.conf', '--hostname-override=Node-7', '--proxy-mode=ipvs',
-      '--cluster-cidr=10.244.0.0/16', '--conntrack-max-per-core=0', '--oom-score-adj=-998', '--v=2',
-      '--feature-gates=SomeGate=true', '--masquerade-all',
+      '--kubeconfig=/var/lib/kube-proxy/kubeconfig.conf',
+      '--hostname-override=Node-7',
+      '--proxy-mode=ipvs',
+      '--cluster-cidr=10.244.0.0/16',
+      '--conntrack-max-per-core=0',
+      '--oom-score-adj=-998',
+      '--v=2',
+      '--feature-gates=SomeGate=true',
+      '--masquerade-all',
     );
-    expect(options).toMatchObject({ mode: 'ipvs', hostname: 'node-7', clusterCIDRs: ['10.244.0.0/16'], masqueradeAll: true, logLevel: 'debug' });
-    expect(notes.map((n) => n.split(' ')[0])).toEqual(['--conntrack-max-per-core=0', '--oom-score-adj=-998', '--feature-gates=SomeGate=true']);
+    expect(options).toMatchObject({
+      mode: 'ipvs',
+      hostname: 'node-7',
+      clusterCIDRs: ['10.244.0.0/16'],
+      masqueradeAll: true,
+      logLevel: 'debug',
+    });
+    expect(notes.map((n) => n.split(' ')[0])).toEqual([
+      '--conntrack-max-per-core=0',
+      '--oom-score-adj=-998',
+      '--feature-gates=SomeGate=true',
+    ]);
   });
 });
 

@@ -151,31 +151,94 @@ describe('a full KubeProxyConfiguration', () => {
       mode: 'iptables',
       iptables: { syncPeriod: '10s', minSyncPeriod: '500ms', masqueradeBit: 13 },
       conntrack: { tcpEstablishedTimeout: '2h', maxPerCore: null },
-      logging: { format: 'json', verbosity: 5, flushFrequency: '5s', vmodule: [{ filePattern: 'proxier', verbosity: 6 }] },
+      logging: {
+        format: 'json',
+        verbosity: 5,
+        flushFrequency: '5s',
+        vmodule: [{ filePattern: 'proxier', verbosity: 6 }],
+      },
       featureGates: { SomeGate: true },
     });
     const { o, notes } = applied(json);
-    expect(o).toMatchObject({ mode: 'iptables', iptables: { syncPeriodMs: 10_000, minSyncPeriodMs: 500, masqueradeBit: 13 }, logLevel: 'trace', logFormat: 'json' });
-    expect(notes.map((n) => /"([^"]+)"/.exec(n)![1])).toEqual(['featureGates', 'logging.vmodule', 'conntrack.tcpEstablishedTimeout']);
+    expect(o).toMatchObject({
+      mode: 'iptables',
+      iptables: { syncPeriodMs: 10_000, minSyncPeriodMs: 500, masqueradeBit: 13 },
+      logLevel: 'trace',
+      logFormat: 'json',
+    });
+    expect(notes.map((n) => /"([^"]+)"/.exec(n)![1])).toEqual([
+      'featureGates',
+      'logging.vmodule',
+      'conntrack.tcpEstablishedTimeout',
+    ]);
   });
 
   it('accepts every field of the v1alpha1 type', () => {
     // k8s.io/kube-proxy/config/v1alpha1 KubeProxyConfiguration, and its nested types.
     const fields = [
-      'apiVersion', 'kind', 'featureGates', 'clientConnection.kubeconfig', 'clientConnection.acceptContentTypes',
-      'clientConnection.contentType', 'clientConnection.qps', 'clientConnection.burst', 'logging.format',
-      'logging.flushFrequency', 'logging.verbosity', 'logging.vmodule', 'logging.options.text.splitStream',
-      'logging.options.text.infoBufferSize', 'logging.options.json.splitStream', 'logging.options.json.infoBufferSize',
-      'hostnameOverride', 'bindAddress', 'healthzBindAddress', 'metricsBindAddress', 'bindAddressHardFail',
-      'enableProfiling', 'showHiddenMetricsForVersion', 'mode', 'iptables.masqueradeBit', 'iptables.masqueradeAll',
-      'iptables.localhostNodePorts', 'iptables.snatNodeInternalIP', 'iptables.syncPeriod', 'iptables.minSyncPeriod',
-      'ipvs.syncPeriod', 'ipvs.minSyncPeriod', 'ipvs.scheduler', 'ipvs.excludeCIDRs', 'ipvs.strictARP', 'ipvs.tcpTimeout',
-      'ipvs.tcpFinTimeout', 'ipvs.udpTimeout', 'nftables.masqueradeBit', 'nftables.masqueradeAll', 'nftables.syncPeriod',
-      'nftables.minSyncPeriod', 'winkernel.networkName', 'winkernel.sourceVip', 'winkernel.enableDSR',
-      'winkernel.rootHnsEndpointName', 'winkernel.forwardHealthCheckVip', 'detectLocalMode', 'detectLocal.bridgeInterface',
-      'detectLocal.interfaceNamePrefix', 'clusterCIDR', 'nodePortAddresses', 'oomScoreAdj', 'conntrack.maxPerCore',
-      'conntrack.min', 'conntrack.tcpEstablishedTimeout', 'conntrack.tcpCloseWaitTimeout', 'conntrack.tcpBeLiberal',
-      'conntrack.udpTimeout', 'conntrack.udpStreamTimeout', 'configSyncPeriod', 'portRange', 'windowsRunAsService',
+      'apiVersion',
+      'kind',
+      'featureGates',
+      'clientConnection.kubeconfig',
+      'clientConnection.acceptContentTypes',
+      'clientConnection.contentType',
+      'clientConnection.qps',
+      'clientConnection.burst',
+      'logging.format',
+      'logging.flushFrequency',
+      'logging.verbosity',
+      'logging.vmodule',
+      'logging.options.text.splitStream',
+      'logging.options.text.infoBufferSize',
+      'logging.options.json.splitStream',
+      'logging.options.json.infoBufferSize',
+      'hostnameOverride',
+      'bindAddress',
+      'healthzBindAddress',
+      'metricsBindAddress',
+      'bindAddressHardFail',
+      'enableProfiling',
+      'showHiddenMetricsForVersion',
+      'mode',
+      'iptables.masqueradeBit',
+      'iptables.masqueradeAll',
+      'iptables.localhostNodePorts',
+      'iptables.snatNodeInternalIP',
+      'iptables.syncPeriod',
+      'iptables.minSyncPeriod',
+      'ipvs.syncPeriod',
+      'ipvs.minSyncPeriod',
+      'ipvs.scheduler',
+      'ipvs.excludeCIDRs',
+      'ipvs.strictARP',
+      'ipvs.tcpTimeout',
+      'ipvs.tcpFinTimeout',
+      'ipvs.udpTimeout',
+      'nftables.masqueradeBit',
+      'nftables.masqueradeAll',
+      'nftables.syncPeriod',
+      'nftables.minSyncPeriod',
+      'winkernel.networkName',
+      'winkernel.sourceVip',
+      'winkernel.enableDSR',
+      'winkernel.rootHnsEndpointName',
+      'winkernel.forwardHealthCheckVip',
+      'detectLocalMode',
+      'detectLocal.bridgeInterface',
+      'detectLocal.interfaceNamePrefix',
+      'clusterCIDR',
+      'nodePortAddresses',
+      'oomScoreAdj',
+      'conntrack.maxPerCore',
+      'conntrack.min',
+      'conntrack.tcpEstablishedTimeout',
+      'conntrack.tcpCloseWaitTimeout',
+      'conntrack.tcpBeLiberal',
+      'conntrack.udpTimeout',
+      'conntrack.udpStreamTimeout',
+      'configSyncPeriod',
+      'portRange',
+      'windowsRunAsService',
     ];
     expect(leafPaths(KUBE_PROXY_CONFIGURATION)).toEqual(expect.arrayContaining(fields));
   });
@@ -187,7 +250,9 @@ describe('a full KubeProxyConfiguration', () => {
   });
 
   it('accepts fields removed from v1alpha1 that old ConfigMaps still carry, with a note', () => {
-    const { notes } = applied(minimal('udpIdleTimeout: 100ms\nresourceContainer: /kube-proxy\nconntrack:\n  max: 100000\n'));
+    const { notes } = applied(
+      minimal('udpIdleTimeout: 100ms\nresourceContainer: /kube-proxy\nconntrack:\n  max: 100000\n'),
+    );
     expect(notes.map((n) => /"([^"]+)"/.exec(n)![1])).toEqual(['conntrack.max', 'udpIdleTimeout']);
   });
 });
@@ -195,9 +260,16 @@ describe('a full KubeProxyConfiguration', () => {
 describe("Go's zero values keep kube-proxy's defaults", () => {
   it('0s periods, null pointers and empty addresses are "unset"', () => {
     const { o, extra } = applied(
-      minimal('iptables:\n  syncPeriod: 0s\n  minSyncPeriod: 0s\n  masqueradeBit: null\nhealthzBindAddress: ""\nmetricsBindAddress: ""\nmode: ""\n'),
+      minimal(
+        'iptables:\n  syncPeriod: 0s\n  minSyncPeriod: 0s\n  masqueradeBit: null\nhealthzBindAddress: ""\nmetricsBindAddress: ""\nmode: ""\n',
+      ),
     );
-    expect(o.iptables).toEqual({ syncPeriodMs: 30_000, minSyncPeriodMs: 1000, masqueradeBit: 14, localhostNodePorts: true });
+    expect(o.iptables).toEqual({
+      syncPeriodMs: 30_000,
+      minSyncPeriodMs: 1000,
+      masqueradeBit: 14,
+      localhostNodePorts: true,
+    });
     expect(o.healthzBindAddress).toBe('0.0.0.0:10256');
     expect(o.metricsBindAddress).toBe('127.0.0.1:10249');
     expect(o.mode).toBe('ebpf');
@@ -211,7 +283,9 @@ describe("Go's zero values keep kube-proxy's defaults", () => {
   });
 
   it("reads YAML 1.1 booleans as kube-proxy's YAML library does, and leaves 1.1 base-60 numbers as text", () => {
-    const { o } = applied(minimal('iptables:\n  masqueradeAll: yes\nipvs:\n  strictARP: on\nhostnameOverride: 10:20\n'));
+    const { o } = applied(
+      minimal('iptables:\n  masqueradeAll: yes\nipvs:\n  strictARP: on\nhostnameOverride: 10:20\n'),
+    );
     expect(o.masqueradeAll).toBe(true);
     expect(o.ipvs.strictARP).toBe(true);
     const { config } = parseKubeProxyConfiguration(minimal('hostnameOverride: 10:20\n'), SOURCE);
@@ -232,8 +306,14 @@ describe('strict decoding', () => {
   });
 
   it.each([
-    ['iptables:\n  masqueradeBit: "14"\n', 'field "iptables.masqueradeBit": expected an integer (int32), got string "14"'],
-    ['iptables:\n  masqueradeBit: 1.5\n', 'field "iptables.masqueradeBit": expected an integer (int32), got number 1.5'],
+    [
+      'iptables:\n  masqueradeBit: "14"\n',
+      'field "iptables.masqueradeBit": expected an integer (int32), got string "14"',
+    ],
+    [
+      'iptables:\n  masqueradeBit: 1.5\n',
+      'field "iptables.masqueradeBit": expected an integer (int32), got number 1.5',
+    ],
     ['ipvs:\n  syncPeriod: 30\n', 'field "ipvs.syncPeriod": expected a duration string such as "30s", got number 30'],
     ['ipvs:\n  syncPeriod: 30 seconds\n', 'field "ipvs.syncPeriod": invalid duration "30 seconds"'],
     ['ipvs:\n  excludeCIDRs: 10.0.0.0/8\n', 'field "ipvs.excludeCIDRs": expected a list, got string "10.0.0.0/8"'],
@@ -241,7 +321,10 @@ describe('strict decoding', () => {
     ['ipvs:\n  strictARP: "true"\n', 'field "ipvs.strictARP": expected true or false, got string "true"'],
     ['hostnameOverride: 42\n', 'field "hostnameOverride": expected a string, got number 42'],
     ['logging:\n  verbosity: -1\n', 'field "logging.verbosity": -1 is out of range for a non-negative integer'],
-    ['featureGates:\n  Foo: "yes please"\n', 'field "featureGates.Foo": expected true or false, got string "yes please"'],
+    [
+      'featureGates:\n  Foo: "yes please"\n',
+      'field "featureGates.Foo": expected true or false, got string "yes please"',
+    ],
     ['oomScoreAdj: 3000000000\n', 'field "oomScoreAdj": 3000000000 is out of range for an integer (int32)'],
   ])('refuses a wrong type: %j', (body, message) => {
     expect(fileError(minimal(body)).message).toMatch(`config file ${SOURCE}: ${message}`);
@@ -263,8 +346,14 @@ describe('strict decoding', () => {
   });
 
   it.each([
-    ['kind: KubeProxyConfiguration\n', 'expected apiVersion kubeproxy.config.k8s.io/v1alpha1 and kind KubeProxyConfiguration, got apiVersion "", kind "KubeProxyConfiguration"'],
-    ['apiVersion: kubeproxy.config.k8s.io/v1alpha2\nkind: KubeProxyConfiguration\n', 'got apiVersion "kubeproxy.config.k8s.io/v1alpha2"'],
+    [
+      'kind: KubeProxyConfiguration\n',
+      'expected apiVersion kubeproxy.config.k8s.io/v1alpha1 and kind KubeProxyConfiguration, got apiVersion "", kind "KubeProxyConfiguration"',
+    ],
+    [
+      'apiVersion: kubeproxy.config.k8s.io/v1alpha2\nkind: KubeProxyConfiguration\n',
+      'got apiVersion "kubeproxy.config.k8s.io/v1alpha2"',
+    ],
     ['apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeletConfiguration\n', 'kind "KubeletConfiguration"'],
     [`${minimal()}---\n${minimal()}`, 'holds 2 documents; expected exactly one KubeProxyConfiguration'],
     ['', 'holds 0 documents'],
@@ -284,7 +373,10 @@ describe('strict decoding', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(ConfigError);
-    expect(err).toMatchObject({ code: 'ERR_CONFIG_FILE', message: 'config file /nonexistent/kube-proxy.yaml: cannot be read: no such file (check --config)' });
+    expect(err).toMatchObject({
+      code: 'ERR_CONFIG_FILE',
+      message: 'config file /nonexistent/kube-proxy.yaml: cannot be read: no such file (check --config)',
+    });
   });
 });
 

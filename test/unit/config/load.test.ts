@@ -55,7 +55,16 @@ describe('defaults', () => {
       serviceProxyName: '',
       sync: { syncPeriodMs: 30_000, minSyncPeriodMs: 0 },
       iptables: { syncPeriodMs: 30_000, minSyncPeriodMs: 1000, masqueradeBit: 14, localhostNodePorts: true },
-      ipvs: { syncPeriodMs: 30_000, minSyncPeriodMs: 0, scheduler: 'rr', excludeCIDRs: [], strictARP: false, tcpTimeoutMs: 0, tcpFinTimeoutMs: 0, udpTimeoutMs: 0 },
+      ipvs: {
+        syncPeriodMs: 30_000,
+        minSyncPeriodMs: 0,
+        scheduler: 'rr',
+        excludeCIDRs: [],
+        strictARP: false,
+        tcpTimeoutMs: 0,
+        tcpFinTimeoutMs: 0,
+        udpTimeoutMs: 0,
+      },
       ebpf: { bpffsRoot: '/sys/fs/bpf/switchyard', objectDir: '/opt/switchyard/bpf', devices: [], mapSizes: {} },
       logLevel: 'info',
       logFormat: 'text',
@@ -76,15 +85,27 @@ describe('the sync loop periods', () => {
     [['--ipvs-sync-period=10s'], { syncPeriodMs: 30_000, minSyncPeriodMs: 0 }],
     [['--proxy-mode=iptables'], { syncPeriodMs: 30_000, minSyncPeriodMs: 1000 }],
     [['--proxy-mode=userspace', '--iptables-sync-period=1m'], { syncPeriodMs: 60_000, minSyncPeriodMs: 1000 }],
-    [['--proxy-mode=ipvs', '--ipvs-sync-period=5s', '--ipvs-min-sync-period=1s', '--iptables-sync-period=1h'], { syncPeriodMs: 5000, minSyncPeriodMs: 1000 }],
+    [
+      ['--proxy-mode=ipvs', '--ipvs-sync-period=5s', '--ipvs-min-sync-period=1s', '--iptables-sync-period=1h'],
+      { syncPeriodMs: 5000, minSyncPeriodMs: 1000 },
+    ],
   ])('%j', (argv, sync) => {
     expect(load(...argv).options.sync).toEqual(sync);
   });
 
   it('come from the file as kube-proxy takes them: iptables.* outside ipvs mode, a zero keeps the ebpf default', () => {
-    expect(withFile('iptables:\n  syncPeriod: 10s\n  minSyncPeriod: 0s\n').options.sync).toEqual({ syncPeriodMs: 10_000, minSyncPeriodMs: 0 });
-    expect(withFile('iptables:\n  minSyncPeriod: 3s\n').options.sync).toEqual({ syncPeriodMs: 30_000, minSyncPeriodMs: 3000 });
-    expect(withFile('mode: ipvs\nipvs:\n  syncPeriod: 20s\n  minSyncPeriod: 2s\n').options.sync).toEqual({ syncPeriodMs: 20_000, minSyncPeriodMs: 2000 });
+    expect(withFile('iptables:\n  syncPeriod: 10s\n  minSyncPeriod: 0s\n').options.sync).toEqual({
+      syncPeriodMs: 10_000,
+      minSyncPeriodMs: 0,
+    });
+    expect(withFile('iptables:\n  minSyncPeriod: 3s\n').options.sync).toEqual({
+      syncPeriodMs: 30_000,
+      minSyncPeriodMs: 3000,
+    });
+    expect(withFile('mode: ipvs\nipvs:\n  syncPeriod: 20s\n  minSyncPeriod: 2s\n').options.sync).toEqual({
+      syncPeriodMs: 20_000,
+      minSyncPeriodMs: 2000,
+    });
   });
 });
 
@@ -92,7 +113,9 @@ describe('the node name', () => {
   it('is --hostname-override, else the file, else the host name, lower-cased', () => {
     expect(load().options.hostname).toBe('node-a.example.com');
     expect(withFile('hostnameOverride: File-Node\n').options.hostname).toBe('file-node');
-    expect(withFile('hostnameOverride: File-Node\n', '--hostname-override= Flag-Node ').options.hostname).toBe('flag-node');
+    expect(withFile('hostnameOverride: File-Node\n', '--hostname-override= Flag-Node ').options.hostname).toBe(
+      'flag-node',
+    );
     expect(withFile('hostnameOverride: ""\n').options.hostname).toBe('node-a.example.com');
   });
 
@@ -133,8 +156,14 @@ describe('precedence with --config (as kube-proxy: the file replaces the flags i
   it('lets --hostname-override, -v, --logging-format, --master, --cleanup and our own flags override the file', () => {
     const { options, notes } = withFile(
       FILE_BODY,
-      '--hostname-override=from-flag', '-v=0', '--logging-format=text', '--master=https://10.0.0.1:6443', '--cleanup',
-      '--bpffs-root=/sys/fs/bpf/other', '--devices=eth1', '--service-proxy-name=sy',
+      '--hostname-override=from-flag',
+      '-v=0',
+      '--logging-format=text',
+      '--master=https://10.0.0.1:6443',
+      '--cleanup',
+      '--bpffs-root=/sys/fs/bpf/other',
+      '--devices=eth1',
+      '--service-proxy-name=sy',
     );
     expect(options).toMatchObject({
       hostname: 'from-flag',
@@ -149,8 +178,19 @@ describe('precedence with --config (as kube-proxy: the file replaces the flags i
   });
 
   it('ignores the flags the file replaces, and says so in a note', () => {
-    const { options, notes } = withFile(FILE_BODY, '--proxy-mode=iptables', '--ipvs-scheduler=sh', '--masquerade-all', '--cluster-cidr=10.0.0.0/8');
-    expect(options).toMatchObject({ mode: 'ipvs', ipvs: { scheduler: 'lc' }, masqueradeAll: false, clusterCIDRs: ['10.244.0.0/16'] });
+    const { options, notes } = withFile(
+      FILE_BODY,
+      '--proxy-mode=iptables',
+      '--ipvs-scheduler=sh',
+      '--masquerade-all',
+      '--cluster-cidr=10.0.0.0/8',
+    );
+    expect(options).toMatchObject({
+      mode: 'ipvs',
+      ipvs: { scheduler: 'lc' },
+      masqueradeAll: false,
+      clusterCIDRs: ['10.244.0.0/16'],
+    });
     expect(notes).toEqual([
       `--proxy-mode=iptables is ignored because --config is given: as with kube-proxy, the file's "mode" is used instead (set it in ${FILE})`,
       `--cluster-cidr=10.0.0.0/8 is ignored because --config is given: as with kube-proxy, the file's "clusterCIDR" is used instead (set it in ${FILE})`,
@@ -182,7 +222,10 @@ describe('precedence with --config (as kube-proxy: the file replaces the flags i
     const dir = mkdtempSync(join(tmpdir(), 'sy-config-'));
     try {
       const path = join(dir, 'config.conf');
-      writeFileSync(path, '{"apiVersion":"kubeproxy.config.k8s.io/v1alpha1","kind":"KubeProxyConfiguration","mode":"userspace"}');
+      writeFileSync(
+        path,
+        '{"apiVersion":"kubeproxy.config.k8s.io/v1alpha1","kind":"KubeProxyConfiguration","mode":"userspace"}',
+      );
       expect(run([`--config=${path}`], { hostname: () => 'n' }).options.mode).toBe('userspace');
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -200,7 +243,10 @@ describe('sources of Services are exclusive', () => {
   it.each([
     [['--manifests=/m', '--kubeconfig=/k'], /kubeconfig "\/k" is set/],
     [['--manifests=/m', '--master=https://api:6443'], /master "https:\/\/api:6443" is set/],
-    [['--manifests=/m', '--kubeconfig=/k', '--master=https://api:6443'], /kubeconfig "\/k" and master "https:\/\/api:6443" are set/],
+    [
+      ['--manifests=/m', '--kubeconfig=/k', '--master=https://api:6443'],
+      /kubeconfig "\/k" and master "https:\/\/api:6443" are set/,
+    ],
   ])('%j', (argv, message) => {
     const e = configError(() => load(...argv));
     expect(e.code).toBe('ERR_CONFIG_INVALID');
@@ -217,7 +263,10 @@ describe('sources of Services are exclusive', () => {
 
   it('--manifests alone, or --kubeconfig with --master, is fine', () => {
     expect(load('--manifests=/m').options.manifests).toBe('/m');
-    expect(load('--kubeconfig=/k', '--master=https://api:6443').options).toMatchObject({ kubeconfig: '/k', master: 'https://api:6443' });
+    expect(load('--kubeconfig=/k', '--master=https://api:6443').options).toMatchObject({
+      kubeconfig: '/k',
+      master: 'https://api:6443',
+    });
     expect(load('--cleanup', '--manifests=/m').options.cleanup).toBe(true);
   });
 });
@@ -225,8 +274,16 @@ describe('sources of Services are exclusive', () => {
 describe('validateOptions', () => {
   const good = () => load().options;
   it.each<[string, (o: ProxyOptions) => void, RegExp]>([
-    ['mode', (o) => ((o as { mode: string }).mode = 'nftables'), /invalid proxy mode "nftables": the nftables mode is not supported/],
-    ['bind address', (o) => (o.healthzBindAddress = 'localhost:10256'), /invalid --healthz-bind-address "localhost:10256"/],
+    [
+      'mode',
+      (o) => ((o as { mode: string }).mode = 'nftables'),
+      /invalid proxy mode "nftables": the nftables mode is not supported/,
+    ],
+    [
+      'bind address',
+      (o) => (o.healthzBindAddress = 'localhost:10256'),
+      /invalid --healthz-bind-address "localhost:10256"/,
+    ],
     ['port', (o) => (o.metricsBindAddress = '127.0.0.1:65536'), /port must be 0-65535/],
     ['cidr', (o) => (o.clusterCIDRs = ['10.0.0.0/40']), /invalid --cluster-cidr "10.0.0.0\/40"/],
     ['exclude cidr', (o) => (o.ipvs.excludeCIDRs = ['x']), /invalid --ipvs-exclude-cidrs "x"/],

@@ -45,7 +45,9 @@ function model(name: string): Model | undefined {
   if (models.has(name)) return models.get(name);
   const cls = (k8s as unknown as Record<string, { getAttributeTypeMap?: () => Attribute[] } | undefined>)[name];
   const map = cls?.getAttributeTypeMap?.();
-  const found = map ? { attributes: new Map(map.map((a) => [a.baseName, a])), required: requiredFields(name, map) } : undefined;
+  const found = map
+    ? { attributes: new Map(map.map((a) => [a.baseName, a])), required: requiredFields(name, map) }
+    : undefined;
   models.set(name, found);
   return found;
 }
@@ -71,7 +73,14 @@ function requiredFields(name: string, attributes: Attribute[]): Set<string> {
 const ARRAY = /^Array<(.+)>$/;
 const MAP = /^\{ \[key: string\]: (.+); \}$/;
 
-const describe = (v: unknown) => (Array.isArray(v) ? 'a list' : v === null ? 'null' : typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`);
+const describe = (v: unknown) =>
+  Array.isArray(v)
+    ? 'a list'
+    : v === null
+      ? 'null'
+      : typeof v === 'object'
+        ? 'an object'
+        : `${typeof v} ${JSON.stringify(v)}`;
 
 /** Problems with `value` as a `type` (client-node's type notation) at `path`. */
 export function checkValue(value: unknown, type: string, format: string, path: string): Problem[] {
@@ -111,7 +120,8 @@ export function checkValue(value: unknown, type: string, format: string, path: s
     else if (v !== null) problems.push(...checkValue(v, attr.type, attr.format, at));
   }
   for (const key of m.required) {
-    if (value[key] === undefined || value[key] === null) problems.push({ path: path ? `${path}.${key}` : key, message: `missing required field "${key}" of ${type}` });
+    if (value[key] === undefined || value[key] === null)
+      problems.push({ path: path ? `${path}.${key}` : key, message: `missing required field "${key}" of ${type}` });
   }
   return problems;
 }
@@ -121,7 +131,10 @@ export function checkObject(object: unknown): Problem[] {
   if (!isRecord(object)) return [{ path: '', message: `expected an object, got ${describe(object)}` }];
   const kind = `${String(object.apiVersion)}/${String(object.kind)}`;
   const type = MODEL_OF_KIND[kind];
-  if (!type) return [{ path: 'kind', message: `${kind} is not a kind this checker knows (${Object.keys(MODEL_OF_KIND).join(', ')})` }];
+  if (!type)
+    return [
+      { path: 'kind', message: `${kind} is not a kind this checker knows (${Object.keys(MODEL_OF_KIND).join(', ')})` },
+    ];
   const problems = checkValue(object, type, '', '');
   const metadata = object.metadata;
   if (!isRecord(metadata) || typeof metadata.name !== 'string' || metadata.name === '') {

@@ -75,7 +75,10 @@ describe('the DaemonSet starts the daemon with the ConfigMap', () => {
       const p = probe.httpGet.port;
       expect(typeof p === 'string' ? named.get(p) : p).toBe(port);
     }
-    expect([container.livenessProbe.httpGet.path, container.readinessProbe.httpGet.path]).toEqual(['/livez', '/readyz']);
+    expect([container.livenessProbe.httpGet.path, container.readinessProbe.httpGet.path]).toEqual([
+      '/livez',
+      '/readyz',
+    ]);
   });
 
   it('fails, naming the field, when the ConfigMap holds a field kube-proxy does not have', () => {

@@ -12,7 +12,8 @@ import { parseDockerfile, ruleBreaks, runCommands, withoutEnv, type Stage } from
 
 const stages = parseDockerfile(readFileSync(join(repoRoot, 'Dockerfile'), 'utf8'));
 const runs = (stage: Stage) => stage.instructions.filter((i) => i.keyword === 'RUN').flatMap(runCommands);
-const only = (stage: Stage, keyword: string) => stage.instructions.filter((i) => i.keyword === keyword).map((i) => i.args);
+const only = (stage: Stage, keyword: string) =>
+  stage.instructions.filter((i) => i.keyword === keyword).map((i) => i.args);
 
 describe('Dockerfile', () => {
   it('runs only our scripts, apt-get and npm, adds nothing from URLs, and builds on Debian', () => {
@@ -67,7 +68,21 @@ describe('Dockerfile', () => {
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith('#'));
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'build', 'dist', '.tools', '.git']));
-    const readByTheBuild = ['package.json', 'package-lock.json', 'binding.gyp', 'tsconfig.json', 'tsconfig.build.json', 'scripts', 'control', 'native', 'bpf', 'bench', 'test'];
-    expect(ignored.filter((pattern) => readByTheBuild.some((p) => p === pattern || p.startsWith(`${pattern}/`)))).toEqual([]);
+    const readByTheBuild = [
+      'package.json',
+      'package-lock.json',
+      'binding.gyp',
+      'tsconfig.json',
+      'tsconfig.build.json',
+      'scripts',
+      'control',
+      'native',
+      'bpf',
+      'bench',
+      'test',
+    ];
+    expect(
+      ignored.filter((pattern) => readByTheBuild.some((p) => p === pattern || p.startsWith(`${pattern}/`))),
+    ).toEqual([]);
   });
 });

@@ -67,7 +67,8 @@ export function withoutEnv(words: string[]): string[] {
 export function ruleBreaks(stages: Stage[], repoRoot: string): string[] {
   const breaks: string[] = [];
   for (const stage of stages) {
-    if (!/^debian:[a-z]+(-slim)?$/.test(stage.image)) breaks.push(`FROM ${stage.image}: every stage starts from a Debian image`);
+    if (!/^debian:[a-z]+(-slim)?$/.test(stage.image))
+      breaks.push(`FROM ${stage.image}: every stage starts from a Debian image`);
     for (const ins of stage.instructions) {
       if (ins.keyword === 'ADD') breaks.push(`line ${ins.line}: ADD can fetch URLs; use COPY`);
       if (ins.keyword !== 'RUN') continue;

@@ -17,7 +17,8 @@ const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as 
 describe('scripts/install.sh', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sy-install-'));
   const prefix = join(dir, 'opt');
-  const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const run = (cmd: string, args: string[]) =>
+    execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
   beforeAll(() => {
     run('bash', [join(repoRoot, 'scripts', 'install.sh'), prefix]);
@@ -47,7 +48,9 @@ describe('scripts/install.sh', () => {
     expect(production.length).toBeGreaterThan(Object.keys(pkg.dependencies).length);
     expect(production.filter((p) => !has(p))).toEqual([]);
     expect(development.filter(has)).toEqual([]);
-    expect(development).toEqual(expect.arrayContaining(['node_modules/typescript', 'node_modules/vitest', 'node_modules/node-gyp']));
+    expect(development).toEqual(
+      expect.arrayContaining(['node_modules/typescript', 'node_modules/vitest', 'node_modules/node-gyp']),
+    );
   });
 
   it('refuses a folder that is not empty', () => {

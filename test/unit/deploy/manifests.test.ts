@@ -39,7 +39,10 @@ describe('the checker rejects broken manifests', () => {
     const bad = clone(ds);
     bad.spec.template.spec.containers[0].securityContext.privilegd = true;
     bad.spec.updateStrategy.rollingUpdate.maxUnavalable = 1;
-    expect(paths(bad)).toEqual(['spec.updateStrategy.rollingUpdate.maxUnavalable', 'spec.template.spec.containers[0].securityContext.privilegd']);
+    expect(paths(bad)).toEqual([
+      'spec.updateStrategy.rollingUpdate.maxUnavalable',
+      'spec.template.spec.containers[0].securityContext.privilegd',
+    ]);
   });
 
   it('a value of the wrong type', () => {
@@ -49,8 +52,14 @@ describe('the checker rejects broken manifests', () => {
     bad.spec.template.spec.tolerations = { operator: 'Exists' };
     bad.spec.template.spec.containers[0].args = '--config=/etc/switchyard/config.conf';
     expect(checkObject(bad).sort((a, b) => a.path.localeCompare(b.path))).toEqual([
-      { path: 'spec.template.spec.containers[0].args', message: 'expected a list, got string "--config=/etc/switchyard/config.conf"' },
-      { path: 'spec.template.spec.containers[0].ports[0].containerPort', message: 'expected a number, got string "10256"' },
+      {
+        path: 'spec.template.spec.containers[0].args',
+        message: 'expected a list, got string "--config=/etc/switchyard/config.conf"',
+      },
+      {
+        path: 'spec.template.spec.containers[0].ports[0].containerPort',
+        message: 'expected a number, got string "10256"',
+      },
       { path: 'spec.template.spec.hostNetwork', message: 'expected true or false, got string "true"' },
       { path: 'spec.template.spec.tolerations', message: 'expected a list, got an object' },
     ]);
@@ -78,7 +87,9 @@ describe('RBAC: what the Kubernetes source reads, events, and nothing more', () 
   /** Every (group, resource, verb) the role grants. */
   const grants = new Set<string>(
     (role.rules as Obj[]).flatMap((r) =>
-      (r.apiGroups as string[]).flatMap((g) => (r.resources as string[]).flatMap((res) => (r.verbs as string[]).map((v) => `${g}/${res}:${v}`))),
+      (r.apiGroups as string[]).flatMap((g) =>
+        (r.resources as string[]).flatMap((res) => (r.verbs as string[]).map((v) => `${g}/${res}:${v}`)),
+      ),
     ),
   );
   /** "/api/v1/services" → "/services"; "/apis/discovery.k8s.io/v1/endpointslices" → "discovery.k8s.io/endpointslices". */
@@ -105,8 +116,14 @@ describe('RBAC: what the Kubernetes source reads, events, and nothing more', () 
     const sa = theObject(manifests, 'ServiceAccount');
     const binding = theObject(manifests, 'ClusterRoleBinding');
     const ds = theObject(manifests, 'DaemonSet');
-    expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name });
-    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace }]);
+    expect(binding.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'ClusterRole',
+      name: role.metadata.name,
+    });
+    expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace },
+    ]);
     expect(ds.spec.template.spec.serviceAccountName).toBe(sa.metadata.name);
     expect(ds.metadata.namespace).toBe(sa.metadata.namespace);
   });
@@ -139,7 +156,10 @@ describe('the DaemonSet', () => {
 
   it('names its node from the downward API', () => {
     expect(flagValue(c.args, 'hostname-override')).toBe('$(NODE_NAME)');
-    expect(c.env.find((e: Obj) => e.name === 'NODE_NAME')).toEqual({ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
+    expect(c.env.find((e: Obj) => e.name === 'NODE_NAME')).toEqual({
+      name: 'NODE_NAME',
+      valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } },
+    });
   });
 
   it("mounts the host's bpffs, cgroup2 and xtables lock where the daemon uses them", () => {

@@ -13,15 +13,20 @@ import { nodeBinary, repoRoot } from '../../harness/paths.js';
 
 const sh = (script: string) => execFileSync('bash', ['-c', script], { encoding: 'utf8', cwd: repoRoot });
 
-const packageGroup = (name: string) => sh(`. scripts/packages.sh; printf '%s\\n' "\${${name}[@]}"`).split('\n').filter(Boolean);
+const packageGroup = (name: string) =>
+  sh(`. scripts/packages.sh; printf '%s\\n' "\${${name}[@]}"`).split('\n').filter(Boolean);
 
 /** The Debian package that installed `path` (as dpkg knows it: with or without /usr, before or after symlinks). */
 function owner(path: string): string {
   const real = realpathSync(path);
-  const candidates = [...new Set([path, real].flatMap((p) => [p, p.replace(/^\/usr\//, '/'), p.startsWith('/usr/') ? p : `/usr${p}`]))];
+  const candidates = [
+    ...new Set([path, real].flatMap((p) => [p, p.replace(/^\/usr\//, '/'), p.startsWith('/usr/') ? p : `/usr${p}`])),
+  ];
   for (const p of candidates) {
     try {
-      return execFileSync('dpkg-query', ['-S', p], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split(':')[0]!;
+      return execFileSync('dpkg-query', ['-S', p], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split(
+        ':',
+      )[0]!;
     } catch {
       // not this spelling
     }
@@ -34,11 +39,14 @@ const linkedLibraries = (binary: string) => [...sh(`ldd '${binary}'`).matchAll(/
 
 /** Commands the control plane starts: the literal first argument of spawn/execFile/exec calls under control/. */
 function commandsRun(): string[] {
-  const files = readdirSync(join(repoRoot, 'control'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+  const files = readdirSync(join(repoRoot, 'control'), { recursive: true, encoding: 'utf8' }).filter((f) =>
+    f.endsWith('.ts'),
+  );
   const found = new Set<string>();
   for (const f of files) {
     const text = readFileSync(join(repoRoot, 'control', f), 'utf8');
-    for (const m of text.matchAll(/\b(?:spawn|spawnSync|execFile|execFileSync|exec)\(\s*'([\w.-]+)'/g)) found.add(m[1]!);
+    for (const m of text.matchAll(/\b(?:spawn|spawnSync|execFile|execFileSync|exec)\(\s*'([\w.-]+)'/g))
+      found.add(m[1]!);
   }
   return [...found].sort();
 }
@@ -48,7 +56,9 @@ describe('the runtime packages are what the daemon links and runs', () => {
 
   it('finds the commands the modes run', () => {
     // Guards the scan itself: these are known to be run (ebpf: ip; iptables: the rest).
-    expect(commandsRun()).toEqual(expect.arrayContaining(['conntrack', 'ip', 'iptables', 'iptables-restore', 'iptables-save']));
+    expect(commandsRun()).toEqual(
+      expect.arrayContaining(['conntrack', 'ip', 'iptables', 'iptables-restore', 'iptables-save']),
+    );
   });
 
   it('RUNTIME_PACKAGES = the owners of those commands and of the libraries Node and the addon link', () => {
@@ -58,7 +68,13 @@ describe('the runtime packages are what the daemon links and runs', () => {
     for (const cmd of commandsRun()) need(owner(sh(`command -v '${cmd}'`).trim()), cmd);
     const runtime = packageGroup('RUNTIME_PACKAGES');
     const why = Object.fromEntries([...needs].map(([pkg, what]) => [pkg, [...new Set(what)].join(', ')]));
-    expect({ missing: [...needs.keys()].filter((p) => !runtime.includes(p)).sort(), unneeded: runtime.filter((p) => !needs.has(p)) }, JSON.stringify(why, null, 1)).toEqual({
+    expect(
+      {
+        missing: [...needs.keys()].filter((p) => !runtime.includes(p)).sort(),
+        unneeded: runtime.filter((p) => !needs.has(p)),
+      },
+      JSON.stringify(why, null, 1),
+    ).toEqual({
       missing: [],
       unneeded: [],
     });

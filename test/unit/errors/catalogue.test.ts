@@ -96,7 +96,9 @@ describe('error catalogues', () => {
     );
     expect(unknown, 'add these to NativeErrorCode (control/native/errors.ts)').toEqual([]);
     // And each NativeErrorCode is one the addon really uses.
-    const used = new Set(walk(join(root, 'native'), (n) => /\.(cc|h)$/.test(n)).flatMap((f) => literals(readFileSync(f, 'utf8'))));
+    const used = new Set(
+      walk(join(root, 'native'), (n) => /\.(cc|h)$/.test(n)).flatMap((f) => literals(readFileSync(f, 'utf8'))),
+    );
     expect([...native].filter((c) => !used.has(c))).toEqual([]);
   });
 });

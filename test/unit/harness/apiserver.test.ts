@@ -596,7 +596,12 @@ describe('unix socket', () => {
       expect(names((JSON.parse(list.body) as V1ServiceList).items)).toEqual(['a']);
 
       const watched = await get(`/api/v1/services?watch=true&resourceVersion=1&timeoutSeconds=1`);
-      expect(watched.body.trim().split('\n').map((l) => (JSON.parse(l) as WatchEvent).type)).toEqual(['ADDED']);
+      expect(
+        watched.body
+          .trim()
+          .split('\n')
+          .map((l) => (JSON.parse(l) as WatchEvent).type),
+      ).toEqual(['ADDED']);
     } finally {
       await server.close();
       rmSync(dir, { recursive: true, force: true });

@@ -25,7 +25,9 @@ describe('batchFailures', () => {
   });
 
   it('keeps a reason of several lines, and names a failure ip gave no reason for', () => {
-    expect(batchFailures('RTNETLINK answers: File exists\nmore\nCommand failed /tmp/batch:12\nCommand failed -:13\n')).toEqual(
+    expect(
+      batchFailures('RTNETLINK answers: File exists\nmore\nCommand failed /tmp/batch:12\nCommand failed -:13\n'),
+    ).toEqual(
       new Map([
         [12, 'RTNETLINK answers: File exists; more'],
         [13, 'refused'],

@@ -12,7 +12,12 @@ import {
   type IpsetSpec,
 } from '../../../control/proxiers/ipvs/ipset.js';
 
-const clusterIP: IpsetSpec = { name: 'KUBE-CLUSTER-IP', type: 'hash:ip,port', family: 'inet', comment: 'cluster ip + port' };
+const clusterIP: IpsetSpec = {
+  name: 'KUBE-CLUSTER-IP',
+  type: 'hash:ip,port',
+  family: 'inet',
+  comment: 'cluster ip + port',
+};
 const nodePorts: IpsetSpec = { name: 'KUBE-NODE-PORT-TCP', type: 'bitmap:port', family: 'inet', comment: 'node ports' };
 
 describe('parseIpsetSave', () => {
@@ -40,7 +45,8 @@ describe('parseIpsetSave', () => {
   });
 
   it('leaves out the options after a member (timeout, comment, counters) and tolerates stray whitespace and CRLF', () => {
-    const saved = 'create C hash:ip family inet hashsize 1024 maxelem 65536 timeout 0 comment counters\r\n' +
+    const saved =
+      'create C hash:ip family inet hashsize 1024 maxelem 65536 timeout 0 comment counters\r\n' +
       'add C 10.0.0.1 timeout 30 packets 0 bytes 0 comment "a b c"\r\n' +
       '  add   C   10.0.0.2  \n' +
       'add C\n';
@@ -55,9 +61,13 @@ describe('parseIpsetSave', () => {
 describe('restore scripts', () => {
   it('creates sets with kube-proxy’s parameters; bitmap:port with its range and no family', () => {
     expect(createLine(clusterIP)).toBe('create KUBE-CLUSTER-IP hash:ip,port family inet hashsize 1024 maxelem 65536');
-    expect(createLine({ ...clusterIP, family: 'inet6' }, 'X')).toBe('create X hash:ip,port family inet6 hashsize 1024 maxelem 65536');
+    expect(createLine({ ...clusterIP, family: 'inet6' }, 'X')).toBe(
+      'create X hash:ip,port family inet6 hashsize 1024 maxelem 65536',
+    );
     expect(createLine(nodePorts)).toBe('create KUBE-NODE-PORT-TCP bitmap:port range 0-65535');
-    expect(createLine({ ...nodePorts, range: '30000-32767' })).toBe('create KUBE-NODE-PORT-TCP bitmap:port range 30000-32767');
+    expect(createLine({ ...nodePorts, range: '30000-32767' })).toBe(
+      'create KUBE-NODE-PORT-TCP bitmap:port range 30000-32767',
+    );
   });
 
   it('replaces through a temporary set: create both, flush, fill, swap, destroy', () => {
@@ -100,9 +110,23 @@ describe('restore scripts', () => {
 
 describe('temporarySetName', () => {
   // kube-proxy's set names; the longest is 30 characters.
-  const kubeProxySets = ['KUBE-LOOP-BACK', 'KUBE-CLUSTER-IP', 'KUBE-EXTERNAL-IP', 'KUBE-EXTERNAL-IP-LOCAL', 'KUBE-LOAD-BALANCER', 'KUBE-LOAD-BALANCER-LOCAL',
-    'KUBE-LOAD-BALANCER-FW', 'KUBE-LOAD-BALANCER-SOURCE-IP', 'KUBE-LOAD-BALANCER-SOURCE-CIDR', 'KUBE-NODE-PORT-TCP', 'KUBE-NODE-PORT-LOCAL-TCP',
-    'KUBE-NODE-PORT-SCTP-HASH', 'KUBE-NODE-PORT-LOCAL-SCTP-HASH', 'KUBE-IPVS-IPS', 'KUBE-HEALTH-CHECK-NODE-PORT'];
+  const kubeProxySets = [
+    'KUBE-LOOP-BACK',
+    'KUBE-CLUSTER-IP',
+    'KUBE-EXTERNAL-IP',
+    'KUBE-EXTERNAL-IP-LOCAL',
+    'KUBE-LOAD-BALANCER',
+    'KUBE-LOAD-BALANCER-LOCAL',
+    'KUBE-LOAD-BALANCER-FW',
+    'KUBE-LOAD-BALANCER-SOURCE-IP',
+    'KUBE-LOAD-BALANCER-SOURCE-CIDR',
+    'KUBE-NODE-PORT-TCP',
+    'KUBE-NODE-PORT-LOCAL-TCP',
+    'KUBE-NODE-PORT-SCTP-HASH',
+    'KUBE-NODE-PORT-LOCAL-SCTP-HASH',
+    'KUBE-IPVS-IPS',
+    'KUBE-HEALTH-CHECK-NODE-PORT',
+  ];
 
   it('fits 31 characters, is readable, and is one per set', () => {
     const names = kubeProxySets.map((name) => temporarySetName({ ...clusterIP, name }));
@@ -123,7 +147,11 @@ describe('temporarySetName', () => {
 
 describe('refusedLineNumber', () => {
   it('reads the line ipset restore names', () => {
-    expect(refusedLineNumber('ipset v7.17: Error in line 3: Syntax error: cannot parse bogus: resolving to IPv4 address failed\n')).toBe(3);
+    expect(
+      refusedLineNumber(
+        'ipset v7.17: Error in line 3: Syntax error: cannot parse bogus: resolving to IPv4 address failed\n',
+      ),
+    ).toBe(3);
     expect(refusedLineNumber('ipset v7.17: The set with the given name does not exist\n')).toBeUndefined();
   });
 });

@@ -29,7 +29,10 @@ describe('selecting slices', () => {
   });
 
   it('merges the endpoints of every slice of the service', () => {
-    const slices = [slice('web-b', [endpoint('10.0.0.3'), endpoint('10.0.0.1')]), slice('web-a', [endpoint('10.0.0.2')])];
+    const slices = [
+      slice('web-b', [endpoint('10.0.0.3'), endpoint('10.0.0.1')]),
+      slice('web-a', [endpoint('10.0.0.2')]),
+    ];
     expect(hostPorts(service(), slices)).toEqual(['10.0.0.1:8080', '10.0.0.2:8080', '10.0.0.3:8080']);
   });
 
@@ -180,14 +183,18 @@ describe('the endpoint state', () => {
   });
 
   it('an endpoint without addresses is skipped', () => {
-    expect(hostPorts(service(), [slice('web-a', [endpoint('10.0.0.1', { addresses: [] }), endpoint('10.0.0.2')])])).toEqual([
-      '10.0.0.2:8080',
-    ]);
+    expect(
+      hostPorts(service(), [slice('web-a', [endpoint('10.0.0.1', { addresses: [] }), endpoint('10.0.0.2')])]),
+    ).toEqual(['10.0.0.2:8080']);
   });
 
   it('isLocal: nodeName equals this node; absent nodeName is remote', () => {
     const slices = [
-      slice('web-a', [endpoint('10.0.0.1', { nodeName: 'node-a' }), endpoint('10.0.0.2', { nodeName: 'node-b' }), endpoint('10.0.0.3', { nodeName: undefined })]),
+      slice('web-a', [
+        endpoint('10.0.0.1', { nodeName: 'node-a' }),
+        endpoint('10.0.0.2', { nodeName: 'node-b' }),
+        endpoint('10.0.0.3', { nodeName: undefined }),
+      ]),
     ];
     const eps = endpointsForServicePort(service(), firstPort(service()), slices, NODE);
     expect(eps.map((e) => [e.ip, e.isLocal])).toEqual([
@@ -206,7 +213,9 @@ describe('the endpoint state', () => {
 
   it('sorted by address then port', () => {
     const slices = [
-      slice('web-a', [endpoint('10.0.0.2'), endpoint('10.0.0.1')], { ports: [{ name: 'http', protocol: 'TCP', port: 9000 }] }),
+      slice('web-a', [endpoint('10.0.0.2'), endpoint('10.0.0.1')], {
+        ports: [{ name: 'http', protocol: 'TCP', port: 9000 }],
+      }),
       slice('web-b', [endpoint('10.0.0.1')], { ports: [{ name: 'http', protocol: 'TCP', port: 8000 }] }),
     ];
     expect(hostPorts(service(), slices)).toEqual(['10.0.0.1:8000', '10.0.0.1:9000', '10.0.0.2:9000']);

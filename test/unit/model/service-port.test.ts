@@ -67,7 +67,12 @@ describe('externallyAccessible (kube-proxy: node port, LB VIP or external IP exi
     ['ClusterIP', service(), port, false],
     ['NodePort with a node port', service({ type: 'NodePort' }), { ...port, nodePort: 30080 }, true],
     ['ClusterIP with externalIPs', service({ externalIPs: ['192.0.2.10'] }), port, true],
-    ['LoadBalancer with an ingress IP, no node ports allocated', service({ type: 'LoadBalancer', loadBalancerIPs: ['198.51.100.1'] }), port, true],
+    [
+      'LoadBalancer with an ingress IP, no node ports allocated',
+      service({ type: 'LoadBalancer', loadBalancerIPs: ['198.51.100.1'] }),
+      port,
+      true,
+    ],
     ['LoadBalancer with neither node port nor ingress IP yet', service({ type: 'LoadBalancer' }), port, false],
   ] as const)('%s → %s', (_, svc, p, expected) => {
     expect(isExternallyAccessible(svc, p)).toBe(expected);
@@ -98,7 +103,13 @@ describe('buildServicePorts', () => {
   });
 
   it('a plain ClusterIP service: cluster path only, no external fields', () => {
-    const state = only(buildServicePorts(service(), [slice('web-1', [endpoint('10.0.0.1'), endpoint('10.0.0.2', { nodeName: 'node-a' })])], NODE));
+    const state = only(
+      buildServicePorts(
+        service(),
+        [slice('web-1', [endpoint('10.0.0.1'), endpoint('10.0.0.2', { nodeName: 'node-a' })])],
+        NODE,
+      ),
+    );
     expect(state).toEqual({
       name: 'ns/web:http/TCP',
       namespace: 'ns',
@@ -126,7 +137,9 @@ describe('buildServicePorts', () => {
   });
 
   it('ClientIP session affinity timeout passes through; absent for None', () => {
-    expect(only(buildServicePorts(service({ affinityTimeoutSeconds: 10800 }), [], NODE)).affinityTimeoutSeconds).toBe(10800);
+    expect(only(buildServicePorts(service({ affinityTimeoutSeconds: 10800 }), [], NODE)).affinityTimeoutSeconds).toBe(
+      10800,
+    );
     expect(only(buildServicePorts(service(), [], NODE))).not.toHaveProperty('affinityTimeoutSeconds');
   });
 
@@ -218,7 +231,11 @@ describe('buildServicePorts', () => {
 
   it('slices of other services are ignored', () => {
     const slices = [slice('api-1', [endpoint('10.0.0.9')], { serviceName: 'api' })];
-    expect(only(buildServicePorts(service(), slices, NODE))).toMatchObject({ endpoints: [], clusterEndpoints: [], hasAnyEndpoints: false });
+    expect(only(buildServicePorts(service(), slices, NODE))).toMatchObject({
+      endpoints: [],
+      clusterEndpoints: [],
+      hasAnyEndpoints: false,
+    });
   });
 
   it('does not share arrays with the input service', () => {

@@ -55,13 +55,43 @@ describe('readiness × locality × traffic policy', () => {
   // policy: the cluster path is non-empty exactly when a ready or
   // serving-terminating endpoint exists, which is what the local pre-scan counts.
   const scenarios: [string, EndpointState[], string[], string[], boolean][] = [
-    ['ready local and remote: cluster = all ready, local = local ready', [LR, RR, LNR, RNR], ['10.0.0.1:80', '10.0.0.2:80'], ['10.0.0.1:80'], true],
-    ['ready only remote: local is empty but endpoints exist elsewhere (drop, not reject)', [RR, LNR], ['10.0.0.2:80'], [], true],
+    [
+      'ready local and remote: cluster = all ready, local = local ready',
+      [LR, RR, LNR, RNR],
+      ['10.0.0.1:80', '10.0.0.2:80'],
+      ['10.0.0.1:80'],
+      true,
+    ],
+    [
+      'ready only remote: local is empty but endpoints exist elsewhere (drop, not reject)',
+      [RR, LNR],
+      ['10.0.0.2:80'],
+      [],
+      true,
+    ],
     ['ready only local', [LR, RNR], ['10.0.0.1:80'], ['10.0.0.1:80'], true],
     ['local ready preferred over local serving-terminating', [LR, LST, RST], ['10.0.0.1:80'], ['10.0.0.1:80'], true],
-    ['remote ready, local only serving-terminating: local falls back independently of cluster', [RR, LST], ['10.0.0.2:80'], ['10.0.0.3:80'], true],
-    ['no ready anywhere: both fall back to serving-terminating', [LST, RST, LNR], ['10.0.0.3:80', '10.0.0.4:80'], ['10.0.0.3:80'], true],
-    ['no ready, serving-terminating only remote: cluster falls back, local empty', [RST, LNST], ['10.0.0.4:80'], [], true],
+    [
+      'remote ready, local only serving-terminating: local falls back independently of cluster',
+      [RR, LST],
+      ['10.0.0.2:80'],
+      ['10.0.0.3:80'],
+      true,
+    ],
+    [
+      'no ready anywhere: both fall back to serving-terminating',
+      [LST, RST, LNR],
+      ['10.0.0.3:80', '10.0.0.4:80'],
+      ['10.0.0.3:80'],
+      true,
+    ],
+    [
+      'no ready, serving-terminating only remote: cluster falls back, local empty',
+      [RST, LNST],
+      ['10.0.0.4:80'],
+      [],
+      true,
+    ],
     ['only not-serving terminating: nothing usable', [LNST, RNST], [], [], false],
     ['only not-ready (not terminating): nothing usable', [LNR, RNR], [], [], false],
     ['no endpoints: used paths are empty, not null', [], [], [], false],
@@ -105,7 +135,12 @@ describe('topology hints', () => {
 
   it('PreferSameZone: every ready endpoint hinted, some for our zone → only those', () => {
     const r = categorizeEndpoints(
-      [zoned('10.1.2.3', ['zone-a']), zoned('10.1.2.4', ['zone-b']), zoned('10.1.2.5', ['zone-c']), zoned('10.1.2.6', ['zone-a'])],
+      [
+        zoned('10.1.2.3', ['zone-a']),
+        zoned('10.1.2.4', ['zone-b']),
+        zoned('10.1.2.5', ['zone-c']),
+        zoned('10.1.2.6', ['zone-a']),
+      ],
       CLUSTER,
       NODE,
     );
@@ -115,7 +150,12 @@ describe('topology hints', () => {
 
   it('an endpoint hinted for several zones is used by each of them', () => {
     const r = categorizeEndpoints(
-      [zoned('10.1.2.3', ['zone-a', 'zone-b', 'zone-c']), zoned('10.1.2.4', ['zone-b', 'zone-c']), zoned('10.1.2.5', ['zone-b', 'zone-d']), zoned('10.1.2.6', ['zone-c'])],
+      [
+        zoned('10.1.2.3', ['zone-a', 'zone-b', 'zone-c']),
+        zoned('10.1.2.4', ['zone-b', 'zone-c']),
+        zoned('10.1.2.5', ['zone-b', 'zone-d']),
+        zoned('10.1.2.6', ['zone-c']),
+      ],
       CLUSTER,
       { nodeName: 'node-a', zone: 'zone-c' },
     );
@@ -130,7 +170,12 @@ describe('topology hints', () => {
 
   it('one ready endpoint missing a zone hint → hints ignored', () => {
     const r = categorizeEndpoints(
-      [zoned('10.1.2.3', ['zone-a']), zoned('10.1.2.4', ['zone-b']), zoned('10.1.2.5', []), zoned('10.1.2.6', ['zone-a'])],
+      [
+        zoned('10.1.2.3', ['zone-a']),
+        zoned('10.1.2.4', ['zone-b']),
+        zoned('10.1.2.5', []),
+        zoned('10.1.2.6', ['zone-a']),
+      ],
       CLUSTER,
       NODE,
     );
@@ -150,7 +195,12 @@ describe('topology hints', () => {
 
   it('only unready endpoints are hinted for our zone → no filtering (kube-proxy "should not filter")', () => {
     const r = categorizeEndpoints(
-      [zoned('10.1.2.3', ['zone-a'], NOT_READY), zoned('10.1.2.4', ['zone-b']), zoned('10.1.2.5', ['zone-c']), zoned('10.1.2.6', ['zone-a'], NOT_READY)],
+      [
+        zoned('10.1.2.3', ['zone-a'], NOT_READY),
+        zoned('10.1.2.4', ['zone-b']),
+        zoned('10.1.2.5', ['zone-c']),
+        zoned('10.1.2.6', ['zone-a'], NOT_READY),
+      ],
       CLUSTER,
       NODE,
     );
@@ -159,14 +209,19 @@ describe('topology hints', () => {
   });
 
   it('node without a zone label → zone hints ignored', () => {
-    const r = categorizeEndpoints([zoned('10.1.2.3', ['zone-a']), zoned('10.1.2.4', ['zone-b'])], CLUSTER, { nodeName: 'node-a' });
+    const r = categorizeEndpoints([zoned('10.1.2.3', ['zone-a']), zoned('10.1.2.4', ['zone-b'])], CLUSTER, {
+      nodeName: 'node-a',
+    });
     expect(r.topologyMode).toBe('');
     expect(r.clusterEndpoints).toEqual(['10.1.2.3:80', '10.1.2.4:80']);
   });
 
   it('PreferSameNode: every ready endpoint has a node hint, one for this node → only it', () => {
     const r = categorizeEndpoints(
-      [ep('10.1.2.3', { nodeHints: ['node-a'], zoneHints: ['zone-a'] }), ep('10.1.2.4', { nodeHints: ['node-b'], zoneHints: ['zone-a'] })],
+      [
+        ep('10.1.2.3', { nodeHints: ['node-a'], zoneHints: ['zone-a'] }),
+        ep('10.1.2.4', { nodeHints: ['node-b'], zoneHints: ['zone-a'] }),
+      ],
       CLUSTER,
       NODE,
     );
@@ -186,7 +241,10 @@ describe('topology hints', () => {
 
   it('node hints, none for this node → falls through to zone hints', () => {
     const r = categorizeEndpoints(
-      [ep('10.1.2.3', { nodeHints: ['node-b'], zoneHints: ['zone-a'] }), ep('10.1.2.4', { nodeHints: ['node-c'], zoneHints: ['zone-b'] })],
+      [
+        ep('10.1.2.3', { nodeHints: ['node-b'], zoneHints: ['zone-a'] }),
+        ep('10.1.2.4', { nodeHints: ['node-c'], zoneHints: ['zone-b'] }),
+      ],
       CLUSTER,
       NODE,
     );
@@ -246,7 +304,12 @@ describe('topology hints', () => {
       policy('Local', 'Cluster', false),
       NODE,
     );
-    expect(r).toEqual({ clusterEndpoints: null, localEndpoints: ['10.1.2.3:80'], hasAnyEndpoints: true, topologyMode: '' });
+    expect(r).toEqual({
+      clusterEndpoints: null,
+      localEndpoints: ['10.1.2.3:80'],
+      hasAnyEndpoints: true,
+      topologyMode: '',
+    });
   });
 });
 
@@ -260,7 +323,12 @@ describe('dual-stack: each family is categorized on its own, as kube-proxy runs 
 
   it('IPv4 ready while IPv6 only serving-terminating → IPv6 still falls back', () => {
     const r = categorizeEndpoints(
-      [ep('10.0.0.1'), ep('10.0.0.2', SERVING_TERMINATING), ep('fd00::1', SERVING_TERMINATING), ep('fd00::2', NOT_READY)],
+      [
+        ep('10.0.0.1'),
+        ep('10.0.0.2', SERVING_TERMINATING),
+        ep('fd00::1', SERVING_TERMINATING),
+        ep('fd00::2', NOT_READY),
+      ],
       dual,
       NODE,
     );

@@ -4,7 +4,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { requireIpvs } from '../../../control/netlink/availability.js';
 import { IpvsError, IpvsErrorCode } from '../../../control/netlink/index.js';
 
-const missing = () => new IpvsError(IpvsErrorCode.Unavailable, 'ipvs.open IPVS: No such file or directory', { op: 'ipvs.open', errno: 2 });
+const missing = () =>
+  new IpvsError(IpvsErrorCode.Unavailable, 'ipvs.open IPVS: No such file or directory', { op: 'ipvs.open', errno: 2 });
 const present = { info: () => ({ version: '1.2.1', connectionTableSize: 4096 }), close: vi.fn() };
 
 describe('requireIpvs', () => {
@@ -22,7 +23,9 @@ describe('requireIpvs', () => {
     expect(loadModule).toHaveBeenCalledWith('ip_vs');
     expect(err).toBeInstanceOf(IpvsError);
     expect(err!.code).toBe(IpvsErrorCode.Unavailable);
-    expect(err!.message).toMatch(/^--proxy-mode=ipvs needs IPVS, but this kernel has no IPVS: the generic netlink family "IPVS" is not registered, and `modprobe ip_vs` failed: modprobe: FATAL: Module ip_vs not found/);
+    expect(err!.message).toMatch(
+      /^--proxy-mode=ipvs needs IPVS, but this kernel has no IPVS: the generic netlink family "IPVS" is not registered, and `modprobe ip_vs` failed: modprobe: FATAL: Module ip_vs not found/,
+    );
   });
 
   it('goes on when modprobe loaded the module', () => {
@@ -43,8 +46,13 @@ describe('requireIpvs', () => {
 
   it('passes other failures through (no privileges is not "no IPVS")', () => {
     const open = () => {
-      throw new IpvsError(IpvsErrorCode.Permission, 'ipvs.open: Operation not permitted', { op: 'ipvs.open', errno: 1 });
+      throw new IpvsError(IpvsErrorCode.Permission, 'ipvs.open: Operation not permitted', {
+        op: 'ipvs.open',
+        errno: 1,
+      });
     };
-    expect(() => requireIpvs({ open, loadModule: vi.fn() })).toThrow(expect.objectContaining({ code: IpvsErrorCode.Permission }));
+    expect(() => requireIpvs({ open, loadModule: vi.fn() })).toThrow(
+      expect.objectContaining({ code: IpvsErrorCode.Permission }),
+    );
   });
 });

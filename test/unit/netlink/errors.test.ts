@@ -4,7 +4,13 @@ import { fromNative, ipvsError } from '../../../control/netlink/errors.js';
 import { IpvsError, IpvsErrorCode } from '../../../control/netlink/index.js';
 
 function nativeError(op: string, errno: number, extra: Record<string, unknown> = {}) {
-  return Object.assign(new Error(`${op}: failed`), { code: 'ERR_IPVS_NATIVE', op, errno, target: 'TCP 10.96.0.1:80', ...extra });
+  return Object.assign(new Error(`${op}: failed`), {
+    code: 'ERR_IPVS_NATIVE',
+    op,
+    errno,
+    target: 'TCP 10.96.0.1:80',
+    ...extra,
+  });
 }
 
 describe('IPVS errors', () => {
@@ -29,7 +35,9 @@ describe('IPVS errors', () => {
   });
 
   it('says the kernel has no IPVS when the family is missing', () => {
-    expect((fromNative(nativeError('ipvs.open', 2)) as IpvsError).message).toMatch(/hint: the kernel has no IPVS \(modprobe ip_vs\)/);
+    expect((fromNative(nativeError('ipvs.open', 2)) as IpvsError).message).toMatch(
+      /hint: the kernel has no IPVS \(modprobe ip_vs\)/,
+    );
   });
 
   it('names the scheduler module that is missing', () => {
@@ -37,9 +45,15 @@ describe('IPVS errors', () => {
     expect(e.hint).toBe('no IPVS scheduler "mh" in this kernel (modprobe ip_vs_mh)');
   });
 
-  it('keeps the kernel\'s own words and refuses bad arguments as such', () => {
-    expect(fromNative(nativeError('ipvs.addDest', 22, { detail: 'weight out of range' }))).toMatchObject({ detail: 'weight out of range' });
-    const arg = Object.assign(new TypeError('ipvs.apply: addr x is not an IPv4 address'), { code: 'ERR_IPVS_NATIVE_ARGUMENT', op: 'ipvs.apply', errno: 22 });
+  it("keeps the kernel's own words and refuses bad arguments as such", () => {
+    expect(fromNative(nativeError('ipvs.addDest', 22, { detail: 'weight out of range' }))).toMatchObject({
+      detail: 'weight out of range',
+    });
+    const arg = Object.assign(new TypeError('ipvs.apply: addr x is not an IPv4 address'), {
+      code: 'ERR_IPVS_NATIVE_ARGUMENT',
+      op: 'ipvs.apply',
+      errno: 22,
+    });
     expect(fromNative(arg)).toMatchObject({ code: IpvsErrorCode.InvalidArgument });
   });
 

@@ -21,7 +21,10 @@ const freshIds = () => ({ services: new IdAllocator(), backends: new IdAllocator
 const KEY = '10.96.0.10|80|TCP';
 
 /** What the first programming of `spec` leaves, as the dataplane keeps it. */
-function programmed(spec: ServicePortSpec, ids = freshIds()): { state: ServiceState; ids: ReturnType<typeof freshIds> } {
+function programmed(
+  spec: ServicePortSpec,
+  ids = freshIds(),
+): { state: ServiceState; ids: ReturnType<typeof freshIds> } {
   return { state: planUpsert(spec, KEY, undefined, ids).state, ids };
 }
 
@@ -71,7 +74,14 @@ describe('planUpsert', () => {
   it('shrinks: slots past the new count are stale, their backends gone', () => {
     const { state, ids } = programmed(web());
     const plan = planUpsert(web({ backends: backends(1) }), KEY, state, ids);
-    expect(plan).toMatchObject({ changedSlots: [], oldSlotCount: 3, gone: [['10.244.1.2:8080', 2], ['10.244.1.3:8080', 3]] });
+    expect(plan).toMatchObject({
+      changedSlots: [],
+      oldSlotCount: 3,
+      gone: [
+        ['10.244.1.2:8080', 2],
+        ['10.244.1.3:8080', 3],
+      ],
+    });
     expect(plan.state.slots).toEqual([1]);
     expect(plan.entry[1].backend_count).toBe(1);
   });
@@ -80,7 +90,10 @@ describe('planUpsert', () => {
     const affine = web({ affinityTimeoutSeconds: 300 });
     const { state, ids } = programmed(affine);
     expect(planUpsert(affine, KEY, state, ids).affinity).toBeUndefined();
-    expect(planUpsert({ ...affine, backends: backends(1, 2) }, KEY, state, ids).affinity).toEqual({ serviceId: 1, backends: new Set([3]) });
+    expect(planUpsert({ ...affine, backends: backends(1, 2) }, KEY, state, ids).affinity).toEqual({
+      serviceId: 1,
+      backends: new Set([3]),
+    });
     expect(planUpsert(web(), KEY, state, ids).affinity).toEqual({ serviceId: 1 });
     // Without affinity before, no entries can exist.
     const plain = programmed(web());
@@ -92,7 +105,9 @@ describe('planUpsert', () => {
       flags: SVC_F_AFFINITY,
       affinity_timeout: 60,
     });
-    expect(planUpsert(web({ backends: [], dropWhenEmpty: true }), KEY, undefined, freshIds()).entry[1].flags).toBe(SVC_F_DROP_NO_BACKEND);
+    expect(planUpsert(web({ backends: [], dropWhenEmpty: true }), KEY, undefined, freshIds()).entry[1].flags).toBe(
+      SVC_F_DROP_NO_BACKEND,
+    );
     expect(planUpsert(web({ dropWhenEmpty: true }), KEY, undefined, freshIds()).entry[1].flags).toBe(0);
   });
 
@@ -107,7 +122,11 @@ describe('planUpsert', () => {
 describe('planRemove', () => {
   it('names the entry and every backend; affinity entries only for a service that had affinity', () => {
     const { state } = programmed(web());
-    expect(planRemove(state)).toEqual({ state, entry: { addr: '10.96.0.10', port: 80, proto: 6 }, backends: [1, 2, 3] });
+    expect(planRemove(state)).toEqual({
+      state,
+      entry: { addr: '10.96.0.10', port: 80, proto: 6 },
+      backends: [1, 2, 3],
+    });
     const affine = programmed(web({ affinityTimeoutSeconds: 300 })).state;
     expect(planRemove(affine).affinity).toEqual({ serviceId: 1, backends: new Set([1, 2, 3]) });
   });

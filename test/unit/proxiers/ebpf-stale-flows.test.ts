@@ -8,7 +8,15 @@ const DNS = { address: '10.96.0.12', port: 53 };
 const HAIRPIN = '169.254.42.1';
 
 /** Both conntrack entries of one flow, as bpf/lib/conntrack.h ct_create() writes them. */
-function flow(opts: { client: string; clientPort?: number; service?: typeof DNS; backend: string; backendPort?: number; proto?: number; hairpin?: boolean }) {
+function flow(opts: {
+  client: string;
+  clientPort?: number;
+  service?: typeof DNS;
+  backend: string;
+  backendPort?: number;
+  proto?: number;
+  hairpin?: boolean;
+}) {
   const { client, clientPort = 41053, service = DNS, backend, backendPort = 5353, proto = UDP, hairpin = false } = opts;
   const entry = { last_seen_ns: 1n, flags: hairpin ? 1 : 0, client_addr: client, service_id: 1, backend_id: 1 };
   const original: [CtKey, CtEntry] = [
@@ -22,7 +30,8 @@ function flow(opts: { client: string; clientPort?: number; service?: typeof DNS;
   return { original, reply, both: [original, reply] };
 }
 
-const matching = (stale: StaleUdpBackends, entries: Array<[CtKey, CtEntry]>) => entries.filter(([k, v]) => stale.matches(k, v));
+const matching = (stale: StaleUdpBackends, entries: Array<[CtKey, CtEntry]>) =>
+  entries.filter(([k, v]) => stale.matches(k, v));
 
 describe('StaleUdpBackends (UDP flows whose backend a sync removed)', () => {
   it('matches both directions of a UDP flow to a removed backend, hairpin flows included', () => {

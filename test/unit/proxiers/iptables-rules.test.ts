@@ -10,11 +10,31 @@ import { missingJumps } from '../../../control/netfilter/kube-chains.js';
 import type { Service } from '../../../control/sources/types.js';
 import { NODE, NOT_READY, SERVING_TERMINATING, endpoint, service, slice } from '../model/fixtures.js';
 
-const CTX: RuleContext = { masqueradeMark: '0x4000', masqueradeAll: false, clusterCIDR: '10.0.0.0/8', nodeIPs: ['192.168.0.2'] };
+const CTX: RuleContext = {
+  masqueradeMark: '0x4000',
+  masqueradeAll: false,
+  clusterCIDR: '10.0.0.0/8',
+  nodeIPs: ['192.168.0.2'],
+};
 
 function rulesFor(svc: Partial<Service>, endpoints: Parameters<typeof slice>[1], ctx: RuleContext = CTX) {
-  const s = service({ namespace: 'ns1', name: 'svc1', ports: [{ name: 'p80', protocol: 'TCP', port: 80, targetPort: 80 }], ...svc });
-  const [sp] = buildServicePorts(s, [slice('s1', endpoints, { namespace: s.namespace, serviceName: s.name, ports: [{ name: 'p80', protocol: 'TCP', port: 80 }] })], NODE);
+  const s = service({
+    namespace: 'ns1',
+    name: 'svc1',
+    ports: [{ name: 'p80', protocol: 'TCP', port: 80, targetPort: 80 }],
+    ...svc,
+  });
+  const [sp] = buildServicePorts(
+    s,
+    [
+      slice('s1', endpoints, {
+        namespace: s.namespace,
+        serviceName: s.name,
+        ports: [{ name: 'p80', protocol: 'TCP', port: 80 }],
+      }),
+    ],
+    NODE,
+  );
   return portRules(sp!, ctx);
 }
 
@@ -85,10 +105,18 @@ describe('portRules', () => {
   });
 
   it('spreads over endpoints with decreasing probabilities and pins ClientIP with recent', () => {
-    const r = rulesFor({ affinityTimeoutSeconds: 10800 }, [endpoint('10.180.0.1'), endpoint('10.180.0.2'), endpoint('10.180.0.3')]);
+    const r = rulesFor({ affinityTimeoutSeconds: 10800 }, [
+      endpoint('10.180.0.1'),
+      endpoint('10.180.0.2'),
+      endpoint('10.180.0.3'),
+    ]);
     const svc = r.chains.get('KUBE-SVC-XPGD46QRK7WJZT7O')!;
     const picks = svc.filter((l) => l.includes('-> 10.180') && !l.includes('recent'));
-    expect(picks.map((l) => /--probability (\S+)/.exec(l)?.[1] ?? 'last')).toEqual(['0.3333333333', '0.5000000000', 'last']);
+    expect(picks.map((l) => /--probability (\S+)/.exec(l)?.[1] ?? 'last')).toEqual([
+      '0.3333333333',
+      '0.5000000000',
+      'last',
+    ]);
     expect(svc[1]).toBe(
       '-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1/svc1:p80 -> 10.180.0.1:80" -m recent --name KUBE-SEP-SXIVWICOYRO3J4NJ --rcheck --seconds 10800 --reap -j KUBE-SEP-SXIVWICOYRO3J4NJ',
     );
@@ -136,18 +164,32 @@ describe('portRules', () => {
       '-A KUBE-EXT-GNZBNJ2PO5MGZ6GT -j KUBE-SVL-GNZBNJ2PO5MGZ6GT',
     ]);
     expect(new Set(r.chains.keys())).toEqual(
-      new Set(['KUBE-EXT-GNZBNJ2PO5MGZ6GT', 'KUBE-SVC-GNZBNJ2PO5MGZ6GT', 'KUBE-SVL-GNZBNJ2PO5MGZ6GT', 'KUBE-SEP-RS4RBKLTHTF2IUXJ']),
+      new Set([
+        'KUBE-EXT-GNZBNJ2PO5MGZ6GT',
+        'KUBE-SVC-GNZBNJ2PO5MGZ6GT',
+        'KUBE-SVL-GNZBNJ2PO5MGZ6GT',
+        'KUBE-SEP-RS4RBKLTHTF2IUXJ',
+      ]),
     );
   });
 
   it('masquerades all external traffic with externalTrafficPolicy Cluster and filters loadBalancerSourceRanges', () => {
     const r = rulesFor(
-      { type: 'LoadBalancer', loadBalancerIPs: ['1.2.3.4'], loadBalancerSourceRanges: ['203.0.113.0/25', '192.168.0.0/24'], ports: [{ name: 'p80', protocol: 'TCP', port: 80, targetPort: 80, nodePort: 3001 }] },
+      {
+        type: 'LoadBalancer',
+        loadBalancerIPs: ['1.2.3.4'],
+        loadBalancerSourceRanges: ['203.0.113.0/25', '192.168.0.0/24'],
+        ports: [{ name: 'p80', protocol: 'TCP', port: 80, targetPort: 80, nodePort: 3001 }],
+      },
       [endpoint('10.180.0.1')],
     );
     const { ext, fw } = servicePortChains('ns1/svc1:p80', 'tcp');
-    expect(r.chains.get(ext)?.[0]).toBe(`-A ${ext} -m comment --comment "masquerade traffic for ns1/svc1:p80 external destinations" -j KUBE-MARK-MASQ`);
-    expect(r.nat).toContain(`-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 loadbalancer IP" -m tcp -p tcp -d 1.2.3.4 --dport 80 -j ${fw}`);
+    expect(r.chains.get(ext)?.[0]).toBe(
+      `-A ${ext} -m comment --comment "masquerade traffic for ns1/svc1:p80 external destinations" -j KUBE-MARK-MASQ`,
+    );
+    expect(r.nat).toContain(
+      `-A KUBE-SERVICES -m comment --comment "ns1/svc1:p80 loadbalancer IP" -m tcp -p tcp -d 1.2.3.4 --dport 80 -j ${fw}`,
+    );
     // The node (192.168.0.2) is inside a source range: its own loopback through the VIP is allowed.
     expect(r.chains.get(fw)).toEqual([
       `-A ${fw} -m comment --comment "ns1/svc1:p80 loadbalancer IP" -s 203.0.113.0/25 -j ${ext}`,
@@ -161,8 +203,23 @@ describe('portRules', () => {
   });
 
   it('skips IPv6 ClusterIPs with a reason, and names an unnamed port without a colon', () => {
-    const s = service({ namespace: 'ns1', name: 'v6', clusterIPs: ['10.96.0.20', 'fd00::20'], ports: [{ name: '', protocol: 'UDP', port: 53, targetPort: 53 }] });
-    const [sp] = buildServicePorts(s, [slice('s', [endpoint('10.180.0.9')], { namespace: 'ns1', serviceName: 'v6', ports: [{ name: '', protocol: 'UDP', port: 53 }] })], NODE);
+    const s = service({
+      namespace: 'ns1',
+      name: 'v6',
+      clusterIPs: ['10.96.0.20', 'fd00::20'],
+      ports: [{ name: '', protocol: 'UDP', port: 53, targetPort: 53 }],
+    });
+    const [sp] = buildServicePorts(
+      s,
+      [
+        slice('s', [endpoint('10.180.0.9')], {
+          namespace: 'ns1',
+          serviceName: 'v6',
+          ports: [{ name: '', protocol: 'UDP', port: 53 }],
+        }),
+      ],
+      NODE,
+    );
     const r = portRules(sp!, CTX);
     expect(r.skipped).toEqual([expect.stringContaining('IPv6 ClusterIP fd00::20')]);
     expect(r.nat[0]).toContain('--comment "ns1/v6 cluster IP" -m udp -p udp -d 10.96.0.20 --dport 53');
@@ -172,9 +229,26 @@ describe('portRules', () => {
 
 describe('a service port whose endpoints are of the other family', () => {
   const nodePort = (clusterIPs: string[]) => {
-    const s = service({ namespace: 'ns1', name: 'v6eps', type: 'NodePort', clusterIPs, ports: [{ name: 'p80', protocol: 'TCP', port: 80, targetPort: 80, nodePort: 30080 }] });
+    const s = service({
+      namespace: 'ns1',
+      name: 'v6eps',
+      type: 'NodePort',
+      clusterIPs,
+      ports: [{ name: 'p80', protocol: 'TCP', port: 80, targetPort: 80, nodePort: 30080 }],
+    });
     const eps = [endpoint('fd00::1'), endpoint('fd00::2', { nodeName: NODE.nodeName })];
-    const [sp] = buildServicePorts(s, [slice('s6', eps, { namespace: 'ns1', serviceName: 'v6eps', addressType: 'IPv6', ports: [{ name: 'p80', protocol: 'TCP', port: 80 }] })], NODE);
+    const [sp] = buildServicePorts(
+      s,
+      [
+        slice('s6', eps, {
+          namespace: 'ns1',
+          serviceName: 'v6eps',
+          addressType: 'IPv6',
+          ports: [{ name: 'p80', protocol: 'TCP', port: 80 }],
+        }),
+      ],
+      NODE,
+    );
     return portRules(sp!, CTX);
   };
   const jumpsToOwnChains = (r: ReturnType<typeof portRules>) =>
@@ -188,7 +262,7 @@ describe('a service port whose endpoints are of the other family', () => {
     expect(r.nat).toEqual([]);
   });
 
-  it('IPv6 only: nothing of it is this IPv4 proxier\'s, NodePort included, and it says so', () => {
+  it("IPv6 only: nothing of it is this IPv4 proxier's, NodePort included, and it says so", () => {
     const r = nodePort(['fd00::30']);
     expect([...r.nat, ...r.filter, ...all(r)]).toEqual([]);
     expect(r.skipped).toEqual([expect.stringContaining('IPv6 ClusterIP fd00::30')]);
@@ -203,7 +277,9 @@ describe('missingJumps', () => {
       '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
       'COMMIT',
     ].join('\n');
-    expect(missingJumps('nat', saved)).toEqual(['-I POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING']);
+    expect(missingJumps('nat', saved)).toEqual([
+      '-I POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
+    ]);
     expect(missingJumps('filter', '')).toHaveLength(9);
   });
 });

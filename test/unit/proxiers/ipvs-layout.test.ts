@@ -48,13 +48,18 @@ describe('portLayout', () => {
 
   it('keeps a virtual server without real servers for a service without endpoints (IPVS refuses its traffic)', () => {
     const l = layoutFor({}, [endpoint('10.244.1.5', NOT_READY)]);
-    expect(l.virtualServers).toEqual([{ virtualServer: { address: '10.96.0.10', protocol: 'TCP', port: 80, scheduler: 'rr' }, realServers: [] }]);
+    expect(l.virtualServers).toEqual([
+      { virtualServer: { address: '10.96.0.10', protocol: 'TCP', port: 80, scheduler: 'rr' }, realServers: [] },
+    ]);
     expect(l.sets.noLocalEndpoints).toBeUndefined();
     expect(l.sets.clusterIP).toEqual(['10.96.0.10,tcp:80']);
   });
 
-  it('with internalTrafficPolicy Local, programs only this node\'s endpoints, and drops when it has none', () => {
-    const mixed = layoutFor({ internalTrafficPolicy: 'Local' }, [endpoint('10.244.1.5', { nodeName: NODE.nodeName }), endpoint('10.244.2.7')]);
+  it("with internalTrafficPolicy Local, programs only this node's endpoints, and drops when it has none", () => {
+    const mixed = layoutFor({ internalTrafficPolicy: 'Local' }, [
+      endpoint('10.244.1.5', { nodeName: NODE.nodeName }),
+      endpoint('10.244.2.7'),
+    ]);
     expect(mixed.virtualServers[0]!.realServers).toEqual([{ address: '10.244.1.5', port: 8080, weight: 1 }]);
     expect(mixed.sets.noLocalEndpoints).toBeUndefined();
     const none = layoutFor({ internalTrafficPolicy: 'Local' }, [endpoint('10.244.2.7')]);
@@ -65,7 +70,13 @@ describe('portLayout', () => {
 
   it('gives externalIPs and load-balancer IPs their own virtual servers and sets, by external policy', () => {
     const l = layoutFor(
-      { type: 'LoadBalancer', ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 8080, nodePort: 30080 }], externalIPs: ['192.0.2.10'], loadBalancerIPs: ['198.51.100.4'], externalTrafficPolicy: 'Local' },
+      {
+        type: 'LoadBalancer',
+        ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 8080, nodePort: 30080 }],
+        externalIPs: ['192.0.2.10'],
+        loadBalancerIPs: ['198.51.100.4'],
+        externalTrafficPolicy: 'Local',
+      },
       [endpoint('10.244.1.5', { nodeName: NODE.nodeName }), endpoint('10.244.2.7')],
     );
     expect(l.virtualServers.map((v) => [v.virtualServer.address, v.realServers.map((r) => r.address)])).toEqual([

@@ -12,10 +12,22 @@ const want = (realServers: string[], vs = VS): Map<string, VirtualServerLayout> 
   new Map([[ID, { virtualServer: vs, realServers: realServers.map((a) => ({ address: a, port: 8080, weight: 1 })) }]]);
 
 function rs(address: string, o: Partial<ProgrammedRealServer> = {}): ProgrammedRealServer {
-  return { address, port: 8080, weight: 1, forwarding: 'masq', upperThreshold: 0, lowerThreshold: 0, activeConnections: 0, inactiveConnections: 0, persistentConnections: 0, ...o };
+  return {
+    address,
+    port: 8080,
+    weight: 1,
+    forwarding: 'masq',
+    upperThreshold: 0,
+    lowerThreshold: 0,
+    activeConnections: 0,
+    inactiveConnections: 0,
+    persistentConnections: 0,
+    ...o,
+  };
 }
 
-const have = (realServers: ProgrammedRealServer[], vs: ProgrammedVirtualServer = VS): Map<string, ProgrammedEntry> => new Map([[ID, { virtualServer: vs, realServers }]]);
+const have = (realServers: ProgrammedRealServer[], vs: ProgrammedVirtualServer = VS): Map<string, ProgrammedEntry> =>
+  new Map([[ID, { virtualServer: vs, realServers }]]);
 const all = () => true;
 
 describe('planChanges', () => {
@@ -25,34 +37,70 @@ describe('planChanges', () => {
   });
 
   it('writes nothing when the kernel already holds what is wanted', () => {
-    expect(planChanges({ desired: want(['10.244.1.5']), programmed: have([rs('10.244.1.5')]), mayDelete: all }).changes).toEqual([]);
+    expect(
+      planChanges({ desired: want(['10.244.1.5']), programmed: have([rs('10.244.1.5')]), mayDelete: all }).changes,
+    ).toEqual([]);
   });
 
   it('edits a virtual server whose scheduler or persistence changed', () => {
-    const p = planChanges({ desired: want(['10.244.1.5'], { ...VS, persistence: { timeoutSeconds: 300 } } as typeof VS), programmed: have([rs('10.244.1.5')]), mayDelete: all });
+    const p = planChanges({
+      desired: want(['10.244.1.5'], { ...VS, persistence: { timeoutSeconds: 300 } } as typeof VS),
+      programmed: have([rs('10.244.1.5')]),
+      mayDelete: all,
+    });
     expect(p.changes.map((c) => c.op)).toEqual(['editVirtualServer']);
-    const q = planChanges({ desired: want(['10.244.1.5'], { ...VS, scheduler: 'lc' }), programmed: have([rs('10.244.1.5')]), mayDelete: all });
+    const q = planChanges({
+      desired: want(['10.244.1.5'], { ...VS, scheduler: 'lc' }),
+      programmed: have([rs('10.244.1.5')]),
+      mayDelete: all,
+    });
     expect(q.changes.map((c) => c.op)).toEqual(['editVirtualServer']);
   });
 
   it('drains a removed TCP real server with connections at weight 0, and deletes it once it has none', () => {
-    const busy = planChanges({ desired: want(['10.244.1.5']), programmed: have([rs('10.244.1.5'), rs('10.244.2.7', { activeConnections: 2 })]), mayDelete: all });
-    expect(busy.changes).toEqual([{ op: 'editRealServer', virtualServer: VS, realServer: { address: '10.244.2.7', port: 8080, weight: 0, forwarding: 'masq' } }]);
+    const busy = planChanges({
+      desired: want(['10.244.1.5']),
+      programmed: have([rs('10.244.1.5'), rs('10.244.2.7', { activeConnections: 2 })]),
+      mayDelete: all,
+    });
+    expect(busy.changes).toEqual([
+      {
+        op: 'editRealServer',
+        virtualServer: VS,
+        realServer: { address: '10.244.2.7', port: 8080, weight: 0, forwarding: 'masq' },
+      },
+    ]);
     expect(busy.draining).toEqual(new Set([ID]));
     expect(busy.drainingRealServers).toBe(1);
 
-    const still = planChanges({ desired: want(['10.244.1.5']), programmed: have([rs('10.244.1.5'), rs('10.244.2.7', { weight: 0, inactiveConnections: 1 })]), mayDelete: all });
+    const still = planChanges({
+      desired: want(['10.244.1.5']),
+      programmed: have([rs('10.244.1.5'), rs('10.244.2.7', { weight: 0, inactiveConnections: 1 })]),
+      mayDelete: all,
+    });
     expect(still.changes).toEqual([]);
     expect(still.draining).toEqual(new Set([ID]));
 
-    const done = planChanges({ desired: want(['10.244.1.5']), programmed: have([rs('10.244.1.5'), rs('10.244.2.7', { weight: 0 })]), mayDelete: all });
-    expect(done.changes).toEqual([{ op: 'deleteRealServer', virtualServer: VS, realServer: { address: '10.244.2.7', port: 8080 } }]);
+    const done = planChanges({
+      desired: want(['10.244.1.5']),
+      programmed: have([rs('10.244.1.5'), rs('10.244.2.7', { weight: 0 })]),
+      mayDelete: all,
+    });
+    expect(done.changes).toEqual([
+      { op: 'deleteRealServer', virtualServer: VS, realServer: { address: '10.244.2.7', port: 8080 } },
+    ]);
     expect(done.draining).toEqual(new Set());
   });
 
   it('brings a draining real server back to weight 1 when its endpoint returns', () => {
-    const p = planChanges({ desired: want(['10.244.2.7']), programmed: have([rs('10.244.2.7', { weight: 0, activeConnections: 1 })]), mayDelete: all });
-    expect(p.changes).toEqual([{ op: 'editRealServer', virtualServer: VS, realServer: { address: '10.244.2.7', port: 8080, weight: 1 } }]);
+    const p = planChanges({
+      desired: want(['10.244.2.7']),
+      programmed: have([rs('10.244.2.7', { weight: 0, activeConnections: 1 })]),
+      mayDelete: all,
+    });
+    expect(p.changes).toEqual([
+      { op: 'editRealServer', virtualServer: VS, realServer: { address: '10.244.2.7', port: 8080, weight: 1 } },
+    ]);
   });
 
   it('deletes a removed UDP real server at once, connections or not', () => {
@@ -68,8 +116,15 @@ describe('planChanges', () => {
 
   it('deletes unwanted virtual servers last, except those it may not touch', () => {
     const other = { address: '10.0.0.1', protocol: 'TCP' as const, port: 443, scheduler: 'rr' };
-    const programmed = new Map([...have([rs('10.244.1.5')]), ['TCP 10.0.0.1:443', { virtualServer: other, realServers: [] }]]);
-    const p = planChanges({ desired: new Map(), programmed, mayDelete: (vs) => 'address' in vs && vs.address !== '10.0.0.1' });
+    const programmed = new Map([
+      ...have([rs('10.244.1.5')]),
+      ['TCP 10.0.0.1:443', { virtualServer: other, realServers: [] }],
+    ]);
+    const p = planChanges({
+      desired: new Map(),
+      programmed,
+      mayDelete: (vs) => 'address' in vs && vs.address !== '10.0.0.1',
+    });
     expect(p.changes).toEqual([{ op: 'deleteVirtualServer', virtualServer: VS }]);
   });
 });

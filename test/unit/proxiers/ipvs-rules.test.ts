@@ -19,13 +19,21 @@ describe('ipvsRules', () => {
   });
 
   it('with --masquerade-all, masquerades every ClusterIP packet; without a cluster CIDR, none', () => {
-    expect(ipvsRules({ ...CTX, masqueradeAll: true }).nat[0]).toMatch(/--match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ$/);
-    expect(ipvsRules({ masqueradeMark: '0x4000', masqueradeAll: false }).nat.filter((r) => r.includes('KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ'))).toEqual([]);
+    expect(ipvsRules({ ...CTX, masqueradeAll: true }).nat[0]).toMatch(
+      /--match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ$/,
+    );
+    expect(
+      ipvsRules({ masqueradeMark: '0x4000', masqueradeAll: false }).nat.filter((r) =>
+        r.includes('KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ'),
+      ),
+    ).toEqual([]);
   });
 
   it('refuses new connections to a service address on a port no service has, and drops traffic policy Local with no local endpoint', () => {
     const { filter, raw } = ipvsRules(CTX);
-    expect(filter.at(-1)).toBe('-A KUBE-IPVS-FILTER -m conntrack --ctstate NEW -m set --match-set KUBE-IPVS-IPS dst -j REJECT');
+    expect(filter.at(-1)).toBe(
+      '-A KUBE-IPVS-FILTER -m conntrack --ctstate NEW -m set --match-set KUBE-IPVS-IPS dst -j REJECT',
+    );
     expect(raw).toEqual([
       '-A KUBE-IPVS-DROP -m comment --comment "service ip + port with traffic policy Local and no endpoint on this node: dropped" -m set --match-set KUBE-NO-LOCAL-ENDPOINTS dst,dst -j DROP',
     ]);
@@ -34,7 +42,12 @@ describe('ipvsRules', () => {
 
 describe('ipvsRestoreInput', () => {
   it('declares the chains (flushing them) and inserts only the jumps that are missing', () => {
-    const saved = ['*nat', ':PREROUTING ACCEPT [0:0]', '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES', 'COMMIT'].join('\n');
+    const saved = [
+      '*nat',
+      ':PREROUTING ACCEPT [0:0]',
+      '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+      'COMMIT',
+    ].join('\n');
     const input = ipvsRestoreInput('nat', ['-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000'], saved).split('\n');
     expect(input).toEqual([
       '*nat',

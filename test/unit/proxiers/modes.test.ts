@@ -76,7 +76,12 @@ function fakeRegistry(log: string[]) {
     cleanup: async (_deps, { keepShared }) => void log.push(`cleanup other keepShared=${keepShared}`),
   };
   const entries: ModeEntry[] = [
-    { name: 'fake', summary: 'a test mode', shares: ['kube-chains'], load: async () => fake as unknown as ModeDefinition },
+    {
+      name: 'fake',
+      summary: 'a test mode',
+      shares: ['kube-chains'],
+      load: async () => fake as unknown as ModeDefinition,
+    },
     { name: 'other', summary: 'shares with fake', shares: ['kube-chains'], load: async () => other },
     { name: 'lone', summary: 'shares nothing', shares: [], load: async () => other },
     { name: 'later', summary: 'not built', shares: [], planned: 'not built yet' },
@@ -106,10 +111,12 @@ describe('mode registry', () => {
       metricsBindAddress: '127.0.0.1:0',
     };
     const synced = new Promise<void>((resolve) => {
-      void Daemon.create(options, silent, { modes: registry, onSync: (r) => r.error === undefined && resolve() }).then(async (d) => {
-        daemon = d;
-        await d.start();
-      });
+      void Daemon.create(options, silent, { modes: registry, onSync: (r) => r.error === undefined && resolve() }).then(
+        async (d) => {
+          daemon = d;
+          await d.start();
+        },
+      );
     });
     await synced;
     const [proxier] = proxiers;
@@ -119,26 +126,44 @@ describe('mode registry', () => {
 
     const app = daemon!.ops.servers[0]!;
     const status = (await app.inject('/v1/status')).json();
-    expect(status).toMatchObject({ mode: 'fake', counts: { programmed: 1, maps: null }, interfaces: [{ name: 'fake0', ifindex: 7 }] });
+    expect(status).toMatchObject({
+      mode: 'fake',
+      counts: { programmed: 1, maps: null },
+      interfaces: [{ name: 'fake0', ifindex: 7 }],
+    });
     const services = (await app.inject('/v1/services')).json() as { items: Array<{ chains: string[] }> };
     expect(services.items[0]!.chains).toEqual(['FAKE-demo/web:http/TCP']);
     expect((await app.inject('/v1/fake')).json()).toEqual({ running: true, syncs: 1 });
 
     // Once programmed, the other modes' leftovers go; a mode sharing objects keeps them.
-    await expect.poll(() => log.filter((l) => l.startsWith('cleanup'))).toEqual(['cleanup other keepShared=true', 'cleanup other keepShared=false']);
+    await expect
+      .poll(() => log.filter((l) => l.startsWith('cleanup')))
+      .toEqual(['cleanup other keepShared=true', 'cleanup other keepShared=false']);
   });
 
   it('refuses a planned or unknown mode, naming the modes there are', async () => {
     const { registry } = fakeRegistry([]);
-    await expect(registry.load('later')).rejects.toMatchObject({ code: 'ERR_PROXY_MODE_UNSUPPORTED', message: expect.stringMatching(/--proxy-mode=later is not available in this build yet \(not built: not built yet\); use --proxy-mode=fake, --proxy-mode=other, --proxy-mode=lone/) });
-    await expect(registry.load('nftables')).rejects.toMatchObject({ code: 'ERR_PROXY_MODE_UNSUPPORTED', message: expect.stringContaining('--proxy-mode=nftables is not a mode switchyard has') });
+    await expect(registry.load('later')).rejects.toMatchObject({
+      code: 'ERR_PROXY_MODE_UNSUPPORTED',
+      message: expect.stringMatching(
+        /--proxy-mode=later is not available in this build yet \(not built: not built yet\); use --proxy-mode=fake, --proxy-mode=other, --proxy-mode=lone/,
+      ),
+    });
+    await expect(registry.load('nftables')).rejects.toMatchObject({
+      code: 'ERR_PROXY_MODE_UNSUPPORTED',
+      message: expect.stringContaining('--proxy-mode=nftables is not a mode switchyard has'),
+    });
   });
 
   it('--cleanup runs every built mode’s clean-up, shared objects included', async () => {
     const log: string[] = [];
     const { registry } = fakeRegistry(log);
     await cleanupAll(defaultOptions({ hostname: () => 'n1' }), silent, registry);
-    expect(log).toEqual(['cleanup fake keepShared=false', 'cleanup other keepShared=false', 'cleanup other keepShared=false']);
+    expect(log).toEqual([
+      'cleanup fake keepShared=false',
+      'cleanup other keepShared=false',
+      'cleanup other keepShared=false',
+    ]);
   });
 
   it('the built-in table: --proxy-mode values, and which modes share kube-proxy’s chains', async () => {

@@ -82,7 +82,11 @@ describe('KubernetesSource against a real HTTP API server', () => {
   it('lists in pages, marks every kind synced, then follows creates, updates and deletes', async () => {
     for (let i = 0; i < 25; i++) server.create(service(`s${i}`, `10.96.0.${i + 1}`));
     server.create(slice('s0-a', 's0', ['10.244.1.11']));
-    server.create({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1', labels: { 'topology.kubernetes.io/zone': 'a' } } });
+    server.create({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'n1', labels: { 'topology.kubernetes.io/zone': 'a' } },
+    });
     server.create({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n2' } });
     start({ pageSize: 10 });
     await until(() => store.synced(['Service', 'EndpointSlice', 'Node']));
@@ -161,8 +165,17 @@ describe('KubernetesSource against a real HTTP API server', () => {
 
   it("asks the API server for kube-proxy's selectors: labelled services and headless slices stay out", async () => {
     server.create(service('mine', '10.96.0.1'));
-    server.create(service('other', '10.96.0.2', { labels: { 'service.kubernetes.io/service-proxy-name': 'other-proxy' } }));
-    server.create({ ...slice('headless-x', 'h', ['10.244.1.11']), metadata: { name: 'headless-x', namespace: 'default', labels: { 'kubernetes.io/service-name': 'h', 'service.kubernetes.io/headless': '' } } });
+    server.create(
+      service('other', '10.96.0.2', { labels: { 'service.kubernetes.io/service-proxy-name': 'other-proxy' } }),
+    );
+    server.create({
+      ...slice('headless-x', 'h', ['10.244.1.11']),
+      metadata: {
+        name: 'headless-x',
+        namespace: 'default',
+        labels: { 'kubernetes.io/service-name': 'h', 'service.kubernetes.io/headless': '' },
+      },
+    });
     start();
     await until(() => store.synced(['Service', 'EndpointSlice']));
     expect(store.serviceKeys()).toEqual(['default/mine']);

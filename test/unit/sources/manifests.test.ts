@@ -69,20 +69,26 @@ describe('ManifestSource: reading', () => {
 
   it('reads several YAML documents, a List and a typed List', async () => {
     await writeFile(join(dir, 'multi.yaml'), `${serviceYaml('web')}---\n${sliceYaml('web-1', 'web')}---\n`);
-    await writeFile(join(dir, 'list.yaml'), `apiVersion: v1
+    await writeFile(
+      join(dir, 'list.yaml'),
+      `apiVersion: v1
 kind: List
 items:
   - ${serviceYaml('api').trimEnd().replaceAll('\n', '\n    ')}
   - apiVersion: v1
     kind: Node
     metadata: { name: node-a, labels: { topology.kubernetes.io/zone: z1 } }
-`);
-    await writeFile(join(dir, 'services.yaml'), `apiVersion: v1
+`,
+    );
+    await writeFile(
+      join(dir, 'services.yaml'),
+      `apiVersion: v1
 kind: ServiceList
 items:
   - metadata: { name: db, namespace: shop }
     spec: { clusterIP: 10.96.0.30, ports: [{ port: 5432 }] }
-`);
+`,
+    );
     const { store, logs } = await start();
     expect(store.serviceKeys().sort()).toEqual(['shop/api', 'shop/db', 'shop/web']);
     expect(store.slicesForService('shop/web').map((s) => s.name)).toEqual(['web-1']);
@@ -91,9 +97,21 @@ items:
   });
 
   it('reads JSON, an object or a List', async () => {
-    const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop' }, spec: { clusterIP: '10.96.0.10', ports: [{ port: 80 }] } };
+    const svc = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'web', namespace: 'shop' },
+      spec: { clusterIP: '10.96.0.10', ports: [{ port: 80 }] },
+    };
     await writeFile(join(dir, 'web.json'), JSON.stringify(svc, null, 2));
-    await writeFile(join(dir, 'list.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ ...svc, metadata: { name: 'api', namespace: 'shop' } }] }));
+    await writeFile(
+      join(dir, 'list.json'),
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [{ ...svc, metadata: { name: 'api', namespace: 'shop' } }],
+      }),
+    );
     const { store } = await start();
     expect(store.serviceKeys().sort()).toEqual(['shop/api', 'shop/web']);
   });
@@ -111,29 +129,46 @@ items:
     expect(store.serviceKeys()).toEqual(['shop/web']);
     expect(ports(store, 'shop/web')).toEqual([81]); // the later file wins
     const [dup] = logs.at('warn');
-    expect(dup?.msg).toBe(`Service shop/web is defined twice (${join(dir, '10-web.yaml')}:1, ${join(dir, '20-web.yml')}:1); the later one wins`);
-    expect(logs.at('debug')).toMatchObject([{ kind: 'Deployment', msg: 'skipping an object of a kind the proxy does not read' }]);
+    expect(dup?.msg).toBe(
+      `Service shop/web is defined twice (${join(dir, '10-web.yaml')}:1, ${join(dir, '20-web.yml')}:1); the later one wins`,
+    );
+    expect(logs.at('debug')).toMatchObject([
+      { kind: 'Deployment', msg: 'skipping an object of a kind the proxy does not read' },
+    ]);
     expect(logs.at('error')).toEqual([]);
   });
 
   it('skips a bad object, logs why, and applies the rest of its file', async () => {
     const file = join(dir, 'all.yaml');
-    await writeFile(file, [
-      serviceYaml('web'),
-      serviceYaml('broken', 70000),
-      sliceYaml('web-1', 'web', '10.0.0.999'),
-      sliceYaml('web-2', 'web', '10.0.0.2'),
-    ].join('---\n'));
+    await writeFile(
+      file,
+      [
+        serviceYaml('web'),
+        serviceYaml('broken', 70000),
+        sliceYaml('web-1', 'web', '10.0.0.999'),
+        sliceYaml('web-2', 'web', '10.0.0.2'),
+      ].join('---\n'),
+    );
     const { store, logs } = await start();
     expect(store.serviceKeys()).toEqual(['shop/web']);
-    expect(store.slicesForService('shop/web').map((s) => [s.name, s.endpoints.length])).toEqual([['web-1', 0], ['web-2', 1]]);
+    expect(store.slicesForService('shop/web').map((s) => [s.name, s.endpoints.length])).toEqual([
+      ['web-1', 0],
+      ['web-2', 1],
+    ]);
     const errors = logs.at('error');
     expect(errors).toHaveLength(1);
     expect(errors[0]?.msg).toBe(
       `${file}:11: skipping Service shop/broken: spec.ports[0].port: 70000 is not a port (1-65535); port dropped; spec.ports: no valid port`,
     );
     expect(logs.at('warn')).toMatchObject([
-      { file: `${file}:21`, kind: 'EndpointSlice', problems: ['endpoints[0].addresses[0]: "10.0.0.999" is not an IPv4 address', 'endpoints[0]: no valid address; endpoint dropped'] },
+      {
+        file: `${file}:21`,
+        kind: 'EndpointSlice',
+        problems: [
+          'endpoints[0].addresses[0]: "10.0.0.999" is not an IPv4 address',
+          'endpoints[0]: no valid address; endpoint dropped',
+        ],
+      },
     ]);
   });
 
@@ -222,7 +257,16 @@ describe('ManifestSource: following changes', () => {
     await writeFile(join(path, 'web.yaml'), serviceYaml('web'));
     const { store, logs } = await start(path);
     await rm(path, { recursive: true });
-    await vi.waitFor(() => expect(logs.at('error').map((l) => l.msg).join()).toMatch(/cannot read .*keeping every object as it is/), WAIT);
+    await vi.waitFor(
+      () =>
+        expect(
+          logs
+            .at('error')
+            .map((l) => l.msg)
+            .join(),
+        ).toMatch(/cannot read .*keeping every object as it is/),
+      WAIT,
+    );
     expect(store.serviceKeys()).toEqual(['shop/web']);
 
     await mkdir(path);

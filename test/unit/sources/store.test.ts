@@ -6,16 +6,27 @@ import type { EndpointSlice, Node, Service } from '../../../control/sources/type
 
 function svc(name: string, port = 80, namespace = 'shop'): Service {
   return {
-    namespace, name, type: 'ClusterIP', clusterIPs: ['10.96.0.10'], headless: false,
+    namespace,
+    name,
+    type: 'ClusterIP',
+    clusterIPs: ['10.96.0.10'],
+    headless: false,
     ports: [{ name: '', protocol: 'TCP', port, targetPort: port }],
-    externalIPs: [], loadBalancerIPs: [], loadBalancerSourceRanges: [],
-    externalTrafficPolicy: 'Cluster', internalTrafficPolicy: 'Cluster',
+    externalIPs: [],
+    loadBalancerIPs: [],
+    loadBalancerSourceRanges: [],
+    externalTrafficPolicy: 'Cluster',
+    internalTrafficPolicy: 'Cluster',
   };
 }
 
 function slice(name: string, serviceName: string, ips: string[] = ['10.0.0.1'], namespace = 'shop'): EndpointSlice {
   return {
-    namespace, name, serviceName, addressType: 'IPv4', ports: [{ name: '', protocol: 'TCP', port: 8080 }],
+    namespace,
+    name,
+    serviceName,
+    addressType: 'IPv4',
+    ports: [{ name: '', protocol: 'TCP', port: 8080 }],
     endpoints: ips.map((ip) => ({ addresses: [ip], ready: true, serving: true, terminating: false })),
   };
 }
@@ -53,7 +64,15 @@ describe('Store', () => {
     store.delete('EndpointSlice', 'shop', 'web-1');
     store.replace('Service', [svc('a'), svc('b')]);
     store.replace('Service', [svc('a')]);
-    expect(events).toEqual(['EndpointSlice', 'EndpointSlice', 'EndpointSlice', 'Service', 'Service', 'Service', 'Service']);
+    expect(events).toEqual([
+      'EndpointSlice',
+      'EndpointSlice',
+      'EndpointSlice',
+      'Service',
+      'Service',
+      'Service',
+      'Service',
+    ]);
   });
 
   it('replace emits only the adds, updates and deletes needed', () => {
@@ -78,7 +97,12 @@ describe('Store', () => {
     store.upsert('EndpointSlice', slice('web-2', 'web', ['10.0.0.2']));
     store.upsert('EndpointSlice', slice('api-1', 'api'));
     store.upsert('EndpointSlice', slice('web-1', 'web', ['10.0.0.1', '10.0.0.3']));
-    expect(store.slicesForService('shop/web').map((s) => s.name).sort()).toEqual(['web-1', 'web-2']);
+    expect(
+      store
+        .slicesForService('shop/web')
+        .map((s) => s.name)
+        .sort(),
+    ).toEqual(['web-1', 'web-2']);
     expect(store.slicesForService('shop/api').map((s) => s.name)).toEqual(['api-1']);
     expect(store.slicesForService('other/web')).toEqual([]);
     expect(changes.map((c) => [c.op, c.key, c.serviceKey])).toEqual([
@@ -109,7 +133,10 @@ describe('Store', () => {
     store.replace('EndpointSlice', [slice('web-1', 'web'), slice('web-2', 'web')]);
     const changes = recording(store);
     store.replace('EndpointSlice', [slice('web-2', 'web'), slice('api-1', 'api')]);
-    expect(changes.map((c) => [c.op, c.key])).toEqual([['add', 'shop/api-1'], ['delete', 'shop/web-1']]);
+    expect(changes.map((c) => [c.op, c.key])).toEqual([
+      ['add', 'shop/api-1'],
+      ['delete', 'shop/web-1'],
+    ]);
     expect(store.slicesForService('shop/web').map((s) => s.name)).toEqual(['web-2']);
   });
 
@@ -170,7 +197,9 @@ describe('Store', () => {
     let changes = 0;
     store.onChange(() => changes++);
     const services = Array.from({ length: 10_000 }, (_, i) => svc(`svc-${i}`));
-    const slices = Array.from({ length: 10_000 }, (_, i) => slice(`svc-${i}-x`, `svc-${i}`, [`10.1.${i >> 8}.${i & 255}`]));
+    const slices = Array.from({ length: 10_000 }, (_, i) =>
+      slice(`svc-${i}-x`, `svc-${i}`, [`10.1.${i >> 8}.${i & 255}`]),
+    );
     const started = performance.now();
     store.replace('Service', services);
     store.replace('EndpointSlice', slices);

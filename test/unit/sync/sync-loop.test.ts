@@ -12,7 +12,11 @@ import { endpoint, service, slice as sliceOf } from '../model/fixtures.js';
 
 const svc = (name: string, ip: string) => service({ namespace: 'default', name, clusterIPs: [ip] });
 const slice = (name: string, ips: string[]) =>
-  sliceOf(`${name}-1`, ips.map((ip) => endpoint(ip)), { namespace: 'default', serviceName: name });
+  sliceOf(
+    `${name}-1`,
+    ips.map((ip) => endpoint(ip)),
+    { namespace: 'default', serviceName: name },
+  );
 
 class RecordingProxier implements Proxier {
   readonly mode = 'ebpf' as const;
@@ -48,7 +52,14 @@ describe('SyncLoop', () => {
   const setup = (minSyncPeriodMs = 0) => {
     const store = new Store('n1');
     const proxier = new RecordingProxier();
-    loop = new SyncLoop({ store, proxier, nodeName: 'n1', serviceProxyName: '', periods: { syncPeriodMs: 60_000, minSyncPeriodMs }, logger: silent });
+    loop = new SyncLoop({
+      store,
+      proxier,
+      nodeName: 'n1',
+      serviceProxyName: '',
+      periods: { syncPeriodMs: 60_000, minSyncPeriodMs },
+      logger: silent,
+    });
     loop.start();
     return { store, proxier, loop };
   };
@@ -65,7 +76,9 @@ describe('SyncLoop', () => {
     await tick();
     expect(proxier.requests).toHaveLength(1);
     expect(proxier.requests[0]!.full).toBe(true);
-    expect([...proxier.requests[0]!.desired.values()].map((sp) => `${sp.namespace}/${sp.service}`)).toEqual(['default/web']);
+    expect([...proxier.requests[0]!.desired.values()].map((sp) => `${sp.namespace}/${sp.service}`)).toEqual([
+      'default/web',
+    ]);
   });
 
   it('hands a partial sync only the service ports that changed, with the removed ones', async () => {
@@ -132,7 +145,15 @@ describe('SyncLoop', () => {
     const clock = new FakeClock();
     const store = new Store('n1');
     const proxier = new RecordingProxier();
-    loop = new SyncLoop({ store, proxier, nodeName: 'n1', serviceProxyName: '', periods: { syncPeriodMs: 30_000, minSyncPeriodMs: 0 }, logger: silent, clock });
+    loop = new SyncLoop({
+      store,
+      proxier,
+      nodeName: 'n1',
+      serviceProxyName: '',
+      periods: { syncPeriodMs: 30_000, minSyncPeriodMs: 0 },
+      logger: silent,
+      clock,
+    });
     loop.start();
     store.upsert('Service', svc('web', '10.96.0.10'));
     store.markSynced('Service');
@@ -164,7 +185,10 @@ describe('SyncLoop', () => {
     proxier.pending = true;
     await clock.advance(30_000);
     await settle();
-    expect(proxier.requests.map((r) => [r.full, r.changed.size])).toEqual([[true, 1], [false, 0]]);
+    expect(proxier.requests.map((r) => [r.full, r.changed.size])).toEqual([
+      [true, 1],
+      [false, 0],
+    ]);
     proxier.pending = false;
     await clock.advance(60_000);
     await settle();

@@ -19,7 +19,8 @@ type Rec = Record<string, unknown>;
 /** Service id → service port name, through the programmed entries and the model's ClusterIPs. */
 function serviceNames(ctx: ApiContext, programmed: readonly ProgrammedServicePort[]): Map<number, string> {
   const byEntry = new Map<string, string>();
-  for (const sp of ctx.loop.state.values()) for (const ip of sp.clusterIPs) byEntry.set(entryKey(ip, sp.port, sp.protocol), sp.name);
+  for (const sp of ctx.loop.state.values())
+    for (const ip of sp.clusterIPs) byEntry.set(entryKey(ip, sp.port, sp.protocol), sp.name);
   const out = new Map<number, string>();
   for (const p of programmed) {
     const name = byEntry.get(entryKey(p.address, p.port, p.protocol));
@@ -73,15 +74,27 @@ export function toFlow(e: DecodedEntry, names: Map<number, string>, nowNs: bigin
 export function conntrackRoutes(app: ApiApp, ctx: ApiContext, proxier: EbpfProxier | undefined): void {
   app.get(
     '/v1/conntrack',
-    { schema: { summary: 'connection-tracking flows (paged, filterable)', querystring: ConntrackQuery, response: { 200: ConntrackBody, ...ErrorResponses } } },
+    {
+      schema: {
+        summary: 'connection-tracking flows (paged, filterable)',
+        querystring: ConntrackQuery,
+        response: { 200: ConntrackBody, ...ErrorResponses },
+      },
+    },
     async (req) => {
       const maps = proxier?.maps;
-      if (!maps) throw new ApiError(ApiErrorCode.Unavailable, `the ${ctx.options.mode} mode keeps no connection-tracking map of its own`);
+      if (!maps)
+        throw new ApiError(
+          ApiErrorCode.Unavailable,
+          `the ${ctx.options.mode} mode keeps no connection-tracking map of its own`,
+        );
       const { limit, continue: cont, service, client, protocol } = req.query;
-      if (client !== undefined && !isIPv4(client)) throw new ApiError(ApiErrorCode.BadRequest, `client "${client}" is not an IPv4 address`);
+      if (client !== undefined && !isIPv4(client))
+        throw new ApiError(ApiErrorCode.BadRequest, `client "${client}" is not an IPv4 address`);
       const programmed = proxier?.started?.programmed() ?? [];
       const ids = service !== undefined ? serviceIds(ctx, programmed, service) : undefined;
-      if (!maps.has(CT_MAP)) throw new ApiError(ApiErrorCode.Unavailable, `${CT_MAP} is not pinned yet: the dataplane has not started`);
+      if (!maps.has(CT_MAP))
+        throw new ApiError(ApiErrorCode.Unavailable, `${CT_MAP} is not pinned yet: the dataplane has not started`);
       const rows = await maps.raw(CT_MAP);
       // bpf_ktime_get_ns() is CLOCK_MONOTONIC, which hrtime reads too.
       const now = process.hrtime.bigint();

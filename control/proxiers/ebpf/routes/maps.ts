@@ -28,10 +28,19 @@ async function read<T>(ctx: ApiContext, op: string, fn: () => Promise<T>): Promi
 /** `proxier`: the running ebpf proxier, or undefined in another mode. */
 export function mapRoutes(app: ApiApp, ctx: ApiContext, proxier: EbpfProxier | undefined): void {
   const maps = proxier?.maps;
-  app.get('/v1/maps', { schema: { summary: 'every BPF map: type, sizes, capacity, entries, memory', response: { 200: MapsBody, ...ErrorResponses } } }, async () => {
-    if (!maps) return { mode: ctx.options.mode, items: [], message: noMaps(ctx) };
-    return { mode: ctx.options.mode, items: await read(ctx, 'api.summaries', () => maps.summaries()) };
-  });
+  app.get(
+    '/v1/maps',
+    {
+      schema: {
+        summary: 'every BPF map: type, sizes, capacity, entries, memory',
+        response: { 200: MapsBody, ...ErrorResponses },
+      },
+    },
+    async () => {
+      if (!maps) return { mode: ctx.options.mode, items: [], message: noMaps(ctx) };
+      return { mode: ctx.options.mode, items: await read(ctx, 'api.summaries', () => maps.summaries()) };
+    },
+  );
 
   app.get(
     '/v1/maps/:name',
@@ -50,7 +59,9 @@ export function mapRoutes(app: ApiApp, ctx: ApiContext, proxier: EbpfProxier | u
       const map = await read(ctx, 'api.summary', () => maps.summary(name));
       const select = filter ? parseSelector(filter, maps.fields(name)) : undefined;
       const rows = await read(ctx, 'api.dump', () => maps.raw(name));
-      const page = select ? await filtered(maps, name, rows, select, { limit, continue: cont }) : await plain(maps, name, rows, { limit, continue: cont });
+      const page = select
+        ? await filtered(maps, name, rows, select, { limit, continue: cont })
+        : await plain(maps, name, rows, { limit, continue: cont });
       return { map, ...page };
     },
   );
