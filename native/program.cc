@@ -172,7 +172,18 @@ Napi::Value BpfProgram::TestRun(const Napi::CallbackInfo& info) {
     opts.ctx_out = ctx_out.data();
     opts.ctx_size_out = static_cast<__u32>(ctx_out.size());
   }
-  if (bpf_prog_test_run_opts(fd_, &opts) < 0) throw SyscallError(env, {"program.testRun", name_}, errno);
+  // With repeat > 1 the kernel stops at a pending signal (the process's
+  // SIGCHLD, a timer) with EINTR, having run the program part of the times:
+  // run it again, from the same input, as an interrupted read is retried.
+  // What the interrupted runs wrote to maps stays written.
+  int rc;
+  int attempts = 0;
+  do {
+    opts.data_size_out = static_cast<__u32>(out.size());
+    opts.ctx_size_out = static_cast<__u32>(ctx_out.size());
+    rc = bpf_prog_test_run_opts(fd_, &opts);
+  } while (rc < 0 && errno == EINTR && ++attempts < 10);
+  if (rc < 0) throw SyscallError(env, {"program.testRun", name_}, errno);
   auto r = Napi::Object::New(env);
   r.Set("retval", Napi::Number::New(env, static_cast<int32_t>(opts.retval)));
   r.Set("data", Napi::Buffer<uint8_t>::Copy(env, out.data(), std::min<size_t>(opts.data_size_out, out.size())));
