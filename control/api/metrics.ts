@@ -28,6 +28,8 @@ export interface ProxyMetricsOptions {
   registry: Registry;
   /** Current entries and capacity per BPF map, read at scrape time; absent in modes without maps. */
   mapStats?: () => Promise<MapStat[]>;
+  /** Packets the dataplane dropped per reason, read at scrape time; absent in modes that count none. */
+  drops?: () => Promise<Record<string, bigint>>;
   /** Wall clock in ms (tests pass their own). */
   now?: () => number;
 }
@@ -151,6 +153,31 @@ export class ProxyMetrics {
     });
 
     if (opts.mapStats) this.observeTables(opts.mapStats);
+    if (opts.drops) this.observeDrops(opts.drops);
+  }
+
+  /**
+   * The dataplane's drop counters (sy_drops, summed over CPUs), read at
+   * scrape time: a counter per reason, zeros included, so a rate() sees the
+   * first drop. Called once, by a mode that counts drops.
+   */
+  observeDrops(drops: () => Promise<Record<string, bigint>>): void {
+    const failures = this.#mapFailures;
+    new Counter({
+      name: 'switchyard_dataplane_drops_total',
+      help: 'Packets the dataplane dropped, by reason (enum sy_drop_reason), since its maps were created',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        try {
+          // A counter only goes up; after reset(), inc() by the kernel's count sets it.
+          for (const [reason, n] of Object.entries(await drops())) this.inc({ reason }, Number(n));
+        } catch (err) {
+          failures.inc({ code: codeOf(err), op: 'metrics.scrape' });
+        }
+      },
+    });
   }
 
   /**

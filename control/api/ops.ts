@@ -61,6 +61,7 @@ export class OpsApi {
     const view = opts.proxier.view();
     const tables = view.tableUsage;
     if (tables) metrics.observeTables(tables);
+    if (view.drops) metrics.observeDrops(() => view.drops!());
     const health = new HealthState({ timeoutMs: opts.healthTimeoutMs, ...(opts.clock ? { clock: opts.clock } : {}) });
     const syncs: SyncHistory = { last: undefined, lastSuccess: undefined };
     this.context = {

@@ -76,6 +76,12 @@ export const StatusBody = Type.Object({
     maps: Type.Union([Type.Integer(), Type.Null()]),
   }),
   interfaces: Type.Array(Type.Object({ name: Type.String(), ifindex: Type.Integer() })),
+  drops: Type.Optional(
+    Type.Record(Type.String(), Type.String({ pattern: '^[0-9]+$' }), {
+      description:
+        'packets the dataplane dropped per reason (enum sy_drop_reason) since its maps were created, as decimal strings; absent in modes that count none',
+    }),
+  ),
 });
 
 const Endpoint = Type.Object({

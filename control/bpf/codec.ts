@@ -36,7 +36,8 @@ type Field = {
   write(buf: Buffer, at: number, v: unknown): void;
 };
 
-const isPadding = (name: string) => name === '' || /^_*pad\d*$|^_*reserved\d*$/.test(name);
+/** Fields a codec leaves out: unnamed ones, pad, pad2, reserved (written as zeros). */
+export const isPaddingField = (name: string) => name === '' || /^_*pad\d*$|^_*reserved\d*$/.test(name);
 
 function mismatch(where: string, message: string): BpfError {
   return new BpfError(BpfErrorCode.LayoutMismatch, `${where}: ${message}`, { op: 'codec.derive', target: where });
@@ -156,7 +157,7 @@ function fieldsOf(where: string, t: BtfType, formats: Formats, base: number): Fi
       throw mismatch(where, `no field "${name}" in struct ${t.name || '(anonymous)'}`);
   }
   return members
-    .filter((m) => !isPadding(m.name))
+    .filter((m) => !isPaddingField(m.name))
     .map((m) => memberField(`${where}.${m.name}`, m, formats[m.name], base));
 }
 

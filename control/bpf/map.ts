@@ -233,6 +233,14 @@ export class TypedMap<K, V> {
     return raw && Array.from({ length: this.#cpus }, (_, i) => this.value.decode(raw, i * this.#stride));
   }
 
+  /** Per-CPU maps: every entry with every CPU's copy, in batched reads on the thread pool. */
+  async allPerCpu(): Promise<Array<[K, V[]]>> {
+    return (await this.map.lookupAll()).map(([k, v]) => [
+      this.key.decode(k),
+      Array.from({ length: this.#cpus }, (_, i) => this.value.decode(v, i * this.#stride)),
+    ]);
+  }
+
   set(key: K, value: V, flag: UpdateFlag = 'any'): void {
     this.map.update(this.key.encode(key), this.encodeValue(value), flag);
   }

@@ -110,6 +110,11 @@ export function renderStatus(s: Rec): string {
         .join(', ') || '<none>',
     ],
   ];
+  // Drops only where the mode counts them; reasons with none are left out.
+  if (s.drops && typeof s.drops === 'object') {
+    const dropped = Object.entries(s.drops as Rec).filter(([, n]) => String(n) !== '0');
+    lines.push(['Drops', dropped.map(([r, n]) => `${r}=${n}`).join(', ') || '<none>']);
+  }
   const w = Math.max(...lines.map(([k]) => k.length)) + 1;
   return lines.map(([k, v]) => `${`${k}:`.padEnd(w)}  ${v}`).join('\n') + '\n';
 }

@@ -21,8 +21,21 @@ function summary(s: SyncHistory['last']): Summary | null {
   };
 }
 
+/** Drops by reason as the API writes 64-bit counts: decimal strings (JSON numbers lose precision above 2^53). */
+async function drops(ctx: ApiContext): Promise<Record<string, string> | undefined> {
+  if (!ctx.proxier.drops) return undefined;
+  try {
+    const counts = await ctx.proxier.drops();
+    return Object.fromEntries(Object.entries(counts).map(([reason, n]) => [reason, n.toString()]));
+  } catch (err) {
+    ctx.metrics.observeMapFailure(err, 'status.drops');
+    return undefined; // the rest of the status is still worth showing
+  }
+}
+
 export async function status(ctx: ApiContext): Promise<StatusBodyT> {
   const view = ctx.proxier;
+  const dropped = await drops(ctx);
   return {
     mode: ctx.options.mode,
     version: ctx.version,
@@ -42,6 +55,7 @@ export async function status(ctx: ApiContext): Promise<StatusBodyT> {
       maps: view.mapCount(),
     },
     interfaces: view.interfaces(),
+    ...(dropped ? { drops: dropped } : {}),
   };
 }
 

@@ -5,6 +5,7 @@
 // `bpftool map dump`. A map without a view here is still shown, with its
 // BTF fields as plain numbers.
 import type { FieldFormat, Formats } from '../../bpf/index.js';
+import { MAP_FORMATS, SyCtDirNames, SyCtFlagsNames, SySvcFlagsNames } from './abi.generated.js';
 import { protocolName } from './protocol.js';
 
 export type Decoded = Record<string, unknown> | string | number | boolean | unknown[];
@@ -18,7 +19,7 @@ export interface MapView {
   present?: (key: Record<string, unknown>, value: Record<string, unknown>) => void;
 }
 
-/** Flag bits as in abi.h; unknown bits are shown as their value so nothing hides. */
+/** Flag bits by name; unknown bits are shown as their value so nothing hides. */
 export function flagNames(bits: number, names: ReadonlyArray<readonly [number, string]>): string[] {
   const out: string[] = [];
   let rest = bits;
@@ -37,11 +38,12 @@ export function flagNames(bits: number, names: ReadonlyArray<readonly [number, s
   return out;
 }
 
-const SVC_FLAGS = [
-  [1 << 0, 'affinity'],
-  [1 << 1, 'drop-no-backend'],
-] as const;
-const CT_FLAGS = [[1 << 0, 'hairpin']] as const;
+/** An enum's names from abi.h (abi.generated.ts), as shown here: "drop-no-backend". */
+const shown = (names: Readonly<Record<number, string>>): Array<[number, string]> =>
+  Object.entries(names).map(([v, n]) => [Number(v), n.replaceAll('_', '-')]);
+const SVC_FLAGS = shown(SySvcFlagsNames);
+const CT_FLAGS = shown(SyCtFlagsNames);
+const CT_DIRS = new Map(shown(SyCtDirNames));
 
 const proto = (o: Record<string, unknown>) => {
   if (typeof o.proto === 'number') o.proto = protocolName(o.proto);
@@ -51,7 +53,7 @@ export const MAP_VIEWS: Record<string, MapView> = {
   sy_services: {
     description:
       'service address, port and protocol → service-port id, backend count and flags (written by the controller, read by tc and socket programs)',
-    key: { addr: 'ipv4' },
+    ...MAP_FORMATS.sy_services,
     present: (k, v) => {
       proto(k);
       v.flags = flagNames(Number(v.flags), SVC_FLAGS);
@@ -62,28 +64,26 @@ export const MAP_VIEWS: Record<string, MapView> = {
   },
   sy_backends: {
     description: 'backend id → endpoint address and port (written by the controller)',
-    value: { addr: 'ipv4' },
+    ...MAP_FORMATS.sy_backends,
   },
   sy_conntrack: {
     description: 'one entry per direction of a translated flow (written by the tc program, LRU)',
-    key: { saddr: 'ipv4', daddr: 'ipv4' },
-    value: { nat_addr: 'ipv4', client_addr: 'ipv4' },
+    ...MAP_FORMATS.sy_conntrack,
     present: (k, v) => {
       proto(k);
-      k.dir = k.dir === 0 ? 'original' : k.dir === 1 ? 'reply' : k.dir;
+      k.dir = CT_DIRS.get(Number(k.dir)) ?? k.dir;
       v.flags = flagNames(Number(v.flags), CT_FLAGS);
     },
   },
   sy_affinity: {
     description:
       'service-port id and client → the backend ClientIP session affinity gave it (written by the programs, LRU)',
-    key: { client: 'ipv4' },
+    ...MAP_FORMATS.sy_affinity,
   },
   sy_sock_revnat: {
     description:
       'socket cookie and backend → the service address a node process asked for (written by the socket hooks, LRU)',
-    key: { addr: 'ipv4' },
-    value: { addr: 'ipv4' },
+    ...MAP_FORMATS.sy_sock_revnat,
   },
 };
 

@@ -1,71 +1,44 @@
-// Typed views of the dataplane's maps. The layouts are bpf/include/switchyard/abi.h's,
-// read from the loaded object's BTF; here we only say how fields are shown.
+// Typed views of the dataplane's maps. The layouts and constants are
+// bpf/include/switchyard/abi.h's, generated from the objects' BTF into
+// abi.generated.ts (scripts/gen-abi.ts); here they get the names the
+// dataplane's code uses, and the maps are opened with them.
 import type { BpfObject, TypedMap } from '../../bpf/index.js';
+import {
+  MAP_FORMATS,
+  SyCtDir,
+  SyCtFlags,
+  SySvcFlags,
+  type MapName,
+  type MapTypes,
+  type SyAffinity,
+  type SyAffinityKey,
+  type SyBackend,
+  type SyCtEntry,
+  type SyCtKey,
+  type SyService,
+  type SyServiceKey,
+  type SySlot,
+  type SySlotKey,
+} from './abi.generated.js';
 
-export interface ServiceKey {
-  addr: string;
-  port: number;
-  proto: number;
-}
-export interface ServiceValue {
-  id: number;
-  backend_count: number;
-  flags: number;
-  affinity_timeout: number;
-}
-export interface SlotKey {
-  service_id: number;
-  slot: number;
-}
-export interface SlotValue {
-  backend_id: number;
-}
-export interface BackendValue {
-  addr: string;
-  port: number;
-}
-export interface CtKey {
-  saddr: string;
-  daddr: string;
-  sport: number;
-  dport: number;
-  proto: number;
-  dir: number;
-}
-export interface CtEntry {
-  last_seen_ns: bigint;
-  nat_addr: string;
-  nat_port: number;
-  flags: number;
-  client_addr: string;
-  service_id: number;
-  backend_id: number;
-}
-export interface AffinityKey {
-  service_id: number;
-  client: string;
-}
-export interface AffinityValue {
-  last_used_ns: bigint;
-  backend_id: number;
-}
+export { MAP_NAMES, type MapName } from './abi.generated.js';
 
-/** Flags, as in abi.h. */
-export const SVC_F_AFFINITY = 1 << 0;
-export const SVC_F_DROP_NO_BACKEND = 1 << 1;
-export const CT_F_HAIRPIN = 1 << 0;
-export const CT_ORIGINAL = 0;
-export const CT_REPLY = 1;
+export type ServiceKey = SyServiceKey;
+export type ServiceValue = SyService;
+export type SlotKey = SySlotKey;
+export type SlotValue = SySlot;
+export type BackendValue = SyBackend;
+export type CtKey = SyCtKey;
+export type CtEntry = SyCtEntry;
+export type AffinityKey = SyAffinityKey;
+export type AffinityValue = SyAffinity;
 
-export const MAP_NAMES = [
-  'sy_services',
-  'sy_slots',
-  'sy_backends',
-  'sy_conntrack',
-  'sy_affinity',
-  'sy_sock_revnat',
-] as const;
-export type MapName = (typeof MAP_NAMES)[number];
+/** Flags and directions, as abi.h's enums. */
+export const SVC_F_AFFINITY = SySvcFlags.AFFINITY;
+export const SVC_F_DROP_NO_BACKEND = SySvcFlags.DROP_NO_BACKEND;
+export const CT_F_HAIRPIN = SyCtFlags.HAIRPIN;
+export const CT_ORIGINAL = SyCtDir.ORIGINAL;
+export const CT_REPLY = SyCtDir.REPLY;
 
 export interface DataplaneMaps {
   services: TypedMap<ServiceKey, ServiceValue>;
@@ -75,15 +48,20 @@ export interface DataplaneMaps {
   affinity: TypedMap<AffinityKey, AffinityValue>;
 }
 
+/** One map of a loaded object, typed as abi.generated.ts says. */
+export function typedMap<N extends MapName>(
+  obj: BpfObject,
+  name: N,
+): TypedMap<MapTypes[N]['key'], MapTypes[N]['value']> {
+  return obj.map(name).typed(MAP_FORMATS[name]);
+}
+
 export function openMaps(obj: BpfObject): DataplaneMaps {
   return {
-    services: obj.map('sy_services').typed<ServiceKey, ServiceValue>({ key: { addr: 'ipv4' } }),
-    slots: obj.map('sy_slots').typed<SlotKey, SlotValue>(),
-    backends: obj.map('sy_backends').typed<number, BackendValue>({ value: { addr: 'ipv4' } }),
-    conntrack: obj.map('sy_conntrack').typed<CtKey, CtEntry>({
-      key: { saddr: 'ipv4', daddr: 'ipv4' },
-      value: { nat_addr: 'ipv4', client_addr: 'ipv4' },
-    }),
-    affinity: obj.map('sy_affinity').typed<AffinityKey, AffinityValue>({ key: { client: 'ipv4' } }),
+    services: typedMap(obj, 'sy_services'),
+    slots: typedMap(obj, 'sy_slots'),
+    backends: typedMap(obj, 'sy_backends'),
+    conntrack: typedMap(obj, 'sy_conntrack'),
+    affinity: typedMap(obj, 'sy_affinity'),
   };
 }

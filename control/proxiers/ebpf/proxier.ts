@@ -13,6 +13,7 @@ import type { ServicePortName, ServicePortState } from '../../model/types.js';
 import type { Proxier, ProxierView, ServicePortEntries, SyncRequest, SyncResult } from '../types.js';
 import { ProxierErrorCode } from '../errors.js';
 import { EbpfDataplane, keyOf, type Backend, type ServicePortSpec } from './dataplane.js';
+import { DropCounters } from './drops.js';
 import { InterfaceWatcher, type Link } from './interfaces.js';
 import { MapCatalog } from './map-catalog.js';
 
@@ -98,10 +99,13 @@ export class EbpfProxier implements Proxier {
   #owner = new Map<string, ServicePortName>();
   /** The pinned maps as the kernel holds them, for the ops API (its own read-only handles). */
   readonly maps: MapCatalog;
+  /** sy_drops through its pin, for the metrics and /v1/status. */
+  readonly #drops: DropCounters;
 
   constructor(opts: EbpfProxierOptions) {
     this.#opts = opts;
     this.maps = new MapCatalog({ pinRoot: opts.pinRoot });
+    this.#drops = new DropCounters({ pinRoot: opts.pinRoot });
   }
 
   get dataplane(): EbpfDataplane {
@@ -266,6 +270,7 @@ export class EbpfProxier implements Proxier {
           return { programmed };
         });
       },
+      drops: () => this.#drops.read(),
       tableUsage: async () =>
         (await this.maps.summaries()).map((m) => ({ name: m.name, entries: m.entries, capacity: m.maxEntries })),
     };
@@ -277,6 +282,7 @@ export class EbpfProxier implements Proxier {
     this.#dp?.release();
     this.#dp = undefined;
     this.maps.close();
+    this.#drops.close();
   }
 
   /** Detaches from every interface and cgroup, and removes the pinned maps and links. */

@@ -88,6 +88,40 @@ describe('ProxyMetrics', () => {
     expect(reads).toBe(1);
   });
 
+  it('shows the dataplane drops per reason, zeros included, read from the view at each scrape', async () => {
+    const registry = new Registry();
+    const counts: Record<string, bigint> = { malformed: 0n, no_backend: 3n, no_backend_policy: 0n };
+    new ProxyMetrics({ registry, drops: async () => ({ ...counts }) });
+    let text = await registry.metrics();
+    expect(text).toMatch(/^# TYPE switchyard_dataplane_drops_total counter$/m);
+    expect(text).toMatch(/^switchyard_dataplane_drops_total\{reason="no_backend"\} 3$/m);
+    expect(text).toMatch(/^switchyard_dataplane_drops_total\{reason="malformed"\} 0$/m);
+    // The kernel's count, not a sum of scrapes.
+    counts.no_backend = 5n;
+    text = await registry.metrics();
+    expect(text).toMatch(/^switchyard_dataplane_drops_total\{reason="no_backend"\} 5$/m);
+    expect(text.match(/^switchyard_dataplane_drops_total\{/gm)).toHaveLength(3);
+  });
+
+  it('has no drop counter in a mode that counts none, and counts a failed read as a map failure', async () => {
+    const none = new Registry();
+    new ProxyMetrics({ registry: none });
+    expect(await none.metrics()).not.toMatch(/switchyard_dataplane_drops_total/);
+
+    const registry = new Registry();
+    const error = new BpfError(BpfErrorCode.Permission, 'no', { op: 'map.lookupAll', target: 'sy_drops' });
+    new ProxyMetrics({ registry, drops: async () => Promise.reject(error) });
+    const text = await registry.metrics();
+    expect(text).not.toMatch(/^switchyard_dataplane_drops_total\{/m);
+    // One failure per scrape: registry.metrics() above, and sample()'s own.
+    expect(
+      await sample(registry, 'switchyard_bpf_map_operation_failures_total', {
+        code: 'ERR_BPF_PERMISSION',
+        op: 'metrics.scrape',
+      }),
+    ).toBe(2);
+  });
+
   it('a registry per instance: two daemons in one process do not collide', () => {
     expect(() => {
       new ProxyMetrics({ registry: new Registry() });

@@ -209,3 +209,44 @@ describe('ops API routes (injected)', () => {
     }
   });
 });
+
+describe('/v1/status of a mode that counts drops (injected)', () => {
+  it('adds drops per reason as decimal strings, every other field as before', async () => {
+    const base = context();
+    const counts: Record<string, bigint> = { malformed: 0n, no_backend: 2n ** 60n + 1n };
+    const ctx: ApiContext = { ...base, proxier: { ...base.proxier, drops: async () => counts } };
+    const app = await buildMetricsServer(ctx);
+    try {
+      const plain = (await buildMetricsServer(base)).inject('/v1/status');
+      const without = (await plain).json();
+      const body = (await app.inject('/v1/status')).json();
+      expect(body.drops).toEqual({ malformed: '0', no_backend: '1152921504606846977' });
+      expect(without.drops).toBeUndefined();
+      const { drops: _, ...rest } = body;
+      expect(Object.keys(rest)).toEqual(Object.keys(without));
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('leaves drops out, and counts a map failure, when they cannot be read', async () => {
+    const base = context();
+    const registry = new Registry();
+    const ctx: ApiContext = {
+      ...base,
+      metrics: new ProxyMetrics({ registry }),
+      proxier: { ...base.proxier, drops: async () => Promise.reject(Object.assign(new Error('x'), { code: 'E' })) },
+    };
+    const app = await buildMetricsServer(ctx);
+    try {
+      const r = await app.inject('/v1/status');
+      expect(r.statusCode).toBe(200);
+      expect(r.json().drops).toBeUndefined();
+      expect(await registry.metrics()).toMatch(
+        /^switchyard_bpf_map_operation_failures_total\{code="E",op="status.drops"\} 1$/m,
+      );
+    } finally {
+      await app.close();
+    }
+  });
+});

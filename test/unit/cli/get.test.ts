@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseGetArgs, runGet, UsageError } from '../../../control/cli/get.js';
-import { renderMapEntries, renderServices } from '../../../control/cli/render.js';
+import { renderMapEntries, renderServices, renderStatus } from '../../../control/cli/render.js';
 import { formatAge, formatBytes, formatTable, shortList } from '../../../control/cli/table.js';
 
 describe('tables', () => {
@@ -147,5 +147,16 @@ describe('runGet', () => {
     }) as typeof fetch;
     expect(await runGet(['status'], t.io)).toBe(1);
     expect(t.err()).toMatch(/cannot reach the switchyard API at http:\/\/127\.0\.0\.1:10249 \(ECONNREFUSED\)/);
+  });
+});
+
+describe('renderStatus', () => {
+  const status = { mode: 'ebpf', counts: {}, interfaces: [], lastSync: null, lastSuccessfulSync: null };
+  it('lists the reasons something was dropped for, and no Drops line in a mode that counts none', () => {
+    expect(renderStatus({ ...status, drops: { malformed: '0', no_backend: '3', nat_failed: '1' } })).toMatch(
+      /^Drops:\s+no_backend=3, nat_failed=1$/m,
+    );
+    expect(renderStatus({ ...status, drops: { malformed: '0' } })).toMatch(/^Drops:\s+<none>$/m);
+    expect(renderStatus({ ...status, mode: 'iptables' })).not.toMatch(/Drops/);
   });
 });
