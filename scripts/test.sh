@@ -19,7 +19,8 @@ cd "$SWITCHYARD_ROOT"
 # under TCG plus its own tests at a tenth of the host's speed, so this is the
 # smallest set that loads every BPF program we ship or test and drives each
 # with packets or connections: tc-xlate (tc.bpf.o's sy_tc_ingress through
-# BPF_PROG_TEST_RUN; both objects loaded and verified), sock-xlate (sock.bpf.o's
+# BPF_PROG_TEST_RUN; both objects loaded and verified), xdp-xlate (xdp.bpf.o's
+# sy_xdp_ingress, the same packet layer built for XDP), sock-xlate (sock.bpf.o's
 # four cgroup hooks), programs (test/bpf/selftest.bpf.c on real tc, XDP and
 # cgroup hooks), errors (test/bpf/reject.bpf.c: the verifier log of a refused
 # program), the IPVS kernel check and the IPVS netlink client (real virtual
@@ -28,6 +29,7 @@ cd "$SWITCHYARD_ROOT"
 # run them with `scripts/test.sh vm test/privileged/bpf test/privileged/dataplane`.
 VM_TESTS=(
   test/privileged/bpf/tc-xlate.test.ts
+  test/privileged/bpf/xdp-xlate.test.ts
   test/privileged/bpf/sock-xlate.test.ts
   test/privileged/bpf/programs.test.ts
   test/privileged/bpf/errors.test.ts
