@@ -8,8 +8,8 @@ import type { Logger } from 'pino';
 import { OpsApi, createMetrics } from './api/ops.js';
 import type { ProxyOptions } from './config/options.js';
 import { nodePortAddressSpec } from './model/node-facts.js';
-import { ModeRegistry, type ModeDefinition } from './proxiers/modes.js';
-import type { Proxier } from './proxiers/types.js';
+import type { DualStackProxier } from './proxiers/dual-stack.js';
+import { ModeRegistry, createProxier, type ModeDefinition } from './proxiers/modes.js';
 import { Store } from './sources/store.js';
 import { SyncLoop, type SyncReport } from './sync/sync-loop.js';
 
@@ -25,7 +25,8 @@ export class Daemon {
   readonly options: ProxyOptions;
   readonly logger: Logger;
   readonly store: Store;
-  readonly proxier: Proxier;
+  /** The mode's proxier per IP family, behind the dual-stack meta proxier. */
+  readonly proxier: DualStackProxier;
   readonly loop: SyncLoop;
   /** Health, metrics and the read-only API (servers per the bind addresses). */
   readonly ops: OpsApi;
@@ -60,7 +61,7 @@ export class Daemon {
     this.#modes = init.modes;
     this.store = new Store(options.hostname);
     const metrics = createMetrics();
-    this.proxier = init.mode.create({ options, logger, metrics });
+    this.proxier = createProxier(options.mode, init.mode, { options, logger, metrics });
     const periods = init.mode.periods(options);
     this.loop = new SyncLoop({
       store: this.store,

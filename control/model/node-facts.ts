@@ -4,6 +4,8 @@
 // that lists no address, from the node's own interfaces) and the
 // --nodeport-addresses option, and hands them to the proxier with every sync.
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import type { IPFamily } from '../sources/types.js';
+import { ipFamilyOf } from './address.js';
 
 export interface NodeFacts {
   nodeName: string;
@@ -12,12 +14,16 @@ export interface NodeFacts {
   /** spec.podCIDRs of the Node. */
   podCIDRs: string[];
   /**
-   * The addresses NodePorts answer on, per --nodeport-addresses; undefined
-   * means every local address (kube-proxy's default), which a dataplane
-   * matches by address type rather than by listing them.
+   * The addresses NodePorts answer on, per family, per --nodeport-addresses.
+   * A family left out answers on every local address of that family
+   * (kube-proxy's default, and its reading of a flag that names no CIDR of
+   * the family), which a dataplane matches by address type rather than by
+   * listing them; a family present answers on exactly these (maybe none).
    */
-  nodePortAddresses: string[] | undefined;
+  nodePortAddresses: NodePortAddresses;
 }
+
+export type NodePortAddresses = Partial<Record<IPFamily, string[]>>;
 
 /** kube-proxy's --nodeport-addresses value: "primary" on its own, or CIDRs. */
 export type NodePortAddressSpec = { kind: 'all' } | { kind: 'primary' } | { kind: 'cidrs'; cidrs: string[] };
@@ -36,32 +42,54 @@ export function primaryAddresses(addresses: readonly string[]): string[] {
 }
 
 /**
- * The addresses NodePorts answer on. CIDRs select among the node's local
- * addresses (an address a CIDR names but the node does not have is not
- * served); a CIDR that holds every address of its family (0.0.0.0/0, ::/0)
- * means all of them, as in kube-proxy.
+ * The addresses NodePorts answer on, per family, as kube-proxy's
+ * NewNodePortAddresses reads the flag for each of its per-family proxiers:
+ * CIDRs of the family select among the node's local addresses (an address a
+ * CIDR names but the node does not have is not served); a family the flag
+ * names no CIDR of, or a CIDR holding every address of the family
+ * (0.0.0.0/0, ::/0), means all of that family, which is left out of the
+ * result. "primary" is the node's first address of each family.
  */
 export function resolveNodePortAddresses(
   spec: NodePortAddressSpec,
   nodeAddresses: readonly string[],
   localAddresses: readonly string[],
-): string[] | undefined {
+): NodePortAddresses {
+  const out: NodePortAddresses = {};
   switch (spec.kind) {
     case 'all':
-      return undefined;
+      return out;
     case 'primary':
-      return primaryAddresses(nodeAddresses);
+      for (const ip of primaryAddresses(nodeAddresses)) (out[ipFamilyOf(ip)] ??= []).push(ip);
+      return out;
     case 'cidrs': {
-      if (spec.cidrs.some((c) => c === '0.0.0.0/0' || c === '::/0')) return undefined;
-      const ranges = new BlockList();
-      for (const cidr of spec.cidrs) {
-        const [base, bits] = cidr.split('/');
-        ranges.addSubnet(base!, Number(bits), isIPv4(base!) ? 'ipv4' : 'ipv6');
-      }
       const local = [...new Set([...localAddresses, ...nodeAddresses])];
-      return local.filter((ip) => ranges.check(ip, isIPv4(ip) ? 'ipv4' : 'ipv6'));
+      for (const family of ['IPv4', 'IPv6'] as const) {
+        const cidrs = spec.cidrs.filter((c) => ipFamilyOf(c.split('/')[0]!) === family);
+        if (cidrs.length === 0 || cidrs.some((c) => c === '0.0.0.0/0' || c === '::/0')) continue;
+        const ranges = new BlockList();
+        const type = family === 'IPv4' ? 'ipv4' : 'ipv6';
+        for (const cidr of cidrs) {
+          const [base, bits] = cidr.split('/');
+          ranges.addSubnet(base!, Number(bits), type);
+        }
+        out[family] = local.filter((ip) => ipFamilyOf(ip) === family && ranges.check(ip, type));
+      }
+      return out;
     }
   }
+}
+
+/** The node's facts as a proxier serving one family sees them: that family's addresses, CIDRs and NodePort addresses. */
+export function nodeFactsOfFamily(facts: NodeFacts, family: IPFamily): NodeFacts {
+  const ofFamily = (ips: readonly string[]) => ips.filter((ip) => ipFamilyOf(ip.split('/')[0]!) === family);
+  const np = facts.nodePortAddresses[family];
+  return {
+    nodeName: facts.nodeName,
+    addresses: ofFamily(facts.addresses),
+    podCIDRs: ofFamily(facts.podCIDRs),
+    nodePortAddresses: np ? { [family]: [...np] } : {},
+  };
 }
 
 export interface NodeFactsInput {

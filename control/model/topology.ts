@@ -16,8 +16,8 @@ export type CategorizeInput = Pick<
 >;
 
 export interface CategorizedEndpoints {
-  clusterEndpoints: string[] | null;
-  localEndpoints: string[] | null;
+  clusterEndpoints: EndpointState[] | null;
+  localEndpoints: EndpointState[] | null;
   hasAnyEndpoints: boolean;
   topologyMode: TopologyMode;
 }
@@ -73,7 +73,8 @@ export function usesLocalEndpoints(svc: Policies): boolean {
  * kube-proxy runs one proxier per IP family, so it categorizes each family on
  * its own; we do the same and concatenate, so a dual-stack service whose IPv6
  * pods are all terminating still falls back for IPv6 while IPv4 uses its ready
- * pods. Lists hold "ip:port" ("[ip]:port" for IPv6), sorted. A path that is
+ * pods. Lists hold the endpoints themselves, in the order of their "ip:port"
+ * ("[ip]:port" for IPv6) text, as kube-proxy sorts them. A path that is
  * used but has nothing is [] (kube-proxy returns nil for both when there are
  * no endpoints at all; its callers only look at the length).
  */
@@ -84,8 +85,8 @@ export function categorizeEndpoints(
 ): CategorizedEndpoints {
   const usesCluster = usesClusterEndpoints(svc);
   const usesLocal = usesLocalEndpoints(svc);
-  const cluster: string[] = [];
-  const local: string[] = [];
+  const cluster: EndpointState[] = [];
+  const local: EndpointState[] = [];
   let hasAnyEndpoints = false;
   let topologyMode: TopologyMode | undefined;
 
@@ -101,16 +102,16 @@ export function categorizeEndpoints(
   }
 
   return {
-    clusterEndpoints: usesCluster ? cluster.sort() : null,
-    localEndpoints: usesLocal ? local.sort() : null,
+    clusterEndpoints: usesCluster ? byHostPort(cluster) : null,
+    localEndpoints: usesLocal ? byHostPort(local) : null,
     hasAnyEndpoints,
     topologyMode: topologyMode ?? '',
   };
 }
 
 interface FamilyResult {
-  cluster: string[];
-  local: string[];
+  cluster: EndpointState[];
+  local: EndpointState[];
   hasAnyEndpoints: boolean;
   topologyMode: TopologyMode;
 }
@@ -133,7 +134,7 @@ function categorizeFamily(
       // had excluded them all): try the serving-terminating ones.
       chosen = endpoints.filter(isServingTerminating);
     }
-    result.cluster = chosen.map(toHostPort);
+    result.cluster = chosen;
     // If a ready endpoint exists anywhere, clusterEndpoints holds one.
     result.hasAnyEndpoints = chosen.length > 0;
   }
@@ -151,9 +152,9 @@ function categorizeFamily(
       }
     }
     if (hasLocalReady) {
-      result.local = endpoints.filter((ep) => ep.isLocal && ep.ready).map(toHostPort);
+      result.local = endpoints.filter((ep) => ep.isLocal && ep.ready);
     } else if (hasLocalServingTerminating) {
-      result.local = endpoints.filter((ep) => ep.isLocal && isServingTerminating(ep)).map(toHostPort);
+      result.local = endpoints.filter((ep) => ep.isLocal && isServingTerminating(ep));
     }
   }
 
@@ -214,8 +215,17 @@ function isServingTerminating(ep: EndpointState): boolean {
   return ep.serving && ep.terminating;
 }
 
-function toHostPort(ep: EndpointState): string {
-  return hostPort(ep.ip, ep.port);
+/**
+ * Sorted by "ip:port" text, as kube-proxy sorts its endpoint strings (so
+ * "10.0.0.10:80" comes before "10.0.0.1:9"): the order the iptables mode's
+ * probability chains and the API follow.
+ */
+function byHostPort(endpoints: EndpointState[]): EndpointState[] {
+  if (endpoints.length < 2) return endpoints;
+  return endpoints
+    .map((ep) => ({ key: hostPort(ep.ip, ep.port), ep }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map((e) => e.ep);
 }
 
 /** The service's families first (primary, then secondary), then any other present. */

@@ -48,11 +48,12 @@ export interface ServicePortState {
   /**
    * kube-proxy's categorizeEndpoints: the endpoints traffic taking the
    * cluster path may use, or null when no traffic of this service takes it.
-   * Entries are "ip:port" (IPv6 as "[ip]:port"), sorted.
+   * The same objects as in `endpoints`, ordered as kube-proxy orders its
+   * "ip:port" strings (IPv6 as "[ip]:port"), which the API shows.
    */
-  clusterEndpoints: string[] | null;
+  clusterEndpoints: EndpointState[] | null;
   /** The endpoints for traffic taking the local path (policy Local), or null when unused. */
-  localEndpoints: string[] | null;
+  localEndpoints: EndpointState[] | null;
   /** Any ready or serving-terminating endpoint anywhere: if false, traffic is rejected rather than dropped. */
   hasAnyEndpoints: boolean;
   /** The topology mode categorizeEndpoints applied to the cluster path: "", "PreferSameZone" or "PreferSameNode". */

@@ -5,7 +5,6 @@
 import { spawn } from 'node:child_process';
 import { isIPv4 } from 'node:net';
 import type { Logger } from 'pino';
-import { splitHostPort } from '../model/address.js';
 import type { ServicePortName, ServicePortState } from '../model/types.js';
 import type { SyncRequest } from '../proxiers/types.js';
 
@@ -22,7 +21,7 @@ export interface UdpPort {
 export function udpPort(sp: ServicePortState): UdpPort | undefined {
   if (sp.protocol !== 'UDP') return undefined;
   const endpoints = new Set<string>();
-  for (const e of [...(sp.clusterEndpoints ?? []), ...(sp.localEndpoints ?? [])]) endpoints.add(splitHostPort(e).ip);
+  for (const e of [...(sp.clusterEndpoints ?? []), ...(sp.localEndpoints ?? [])]) endpoints.add(e.ip);
   return {
     vips: [...sp.clusterIPs, ...sp.externalIPs, ...sp.loadBalancerIPs].filter((ip) => isIPv4(ip)),
     port: sp.port,

@@ -12,6 +12,8 @@ import type { ApiContext } from '../api/context.js';
 import type { ProxyMetrics } from '../api/metrics.js';
 import type { ProxyOptions, SyncPeriods } from '../config/options.js';
 import { ProxierErrorCode } from './errors.js';
+import type { IPFamily } from '../sources/types.js';
+import { DualStackProxier, type FamilyProxiers } from './dual-stack.js';
 import type { Proxier } from './types.js';
 
 /**
@@ -53,7 +55,15 @@ export interface ModeDefinition<P extends Proxier = Proxier> {
    * says what is missing.
    */
   requires?(deps: CleanupDeps): void;
-  create(deps: ModeDeps): P;
+  /**
+   * The IP families the mode programs, each by a proxier of its own that the
+   * dual-stack meta proxier (dual-stack.ts) hands that family's share of
+   * every service port; ['IPv4'] when left out. A family a mode does not list
+   * is reported, per service port, as not programmed.
+   */
+  readonly families?: readonly IPFamily[];
+  /** The proxier of one family (one of `families`). */
+  create(deps: ModeDeps, family: IPFamily): P;
   /** The sync periods kube-proxy gives this mode (its --*-sync-period flags). */
   periods(options: ProxyOptions): SyncPeriods;
   /**
@@ -64,11 +74,21 @@ export interface ModeDefinition<P extends Proxier = Proxier> {
   cleanup(deps: CleanupDeps, scope: { keepShared: boolean }): Promise<void>;
   /**
    * The mode's own ops-API routes, registered whichever mode runs so the
-   * API's shape never depends on the mode: `proxier` is the running proxier
-   * when it is this mode's, undefined otherwise (the route then says the
+   * API's shape never depends on the mode: `proxier` is the running mode's
+   * primary family proxier when it is this mode, undefined otherwise (the route then says the
    * running mode has no such thing).
    */
   routes?(app: ApiApp, ctx: ApiContext, proxier: P | undefined): void;
+}
+
+/**
+ * The running mode's proxier: one per family it programs, behind the
+ * dual-stack meta proxier (which reports the families it does not).
+ */
+export function createProxier(name: ModeName | string, mode: ModeDefinition, deps: ModeDeps): DualStackProxier {
+  const proxiers: FamilyProxiers = {};
+  for (const family of mode.families ?? ['IPv4']) proxiers[family] = mode.create(deps, family);
+  return new DualStackProxier(name as ProxyOptions['mode'], proxiers);
 }
 
 /** A definition with its proxier type erased, as the registry holds it. */
@@ -152,12 +172,12 @@ export class ModeRegistry {
    * mode too (saying it programs no IPVS) and the OpenAPI document is the
    * same whichever mode runs.
    */
-  async routes(running: Proxier | undefined): Promise<Array<(app: ApiApp, ctx: ApiContext) => void>> {
+  async routes(running: DualStackProxier | undefined): Promise<Array<(app: ApiApp, ctx: ApiContext) => void>> {
     const all = await this.loadAll();
     return all.flatMap(({ entry, mode }) => {
       const routes = mode.routes;
       if (!routes) return [];
-      const mine = running && entry.name === running.mode ? running : undefined;
+      const mine = running && entry.name === running.mode ? running.primary : undefined;
       return [(app: ApiApp, ctx: ApiContext) => routes(app, ctx, mine)];
     });
   }

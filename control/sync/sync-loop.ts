@@ -9,7 +9,7 @@ import type { SyncPeriods } from '../config/options.js';
 import { buildServicePorts, shouldProxy } from '../model/index.js';
 import { networkInterfaces } from 'node:os';
 import { nodeFacts, type NodePortAddressSpec, type NodeFacts } from '../model/node-facts.js';
-import type { NodeContext, ServicePortName, ServicePortState } from '../model/types.js';
+import type { EndpointState, NodeContext, ServicePortName, ServicePortState } from '../model/types.js';
 import type { Proxier, SyncResult } from '../proxiers/types.js';
 import type { Store, StoreChange } from '../sources/store.js';
 import type { ObjectKey } from '../sources/types.js';
@@ -263,9 +263,20 @@ export class SyncLoop {
   }
 }
 
-/** Deep equality of two states; both come from the same builder, so key order matches. */
+/**
+ * Deep equality of two states; both come from the same builder, so key order
+ * matches. The categorized lists hold objects of `endpoints`, compared
+ * there: here only which ones they hold.
+ */
 function sameState(a: ServicePortState, b: ServicePortState): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  const { clusterEndpoints: ac, localEndpoints: al, ...ar } = a;
+  const { clusterEndpoints: bc, localEndpoints: bl, ...br } = b;
+  return sameEndpoints(ac, bc) && sameEndpoints(al, bl) && JSON.stringify(ar) === JSON.stringify(br);
+}
+
+function sameEndpoints(a: readonly EndpointState[] | null, b: readonly EndpointState[] | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.length === b.length && a.every((e, i) => e.ip === b[i]?.ip && e.port === b[i]?.port);
 }
 
 export type { Changes };

@@ -2,7 +2,8 @@
 // node (every endpoint with its conditions, and the clusterEndpoints and
 // localEndpoints the proxier uses), plus the dataplane entries it owns (BPF
 // map entries in ebpf mode, nat chains in iptables mode).
-import type { ServicePortState } from '../../model/types.js';
+import { hostPort } from '../../model/address.js';
+import type { EndpointState, ServicePortState } from '../../model/types.js';
 import type { ApiApp } from '../app.js';
 import type { ServicePortEntries } from '../../proxiers/types.js';
 import type { ApiContext } from '../context.js';
@@ -10,13 +11,22 @@ import { ApiError, ApiErrorCode } from '../errors.js';
 import { pageOf, sortByKey } from '../paging.js';
 import { ErrorResponses, ServiceBody, ServiceParams, ServicesBody, ServicesQuery } from '../schemas.js';
 
-type ServiceItem = ServicePortState & ServicePortEntries;
+/** A service port as the API shows it: the categorized endpoints as "ip:port" text ("[ip]:port" for IPv6). */
+type ServiceItem = Omit<ServicePortState, 'clusterEndpoints' | 'localEndpoints'> &
+  ServicePortEntries & { clusterEndpoints: string[] | null; localEndpoints: string[] | null };
+
+const endpointTexts = (eps: readonly EndpointState[] | null): string[] | null =>
+  eps === null ? null : eps.map((e) => hostPort(e.ip, e.port));
 
 /** Joins each service port with what the running mode holds for it (BPF entries, nat chains, or nothing). */
 function withProgrammed(ctx: ApiContext, ports: ServicePortState[]): ServiceItem[] {
   const entries = ctx.proxier.servicePorts?.(ports);
-  if (!entries) return ports;
-  return ports.map((sp, i) => ({ ...sp, ...entries[i] }));
+  return ports.map((sp, i) => ({
+    ...sp,
+    clusterEndpoints: endpointTexts(sp.clusterEndpoints),
+    localEndpoints: endpointTexts(sp.localEndpoints),
+    ...entries?.[i],
+  }));
 }
 
 export function serviceRoutes(app: ApiApp, ctx: ApiContext): void {

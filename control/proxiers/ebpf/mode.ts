@@ -6,6 +6,8 @@ import { conntrackRoutes } from './routes/conntrack.js';
 import { mapRoutes } from './routes/maps.js';
 
 export const ebpfMode: ModeDefinition = defineMode<EbpfProxier>({
+  // IPv6 comes as a second family proxier (issue 21); the meta proxier reports it until then.
+  families: ['IPv4'],
   create({ options, logger }) {
     if (options.masqueradeAll || options.clusterCIDRs.length) {
       logger.warn(

@@ -3,12 +3,10 @@
 // what it programmed across restarts (maps and links are pinned; start-up
 // adopts them and the first sync changes only what differs).
 import { existsSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs';
-import { isIPv4 } from 'node:net';
 import { dirname, join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { CgroupAttachment } from '../../bpf/index.js';
-import { splitHostPort } from '../../model/address.js';
 import type { ServicePortName, ServicePortState } from '../../model/types.js';
 import type { Proxier, ProxierView, ServicePortEntries, SyncRequest, SyncResult } from '../types.js';
 import { ProxierErrorCode } from '../errors.js';
@@ -37,10 +35,11 @@ type Skip = SyncResult['skipped'][number];
 const YIELD_EVERY = 1000;
 
 /**
- * The dataplane entries of one service port: one per IPv4 ClusterIP, with the
- * endpoints kube-proxy's categorisation gives internal traffic. External
- * addresses (NodePort, LoadBalancer, externalIPs), IPv6 and SCTP are not in
- * this dataplane yet and are reported, not silently dropped.
+ * The dataplane entries of one service port: one per ClusterIP, with the
+ * endpoints kube-proxy's categorisation gives internal traffic. The
+ * dual-stack meta proxier hands this proxier the port's IPv4 share only.
+ * External addresses (NodePort, LoadBalancer, externalIPs) and SCTP are not
+ * in this dataplane yet and are reported, not silently dropped.
  */
 export function dataplaneSpecs(sp: ServicePortState): { specs: ServicePortSpec[]; skipped: Skip[] } {
   const skipped: Skip[] = [];
@@ -48,27 +47,16 @@ export function dataplaneSpecs(sp: ServicePortState): { specs: ServicePortSpec[]
     return { specs: [], skipped: [{ name: sp.name, reason: 'SCTP is not translated by the ebpf dataplane yet' }] };
   }
   const endpoints = sp.internalTrafficPolicy === 'Local' ? sp.localEndpoints : sp.clusterEndpoints;
-  const backends: Backend[] = [];
-  for (const ep of endpoints ?? []) {
-    const { ip: address, port } = splitHostPort(ep);
-    if (isIPv4(address)) backends.push({ address, port });
-  }
-  const specs: ServicePortSpec[] = [];
-  for (const address of sp.clusterIPs) {
-    if (!isIPv4(address)) {
-      skipped.push({ name: sp.name, reason: `IPv6 ClusterIP ${address} is not programmed by the ebpf dataplane yet` });
-      continue;
-    }
-    specs.push({
-      address,
-      port: sp.port,
-      protocol: sp.protocol,
-      backends,
-      ...(sp.affinityTimeoutSeconds !== undefined ? { affinityTimeoutSeconds: sp.affinityTimeoutSeconds } : {}),
-      // Endpoints exist, but none for this path: drop, as kube-proxy does.
-      ...(backends.length === 0 && sp.hasAnyEndpoints ? { dropWhenEmpty: true } : {}),
-    });
-  }
+  const backends: Backend[] = (endpoints ?? []).map((e) => ({ address: e.ip, port: e.port }));
+  const specs: ServicePortSpec[] = sp.clusterIPs.map((address) => ({
+    address,
+    port: sp.port,
+    protocol: sp.protocol,
+    backends,
+    ...(sp.affinityTimeoutSeconds !== undefined ? { affinityTimeoutSeconds: sp.affinityTimeoutSeconds } : {}),
+    // Endpoints exist, but none for this path: drop, as kube-proxy does.
+    ...(backends.length === 0 && sp.hasAnyEndpoints ? { dropWhenEmpty: true } : {}),
+  }));
   if (sp.externallyAccessible) {
     skipped.push({
       name: sp.name,

@@ -6,6 +6,8 @@ import { defineMode, type ModeDefinition } from '../modes.js';
 import { IptablesProxier } from './proxier.js';
 
 export const iptablesMode: ModeDefinition = defineMode<IptablesProxier>({
+  // IPv6 comes as a second family proxier (issue 21); the meta proxier reports it until then.
+  families: ['IPv4'],
   create({ options, logger, metrics }) {
     return new IptablesProxier({
       masqueradeAll: options.masqueradeAll,

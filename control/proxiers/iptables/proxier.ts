@@ -6,7 +6,6 @@
 // rewrites everything and removes chains nothing owns any more.
 import { writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { isIPv4 } from 'node:net';
 import { sameNodeFacts, type NodeFacts } from '../../model/node-facts.js';
 import type { ServicePortName } from '../../model/types.js';
 import type { Proxier, ProxierView, SyncRequest, SyncResult } from '../types.js';
@@ -108,7 +107,7 @@ export class IptablesProxier implements Proxier {
     const nodeChanged = !sameNodeFacts(this.#node, given.node);
     const req = nodeChanged && !given.full ? { ...given, full: true } : given;
     this.#node = req.node;
-    this.#ctx = { ...this.#ctx, nodeIPs: req.node.addresses.filter((ip) => isIPv4(ip)) };
+    this.#ctx = { ...this.#ctx, nodeIPs: req.node.addresses };
     const result: SyncResult = { written: 0, removed: 0, skipped: [] };
     const next = new Map(req.full ? [] : this.#programmed);
     const rewrite = new Set<ServicePortName>();
@@ -232,12 +231,7 @@ export class IptablesProxier implements Proxier {
         )
       : [];
     filterRules.push(...forwardRules(mark));
-    natShared.push(
-      ...nodePortsTail(
-        this.#opts.localhostNodePorts,
-        this.#node?.nodePortAddresses?.filter((ip) => isIPv4(ip)),
-      ),
-    );
+    natShared.push(...nodePortsTail(this.#opts.localhostNodePorts, this.#node?.nodePortAddresses.IPv4));
     const lines = [
       '*filter',
       ...SHARED_CHAINS.filter.map((c) => `:${c} - [0:0]`),

@@ -4,8 +4,8 @@
 // service's own chains (KUBE-SVC/SVL/EXT/FW/SEP). Pure: model in, text out,
 // so a partial sync recomputes only the ports that changed.
 import { BlockList, isIPv4 } from 'node:net';
-import { splitHostPort } from '../../model/address.js';
-import type { ServicePortState } from '../../model/types.js';
+import { hostPort } from '../../model/address.js';
+import type { EndpointState, ServicePortState } from '../../model/types.js';
 import {
   KUBE_EXTERNAL_SERVICES,
   KUBE_MARK_MASQ,
@@ -45,7 +45,12 @@ export function probability(n: number): string {
   return (1 / n).toFixed(10);
 }
 
-/** The IPv4 rules of one service port. IPv6 is reported as skipped (this proxier drives iptables, not ip6tables). */
+/**
+ * The rules of one service port, of one family: the dual-stack meta proxier
+ * hands this proxier the port's IPv4 share only (its ClusterIP, external and
+ * load-balancer IPs, source ranges and endpoints), as kube-proxy hands each
+ * of its per-family proxiers.
+ */
 export function portRules(sp: ServicePortState, ctx: RuleContext): PortRules {
   const out: PortRules = {
     filter: [],
@@ -58,26 +63,15 @@ export function portRules(sp: ServicePortState, ctx: RuleContext): PortRules {
   const proto = sp.protocol.toLowerCase();
   const match = `-m ${proto} -p ${proto}`;
   const chains = servicePortChains(name, proto);
-  const v4 = (eps: string[] | null) => (eps ?? []).filter((e) => isIPv4(splitHostPort(e).ip));
 
-  const clusterIP = sp.clusterIPs.find((ip) => isIPv4(ip));
-  for (const ip of sp.clusterIPs)
-    if (!isIPv4(ip))
-      out.skipped.push(`IPv6 ClusterIP ${ip} is not programmed by the iptables mode (no ip6tables proxier yet)`);
-  // A service of the other family only (kube-proxy's IPv4 proxier never sees
-  // it): none of its addresses, NodePort included, is this proxier's.
+  const clusterIP = sp.clusterIPs[0];
   if (!clusterIP) return out;
-  const externalIPs = sp.externalIPs.filter((ip) => isIPv4(ip));
-  const lbIPs = sp.loadBalancerIPs.filter((ip) => isIPv4(ip));
+  const externalIPs = sp.externalIPs;
+  const lbIPs = sp.loadBalancerIPs;
 
-  const clusterEndpoints = v4(sp.clusterEndpoints);
-  const localEndpoints = v4(sp.localEndpoints);
-  // Whether this family has a usable endpoint: IPv6 endpoints of a
-  // dual-stack service are not reachable through IPv4 rules.
-  const hasEndpoints =
-    clusterEndpoints.length > 0 ||
-    localEndpoints.length > 0 ||
-    (sp.hasAnyEndpoints && sp.endpoints.some((e) => e.family === 'IPv4' && (e.ready || (e.serving && e.terminating))));
+  const clusterEndpoints = sp.clusterEndpoints ?? [];
+  const localEndpoints = sp.localEndpoints ?? [];
+  const hasEndpoints = clusterEndpoints.length > 0 || localEndpoints.length > 0 || sp.hasAnyEndpoints;
   const usesClusterChain = clusterEndpoints.length > 0 && sp.clusterEndpoints !== null;
   const usesLocalChain = localEndpoints.length > 0 && sp.localEndpoints !== null;
 
@@ -213,7 +207,6 @@ export function portRules(sp: ServicePortState, ctx: RuleContext): PortRules {
     const args = `-A ${chains.fw} -m comment --comment ${q(`${name} loadbalancer IP`)}`;
     let allowFromNode = false;
     for (const cidr of sp.loadBalancerSourceRanges) {
-      if (!cidr.includes('.')) continue;
       fw.push(`${args} -s ${cidr} -j ${chains.ext}`);
       if (ctx.nodeIPs.some((ip) => cidrContains(cidr, ip))) allowFromNode = true;
     }
@@ -225,22 +218,22 @@ export function portRules(sp: ServicePortState, ctx: RuleContext): PortRules {
   }
 
   const affinity = sp.affinityTimeoutSeconds;
-  const toEndpoints = (policyChain: string, endpoints: string[]) => {
+  // kube-proxy names endpoint chains, and writes DNAT targets, by the endpoint's "ip:port".
+  const toEndpoints = (policyChain: string, endpoints: readonly EndpointState[]) => {
     const rules = chain(policyChain);
+    const texts = endpoints.map((ep) => hostPort(ep.ip, ep.port));
     if (affinity !== undefined) {
-      for (const ep of endpoints) {
+      for (const ep of texts) {
         const sep = endpointChain(name, proto, ep);
         rules.push(
           `-A ${policyChain} -m comment --comment ${q(`${name} -> ${ep}`)} -m recent --name ${sep} --rcheck --seconds ${affinity} --reap -j ${sep}`,
         );
       }
     }
-    endpoints.forEach((ep, i) => {
+    texts.forEach((ep, i) => {
       const sep = endpointChain(name, proto, ep);
       const pick =
-        i < endpoints.length - 1
-          ? ` -m statistic --mode random --probability ${probability(endpoints.length - i)}`
-          : '';
+        i < texts.length - 1 ? ` -m statistic --mode random --probability ${probability(texts.length - i)}` : '';
       rules.push(`-A ${policyChain} -m comment --comment ${q(`${name} -> ${ep}`)}${pick} -j ${sep}`);
     });
   };
@@ -248,15 +241,16 @@ export function portRules(sp: ServicePortState, ctx: RuleContext): PortRules {
   if (usesLocalChain) toEndpoints(chains.svl, localEndpoints);
 
   // One chain per endpoint reachable from here: hairpin masquerade, then DNAT.
-  const reachable = [
-    ...new Set([...(usesClusterChain ? clusterEndpoints : []), ...(usesLocalChain ? localEndpoints : [])]),
-  ];
-  for (const ep of reachable) {
-    const sep = endpointChain(name, proto, ep);
+  const reachable = new Map<string, EndpointState>();
+  for (const ep of [...(usesClusterChain ? clusterEndpoints : []), ...(usesLocalChain ? localEndpoints : [])]) {
+    reachable.set(hostPort(ep.ip, ep.port), ep);
+  }
+  for (const [text, ep] of reachable) {
+    const sep = endpointChain(name, proto, text);
     const rules = chain(sep);
-    rules.push(`-A ${sep} -m comment --comment ${name} -s ${splitHostPort(ep).ip} -j ${KUBE_MARK_MASQ}`);
+    rules.push(`-A ${sep} -m comment --comment ${name} -s ${ep.ip} -j ${KUBE_MARK_MASQ}`);
     const recent = affinity !== undefined ? ` -m recent --name ${sep} --set` : '';
-    rules.push(`-A ${sep} -m comment --comment ${name}${recent} ${match} -j DNAT --to-destination ${ep}`);
+    rules.push(`-A ${sep} -m comment --comment ${name}${recent} ${match} -j DNAT --to-destination ${text}`);
   }
   return closed(out);
 }

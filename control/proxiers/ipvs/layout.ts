@@ -5,10 +5,8 @@
 // addresses to bind on kube-ipvs0; and the ipset members its iptables rules
 // match. Pure: model in, layout out, so a partial sync recomputes only what
 // changed.
-import { isIPv4 } from 'node:net';
 import type { AddressKey, RealServer, VirtualServerOptions } from '../../netlink/types.js';
-import { splitHostPort } from '../../model/address.js';
-import type { ServicePortState } from '../../model/types.js';
+import type { EndpointState, ServicePortState } from '../../model/types.js';
 import { ipPortMember, loopBackMember, type SetKey } from './names.js';
 
 export interface LayoutContext {
@@ -36,7 +34,11 @@ export interface PortLayout {
   skipped: string[];
 }
 
-/** The IPv4 layout of one service port; IPv6 and what the mode lacks are reported as skipped. */
+/**
+ * The layout of one service port, of one family (the dual-stack meta proxier
+ * hands this proxier the port's IPv4 share only); what the mode lacks is
+ * reported as skipped.
+ */
 export function portLayout(sp: ServicePortState, ctx: LayoutContext): PortLayout {
   const out: PortLayout = {
     virtualServers: [],
@@ -46,11 +48,7 @@ export function portLayout(sp: ServicePortState, ctx: LayoutContext): PortLayout
     skipped: [],
   };
   const add = (key: SetKey, member: string) => (out.sets[key] ??= []).push(member);
-  const v4 = (eps: string[] | null) => (eps ?? []).map(splitHostPort).filter((e) => isIPv4(e.ip));
 
-  for (const ip of [...sp.clusterIPs, ...sp.externalIPs, ...sp.loadBalancerIPs]) {
-    if (!isIPv4(ip)) out.skipped.push(`IPv6 address ${ip} is not programmed by the ipvs mode (IPv4 only for now)`);
-  }
   if (sp.nodePort) out.skipped.push(`NodePort ${sp.nodePort} is not programmed by the ipvs mode yet`);
   if (sp.protocol === 'SCTP') {
     out.skipped.push('SCTP is not programmed by the ipvs mode yet');
@@ -63,14 +61,14 @@ export function portLayout(sp: ServicePortState, ctx: LayoutContext): PortLayout
     );
   }
 
-  const clusterIPs = sp.clusterIPs.filter((ip) => isIPv4(ip));
-  const externalIPs = sp.externalIPs.filter((ip) => isIPv4(ip));
-  const lbIPs = sourceRanges ? [] : sp.loadBalancerIPs.filter((ip) => isIPv4(ip));
+  const clusterIPs = sp.clusterIPs;
+  const externalIPs = sp.externalIPs;
+  const lbIPs = sourceRanges ? [] : sp.loadBalancerIPs;
 
   const internalLocal = sp.internalTrafficPolicy === 'Local';
   const externalLocal = sp.externalTrafficPolicy === 'Local';
-  const internal = v4(internalLocal ? sp.localEndpoints : sp.clusterEndpoints);
-  const external = v4(externalLocal ? sp.localEndpoints : sp.clusterEndpoints);
+  const internal = (internalLocal ? sp.localEndpoints : sp.clusterEndpoints) ?? [];
+  const external = (externalLocal ? sp.localEndpoints : sp.clusterEndpoints) ?? [];
   // With no endpoint on the path: refused (IPVS answers ICMP port unreachable)
   // when the service has none anywhere, dropped when it has some elsewhere.
   const dropInternal = internal.length === 0 && sp.hasAnyEndpoints;
@@ -78,7 +76,7 @@ export function portLayout(sp: ServicePortState, ctx: LayoutContext): PortLayout
   out.noLocalEndpoints.internal = internalLocal && dropInternal;
   out.noLocalEndpoints.external = externalLocal && dropExternal && (externalIPs.length > 0 || lbIPs.length > 0);
 
-  const virtualServer = (address: string, endpoints: Array<{ ip: string; port: number }>): void => {
+  const virtualServer = (address: string, endpoints: readonly EndpointState[]): void => {
     out.virtualServers.push({
       virtualServer: {
         address,

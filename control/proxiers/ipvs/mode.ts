@@ -10,6 +10,8 @@ import { IpvsProxier } from './proxier.js';
 import { ipvsRoutes } from './routes.js';
 
 export const ipvsMode: ModeDefinition = defineMode<IpvsProxier>({
+  // IPv6 comes as a second family proxier (issue 21); the meta proxier reports it until then.
+  families: ['IPv4'],
   requires({ logger }) {
     // A kernel without IPVS fails here, with ERR_IPVS_UNAVAILABLE and what
     // modprobe said, and nothing half-programmed.

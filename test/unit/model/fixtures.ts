@@ -3,6 +3,7 @@
 // spells out only what it is about.
 import type { Endpoint, EndpointPort, EndpointSlice, IPFamily, Service } from '../../../control/sources/types.js';
 import type { EndpointState, NodeContext } from '../../../control/model/types.js';
+import { hostPort } from '../../../control/model/address.js';
 
 export const NODE: NodeContext = { nodeName: 'node-a', zone: 'zone-a' };
 
@@ -60,4 +61,15 @@ export function ep(ip: string, overrides: Partial<EndpointState> = {}): Endpoint
     nodeHints: [],
     ...overrides,
   };
+}
+
+/** The categorized lists as the API shows them ("ip:port"), for comparing with kube-proxy's strings. */
+export function asText<T extends { clusterEndpoints: EndpointState[] | null; localEndpoints: EndpointState[] | null }>(
+  x: T,
+): Omit<T, 'clusterEndpoints' | 'localEndpoints'> & {
+  clusterEndpoints: string[] | null;
+  localEndpoints: string[] | null;
+} {
+  const text = (eps: EndpointState[] | null) => (eps === null ? null : eps.map((e) => hostPort(e.ip, e.port)));
+  return { ...x, clusterEndpoints: text(x.clusterEndpoints), localEndpoints: text(x.localEndpoints) };
 }

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseNodePortAddresses } from '../../../control/config/values.js';
 import {
   nodeFacts,
+  nodeFactsOfFamily,
   nodePortAddressSpec,
   primaryAddresses,
   resolveNodePortAddresses,
@@ -27,7 +28,7 @@ describe('node facts', () => {
       nodeName: 'n1',
       addresses: ['192.168.1.5'],
       podCIDRs: ['10.244.1.0/24'],
-      nodePortAddresses: undefined,
+      nodePortAddresses: {},
     });
     expect(
       nodeFacts({
@@ -40,15 +41,39 @@ describe('node facts', () => {
     expect(nodeFacts({ nodeName: 'n1', localAddresses: LOCAL, nodePortAddresses: spec }).addresses).toEqual(LOCAL);
   });
 
-  it('resolves --nodeport-addresses as kube-proxy: all, primary (one per family), or the node’s addresses within CIDRs', () => {
+  it('resolves --nodeport-addresses per family as kube-proxy: all, primary (one per family), or the node’s addresses within CIDRs', () => {
+    const resolve = (flag: string[]) => resolveNodePortAddresses(nodePortAddressSpec(flag), ['192.168.1.5'], LOCAL);
     expect(primaryAddresses(['10.0.0.5', '192.168.1.5', 'fd00::5', 'fd00::6'])).toEqual(['10.0.0.5', 'fd00::5']);
-    expect(resolveNodePortAddresses(nodePortAddressSpec(['primary']), ['192.168.1.5'], LOCAL)).toEqual(['192.168.1.5']);
-    expect(resolveNodePortAddresses(nodePortAddressSpec(['10.0.0.0/8', 'fd00::/64']), ['192.168.1.5'], LOCAL)).toEqual([
-      '10.0.0.5',
-      'fd00::5',
-    ]);
-    expect(resolveNodePortAddresses(nodePortAddressSpec(['172.16.0.0/12']), ['192.168.1.5'], LOCAL)).toEqual([]);
-    expect(resolveNodePortAddresses(nodePortAddressSpec(['0.0.0.0/0']), ['192.168.1.5'], LOCAL)).toBeUndefined();
+    // A family left out answers on all its local addresses.
+    expect(resolve([])).toEqual({});
+    expect(resolve(['primary'])).toEqual({ IPv4: ['192.168.1.5'] });
+    expect(resolve(['10.0.0.0/8', 'fd00::/64'])).toEqual({ IPv4: ['10.0.0.5'], IPv6: ['fd00::5'] });
+    // CIDRs that match nothing of their family: none of it; the family they do not name: all of it (NewNodePortAddresses).
+    expect(resolve(['172.16.0.0/12'])).toEqual({ IPv4: [] });
+    expect(resolve(['fd00::/64'])).toEqual({ IPv6: ['fd00::5'] });
+    expect(resolve(['0.0.0.0/0'])).toEqual({});
+    expect(resolve(['0.0.0.0/0', 'fd00::/64'])).toEqual({ IPv6: ['fd00::5'] });
+  });
+
+  it('gives a family proxier its family’s facts only', () => {
+    const facts = nodeFacts({
+      nodeName: 'n1',
+      node: { addresses: ['192.168.1.5', 'fd00::5'], podCIDRs: ['10.244.1.0/24', 'fd00:244:1::/64'] },
+      localAddresses: LOCAL,
+      nodePortAddresses: nodePortAddressSpec(['fd00::/64']),
+    });
+    expect(nodeFactsOfFamily(facts, 'IPv4')).toEqual({
+      nodeName: 'n1',
+      addresses: ['192.168.1.5'],
+      podCIDRs: ['10.244.1.0/24'],
+      nodePortAddresses: {},
+    });
+    expect(nodeFactsOfFamily(facts, 'IPv6')).toEqual({
+      nodeName: 'n1',
+      addresses: ['fd00::5'],
+      podCIDRs: ['fd00:244:1::/64'],
+      nodePortAddresses: { IPv6: ['fd00::5'] },
+    });
   });
 
   it('parses the flag: CIDRs, or "primary" alone', () => {

@@ -9,7 +9,10 @@ import {
   shouldProxy,
 } from '../../../control/model/service-port.js';
 import type { Service } from '../../../control/sources/types.js';
-import { NODE, SERVING_TERMINATING, endpoint, service, slice } from './fixtures.js';
+import { NODE, SERVING_TERMINATING, asText, endpoint, service, slice } from './fixtures.js';
+
+/** buildServicePorts with the categorized lists as "ip:port" text. */
+const build = (...args: Parameters<typeof buildServicePorts>) => buildServicePorts(...args).map(asText);
 
 function only<T>(items: T[]): T {
   expect(items).toHaveLength(1);
@@ -46,7 +49,7 @@ describe('services kube-proxy skips (ShouldSkipService)', () => {
     ['headless (clusterIP None)', { headless: true, clusterIPs: [] }],
     ['no ClusterIP', { clusterIPs: [] }],
   ] as [string, Partial<Service>][])('%s → no service ports', (_, overrides) => {
-    expect(buildServicePorts(service(overrides), slices, NODE)).toEqual([]);
+    expect(build(service(overrides), slices, NODE)).toEqual([]);
   });
 });
 
@@ -95,7 +98,7 @@ describe('buildServicePorts', () => {
         ],
       }),
     ];
-    const states = buildServicePorts(svc, slices, NODE);
+    const states = build(svc, slices, NODE);
     expect(states.map((s) => [s.name, s.port, s.clusterEndpoints])).toEqual([
       ['ns/web:http/TCP', 80, ['10.0.0.1:8080']],
       ['ns/web:dns/UDP', 53, ['10.0.0.1:5353']],
@@ -104,11 +107,7 @@ describe('buildServicePorts', () => {
 
   it('a plain ClusterIP service: cluster path only, no external fields', () => {
     const state = only(
-      buildServicePorts(
-        service(),
-        [slice('web-1', [endpoint('10.0.0.1'), endpoint('10.0.0.2', { nodeName: 'node-a' })])],
-        NODE,
-      ),
+      build(service(), [slice('web-1', [endpoint('10.0.0.1'), endpoint('10.0.0.2', { nodeName: 'node-a' })])], NODE),
     );
     expect(state).toEqual({
       name: 'ns/web:http/TCP',
@@ -137,10 +136,8 @@ describe('buildServicePorts', () => {
   });
 
   it('ClientIP session affinity timeout passes through; absent for None', () => {
-    expect(only(buildServicePorts(service({ affinityTimeoutSeconds: 10800 }), [], NODE)).affinityTimeoutSeconds).toBe(
-      10800,
-    );
-    expect(only(buildServicePorts(service(), [], NODE))).not.toHaveProperty('affinityTimeoutSeconds');
+    expect(only(build(service({ affinityTimeoutSeconds: 10800 }), [], NODE)).affinityTimeoutSeconds).toBe(10800);
+    expect(only(build(service(), [], NODE))).not.toHaveProperty('affinityTimeoutSeconds');
   });
 
   it('NodePort with etp Local: both paths, node port kept, no health check port (not a LoadBalancer)', () => {
@@ -151,7 +148,7 @@ describe('buildServicePorts', () => {
       ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 8080, nodePort: 30080 }],
     });
     const slices = [slice('web-1', [endpoint('10.0.0.1', { nodeName: 'node-a' }), endpoint('10.0.0.2')])];
-    const state = only(buildServicePorts(svc, slices, NODE));
+    const state = only(build(svc, slices, NODE));
     expect(state).toMatchObject({
       nodePort: 30080,
       externallyAccessible: true,
@@ -170,7 +167,7 @@ describe('buildServicePorts', () => {
       loadBalancerSourceRanges: ['203.0.113.0/24'],
       ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 8080, nodePort: 30080 }],
     });
-    expect(only(buildServicePorts(svc, [], NODE))).toMatchObject({
+    expect(only(build(svc, [], NODE))).toMatchObject({
       healthCheckNodePort: 32000,
       loadBalancerIPs: ['198.51.100.1'],
       loadBalancerSourceRanges: ['203.0.113.0/24'],
@@ -183,7 +180,7 @@ describe('buildServicePorts', () => {
   it('itp Local on an internal-only service: local path only', () => {
     const svc = service({ internalTrafficPolicy: 'Local' });
     const slices = [slice('web-1', [endpoint('10.0.0.1', { nodeName: 'node-a' }), endpoint('10.0.0.2')])];
-    expect(only(buildServicePorts(svc, slices, NODE))).toMatchObject({
+    expect(only(build(svc, slices, NODE))).toMatchObject({
       clusterEndpoints: null,
       localEndpoints: ['10.0.0.1:8080'],
       hasAnyEndpoints: true,
@@ -192,7 +189,7 @@ describe('buildServicePorts', () => {
 
   it('etp Local ignored when nothing external reaches the port', () => {
     const svc = service({ externalTrafficPolicy: 'Local' });
-    const state = only(buildServicePorts(svc, [slice('web-1', [endpoint('10.0.0.1')])], NODE));
+    const state = only(build(svc, [slice('web-1', [endpoint('10.0.0.1')])], NODE));
     expect(state).toMatchObject({ clusterEndpoints: ['10.0.0.1:8080'], localEndpoints: null });
   });
 
@@ -203,7 +200,7 @@ describe('buildServicePorts', () => {
         endpoint('10.0.0.2', { hints: { forZones: ['zone-b'], forNodes: [] } }),
       ]),
     ];
-    expect(only(buildServicePorts(service(), slices, NODE))).toMatchObject({
+    expect(only(build(service(), slices, NODE))).toMatchObject({
       topologyMode: 'PreferSameZone',
       clusterEndpoints: ['10.0.0.1:8080'],
     });
@@ -211,7 +208,7 @@ describe('buildServicePorts', () => {
 
   it('all endpoints terminating: falls back to the serving ones', () => {
     const slices = [slice('web-1', [endpoint('10.0.0.1', SERVING_TERMINATING)])];
-    expect(only(buildServicePorts(service(), slices, NODE))).toMatchObject({
+    expect(only(build(service(), slices, NODE))).toMatchObject({
       clusterEndpoints: ['10.0.0.1:8080'],
       hasAnyEndpoints: true,
     });
@@ -223,7 +220,7 @@ describe('buildServicePorts', () => {
       slice('web-v4', [endpoint('10.0.0.1')]),
       slice('web-v6', [endpoint('fd00::1')], { addressType: 'IPv6' }),
     ];
-    const state = only(buildServicePorts(svc, slices, NODE));
+    const state = only(build(svc, slices, NODE));
     expect(state.clusterIPs).toEqual(['10.96.0.10', 'fd00:96::10']);
     expect(state.endpoints.map((e) => e.family)).toEqual(['IPv4', 'IPv6']);
     expect(state.clusterEndpoints).toEqual(['10.0.0.1:8080', '[fd00::1]:8080']);
@@ -231,7 +228,7 @@ describe('buildServicePorts', () => {
 
   it('slices of other services are ignored', () => {
     const slices = [slice('api-1', [endpoint('10.0.0.9')], { serviceName: 'api' })];
-    expect(only(buildServicePorts(service(), slices, NODE))).toMatchObject({
+    expect(only(build(service(), slices, NODE))).toMatchObject({
       endpoints: [],
       clusterEndpoints: [],
       hasAnyEndpoints: false,
@@ -240,7 +237,7 @@ describe('buildServicePorts', () => {
 
   it('does not share arrays with the input service', () => {
     const svc = service({ externalIPs: ['192.0.2.10'] });
-    const state = only(buildServicePorts(svc, [], NODE));
+    const state = only(build(svc, [], NODE));
     state.externalIPs.push('192.0.2.11');
     state.clusterIPs.push('10.96.0.11');
     expect(svc.externalIPs).toEqual(['192.0.2.10']);

@@ -9,7 +9,10 @@ import {
   type CategorizeInput,
 } from '../../../control/model/topology.js';
 import type { EndpointState, NodeContext } from '../../../control/model/types.js';
-import { NODE, NOT_READY, NOT_SERVING_TERMINATING, SERVING_TERMINATING, ep } from './fixtures.js';
+import { NODE, NOT_READY, NOT_SERVING_TERMINATING, SERVING_TERMINATING, asText, ep } from './fixtures.js';
+
+/** categorizeEndpoints with its lists as "ip:port" text. */
+const categorize = (...args: Parameters<typeof categorizeEndpoints>) => asText(categorizeEndpoints(...args));
 
 function policy(
   itp: 'Cluster' | 'Local',
@@ -120,7 +123,7 @@ describe('readiness × locality × traffic policy', () => {
   );
 
   it.each(cases)('$title', ({ p, endpoints, cluster, local, any }) => {
-    expect(categorizeEndpoints(endpoints, p, NODE)).toEqual({
+    expect(categorize(endpoints, p, NODE)).toEqual({
       clusterEndpoints: cluster,
       localEndpoints: local,
       hasAnyEndpoints: any,
@@ -134,7 +137,7 @@ describe('topology hints', () => {
     ep(ip, { zoneHints: zones, ...extra });
 
   it('PreferSameZone: every ready endpoint hinted, some for our zone → only those', () => {
-    const r = categorizeEndpoints(
+    const r = categorize(
       [
         zoned('10.1.2.3', ['zone-a']),
         zoned('10.1.2.4', ['zone-b']),
@@ -149,7 +152,7 @@ describe('topology hints', () => {
   });
 
   it('an endpoint hinted for several zones is used by each of them', () => {
-    const r = categorizeEndpoints(
+    const r = categorize(
       [
         zoned('10.1.2.3', ['zone-a', 'zone-b', 'zone-c']),
         zoned('10.1.2.4', ['zone-b', 'zone-c']),
@@ -163,13 +166,13 @@ describe('topology hints', () => {
   });
 
   it('no endpoint hinted for our zone → hints ignored, all ready endpoints', () => {
-    const r = categorizeEndpoints([zoned('10.1.2.3', ['zone-a'])], CLUSTER, { nodeName: 'node-a', zone: 'zone-b' });
+    const r = categorize([zoned('10.1.2.3', ['zone-a'])], CLUSTER, { nodeName: 'node-a', zone: 'zone-b' });
     expect(r.topologyMode).toBe('');
     expect(r.clusterEndpoints).toEqual(['10.1.2.3:80']);
   });
 
   it('one ready endpoint missing a zone hint → hints ignored', () => {
-    const r = categorizeEndpoints(
+    const r = categorize(
       [
         zoned('10.1.2.3', ['zone-a']),
         zoned('10.1.2.4', ['zone-b']),
@@ -184,7 +187,7 @@ describe('topology hints', () => {
   });
 
   it('only ready endpoints count: an unready endpoint without hints does not disable topology', () => {
-    const r = categorizeEndpoints(
+    const r = categorize(
       [zoned('10.1.2.3', ['zone-a']), zoned('10.1.2.4', ['zone-b']), zoned('10.1.2.9', [], NOT_READY)],
       CLUSTER,
       NODE,
@@ -194,7 +197,7 @@ describe('topology hints', () => {
   });
 
   it('only unready endpoints are hinted for our zone → no filtering (kube-proxy "should not filter")', () => {
-    const r = categorizeEndpoints(
+    const r = categorize(
       [
         zoned('10.1.2.3', ['zone-a'], NOT_READY),
         zoned('10.1.2.4', ['zone-b']),
@@ -209,7 +212,7 @@ describe('topology hints', () => {
   });
 
   it('node without a zone label → zone hints ignored', () => {
-    const r = categorizeEndpoints([zoned('10.1.2.3', ['zone-a']), zoned('10.1.2.4', ['zone-b'])], CLUSTER, {
+    const r = categorize([zoned('10.1.2.3', ['zone-a']), zoned('10.1.2.4', ['zone-b'])], CLUSTER, {
       nodeName: 'node-a',
     });
     expect(r.topologyMode).toBe('');
@@ -217,7 +220,7 @@ describe('topology hints', () => {
   });
 
   it('PreferSameNode: every ready endpoint has a node hint, one for this node → only it', () => {
-    const r = categorizeEndpoints(
+    const r = categorize(
       [
         ep('10.1.2.3', { nodeHints: ['node-a'], zoneHints: ['zone-a'] }),
         ep('10.1.2.4', { nodeHints: ['node-b'], zoneHints: ['zone-a'] }),
@@ -230,7 +233,7 @@ describe('topology hints', () => {
   });
 
   it('PreferSameNode needs no zone hints and no zone label', () => {
-    const r = categorizeEndpoints(
+    const r = categorize(
       [ep('10.1.2.3', { nodeHints: ['node-a'] }), ep('10.1.2.4', { nodeHints: ['node-b'] })],
       CLUSTER,
       { nodeName: 'node-a' },
@@ -240,7 +243,7 @@ describe('topology hints', () => {
   });
 
   it('node hints, none for this node → falls through to zone hints', () => {
-    const r = categorizeEndpoints(
+    const r = categorize(
       [
         ep('10.1.2.3', { nodeHints: ['node-b'], zoneHints: ['zone-a'] }),
         ep('10.1.2.4', { nodeHints: ['node-c'], zoneHints: ['zone-b'] }),
@@ -253,7 +256,7 @@ describe('topology hints', () => {
   });
 
   it('a ready endpoint missing its node hint → node hints ignored, zone hints apply', () => {
-    const r = categorizeEndpoints(
+    const r = categorize(
       [ep('10.1.2.3', { nodeHints: ['node-a'], zoneHints: ['zone-b'] }), ep('10.1.2.4', { zoneHints: ['zone-a'] })],
       CLUSTER,
       NODE,
@@ -263,13 +266,13 @@ describe('topology hints', () => {
   });
 
   it('node hints for another node and no zone hints → no topology', () => {
-    const r = categorizeEndpoints([ep('10.1.2.3', { nodeHints: ['node-b'] })], CLUSTER, NODE);
+    const r = categorize([ep('10.1.2.3', { nodeHints: ['node-b'] })], CLUSTER, NODE);
     expect(r.topologyMode).toBe('');
     expect(r.clusterEndpoints).toEqual(['10.1.2.3:80']);
   });
 
   it('no ready endpoints → no topology; fallback to serving-terminating ignores hints', () => {
-    const r = categorizeEndpoints(
+    const r = categorize(
       [zoned('10.1.2.3', ['zone-b'], SERVING_TERMINATING), zoned('10.1.2.4', ['zone-a'], SERVING_TERMINATING)],
       CLUSTER,
       NODE,
@@ -280,7 +283,7 @@ describe('topology hints', () => {
   });
 
   it('etp Local: topology filters the cluster path only, never the local path', () => {
-    const r = categorizeEndpoints(
+    const r = categorize(
       [
         zoned('10.1.2.3', ['zone-a'], { isLocal: true }),
         zoned('10.1.2.4', ['zone-b'], { isLocal: true }),
@@ -299,7 +302,7 @@ describe('topology hints', () => {
   });
 
   it('itp Local on an internal-only port: no cluster path, so no topology mode either', () => {
-    const r = categorizeEndpoints(
+    const r = categorize(
       [zoned('10.1.2.3', ['zone-b'], { isLocal: true }), zoned('10.1.2.4', ['zone-a'])],
       policy('Local', 'Cluster', false),
       NODE,
@@ -317,12 +320,12 @@ describe('dual-stack: each family is categorized on its own, as kube-proxy runs 
   const dual = policy('Cluster', 'Cluster', false, ['10.96.0.10', 'fd00:96::10']);
 
   it('IPv6 endpoints print as [ip]:port and sort after IPv4', () => {
-    const r = categorizeEndpoints([ep('fd00::2'), ep('10.0.0.2'), ep('fd00::1'), ep('10.0.0.1')], dual, NODE);
+    const r = categorize([ep('fd00::2'), ep('10.0.0.2'), ep('fd00::1'), ep('10.0.0.1')], dual, NODE);
     expect(r.clusterEndpoints).toEqual(['10.0.0.1:80', '10.0.0.2:80', '[fd00::1]:80', '[fd00::2]:80']);
   });
 
   it('IPv4 ready while IPv6 only serving-terminating → IPv6 still falls back', () => {
-    const r = categorizeEndpoints(
+    const r = categorize(
       [
         ep('10.0.0.1'),
         ep('10.0.0.2', SERVING_TERMINATING),
@@ -337,7 +340,7 @@ describe('dual-stack: each family is categorized on its own, as kube-proxy runs 
 
   it('hints apply per family; the primary family reports the mode', () => {
     const node: NodeContext = { nodeName: 'node-a', zone: 'zone-a' };
-    const r = categorizeEndpoints(
+    const r = categorize(
       [
         ep('10.0.0.1', { zoneHints: ['zone-a'] }),
         ep('10.0.0.2', { zoneHints: ['zone-b'] }),
@@ -352,7 +355,7 @@ describe('dual-stack: each family is categorized on its own, as kube-proxy runs 
   });
 
   it('local path falls back per family too', () => {
-    const r = categorizeEndpoints(
+    const r = categorize(
       [ep('10.0.0.1', { isLocal: true }), ep('fd00::1', { isLocal: true, ...SERVING_TERMINATING }), ep('fd00::2')],
       policy('Local', 'Cluster', false, ['10.96.0.10', 'fd00:96::10']),
       NODE,
@@ -363,12 +366,12 @@ describe('dual-stack: each family is categorized on its own, as kube-proxy runs 
 
 describe('hasAnyEndpoints with only the local path', () => {
   it('remote serving-terminating endpoints count: traffic is dropped here, not rejected', () => {
-    const r = categorizeEndpoints([ep('10.0.0.4', SERVING_TERMINATING)], policy('Local', 'Local', false), NODE);
+    const r = categorize([ep('10.0.0.4', SERVING_TERMINATING)], policy('Local', 'Local', false), NODE);
     expect(r).toEqual({ clusterEndpoints: null, localEndpoints: [], hasAnyEndpoints: true, topologyMode: '' });
   });
 
   it('a remote not-serving terminating endpoint does not count', () => {
-    const r = categorizeEndpoints([ep('10.0.0.6', NOT_SERVING_TERMINATING)], policy('Local', 'Local', false), NODE);
+    const r = categorize([ep('10.0.0.6', NOT_SERVING_TERMINATING)], policy('Local', 'Local', false), NODE);
     expect(r.hasAnyEndpoints).toBe(false);
   });
 });

@@ -3,6 +3,7 @@
 // tests (pkg/proxy/iptables/proxier_test.go), so a script or guide written
 // for kube-proxy reads our rules the same way.
 import { describe, expect, it } from 'vitest';
+import { servicePortOfFamily } from '../../../control/model/family.js';
 import { buildServicePorts } from '../../../control/model/service-port.js';
 import { chainHash, endpointChain, servicePortChains } from '../../../control/proxiers/iptables/names.js';
 import { portRules, probability, type RuleContext } from '../../../control/proxiers/iptables/rules.js';
@@ -202,7 +203,7 @@ describe('portRules', () => {
     );
   });
 
-  it('skips IPv6 ClusterIPs with a reason, and names an unnamed port without a colon', () => {
+  it("programs a dual-stack port's IPv4 share only, and names an unnamed port without a colon", () => {
     const s = service({
       namespace: 'ns1',
       name: 'v6',
@@ -220,8 +221,9 @@ describe('portRules', () => {
       ],
       NODE,
     );
-    const r = portRules(sp!, CTX);
-    expect(r.skipped).toEqual([expect.stringContaining('IPv6 ClusterIP fd00::20')]);
+    const r = portRules(servicePortOfFamily(sp!, 'IPv4')!, CTX);
+    expect(r.skipped).toEqual([]);
+    expect([...r.nat, ...r.filter, ...all(r)].join('\n')).not.toContain('fd00');
     expect(r.nat[0]).toContain('--comment "ns1/v6 cluster IP" -m udp -p udp -d 10.96.0.20 --dport 53');
     expect([...r.chains.keys()][0]).toBe(servicePortChains('ns1/v6', 'udp').svc);
   });
@@ -249,23 +251,22 @@ describe('a service port whose endpoints are of the other family', () => {
       ],
       NODE,
     );
-    return portRules(sp!, CTX);
+    // What the IPv4 proxier is handed (the dual-stack meta proxier's projection).
+    return servicePortOfFamily(sp!, 'IPv4');
   };
   const jumpsToOwnChains = (r: ReturnType<typeof portRules>) =>
     [...r.nat, ...r.filter, ...all(r)].flatMap((l) => /-j (KUBE-(?:SVC|SVL|EXT|FW|SEP)-\w+)/.exec(l)?.[1] ?? []);
 
   it('IPv4 ClusterIP and NodePort with only IPv6 endpoints: rejected as having no endpoints, no jump to a chain it lacks', () => {
-    const r = nodePort(['10.96.0.30', 'fd00::30']);
+    const r = portRules(nodePort(['10.96.0.30', 'fd00::30'])!, CTX);
     for (const target of jumpsToOwnChains(r)) expect(r.chains.has(target)).toBe(true);
     expect(r.filter).toContainEqual(expect.stringMatching(/-d 10\.96\.0\.30 --dport 80 -j REJECT/));
     expect(r.filter).toContainEqual(expect.stringMatching(/--dst-type LOCAL -m tcp -p tcp --dport 30080 -j REJECT/));
     expect(r.nat).toEqual([]);
   });
 
-  it("IPv6 only: nothing of it is this IPv4 proxier's, NodePort included, and it says so", () => {
-    const r = nodePort(['fd00::30']);
-    expect([...r.nat, ...r.filter, ...all(r)]).toEqual([]);
-    expect(r.skipped).toEqual([expect.stringContaining('IPv6 ClusterIP fd00::30')]);
+  it("IPv6 only: nothing of it is the IPv4 proxier's, NodePort included", () => {
+    expect(nodePort(['fd00::30'])).toBeUndefined();
   });
 });
 

@@ -96,7 +96,9 @@ describe('SyncLoop', () => {
     const partial = proxier.requests[1]!;
     expect(partial.full).toBe(false);
     expect([...partial.changed]).toEqual([aName]);
-    expect(partial.desired.get(aName!)?.clusterEndpoints).toEqual(['10.244.1.11:8080']);
+    expect(partial.desired.get(aName!)?.clusterEndpoints?.map((e) => `${e.ip}:${e.port}`)).toEqual([
+      '10.244.1.11:8080',
+    ]);
 
     store.delete('Service', 'default', 'b');
     await tick();
