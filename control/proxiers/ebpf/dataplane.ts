@@ -8,7 +8,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { BpfObject, TcAttachment, type Attachment, type PinnedMapMigration } from '../../bpf/index.js';
 import { IdAllocator } from './ids.js';
 import { CT_F_HAIRPIN, CT_ORIGINAL, openMaps, type DataplaneMaps, type MapName } from './maps.js';
-import { protocolName, protocolNumber, type Protocol } from './protocol.js';
+import { protocolName, protocolNumber } from './protocol.js';
 import { readMaps } from './read-back.js';
 import {
   deleteAffinityWhere,
@@ -18,37 +18,25 @@ import {
   writeRemove,
   writeUpsert,
   type RemovePlan,
-  type ServiceState,
   type UpsertPlan,
 } from './service-writes.js';
 import { StaleUdpBackends } from './stale-flows.js';
+import {
+  keyOf,
+  type ProgrammedServicePort,
+  type ServicePortKey,
+  type ServicePortSpec,
+  type ServiceState,
+} from './vocabulary.js';
 
-export interface ServicePortKey {
-  address: string;
-  port: number;
-  protocol: Protocol;
-}
-
-export interface Backend {
-  address: string;
-  port: number;
-}
-
-export interface ServicePortSpec extends ServicePortKey {
-  /** The endpoints new flows may go to; empty means refuse. */
-  backends: Backend[];
-  /** ClientIP session affinity with this timeout, when set. */
-  affinityTimeoutSeconds?: number;
-  /**
-   * With no backends: drop new flows instead of refusing them (endpoints
-   * exist, but none this path may use, e.g. internalTrafficPolicy Local).
-   */
-  dropWhenEmpty?: boolean;
-}
-
-export interface ProgrammedServicePort extends ServicePortSpec {
-  id: number;
-}
+// The words a dataplane's users speak, where they have always been found.
+export {
+  keyOf,
+  type Backend,
+  type ProgrammedServicePort,
+  type ServicePortKey,
+  type ServicePortSpec,
+} from './vocabulary.js';
 
 /** One sync's worth of changes, for apply(). */
 export interface DataplaneChanges {
@@ -92,8 +80,6 @@ export interface DataplaneOptions {
  */
 export const TC_FILTER = { priority: 1, handle: 0x5359 } as const;
 
-/** A service port's identity in the dataplane: address, port and protocol. */
-export const keyOf = (k: ServicePortKey) => `${k.address}|${k.port}|${k.protocol}`;
 const UDP = protocolNumber('UDP');
 /** Conntrack entries decoded between two turns of the event loop. */
 const DECODE_CHUNK = 8192;

@@ -12,10 +12,11 @@ import { splitHostPort } from '../../model/address.js';
 import type { ServicePortName, ServicePortState } from '../../model/types.js';
 import type { Proxier, ProxierView, ServicePortEntries, SyncRequest, SyncResult } from '../types.js';
 import { ProxierErrorCode } from '../errors.js';
-import { EbpfDataplane, keyOf, type Backend, type ServicePortSpec } from './dataplane.js';
+import { EbpfDataplane } from './dataplane.js';
 import { DropCounters } from './drops.js';
 import { InterfaceWatcher, type Link } from './interfaces.js';
 import { MapCatalog } from './map-catalog.js';
+import { endpointOf, keyOf, type Backend, type ServicePortSpec } from './vocabulary.js';
 
 export interface EbpfProxierOptions {
   objectDir: string;
@@ -264,7 +265,7 @@ export class EbpfProxier implements Proxier {
                 address: p.address,
                 port: p.port,
                 protocol: p.protocol,
-                backends: p.backends.map((b) => `${b.address}:${b.port}`),
+                backends: p.backends.map(endpointOf),
               });
           }
           return { programmed };

@@ -2,10 +2,9 @@
 // dataplane adopts, what servicesInMaps() shows an operator, and what a
 // failed batch leaves (then with the strays it wrote that no service entry
 // reaches).
-import type { Backend, ServicePortSpec } from './dataplane.js';
 import { SVC_F_AFFINITY, SVC_F_DROP_NO_BACKEND, type DataplaneMaps, type SlotKey } from './maps.js';
 import { protocolName, type Protocol } from './protocol.js';
-import type { ServiceState } from './service-writes.js';
+import { endpointOf, type Backend, type ServicePortSpec, type ServiceState } from './vocabulary.js';
 
 /**
  * Services, their slots and backends as the maps hold them; and the strays:
@@ -36,7 +35,7 @@ export async function readMaps(
         slotList.push(-1); // a slot without its backend record: the next upsert rewrites it
         continue;
       }
-      backendIds.set(`${b.addr}:${b.port}`, bid);
+      backendIds.set(endpointOf({ address: b.addr, port: b.port }), bid);
       slotList.push(bid);
       list.push({ address: b.addr, port: b.port });
     }

@@ -5,7 +5,6 @@
 // "Update order"): a packet sees the old service or the new one, each complete.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { TypedMap } from '../../bpf/index.js';
-import type { Backend, ServicePortKey, ServicePortSpec } from './dataplane.js';
 import type { IdAllocator } from './ids.js';
 import {
   SVC_F_AFFINITY,
@@ -20,15 +19,13 @@ import {
   type SlotValue,
 } from './maps.js';
 import { protocolNumber } from './protocol.js';
-
-/** A programmed service port as this process knows it. */
-export interface ServiceState {
-  id: number;
-  spec: ServicePortSpec;
-  /** Backend id by "ip:port", and the backend id in each slot. */
-  backendIds: Map<string, number>;
-  slots: number[];
-}
+import {
+  endpointOf,
+  type Backend,
+  type ServicePortKey,
+  type ServicePortSpec,
+  type ServiceState,
+} from './vocabulary.js';
 
 /**
  * Affinity entries of one service to delete: those pointing at `backends`,
@@ -74,7 +71,6 @@ export interface RemovePlan {
   affinity?: AffinityCleanup;
 }
 
-export const endpointOf = (b: Backend) => `${b.address}:${b.port}`;
 export const serviceKeyOf = (k: ServicePortKey): ServiceKey => ({
   addr: k.address,
   port: k.port,

@@ -6,7 +6,7 @@ import { isIPv4 } from 'node:net';
 import type { ApiApp } from '../../../api/app.js';
 import { entryKey, type ApiContext } from '../../../api/context.js';
 import { ApiError, ApiErrorCode } from '../../../api/errors.js';
-import type { ProgrammedServicePort } from '../dataplane.js';
+import type { ProgrammedServicePort } from '../vocabulary.js';
 import type { DecodedEntry } from '../map-catalog.js';
 import type { EbpfProxier } from '../proxier.js';
 import { pageOf } from '../../../api/paging.js';
