@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { BpfObject, TcAttachment, type Attachment, type PinnedMapMigration } from '../../bpf/index.js';
 import { IdAllocator } from './ids.js';
-import { CT_F_HAIRPIN, CT_ORIGINAL, openMaps, type DataplaneMaps, type MapName } from './maps.js';
-import { protocolName, protocolNumber } from './protocol.js';
+import { openMaps, type DataplaneMaps, type MapName } from './maps.js';
+import { decodeFlow, decodeFlows } from './flows.js';
+import { protocolNumber } from './protocol.js';
 import { readMaps } from './read-back.js';
 import {
   deleteAffinityWhere,
@@ -22,6 +23,7 @@ import {
 } from './service-writes.js';
 import { StaleUdpBackends } from './stale-flows.js';
 import {
+  endpointOf,
   keyOf,
   type ProgrammedServicePort,
   type ServicePortKey,
@@ -305,16 +307,17 @@ export class EbpfDataplane {
   /** The connection-tracking table, decoded. */
   async conntrack(): Promise<ConntrackFlow[]> {
     const now = process.hrtime.bigint(); // CLOCK_MONOTONIC, as bpf_ktime_get_ns()
-    return (await this.#maps.conntrack.all()).map(([k, v]) => ({
-      direction: k.dir === CT_ORIGINAL ? 'original' : 'reply',
-      protocol: protocolName(k.proto),
-      source: `${k.saddr}:${k.sport}`,
-      destination: `${k.daddr}:${k.dport}`,
-      translatedTo: `${v.nat_addr}:${v.nat_port}`,
-      hairpin: (v.flags & CT_F_HAIRPIN) !== 0,
-      serviceId: v.service_id,
-      backendId: v.backend_id,
-      idleSeconds: Number(now - v.last_seen_ns) / 1e9,
+    const { conntrack } = this.#maps;
+    return (await decodeFlows(await conntrack.map.lookupAll(), conntrack)).map((f) => ({
+      direction: f.original ? 'original' : 'reply',
+      protocol: f.protocol,
+      source: endpointOf(f.source),
+      destination: endpointOf(f.destination),
+      translatedTo: endpointOf(f.translatedTo),
+      hairpin: f.hairpin,
+      serviceId: f.serviceId,
+      backendId: f.backendId,
+      idleSeconds: Number(now - f.lastSeenNs) / 1e9,
     }));
   }
 
@@ -339,7 +342,7 @@ export class EbpfDataplane {
       if (i > 0 && i % DECODE_CHUNK === 0) await yieldToEventLoop();
       const [rawKey, rawValue] = entries[i]!;
       const key = conntrack.key.decode(rawKey);
-      if (key.proto === UDP && stale.matches(key, conntrack.value.decode(rawValue))) doomed.push(rawKey);
+      if (key.proto === UDP && stale.matches(decodeFlow(key, conntrack.value.decode(rawValue)))) doomed.push(rawKey);
     }
     // An entry may have left the LRU since the read: deleting a missing key
     // is not an error. (Were its key re-made meanwhile by a new flow, that

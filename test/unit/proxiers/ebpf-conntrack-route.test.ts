@@ -11,8 +11,7 @@ import { ProxyMetrics } from '../../../control/api/metrics.js';
 import { buildMetricsServer } from '../../../control/api/server.js';
 import { defaultOptions } from '../../../control/config/defaults.js';
 import type { ServicePortState } from '../../../control/model/types.js';
-import type { DecodedEntry, RawEntry } from '../../../control/proxiers/ebpf/map-catalog.js';
-import { jsonSafe, MAP_VIEWS } from '../../../control/proxiers/ebpf/map-views.js';
+import type { RawEntry } from '../../../control/proxiers/ebpf/map-catalog.js';
 import { CT_ORIGINAL, CT_REPLY, type CtEntry, type CtKey } from '../../../control/proxiers/ebpf/maps.js';
 import type { EbpfProxier } from '../../../control/proxiers/ebpf/proxier.js';
 import { conntrackRoutes } from '../../../control/proxiers/ebpf/routes/conntrack.js';
@@ -79,24 +78,16 @@ const ENTRIES: Array<[CtKey, CtEntry]> = [
   ],
 ];
 
-/** The pinned-map catalog as the route uses it, over encoded rows, decoding as MapCatalog does. */
+/** The pinned-map catalog as the route uses it: encoded rows in key order, and the map's codecs (its BTF, its view's formats). */
 function catalog(): EbpfProxier['maps'] {
   const { key, value } = codecsOf('sy_conntrack');
-  const view = MAP_VIEWS.sy_conntrack!;
   const rows: RawEntry[] = ENTRIES.map(([k, v]) => {
     const raw = { key: key.encode(k), value: value.encode(v) };
     return { id: raw.key.toString('hex'), ...raw };
   }).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const decode = (row: RawEntry): DecodedEntry => {
-    const k = key.decode(row.key) as unknown as Record<string, unknown>;
-    const v = value.decode(row.value) as unknown as Record<string, unknown>;
-    view.present?.(k, v);
-    return { key: jsonSafe(k), value: jsonSafe(v) };
-  };
   const fake = {
     has: (name: string) => name === 'sy_conntrack',
     raw: async () => rows,
-    decodeAll: async (_name: string, some: readonly RawEntry[]) => some.map(decode),
     codecs: () => ({ key, value }),
   };
   return fake as unknown as EbpfProxier['maps'];
