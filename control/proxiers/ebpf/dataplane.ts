@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { BpfObject, TcAttachment, type Attachment, type PinnedMapMigration } from '../../bpf/index.js';
 import { IdAllocator } from './ids.js';
-import { openMaps, type DataplaneMaps, type MapName } from './maps.js';
+import { openMaps, type MapBackend } from './map-backend.js';
+import type { MapName } from './maps.js';
 import { decodeFlow, decodeFlows } from './flows.js';
 import { protocolNumber } from './protocol.js';
 import { readMaps } from './read-back.js';
@@ -113,9 +114,10 @@ function validate(spec: ServicePortSpec): void {
 }
 
 export class EbpfDataplane {
-  readonly #tc: BpfObject;
-  readonly #sock: BpfObject;
-  readonly #maps: DataplaneMaps;
+  /** The loaded objects; none for a dataplane over given maps (adopt()). */
+  readonly #tc: BpfObject | undefined;
+  readonly #sock: BpfObject | undefined;
+  readonly #maps: MapBackend;
   readonly #services = new Map<string, ServiceState>();
   /** Replaced, not cleared, when a failed batch makes us re-read the maps. */
   #ids = { services: new IdAllocator(), backends: new IdAllocator() };
@@ -123,10 +125,21 @@ export class EbpfDataplane {
   /** UDP backends removed since the conntrack table was last cleared of their flows. */
   readonly #staleUdp = new StaleUdpBackends();
 
-  private constructor(tc: BpfObject, sock: BpfObject) {
-    this.#tc = tc;
-    this.#sock = sock;
-    this.#maps = openMaps(tc);
+  private constructor(maps: MapBackend, objects?: { tc: BpfObject; sock: BpfObject }) {
+    this.#tc = objects?.tc;
+    this.#sock = objects?.sock;
+    this.#maps = maps;
+  }
+
+  /**
+   * A dataplane over maps it is given (the unit tests' in-memory ones):
+   * nothing is loaded or attached; it adopts what the maps hold, as open()
+   * does the pinned maps, and programs them. Attaching throws.
+   */
+  static async adopt(maps: MapBackend): Promise<EbpfDataplane> {
+    const dp = new EbpfDataplane(maps);
+    await dp.#adoptProgrammed();
+    return dp;
   }
 
   /**
@@ -154,7 +167,7 @@ export class EbpfDataplane {
       tc.close();
       throw e;
     }
-    const dp = new EbpfDataplane(tc, sock);
+    const dp = new EbpfDataplane(openMaps(tc), { tc, sock });
     await dp.#adoptProgrammed();
     return dp;
   }
@@ -165,7 +178,7 @@ export class EbpfDataplane {
    * programs without a gap.
    */
   attachInterface(opts: { ifindex: number; netns?: string }): TcAttachment {
-    const prog = this.#tc.program('sy_tc_ingress');
+    const prog = this.#loaded('tc').program('sy_tc_ingress');
     try {
       const a = prog.attachTc({ ifindex: opts.ifindex, direction: 'ingress', netns: opts.netns, ...TC_FILTER });
       this.#attachments.push(a);
@@ -195,7 +208,7 @@ export class EbpfDataplane {
     const done: Attachment[] = [];
     try {
       for (const name of names) {
-        const prog = this.#sock.program(name);
+        const prog = this.#loaded('sock').program(name);
         try {
           done.push(prog.attachCgroup({ cgroup, allowRootCgroup: opts.allowRootCgroup }));
         } finally {
@@ -308,7 +321,7 @@ export class EbpfDataplane {
   async conntrack(): Promise<ConntrackFlow[]> {
     const now = process.hrtime.bigint(); // CLOCK_MONOTONIC, as bpf_ktime_get_ns()
     const { conntrack } = this.#maps;
-    return (await decodeFlows(await conntrack.map.lookupAll(), conntrack)).map((f) => ({
+    return (await decodeFlows(await conntrack.allEncoded(), conntrack)).map((f) => ({
       direction: f.original ? 'original' : 'reply',
       protocol: f.protocol,
       source: endpointOf(f.source),
@@ -335,7 +348,7 @@ export class EbpfDataplane {
     const stale = this.#staleUdp.snapshot();
     const { conntrack } = this.#maps;
     const doomed: Buffer[] = [];
-    const entries = await conntrack.map.lookupAll();
+    const entries = await conntrack.allEncoded();
     for (let i = 0; i < entries.length; i++) {
       // A full table (262,144 entries by default) is some 300 ms to decode: let /healthz
       // and the ops API answer in between.
@@ -347,7 +360,7 @@ export class EbpfDataplane {
     // An entry may have left the LRU since the read: deleting a missing key
     // is not an error. (Were its key re-made meanwhile by a new flow, that
     // flow loses the entry and its next datagram chooses again.)
-    if (doomed.length > 0) await conntrack.map.deleteBatch(doomed);
+    if (doomed.length > 0) await conntrack.deleteEncoded(doomed);
     this.#staleUdp.forget(stale);
     return doomed.length;
   }
@@ -369,8 +382,14 @@ export class EbpfDataplane {
    */
   release(): void {
     this.#attachments.length = 0;
-    this.#tc.close();
-    this.#sock.close();
+    this.#tc?.close();
+    this.#sock?.close();
+  }
+
+  #loaded(which: 'tc' | 'sock'): BpfObject {
+    const obj = which === 'tc' ? this.#tc : this.#sock;
+    if (!obj) throw new Error(`this dataplane runs over given maps: it loaded no ${which}.bpf.o to attach`);
+    return obj;
   }
 
   /** A written upsert plan: gone backends' ids are free, UDP flows to them are to clear. */

@@ -2,7 +2,8 @@
 // dataplane adopts, what servicesInMaps() shows an operator, and what a
 // failed batch leaves (then with the strays it wrote that no service entry
 // reaches).
-import { SVC_F_AFFINITY, SVC_F_DROP_NO_BACKEND, type DataplaneMaps, type SlotKey } from './maps.js';
+import { SVC_F_AFFINITY, SVC_F_DROP_NO_BACKEND, type SlotKey } from './maps.js';
+import type { MapBackend } from './map-backend.js';
 import { protocolName, type Protocol } from './protocol.js';
 import { endpointOf, type Backend, type ServicePortSpec, type ServiceState } from './vocabulary.js';
 
@@ -11,7 +12,7 @@ import { endpointOf, type Backend, type ServicePortSpec, type ServiceState } fro
  * slots no service entry counts, backend records no counted slot names.
  */
 export async function readMaps(
-  m: DataplaneMaps,
+  m: MapBackend,
 ): Promise<{ states: ServiceState[]; straySlots: SlotKey[]; strayBackends: number[] }> {
   const [services, slots, backends] = await Promise.all([m.services.all(), m.slots.all(), m.backends.all()]);
   const backendById = new Map(backends);
