@@ -257,9 +257,11 @@ export class EbpfDataplane {
    * freed by the batch are reused only after it: nothing it writes can point
    * at an entry it deletes.
    *
-   * If a batch write fails, what this dataplane believes is programmed is
-   * read back from the maps (as at start-up) before the error is thrown, so
-   * the retried sync changes what differs from the truth.
+   * If a write fails (batch or element by element), what this dataplane
+   * believes is programmed is read back from the maps (as at start-up) and
+   * what no service entry reaches is deleted before the error is thrown, so
+   * the retried sync changes what differs from the truth and no entry or id
+   * is left behind.
    */
   async apply(changes: DataplaneChanges): Promise<{ written: number; removed: number }> {
     const keys = new Set<string>();
@@ -278,8 +280,16 @@ export class EbpfDataplane {
         throw new RangeError(`service port ${key.replaceAll('|', ' ')} is both removed and written in one change`);
     }
     if (changes.upsert.length + removeKeys.size <= ELEMENT_WRITES_UP_TO) {
-      for (const key of removeKeys) this.deleteService(this.#services.get(key)!.spec);
-      for (const spec of changes.upsert) this.upsertService(spec);
+      try {
+        for (const key of removeKeys) this.deleteService(this.#services.get(key)!.spec);
+        for (const spec of changes.upsert) this.upsertService(spec);
+      } catch (e) {
+        // As after a failed batch: a write refused part-way (a full map) left
+        // the backends and slots before it, reached by no service entry, and
+        // their ids taken. Those written before are committed already.
+        await this.#recover({ remove: [], upsert: [] });
+        throw e;
+      }
       return { written: changes.upsert.length, removed: removeKeys.size };
     }
 
