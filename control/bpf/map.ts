@@ -273,6 +273,25 @@ export class TypedMap<K, V> {
     return (await this.map.lookupAll()).map(([k, v]) => [this.key.decode(k), this.value.decode(v)]);
   }
 
+  get maxEntries(): number {
+    return this.map.info.maxEntries;
+  }
+
+  /** Every entry, still encoded (batched reads on the thread pool): decode only what is needed. */
+  async allEncoded(): Promise<Array<[Buffer, Buffer]>> {
+    return this.map.lookupAll();
+  }
+
+  /** Every key, encoded, read one syscall at a time. */
+  keysEncoded(): Iterable<Buffer> {
+    return this.map.keys();
+  }
+
+  /** Deletes encoded keys in batches; missing ones are not an error. */
+  async deleteEncoded(keys: ReadonlyArray<Buffer>): Promise<BatchResult> {
+    return this.map.deleteBatch(keys);
+  }
+
   encodeValue(value: V): Buffer {
     const buf = Buffer.alloc(this.map.info.userValueSize);
     this.#encodeValueInto(value, buf, 0);

@@ -7,8 +7,10 @@ import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { BpfObject, TcAttachment, type Attachment, type PinnedMapMigration } from '../../bpf/index.js';
 import { IdAllocator } from './ids.js';
-import { CT_F_HAIRPIN, CT_ORIGINAL, openMaps, type DataplaneMaps, type MapName } from './maps.js';
-import { protocolName, protocolNumber, type Protocol } from './protocol.js';
+import { openMaps, type MapBackend } from './map-backend.js';
+import type { MapName } from './maps.js';
+import { decodeFlow, decodeFlows } from './flows.js';
+import { protocolNumber } from './protocol.js';
 import { readMaps } from './read-back.js';
 import {
   deleteAffinityWhere,
@@ -18,37 +20,26 @@ import {
   writeRemove,
   writeUpsert,
   type RemovePlan,
-  type ServiceState,
   type UpsertPlan,
 } from './service-writes.js';
 import { StaleUdpBackends } from './stale-flows.js';
+import {
+  endpointOf,
+  keyOf,
+  type ProgrammedServicePort,
+  type ServicePortKey,
+  type ServicePortSpec,
+  type ServiceState,
+} from './vocabulary.js';
 
-export interface ServicePortKey {
-  address: string;
-  port: number;
-  protocol: Protocol;
-}
-
-export interface Backend {
-  address: string;
-  port: number;
-}
-
-export interface ServicePortSpec extends ServicePortKey {
-  /** The endpoints new flows may go to; empty means refuse. */
-  backends: Backend[];
-  /** ClientIP session affinity with this timeout, when set. */
-  affinityTimeoutSeconds?: number;
-  /**
-   * With no backends: drop new flows instead of refusing them (endpoints
-   * exist, but none this path may use, e.g. internalTrafficPolicy Local).
-   */
-  dropWhenEmpty?: boolean;
-}
-
-export interface ProgrammedServicePort extends ServicePortSpec {
-  id: number;
-}
+// The words a dataplane's users speak, where they have always been found.
+export {
+  keyOf,
+  type Backend,
+  type ProgrammedServicePort,
+  type ServicePortKey,
+  type ServicePortSpec,
+} from './vocabulary.js';
 
 /** One sync's worth of changes, for apply(). */
 export interface DataplaneChanges {
@@ -92,8 +83,6 @@ export interface DataplaneOptions {
  */
 export const TC_FILTER = { priority: 1, handle: 0x5359 } as const;
 
-/** A service port's identity in the dataplane: address, port and protocol. */
-export const keyOf = (k: ServicePortKey) => `${k.address}|${k.port}|${k.protocol}`;
 const UDP = protocolNumber('UDP');
 /** Conntrack entries decoded between two turns of the event loop. */
 const DECODE_CHUNK = 8192;
@@ -125,9 +114,10 @@ function validate(spec: ServicePortSpec): void {
 }
 
 export class EbpfDataplane {
-  readonly #tc: BpfObject;
-  readonly #sock: BpfObject;
-  readonly #maps: DataplaneMaps;
+  /** The loaded objects; none for a dataplane over given maps (adopt()). */
+  readonly #tc: BpfObject | undefined;
+  readonly #sock: BpfObject | undefined;
+  readonly #maps: MapBackend;
   readonly #services = new Map<string, ServiceState>();
   /** Replaced, not cleared, when a failed batch makes us re-read the maps. */
   #ids = { services: new IdAllocator(), backends: new IdAllocator() };
@@ -135,10 +125,21 @@ export class EbpfDataplane {
   /** UDP backends removed since the conntrack table was last cleared of their flows. */
   readonly #staleUdp = new StaleUdpBackends();
 
-  private constructor(tc: BpfObject, sock: BpfObject) {
-    this.#tc = tc;
-    this.#sock = sock;
-    this.#maps = openMaps(tc);
+  private constructor(maps: MapBackend, objects?: { tc: BpfObject; sock: BpfObject }) {
+    this.#tc = objects?.tc;
+    this.#sock = objects?.sock;
+    this.#maps = maps;
+  }
+
+  /**
+   * A dataplane over maps it is given (the unit tests' in-memory ones):
+   * nothing is loaded or attached; it adopts what the maps hold, as open()
+   * does the pinned maps, and programs them. Attaching throws.
+   */
+  static async adopt(maps: MapBackend): Promise<EbpfDataplane> {
+    const dp = new EbpfDataplane(maps);
+    await dp.#adoptProgrammed();
+    return dp;
   }
 
   /**
@@ -166,7 +167,7 @@ export class EbpfDataplane {
       tc.close();
       throw e;
     }
-    const dp = new EbpfDataplane(tc, sock);
+    const dp = new EbpfDataplane(openMaps(tc), { tc, sock });
     await dp.#adoptProgrammed();
     return dp;
   }
@@ -177,7 +178,7 @@ export class EbpfDataplane {
    * programs without a gap.
    */
   attachInterface(opts: { ifindex: number; netns?: string }): TcAttachment {
-    const prog = this.#tc.program('sy_tc_ingress');
+    const prog = this.#loaded('tc').program('sy_tc_ingress');
     try {
       const a = prog.attachTc({ ifindex: opts.ifindex, direction: 'ingress', netns: opts.netns, ...TC_FILTER });
       this.#attachments.push(a);
@@ -207,7 +208,7 @@ export class EbpfDataplane {
     const done: Attachment[] = [];
     try {
       for (const name of names) {
-        const prog = this.#sock.program(name);
+        const prog = this.#loaded('sock').program(name);
         try {
           done.push(prog.attachCgroup({ cgroup, allowRootCgroup: opts.allowRootCgroup }));
         } finally {
@@ -256,9 +257,11 @@ export class EbpfDataplane {
    * freed by the batch are reused only after it: nothing it writes can point
    * at an entry it deletes.
    *
-   * If a batch write fails, what this dataplane believes is programmed is
-   * read back from the maps (as at start-up) before the error is thrown, so
-   * the retried sync changes what differs from the truth.
+   * If a write fails (batch or element by element), what this dataplane
+   * believes is programmed is read back from the maps (as at start-up) and
+   * what no service entry reaches is deleted before the error is thrown, so
+   * the retried sync changes what differs from the truth and no entry or id
+   * is left behind.
    */
   async apply(changes: DataplaneChanges): Promise<{ written: number; removed: number }> {
     const keys = new Set<string>();
@@ -277,8 +280,16 @@ export class EbpfDataplane {
         throw new RangeError(`service port ${key.replaceAll('|', ' ')} is both removed and written in one change`);
     }
     if (changes.upsert.length + removeKeys.size <= ELEMENT_WRITES_UP_TO) {
-      for (const key of removeKeys) this.deleteService(this.#services.get(key)!.spec);
-      for (const spec of changes.upsert) this.upsertService(spec);
+      try {
+        for (const key of removeKeys) this.deleteService(this.#services.get(key)!.spec);
+        for (const spec of changes.upsert) this.upsertService(spec);
+      } catch (e) {
+        // As after a failed batch: a write refused part-way (a full map) left
+        // the backends and slots before it, reached by no service entry, and
+        // their ids taken. Those written before are committed already.
+        await this.#recover({ remove: [], upsert: [] });
+        throw e;
+      }
       return { written: changes.upsert.length, removed: removeKeys.size };
     }
 
@@ -319,16 +330,17 @@ export class EbpfDataplane {
   /** The connection-tracking table, decoded. */
   async conntrack(): Promise<ConntrackFlow[]> {
     const now = process.hrtime.bigint(); // CLOCK_MONOTONIC, as bpf_ktime_get_ns()
-    return (await this.#maps.conntrack.all()).map(([k, v]) => ({
-      direction: k.dir === CT_ORIGINAL ? 'original' : 'reply',
-      protocol: protocolName(k.proto),
-      source: `${k.saddr}:${k.sport}`,
-      destination: `${k.daddr}:${k.dport}`,
-      translatedTo: `${v.nat_addr}:${v.nat_port}`,
-      hairpin: (v.flags & CT_F_HAIRPIN) !== 0,
-      serviceId: v.service_id,
-      backendId: v.backend_id,
-      idleSeconds: Number(now - v.last_seen_ns) / 1e9,
+    const { conntrack } = this.#maps;
+    return (await decodeFlows(await conntrack.allEncoded(), conntrack)).map((f) => ({
+      direction: f.original ? 'original' : 'reply',
+      protocol: f.protocol,
+      source: endpointOf(f.source),
+      destination: endpointOf(f.destination),
+      translatedTo: endpointOf(f.translatedTo),
+      hairpin: f.hairpin,
+      serviceId: f.serviceId,
+      backendId: f.backendId,
+      idleSeconds: Number(now - f.lastSeenNs) / 1e9,
     }));
   }
 
@@ -346,19 +358,19 @@ export class EbpfDataplane {
     const stale = this.#staleUdp.snapshot();
     const { conntrack } = this.#maps;
     const doomed: Buffer[] = [];
-    const entries = await conntrack.map.lookupAll();
+    const entries = await conntrack.allEncoded();
     for (let i = 0; i < entries.length; i++) {
       // A full table (262,144 entries by default) is some 300 ms to decode: let /healthz
       // and the ops API answer in between.
       if (i > 0 && i % DECODE_CHUNK === 0) await yieldToEventLoop();
       const [rawKey, rawValue] = entries[i]!;
       const key = conntrack.key.decode(rawKey);
-      if (key.proto === UDP && stale.matches(key, conntrack.value.decode(rawValue))) doomed.push(rawKey);
+      if (key.proto === UDP && stale.matches(decodeFlow(key, conntrack.value.decode(rawValue)))) doomed.push(rawKey);
     }
     // An entry may have left the LRU since the read: deleting a missing key
     // is not an error. (Were its key re-made meanwhile by a new flow, that
     // flow loses the entry and its next datagram chooses again.)
-    if (doomed.length > 0) await conntrack.map.deleteBatch(doomed);
+    if (doomed.length > 0) await conntrack.deleteEncoded(doomed);
     this.#staleUdp.forget(stale);
     return doomed.length;
   }
@@ -380,8 +392,14 @@ export class EbpfDataplane {
    */
   release(): void {
     this.#attachments.length = 0;
-    this.#tc.close();
-    this.#sock.close();
+    this.#tc?.close();
+    this.#sock?.close();
+  }
+
+  #loaded(which: 'tc' | 'sock'): BpfObject {
+    const obj = which === 'tc' ? this.#tc : this.#sock;
+    if (!obj) throw new Error(`this dataplane runs over given maps: it loaded no ${which}.bpf.o to attach`);
+    return obj;
   }
 
   /** A written upsert plan: gone backends' ids are free, UDP flows to them are to clear. */

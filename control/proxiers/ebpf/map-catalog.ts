@@ -132,6 +132,15 @@ export class MapCatalog {
     return { key: jsonSafe(key), value: jsonSafe(value) };
   }
 
+  /**
+   * The codecs of a map's entries: its BTF with its view's field formats,
+   * before the view renames anything. Undefined when the map has no BTF.
+   */
+  codecs(name: string): { key: Codec<unknown>; value: Codec<unknown> } | undefined {
+    const h = this.#open(name);
+    return h.key && h.value ? { key: h.key, value: h.value } : undefined;
+  }
+
   /** The leaf fields of an entry of this map ("key.addr", "value.flags"): the filter's vocabulary. */
   fields(name: string): string[] {
     const { info } = this.#open(name).map;

@@ -42,8 +42,9 @@ export function flagNames(bits: number, names: ReadonlyArray<readonly [number, s
 const shown = (names: Readonly<Record<number, string>>): Array<[number, string]> =>
   Object.entries(names).map(([v, n]) => [Number(v), n.replaceAll('_', '-')]);
 const SVC_FLAGS = shown(SySvcFlagsNames);
-const CT_FLAGS = shown(SyCtFlagsNames);
-const CT_DIRS = new Map(shown(SyCtDirNames));
+/** Conntrack flag bits and directions by the names the API shows. */
+export const CT_FLAGS = shown(SyCtFlagsNames);
+export const CT_DIRS: ReadonlyMap<number, string> = new Map(shown(SyCtDirNames));
 
 const proto = (o: Record<string, unknown>) => {
   if (typeof o.proto === 'number') o.proto = protocolName(o.proto);

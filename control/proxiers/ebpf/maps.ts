@@ -40,28 +40,10 @@ export const CT_F_HAIRPIN = SyCtFlags.HAIRPIN;
 export const CT_ORIGINAL = SyCtDir.ORIGINAL;
 export const CT_REPLY = SyCtDir.REPLY;
 
-export interface DataplaneMaps {
-  services: TypedMap<ServiceKey, ServiceValue>;
-  slots: TypedMap<SlotKey, SlotValue>;
-  backends: TypedMap<number, BackendValue>;
-  conntrack: TypedMap<CtKey, CtEntry>;
-  affinity: TypedMap<AffinityKey, AffinityValue>;
-}
-
 /** One map of a loaded object, typed as abi.generated.ts says. */
 export function typedMap<N extends MapName>(
   obj: BpfObject,
   name: N,
 ): TypedMap<MapTypes[N]['key'], MapTypes[N]['value']> {
   return obj.map(name).typed(MAP_FORMATS[name]);
-}
-
-export function openMaps(obj: BpfObject): DataplaneMaps {
-  return {
-    services: typedMap(obj, 'sy_services'),
-    slots: typedMap(obj, 'sy_slots'),
-    backends: typedMap(obj, 'sy_backends'),
-    conntrack: typedMap(obj, 'sy_conntrack'),
-    affinity: typedMap(obj, 'sy_affinity'),
-  };
 }

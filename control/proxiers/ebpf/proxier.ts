@@ -10,10 +10,12 @@ import { CgroupAttachment } from '../../bpf/index.js';
 import type { ServicePortName, ServicePortState } from '../../model/types.js';
 import type { Proxier, ProxierView, ServicePortEntries, SyncRequest, SyncResult } from '../types.js';
 import { ProxierErrorCode } from '../errors.js';
-import { EbpfDataplane, keyOf, type Backend, type ServicePortSpec } from './dataplane.js';
+import { EbpfDataplane } from './dataplane.js';
 import { DropCounters } from './drops.js';
 import { InterfaceWatcher, type Link } from './interfaces.js';
+import type { MapBackend } from './map-backend.js';
 import { MapCatalog } from './map-catalog.js';
+import { endpointOf, keyOf, type Backend, type ServicePortSpec } from './vocabulary.js';
 
 export interface EbpfProxierOptions {
   objectDir: string;
@@ -23,6 +25,12 @@ export interface EbpfProxierOptions {
   devices: string[];
   cgroupRoot?: string;
   logger: Logger;
+  /**
+   * The dataplane's maps, given instead of loaded (the unit tests' in-memory
+   * ones): start() then loads no BPF object, attaches nothing, watches no
+   * interface and only adopts what these maps hold.
+   */
+  maps?: MapBackend;
 }
 
 type Skip = SyncResult['skipped'][number];
@@ -107,6 +115,11 @@ export class EbpfProxier implements Proxier {
 
   async start(): Promise<void> {
     const { logger } = this.#opts;
+    if (this.#opts.maps) {
+      this.#dp = await EbpfDataplane.adopt(this.#opts.maps);
+      this.#logAdopted();
+      return;
+    }
     assertBpffs(this.#opts.pinRoot);
     mkdirSync(this.#opts.pinRoot, { recursive: true });
     this.#dp = await EbpfDataplane.open({
@@ -130,9 +143,7 @@ export class EbpfProxier implements Proxier {
         );
       },
     });
-    const adopted = this.#dp.programmed().length;
-    if (adopted)
-      logger.info({ servicePorts: adopted }, 'adopted the service ports an earlier run left in the pinned maps');
+    this.#logAdopted();
     if (this.#opts.cgroupRoot) this.#attachSocketHooks(this.#opts.cgroupRoot);
     const dp = this.#dp;
     this.#watcher = new InterfaceWatcher({
@@ -228,6 +239,15 @@ export class EbpfProxier implements Proxier {
     return result;
   }
 
+  #logAdopted(): void {
+    const adopted = this.dataplane.programmed().length;
+    if (adopted)
+      this.#opts.logger.info(
+        { servicePorts: adopted },
+        'adopted the service ports an earlier run left in the pinned maps',
+      );
+  }
+
   /** The started dataplane, or undefined before start and after stop. */
   get started(): EbpfDataplane | undefined {
     return this.#dp;
@@ -252,7 +272,7 @@ export class EbpfProxier implements Proxier {
                 address: p.address,
                 port: p.port,
                 protocol: p.protocol,
-                backends: p.backends.map((b) => `${b.address}:${b.port}`),
+                backends: p.backends.map(endpointOf),
               });
           }
           return { programmed };

@@ -2,17 +2,17 @@
 // dataplane adopts, what servicesInMaps() shows an operator, and what a
 // failed batch leaves (then with the strays it wrote that no service entry
 // reaches).
-import type { Backend, ServicePortSpec } from './dataplane.js';
-import { SVC_F_AFFINITY, SVC_F_DROP_NO_BACKEND, type DataplaneMaps, type SlotKey } from './maps.js';
+import { SVC_F_AFFINITY, SVC_F_DROP_NO_BACKEND, type SlotKey } from './maps.js';
+import type { MapBackend } from './map-backend.js';
 import { protocolName, type Protocol } from './protocol.js';
-import type { ServiceState } from './service-writes.js';
+import { endpointOf, type Backend, type ServicePortSpec, type ServiceState } from './vocabulary.js';
 
 /**
  * Services, their slots and backends as the maps hold them; and the strays:
  * slots no service entry counts, backend records no counted slot names.
  */
 export async function readMaps(
-  m: DataplaneMaps,
+  m: MapBackend,
 ): Promise<{ states: ServiceState[]; straySlots: SlotKey[]; strayBackends: number[] }> {
   const [services, slots, backends] = await Promise.all([m.services.all(), m.slots.all(), m.backends.all()]);
   const backendById = new Map(backends);
@@ -36,7 +36,7 @@ export async function readMaps(
         slotList.push(-1); // a slot without its backend record: the next upsert rewrites it
         continue;
       }
-      backendIds.set(`${b.addr}:${b.port}`, bid);
+      backendIds.set(endpointOf({ address: b.addr, port: b.port }), bid);
       slotList.push(bid);
       list.push({ address: b.addr, port: b.port });
     }

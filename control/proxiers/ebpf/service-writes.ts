@@ -4,8 +4,6 @@
 // syscalls. Both write the same entries in the same order (bpf/README.md,
 // "Update order"): a packet sees the old service or the new one, each complete.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { TypedMap } from '../../bpf/index.js';
-import type { Backend, ServicePortKey, ServicePortSpec } from './dataplane.js';
 import type { IdAllocator } from './ids.js';
 import {
   SVC_F_AFFINITY,
@@ -13,22 +11,20 @@ import {
   type AffinityKey,
   type AffinityValue,
   type BackendValue,
-  type DataplaneMaps,
   type ServiceKey,
   type ServiceValue,
   type SlotKey,
   type SlotValue,
 } from './maps.js';
+import type { DataplaneMap, MapBackend } from './map-backend.js';
 import { protocolNumber } from './protocol.js';
-
-/** A programmed service port as this process knows it. */
-export interface ServiceState {
-  id: number;
-  spec: ServicePortSpec;
-  /** Backend id by "ip:port", and the backend id in each slot. */
-  backendIds: Map<string, number>;
-  slots: number[];
-}
+import {
+  endpointOf,
+  type Backend,
+  type ServicePortKey,
+  type ServicePortSpec,
+  type ServiceState,
+} from './vocabulary.js';
 
 /**
  * Affinity entries of one service to delete: those pointing at `backends`,
@@ -74,7 +70,6 @@ export interface RemovePlan {
   affinity?: AffinityCleanup;
 }
 
-export const endpointOf = (b: Backend) => `${b.address}:${b.port}`;
 export const serviceKeyOf = (k: ServicePortKey): ServiceKey => ({
   addr: k.address,
   port: k.port,
@@ -154,7 +149,7 @@ export function planRemove(state: ServiceState): RemovePlan {
 }
 
 /** One plan, one syscall per element: the cheapest way to write a single change. */
-export function writeUpsert(m: DataplaneMaps, p: UpsertPlan): void {
+export function writeUpsert(m: MapBackend, p: UpsertPlan): void {
   for (const [id, b] of newBackends(p)) m.backends.set(id, b);
   for (const [k, v] of changedSlots(p)) m.slots.set(k, v);
   m.services.set(...p.entry);
@@ -163,7 +158,7 @@ export function writeUpsert(m: DataplaneMaps, p: UpsertPlan): void {
   if (p.affinity) forgetAffinity(m.affinity, p.affinity);
 }
 
-export function writeRemove(m: DataplaneMaps, p: RemovePlan): void {
+export function writeRemove(m: MapBackend, p: RemovePlan): void {
   m.services.delete(p.entry);
   for (const k of slotsOf(p)) m.slots.delete(k);
   for (const bid of p.backends) m.backends.delete(bid);
@@ -197,7 +192,7 @@ const DECODE_CHUNK = 8192;
  * service port whole, old or new, as with writeUpsert()/writeRemove().
  */
 export async function writeBatch(
-  m: DataplaneMaps,
+  m: MapBackend,
   plans: { remove: readonly RemovePlan[]; upsert: readonly UpsertPlan[] },
 ): Promise<void> {
   const { remove, upsert } = plans;
@@ -239,7 +234,7 @@ function* chunks<P, T>(plans: readonly P[], items: (p: P) => readonly T[]): Gene
 }
 
 async function setChunked<P, K, V>(
-  map: TypedMap<K, V>,
+  map: DataplaneMap<K, V>,
   plans: readonly P[],
   items: (p: P) => ReadonlyArray<readonly [K, V]>,
 ): Promise<void> {
@@ -247,7 +242,7 @@ async function setChunked<P, K, V>(
 }
 
 async function deleteChunked<P, K>(
-  map: TypedMap<K, unknown>,
+  map: DataplaneMap<K, unknown>,
   plans: readonly P[],
   items: (p: P) => readonly K[],
 ): Promise<void> {
@@ -281,8 +276,8 @@ async function twoInFlight<T>(chunks: Iterable<T>, write: (chunk: T) => Promise<
 }
 
 /** Deletes the service's affinity entries the cleanup names, walking the map an entry at a time. */
-function forgetAffinity(affinity: TypedMap<AffinityKey, AffinityValue>, c: AffinityCleanup): void {
-  for (const raw of affinity.map.keys()) {
+function forgetAffinity(affinity: DataplaneMap<AffinityKey, AffinityValue>, c: AffinityCleanup): void {
+  for (const raw of affinity.keysEncoded()) {
     const k = affinity.key.decode(raw);
     if (k.service_id !== c.serviceId) continue;
     const v = affinity.get(k);
@@ -292,7 +287,7 @@ function forgetAffinity(affinity: TypedMap<AffinityKey, AffinityValue>, c: Affin
 
 /** Every plan's affinity cleanup with one batch read of the map and one batch delete. */
 async function sweepAffinity(
-  affinity: TypedMap<AffinityKey, AffinityValue>,
+  affinity: DataplaneMap<AffinityKey, AffinityValue>,
   plans: ReadonlyArray<{ affinity?: AffinityCleanup }>,
 ): Promise<void> {
   const cleanups = new Map<number, AffinityCleanup>();
@@ -306,16 +301,16 @@ async function sweepAffinity(
 
 /** Deletes the affinity entries `doomed` picks, with one batch read and one batch delete. */
 export async function deleteAffinityWhere(
-  affinity: TypedMap<AffinityKey, AffinityValue>,
+  affinity: DataplaneMap<AffinityKey, AffinityValue>,
   doomed: (serviceId: number, backendId: number) => boolean,
 ): Promise<number> {
-  const entries = await affinity.map.lookupAll();
+  const entries = await affinity.allEncoded();
   const keys: Buffer[] = [];
   for (let i = 0; i < entries.length; i++) {
     if (i > 0 && i % DECODE_CHUNK === 0) await yieldToEventLoop();
     const [rawKey, rawValue] = entries[i]!;
     if (doomed(affinity.key.decode(rawKey).service_id, affinity.value.decode(rawValue).backend_id)) keys.push(rawKey);
   }
-  if (keys.length > 0) await affinity.map.deleteBatch(keys);
+  if (keys.length > 0) await affinity.deleteEncoded(keys);
   return keys.length;
 }

@@ -10,16 +10,14 @@
 // kube-proxy also clears a UDP service that goes from no endpoints to some,
 // because netfilter remembers the REJECT. Here nothing needs clearing: the tc
 // program creates no entry for a flow it found no backend for.
-import { CT_ORIGINAL, type CtEntry, type CtKey } from './maps.js';
+import type { Flow, FlowEnd } from './flows.js';
 import { protocolNumber } from './protocol.js';
+import { endpointOf } from './vocabulary.js';
 
 const UDP = protocolNumber('UDP');
 
 /** A service port's address as the client dials it. */
-export interface ServiceAddress {
-  address: string;
-  port: number;
-}
+export type ServiceAddress = FlowEnd;
 
 /** A flow's identity for clearing: the service address it was sent to, and the backend ("ip:port") it went to. */
 const pairOf = (serviceAddr: string, servicePort: number, backend: string) =>
@@ -54,21 +52,14 @@ export class StaleUdpBackends {
   }
 
   /**
-   * Whether a conntrack entry belongs to a UDP flow sent to a removed backend.
-   * Both directions name the service and the backend, each in its own way:
-   * ORIGINAL is keyed by the client's packet (destination: the service) and
-   * holds the backend it is translated to; REPLY is keyed by the backend's
-   * packet (source: the backend) and holds the service address it is
-   * translated back to. Each is judged on its own, so the half of a flow
-   * whose other half the LRU evicted goes too.
+   * Whether a conntrack entry (decodeFlow()) belongs to a UDP flow sent to a
+   * removed backend. Both directions name the service and the backend
+   * (flows.ts); each is judged on its own, so the half of a flow whose other
+   * half the LRU evicted goes too.
    */
-  matches(key: CtKey, entry: CtEntry): boolean {
-    if (key.proto !== UDP || this.#pairs.size === 0) return false;
-    const pair =
-      key.dir === CT_ORIGINAL
-        ? pairOf(key.daddr, key.dport, `${entry.nat_addr}:${entry.nat_port}`)
-        : pairOf(entry.nat_addr, entry.nat_port, `${key.saddr}:${key.sport}`);
-    return this.#pairs.has(pair);
+  matches(flow: Flow): boolean {
+    if (flow.proto !== UDP || this.#pairs.size === 0) return false;
+    return this.#pairs.has(pairOf(flow.service.address, flow.service.port, endpointOf(flow.backend)));
   }
 
   /**

@@ -4,10 +4,10 @@
 // both write. The order of the writes against a real kernel is
 // test/privileged/dataplane/batch-writes.test.ts's.
 import { describe, expect, it } from 'vitest';
-import type { ServicePortSpec } from '../../../control/proxiers/ebpf/dataplane.js';
+import type { ServicePortSpec, ServiceState } from '../../../control/proxiers/ebpf/vocabulary.js';
 import { IdAllocator } from '../../../control/proxiers/ebpf/ids.js';
 import { SVC_F_AFFINITY, SVC_F_DROP_NO_BACKEND } from '../../../control/proxiers/ebpf/maps.js';
-import { planRemove, planUpsert, type ServiceState } from '../../../control/proxiers/ebpf/service-writes.js';
+import { planRemove, planUpsert } from '../../../control/proxiers/ebpf/service-writes.js';
 
 const backends = (...octets: number[]) => octets.map((o) => ({ address: `10.244.1.${o}`, port: 8080 }));
 const web = (over: Partial<ServicePortSpec> = {}): ServicePortSpec => ({

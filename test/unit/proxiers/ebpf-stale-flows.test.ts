@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CT_ORIGINAL, CT_REPLY, type CtEntry, type CtKey } from '../../../control/proxiers/ebpf/maps.js';
+import { decodeFlow } from '../../../control/proxiers/ebpf/flows.js';
 import { StaleUdpBackends } from '../../../control/proxiers/ebpf/stale-flows.js';
 
 const UDP = 17;
@@ -31,7 +32,7 @@ function flow(opts: {
 }
 
 const matching = (stale: StaleUdpBackends, entries: Array<[CtKey, CtEntry]>) =>
-  entries.filter(([k, v]) => stale.matches(k, v));
+  entries.filter(([k, v]) => stale.matches(decodeFlow(k, v)));
 
 describe('StaleUdpBackends (UDP flows whose backend a sync removed)', () => {
   it('matches both directions of a UDP flow to a removed backend, hairpin flows included', () => {

@@ -6,15 +6,15 @@ import { isIPv4 } from 'node:net';
 import type { ApiApp } from '../../../api/app.js';
 import { entryKey, type ApiContext } from '../../../api/context.js';
 import { ApiError, ApiErrorCode } from '../../../api/errors.js';
-import type { ProgrammedServicePort } from '../dataplane.js';
-import type { DecodedEntry } from '../map-catalog.js';
+import type { Codec } from '../../../bpf/index.js';
+import { decodeFlows, type Flow } from '../flows.js';
+import type { CtEntry, CtKey } from '../maps.js';
+import type { ProgrammedServicePort } from '../vocabulary.js';
 import type { EbpfProxier } from '../proxier.js';
 import { pageOf } from '../../../api/paging.js';
 import { ConntrackBody, ConntrackQuery, ErrorResponses, type FlowT } from '../../../api/schemas.js';
 
 const CT_MAP = 'sy_conntrack';
-
-type Rec = Record<string, unknown>;
 
 /** Service id → service port name, through the programmed entries and the model's ClusterIPs. */
 function serviceNames(ctx: ApiContext, programmed: readonly ProgrammedServicePort[]): Map<number, string> {
@@ -48,25 +48,22 @@ function serviceIds(ctx: ApiContext, programmed: readonly ProgrammedServicePort[
   return ids;
 }
 
-export function toFlow(e: DecodedEntry, names: Map<number, string>, nowNs: bigint): FlowT {
-  const k = e.key as Rec;
-  const v = e.value as Rec;
-  const flags = (v.flags as string[]) ?? [];
-  const original = k.dir === 'original';
-  const serviceId = Number(v.service_id);
+const text = (e: { address: string; port: number }) => `${e.address}:${e.port}`;
+
+/** A decoded entry as /v1/conntrack shows it (the JSON is a contract: test/unit/proxiers/ebpf-conntrack-route.test.ts). */
+export function toFlow(f: Flow, names: Map<number, string>, nowNs: bigint): FlowT {
   return {
-    direction: String(k.dir),
-    protocol: String(k.proto),
-    source: `${k.saddr}:${k.sport}`,
-    destination: `${k.daddr}:${k.dport}`,
-    translatedTo: `${v.nat_addr}:${v.nat_port}`,
-    // A reply goes back to the client, or to the hairpin address with the client kept aside.
-    client: String(original ? k.saddr : flags.includes('hairpin') ? v.client_addr : k.daddr),
-    flags,
-    serviceId,
-    service: names.get(serviceId) ?? null,
-    backendId: Number(v.backend_id),
-    idleSeconds: Math.max(0, Math.round(Number(nowNs - BigInt(String(v.last_seen_ns))) / 1e6) / 1e3),
+    direction: f.direction,
+    protocol: f.protocol,
+    source: text(f.source),
+    destination: text(f.destination),
+    translatedTo: text(f.translatedTo),
+    client: f.client,
+    flags: f.flags,
+    serviceId: f.serviceId,
+    service: names.get(f.serviceId) ?? null,
+    backendId: f.backendId,
+    idleSeconds: Math.max(0, Math.round(Number(nowNs - f.lastSeenNs) / 1e6) / 1e3),
   };
 }
 
@@ -95,6 +92,8 @@ export function conntrackRoutes(app: ApiApp, ctx: ApiContext, proxier: EbpfProxi
       const ids = service !== undefined ? serviceIds(ctx, programmed, service) : undefined;
       if (!maps.has(CT_MAP))
         throw new ApiError(ApiErrorCode.Unavailable, `${CT_MAP} is not pinned yet: the dataplane has not started`);
+      const codecs = maps.codecs(CT_MAP) as { key: Codec<CtKey>; value: Codec<CtEntry> } | undefined;
+      if (!codecs) throw new ApiError(ApiErrorCode.Internal, `${CT_MAP} has no BTF to decode its entries with`);
       const rows = await maps.raw(CT_MAP);
       // bpf_ktime_get_ns() is CLOCK_MONOTONIC, which hrtime reads too.
       const now = process.hrtime.bigint();
@@ -102,13 +101,13 @@ export function conntrackRoutes(app: ApiApp, ctx: ApiContext, proxier: EbpfProxi
       const list = `conntrack`;
       if (!ids && client === undefined && protocol === undefined) {
         const page = pageOf(list, rows, (r) => r.id, { limit, continue: cont });
-        const decoded = await maps.decodeAll(CT_MAP, page.items);
-        return { ...page, items: decoded.map((d) => toFlow(d, names, now)) };
+        const flows = await decodeFlows(page.items, codecs);
+        return { ...page, items: flows.map((f) => toFlow(f, names, now)) };
       }
-      const decoded = await maps.decodeAll(CT_MAP, rows);
+      const flows = await decodeFlows(rows, codecs);
       const matches: Array<{ id: string; flow: FlowT }> = [];
-      decoded.forEach((d, i) => {
-        const flow = toFlow(d, names, now);
+      flows.forEach((f, i) => {
+        const flow = toFlow(f, names, now);
         if (ids && !ids.has(flow.serviceId)) return;
         if (client !== undefined && flow.client !== client) return;
         if (protocol !== undefined && flow.protocol !== protocol) return;

@@ -1,0 +1,49 @@
+// The ebpf proxier's shared words: a service port as the dataplane programs
+// it, its backends, and what is known of one once programmed. Types and pure
+// helpers only; every other module of the proxier imports them from here, and
+// this module imports nothing of theirs, so no two of them depend on each
+// other in a circle (test/unit/proxiers/ebpf-imports.test.ts checks).
+import type { Protocol } from './protocol.js';
+
+export interface ServicePortKey {
+  address: string;
+  port: number;
+  protocol: Protocol;
+}
+
+export interface Backend {
+  address: string;
+  port: number;
+}
+
+export interface ServicePortSpec extends ServicePortKey {
+  /** The endpoints new flows may go to; empty means refuse. */
+  backends: Backend[];
+  /** ClientIP session affinity with this timeout, when set. */
+  affinityTimeoutSeconds?: number;
+  /**
+   * With no backends: drop new flows instead of refusing them (endpoints
+   * exist, but none this path may use, e.g. internalTrafficPolicy Local).
+   */
+  dropWhenEmpty?: boolean;
+}
+
+/** A service port as programmed (or as read back from the maps), with its service id. */
+export interface ProgrammedServicePort extends ServicePortSpec {
+  id: number;
+}
+
+/** A programmed service port as this process knows it. */
+export interface ServiceState {
+  id: number;
+  spec: ServicePortSpec;
+  /** Backend id by endpointOf() ("ip:port"), and the backend id in each slot. */
+  backendIds: Map<string, number>;
+  slots: number[];
+}
+
+/** A service port's identity in the dataplane: address, port and protocol. */
+export const keyOf = (k: ServicePortKey) => `${k.address}|${k.port}|${k.protocol}`;
+
+/** An endpoint as text, "ip:port": how backends are told apart. */
+export const endpointOf = (b: Backend) => `${b.address}:${b.port}`;
