@@ -11,6 +11,7 @@ import type { NodeFacts } from '../../../control/model/node-facts.js';
 import type { ServicePortState } from '../../../control/model/types.js';
 import type { Endpoint, Service } from '../../../control/sources/types.js';
 import { SVC_F_AFFINITY, SVC_F_DROP_NO_BACKEND } from '../../../control/proxiers/ebpf/maps.js';
+import { DualStackProxier } from '../../../control/proxiers/dual-stack.js';
 import { EbpfProxier } from '../../../control/proxiers/ebpf/proxier.js';
 import type { SyncResult } from '../../../control/proxiers/types.js';
 import { endpoint, NODE, service, slice } from '../model/fixtures.js';
@@ -27,10 +28,16 @@ function ports(svc: Service, endpoints: Endpoint[]): ServicePortState[] {
   );
 }
 
-/** A proxier over in-memory maps, and the model state it is synced to, as the sync loop keeps it. */
+const FACTS: NodeFacts = { nodeName: NODE.nodeName, addresses: [], podCIDRs: [], nodePortAddresses: {} };
+
+/**
+ * A proxier over in-memory maps, behind the dual-stack meta proxier as the
+ * daemon runs it, and the model state it is synced to, as the sync loop keeps it.
+ */
 class Node {
   readonly maps: MemoryMaps;
   proxier!: EbpfProxier;
+  meta!: DualStackProxier;
   readonly desired = new Map<string, ServicePortState>();
 
   constructor(maps = memoryMaps()) {
@@ -45,7 +52,8 @@ class Node {
       logger: silent,
       maps: this.maps,
     });
-    await this.proxier.start();
+    this.meta = new DualStackProxier('ebpf', { IPv4: this.proxier });
+    await this.meta.start();
     return this;
   }
 
@@ -57,22 +65,22 @@ class Node {
       this.desired.delete(name);
     }
     for (const sp of set) this.desired.set(sp.name, sp);
-    return this.proxier.sync({
+    return this.meta.sync({
       desired: new Map(this.desired),
       changed: new Set(set.map((sp) => sp.name)),
       removed,
       full: false,
-      node: {} as NodeFacts,
+      node: FACTS,
     });
   }
 
   fullSync(): Promise<SyncResult> {
-    return this.proxier.sync({
+    return this.meta.sync({
       desired: new Map(this.desired),
       changed: new Set(),
       removed: new Map(),
       full: true,
-      node: {} as NodeFacts,
+      node: FACTS,
     });
   }
 
@@ -182,7 +190,10 @@ describe('EbpfProxier.sync over in-memory maps', () => {
     );
     const result = await node.sync(sps);
     expect(result.skipped).toEqual([
-      { name: sps[0]!.name, reason: 'IPv6 ClusterIP fd00::10 is not programmed by the ebpf dataplane yet' },
+      {
+        name: sps[0]!.name,
+        reason: 'IPv6 ClusterIP fd00::10 is not programmed by the ebpf mode yet (it serves IPv4 only)',
+      },
     ]);
     expect(result.written).toBe(1);
     expect(node.contents().services).toMatchObject([{ service: '10.96.0.10:80/6', backends: ['10.244.1.1:8080'] }]);
