@@ -6,11 +6,13 @@
 // restarting (or being upgraded) must not take the node's services down.
 import type { Logger } from 'pino';
 import { OpsApi, createMetrics } from './api/ops.js';
+import { ServiceHealthServers, serviceHealthOf } from './api/service-health.js';
 import type { ProxyOptions } from './config/options.js';
 import { nodePortAddressSpec } from './model/node-facts.js';
 import type { DualStackProxier } from './proxiers/dual-stack.js';
 import { ModeRegistry, createProxier, type ModeDefinition } from './proxiers/modes.js';
 import { Store } from './sources/store.js';
+import type { IPFamily } from './sources/types.js';
 import { SyncLoop, type SyncReport } from './sync/sync-loop.js';
 
 export { UnsupportedModeError } from './proxiers/modes.js';
@@ -31,6 +33,8 @@ export class Daemon {
   /** Health, metrics and the read-only API (servers per the bind addresses). */
   readonly ops: OpsApi;
   readonly #modes: ModeRegistry;
+  /** The health-check node ports of Local load-balancer services, per family served. */
+  readonly #serviceHealth = new Map<IPFamily, ServiceHealthServers>();
   #source: { start(): Promise<void> | void; stop(): Promise<void> | void } | undefined;
   /**
    * What another mode left on this node is removed once this mode has
@@ -61,7 +65,31 @@ export class Daemon {
     this.#modes = init.modes;
     this.store = new Store(options.hostname);
     const metrics = createMetrics();
-    this.proxier = createProxier(options.mode, init.mode, { options, logger, metrics });
+    const healthLogger = logger.child({ component: 'service-health' });
+    this.proxier = createProxier(
+      options.mode,
+      init.mode,
+      { options, logger, metrics },
+      {
+        // kube-proxy's proxiers sync the health-check node ports at the end of each sync, one set per family.
+        afterSync: async (family, req) => {
+          let servers = this.#serviceHealth.get(family);
+          if (!servers) {
+            servers = new ServiceHealthServers({
+              family,
+              logger: healthLogger,
+              healthy: () => this.ops.context.health.report().healthy,
+            });
+            this.#serviceHealth.set(family, servers);
+          }
+          try {
+            await servers.sync(serviceHealthOf(req.desired.values()), req.node.nodePortAddresses[family]);
+          } catch (err) {
+            healthLogger.error({ err, family }, 'cannot sync the health check node ports');
+          }
+        },
+      },
+    );
     const periods = init.mode.periods(options);
     this.loop = new SyncLoop({
       store: this.store,
@@ -131,6 +159,7 @@ export class Daemon {
     await this.loop.stop();
     await this.#othersRemoved;
     await this.ops.stop();
+    for (const servers of this.#serviceHealth.values()) await servers.close();
     await this.proxier.stop();
     this.logger.info('stopped; the dataplane keeps serving what was programmed');
   }

@@ -19,6 +19,15 @@ export const FAMILIES: readonly IPFamily[] = ['IPv4', 'IPv6'];
 
 export type FamilyProxiers<P extends Proxier = Proxier> = Partial<Record<IPFamily, P>>;
 
+export interface DualStackHooks {
+  /**
+   * After a family's successful sync, with what its proxier was handed: the
+   * work kube-proxy's per-family proxiers do at the end of a sync that is not
+   * the dataplane's (the health-check node ports). Its errors are its own.
+   */
+  afterSync?: (family: IPFamily, req: SyncRequest) => Promise<void>;
+}
+
 export class DualStackProxier<P extends Proxier = Proxier> implements Proxier {
   readonly mode: ProxyMode;
   readonly #proxiers: Array<{ family: IPFamily; proxier: P }>;
@@ -30,8 +39,11 @@ export class DualStackProxier<P extends Proxier = Proxier> implements Proxier {
    */
   readonly #desired = new Map<IPFamily, Map<ServicePortName, ServicePortState>>();
 
-  constructor(mode: ProxyMode, proxiers: FamilyProxiers<P>) {
+  readonly #hooks: DualStackHooks;
+
+  constructor(mode: ProxyMode, proxiers: FamilyProxiers<P>, hooks: DualStackHooks = {}) {
     this.mode = mode;
+    this.#hooks = hooks;
     this.#proxiers = FAMILIES.flatMap((family) => {
       const proxier = proxiers[family];
       return proxier ? [{ family, proxier }] : [];
@@ -67,13 +79,15 @@ export class DualStackProxier<P extends Proxier = Proxier> implements Proxier {
         continue;
       }
       let r: SyncResult;
+      const mine = this.#project(req, family);
       try {
-        r = await proxier.sync(this.#project(req, family));
+        r = await proxier.sync(mine);
       } catch (err) {
         // The next sync (a full one, the loop retries so) rebuilds the projection.
         this.#desired.delete(family);
         throw err;
       }
+      await this.#hooks.afterSync?.(family, mine);
       result.written += r.written;
       result.removed += r.removed;
       result.skipped.push(...r.skipped);

@@ -13,7 +13,7 @@ import type { ProxyMetrics } from '../api/metrics.js';
 import type { ProxyOptions, SyncPeriods } from '../config/options.js';
 import { ProxierErrorCode } from './errors.js';
 import type { IPFamily } from '../sources/types.js';
-import { DualStackProxier, type FamilyProxiers } from './dual-stack.js';
+import { DualStackProxier, type DualStackHooks, type FamilyProxiers } from './dual-stack.js';
 import type { Proxier } from './types.js';
 
 /**
@@ -85,10 +85,15 @@ export interface ModeDefinition<P extends Proxier = Proxier> {
  * The running mode's proxier: one per family it programs, behind the
  * dual-stack meta proxier (which reports the families it does not).
  */
-export function createProxier(name: ModeName | string, mode: ModeDefinition, deps: ModeDeps): DualStackProxier {
+export function createProxier(
+  name: ModeName | string,
+  mode: ModeDefinition,
+  deps: ModeDeps,
+  hooks: DualStackHooks = {},
+): DualStackProxier {
   const proxiers: FamilyProxiers = {};
   for (const family of mode.families ?? ['IPv4']) proxiers[family] = mode.create(deps, family);
-  return new DualStackProxier(name as ProxyOptions['mode'], proxiers);
+  return new DualStackProxier(name as ProxyOptions['mode'], proxiers, hooks);
 }
 
 /** A definition with its proxier type erased, as the registry holds it. */
