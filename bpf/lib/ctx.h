@@ -116,6 +116,12 @@ static __always_inline int ctx_change_tail(sy_ctx_t *ctx, __u32 len)
 	return bpf_xdp_adjust_tail(ctx, -(int)(now - len));
 }
 
+/* Grows the packet by len bytes at its front (the bytes there are undefined until written). */
+static __always_inline int ctx_change_head(sy_ctx_t *ctx, __u32 len)
+{
+	return bpf_xdp_adjust_head(ctx, -(int)len);
+}
+
 #else /* tc */
 
 typedef struct __sk_buff sy_ctx_t;
@@ -156,6 +162,12 @@ static __always_inline int ctx_l4_csum_replace(sy_ctx_t *ctx, __u32 off, __u32 f
 static __always_inline int ctx_change_tail(sy_ctx_t *ctx, __u32 len)
 {
 	return bpf_skb_change_tail(ctx, len, 0);
+}
+
+/* Grows the packet by len bytes at its front (the bytes there are undefined until written). */
+static __always_inline int ctx_change_head(sy_ctx_t *ctx, __u32 len)
+{
+	return bpf_skb_change_head(ctx, len, 0);
 }
 
 #endif /* SY_CTX_XDP */

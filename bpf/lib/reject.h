@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
-/* Refusing a TCP connection to a service without endpoints, as kube-proxy's
- * REJECT does: the SYN is turned into a RST|ACK in place and sent back out of
- * the interface it came in on, so the client's connect() fails at once with
- * ECONNREFUSED instead of retrying SYNs for a minute. */
+/* Refusing traffic to a service without endpoints, as kube-proxy's REJECT
+ * does, sent back out of the interface it came in on: a TCP SYN is turned into
+ * a RST|ACK in place, so the client's connect() fails at once with
+ * ECONNREFUSED instead of retrying SYNs for a minute; a UDP datagram is
+ * answered with ICMP port unreachable (what REJECT sends by default), so the
+ * client's next recv() fails with ECONNREFUSED instead of waiting. */
 #ifndef SWITCHYARD_REJECT_H
 #define SWITCHYARD_REJECT_H
 
@@ -77,6 +79,81 @@ static __always_inline int reject_tcp_syn(sy_ctx_t *ctx, const struct sy_packet 
 
 	if (ctx_store_bytes(ctx, 0, &eth, sizeof(eth)) < 0 || ctx_store_bytes(ctx, p->l3_off, &ip, sizeof(ip)) < 0 ||
 	    ctx_store_bytes(ctx, p->l4_off, &tcp, sizeof(tcp)) < 0)
+		return SY_DROP(SY_DROP_REJECT_FAILED);
+	return SY_VERDICT_TX;
+}
+
+/* RFC 792's destination unreachable, code port unreachable. (linux/icmp.h
+ * pulls in libc headers a BPF target does not have.) */
+#define SY_ICMP_DEST_UNREACH 3
+#define SY_ICMP_PORT_UNREACH 3
+
+struct sy_icmphdr {
+	__u8 type;
+	__u8 code;
+	__sum16 checksum;
+	__be32 unused;
+};
+
+/* An ICMP error's body: its header, then the offending datagram's IP header
+ * and first 8 bytes (RFC 792), here the whole UDP header. */
+struct icmp_unreach {
+	struct sy_icmphdr icmp;
+	struct iphdr inner;
+	__u8 l4[8];
+} __attribute__((packed));
+
+/* SY_VERDICT_TX with the datagram turned into ICMP destination unreachable,
+ * port unreachable, from the service address to the client; or a drop: IP
+ * options (not answered, as the RST path), headers cut short, or the rewrite
+ * failed. The datagram's payload is cut, its headers kept as the ICMP body. */
+static __always_inline int reject_udp(sy_ctx_t *ctx, const struct sy_packet *p)
+{
+	struct ethhdr eth;
+	struct iphdr ip;
+	struct icmp_unreach msg = {};
+	__u8 tmp[ETH_ALEN];
+	__s64 sum;
+
+	if (p->ihl_words != 5)
+		return SY_DROP(SY_DROP_NO_BACKEND);
+	if (ctx_load_bytes(ctx, 0, &eth, sizeof(eth)) < 0 ||
+	    ctx_load_bytes(ctx, p->l3_off, &msg.inner, sizeof(msg.inner)) < 0 ||
+	    ctx_load_bytes(ctx, p->l4_off, &msg.l4, sizeof(msg.l4)) < 0)
+		return SY_DROP(SY_DROP_MALFORMED);
+	/* Headers only, then room in front for the new IP and ICMP headers. */
+	if (ctx_change_tail(ctx, p->l4_off + sizeof(msg.l4)) < 0 ||
+	    ctx_change_head(ctx, sizeof(struct iphdr) + sizeof(struct sy_icmphdr)) < 0)
+		return SY_DROP(SY_DROP_REJECT_FAILED);
+
+	__builtin_memcpy(tmp, eth.h_dest, ETH_ALEN);
+	__builtin_memcpy(eth.h_dest, eth.h_source, ETH_ALEN);
+	__builtin_memcpy(eth.h_source, tmp, ETH_ALEN);
+
+	ip = (struct iphdr){
+		.version = 4,
+		.ihl = 5,
+		.tos = 0xc0, /* internetwork control, as the kernel's ICMP errors */
+		.tot_len = bpf_htons(sizeof(ip) + sizeof(msg)),
+		.ttl = 64,
+		.protocol = IPPROTO_ICMP,
+		.saddr = p->daddr,
+		.daddr = p->saddr,
+	};
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&ip, sizeof(ip), 0);
+	if (sum < 0)
+		return SY_DROP(SY_DROP_REJECT_FAILED);
+	ip.check = csum_fold(sum);
+
+	msg.icmp.type = SY_ICMP_DEST_UNREACH;
+	msg.icmp.code = SY_ICMP_PORT_UNREACH;
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&msg, sizeof(msg), 0);
+	if (sum < 0)
+		return SY_DROP(SY_DROP_REJECT_FAILED);
+	msg.icmp.checksum = csum_fold(sum);
+
+	if (ctx_store_bytes(ctx, 0, &eth, sizeof(eth)) < 0 || ctx_store_bytes(ctx, p->l3_off, &ip, sizeof(ip)) < 0 ||
+	    ctx_store_bytes(ctx, p->l3_off + sizeof(ip), &msg, sizeof(msg)) < 0)
 		return SY_DROP(SY_DROP_REJECT_FAILED);
 	return SY_VERDICT_TX;
 }

@@ -65,11 +65,12 @@ static __always_inline int xlate_new_flow(sy_ctx_t *ctx, struct sy_packet *p, co
 
 	backend = lb_select_backend(svc, p->saddr, &backend_id);
 	if (!backend) {
-		/* No endpoints: refuse TCP at once; UDP has no handshake to refuse.
-		 * Endpoints that exist but not for this path: drop, as kube-proxy. */
+		/* No endpoints: refuse, as kube-proxy's REJECT (a RST for TCP, ICMP
+		 * port unreachable for UDP). Endpoints that exist but not for this
+		 * path: drop, as kube-proxy. */
 		if (svc->flags & SY_SVC_F_DROP_NO_BACKEND)
 			return SY_DROP(SY_DROP_NO_BACKEND_POLICY);
-		return p->proto == IPPROTO_TCP ? reject_tcp_syn(ctx, p) : SY_DROP(SY_DROP_NO_BACKEND);
+		return p->proto == IPPROTO_TCP ? reject_tcp_syn(ctx, p) : reject_udp(ctx, p);
 	}
 	flow.backend_addr = backend->addr;
 	flow.backend_port = backend->port;

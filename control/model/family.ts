@@ -69,6 +69,9 @@ export function addressesOfFamily(
   sp: ServicePortState,
   family: IPFamily,
 ): Array<{ kind: 'ClusterIP' | 'externalIP' | 'load-balancer IP'; address: string }> {
+  const has = (ips: readonly string[]) => ips.some((ip) => ipFamilyOf(ip) === family);
+  // The common case, a port with nothing of the family, allocates nothing.
+  if (!has(sp.clusterIPs) && !has(sp.externalIPs) && !has(sp.loadBalancerIPs)) return [];
   const of = (kind: 'ClusterIP' | 'externalIP' | 'load-balancer IP', ips: readonly string[]) =>
     ips.filter((ip) => ipFamilyOf(ip) === family).map((address) => ({ kind, address }));
   return [

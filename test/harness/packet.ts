@@ -115,3 +115,35 @@ export function parsePacket(frame: Buffer): ParsedPacket {
     length: frame.length,
   };
 }
+
+export interface ParsedIcmp {
+  src: string;
+  dst: string;
+  protocol: number;
+  type: number;
+  code: number;
+  ipChecksumOk: boolean;
+  /** Over the whole ICMP message, computed here. */
+  icmpChecksumOk: boolean;
+  /** The quoted datagram: its IP header and first bytes. */
+  quoted: Buffer;
+  length: number;
+}
+
+/** An ICMP error in an Ethernet/IPv4 frame, read independently of the kernel. */
+export function parseIcmp(frame: Buffer): ParsedIcmp {
+  const ip = frame.subarray(14);
+  const ihl = (ip[0]! & 0x0f) * 4;
+  const icmp = ip.subarray(ihl, ip.readUInt16BE(2));
+  return {
+    src: ip4s(ip, 12),
+    dst: ip4s(ip, 16),
+    protocol: ip[9]!,
+    type: icmp[0]!,
+    code: icmp[1]!,
+    ipChecksumOk: fold(sum16(ip.subarray(0, ihl))) === 0,
+    icmpChecksumOk: fold(sum16(icmp)) === 0,
+    quoted: Buffer.from(icmp.subarray(8)),
+    length: frame.length,
+  };
+}

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfObject, type BpfProgram } from '../../../control/bpf/index.js';
 import { EbpfDataplane } from '../../../control/proxiers/ebpf/dataplane.js';
 import { TestNet } from '../../harness/netns.js';
-import { buildPacket, parsePacket, TCP, type PacketSpec } from '../../harness/packet.js';
+import { buildPacket, parseIcmp, parsePacket, TCP, type PacketSpec } from '../../harness/packet.js';
 import { repoRoot } from '../../harness/paths.js';
 import { requirePrivileges } from '../../harness/privileged.js';
 
@@ -150,8 +150,31 @@ describe.runIf(requirePrivileges())('tc service translation (BPF_PROG_TEST_RUN)'
     });
   });
 
-  it('drops UDP to a service without endpoints', () => {
-    expect(run({ src: CLIENT, dst: EMPTY, sport: 5000, dport: 53, proto: 'udp' }).verdict).toBe(TC_ACT_SHOT);
+  it('refuses UDP to a service without endpoints with ICMP port unreachable sent back, quoting the datagram', () => {
+    const input = buildPacket({
+      src: CLIENT,
+      dst: EMPTY,
+      sport: 5000,
+      dport: 53,
+      proto: 'udp',
+      payload: Buffer.alloc(300, 7),
+    });
+    const r = prog.testRun({ data: input });
+    expect(r.retval).toBe(TC_ACT_REDIRECT);
+    const icmp = parseIcmp(r.data);
+    expect(icmp).toMatchObject({
+      src: EMPTY,
+      dst: CLIENT,
+      protocol: 1,
+      type: 3,
+      code: 3,
+      ipChecksumOk: true,
+      icmpChecksumOk: true,
+      length: 14 + 20 + 8 + 28,
+    });
+    // RFC 792: the offending datagram's IP header and its first 8 bytes, as sent.
+    expect(icmp.quoted.equals(input.subarray(14, 14 + 28))).toBe(true);
+    expect(r.data.subarray(0, 12).equals(Buffer.concat([input.subarray(6, 12), input.subarray(0, 6)]))).toBe(true);
   });
 
   it('DNATs UDP and fixes its checksum, keeping a zero checksum zero', () => {

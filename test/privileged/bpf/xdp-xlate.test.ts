@@ -7,7 +7,7 @@ import { BpfObject, type BpfProgram } from '../../../control/bpf/index.js';
 import { EbpfDataplane } from '../../../control/proxiers/ebpf/dataplane.js';
 import { DropCounters } from '../../../control/proxiers/ebpf/drops.js';
 import { TestNet } from '../../harness/netns.js';
-import { buildPacket, parsePacket, TCP, type PacketSpec } from '../../harness/packet.js';
+import { buildPacket, parseIcmp, parsePacket, TCP, type PacketSpec } from '../../harness/packet.js';
 import { repoRoot } from '../../harness/paths.js';
 import { requirePrivileges } from '../../harness/privileged.js';
 
@@ -130,10 +130,28 @@ describe.runIf(requirePrivileges())('XDP service translation (BPF_PROG_TEST_RUN)
     });
   });
 
+  it('answers UDP to a service without endpoints with ICMP port unreachable, sent back with XDP_TX', () => {
+    const input = buildPacket({
+      src: CLIENT,
+      dst: EMPTY,
+      sport: 5001,
+      dport: 53,
+      proto: 'udp',
+      payload: Buffer.alloc(100, 1),
+    });
+    const r = prog.testRun({ data: input });
+    expect(r.retval).toBe(XDP_TX);
+    const icmp = parseIcmp(r.data);
+    expect(icmp).toMatchObject({ src: EMPTY, dst: CLIENT, type: 3, code: 3, ipChecksumOk: true, icmpChecksumOk: true });
+    expect(icmp.quoted.equals(input.subarray(14, 14 + 28))).toBe(true);
+    expect(icmp.length).toBe(14 + 20 + 8 + 28);
+  });
+
   it('drops what it cannot translate and counts each drop by its reason in sy_drops', async () => {
     const before = await drops.read();
-    expect(run({ src: CLIENT, dst: EMPTY, sport: 5000, dport: 53, proto: 'udp' }).verdict).toBe(XDP_DROP);
+    // Not a SYN (a stray ACK, a FIN): nothing to refuse without a flow.
     expect(run({ ...syn(EMPTY, 80), flags: TCP.ACK }).verdict).toBe(XDP_DROP);
+    expect(run({ ...syn(EMPTY, 80), flags: TCP.FIN | TCP.ACK }).verdict).toBe(XDP_DROP);
     expect(run(syn(ELSEWHERE, 80)).verdict).toBe(XDP_DROP);
     const after = await drops.read();
     expect(after.no_backend! - before.no_backend!).toBe(2n);

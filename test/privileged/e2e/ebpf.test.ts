@@ -4,10 +4,6 @@ import { defineServiceSuite } from './suite.js';
 
 defineServiceSuite('ebpf', {
   skip: {
-    // bpf/lib/xlate.h xlate_new_flow: with no backend, TCP gets a RST and
-    // everything else TC_ACT_SHOT. kube-proxy's filter rule for a service
-    // without endpoints is REJECT for every protocol (ICMP port unreachable).
-    'reject-udp': 'UDP to a service without endpoints is dropped (tc), not refused with ICMP port unreachable',
     // control/proxiers/ebpf: --cluster-cidr and --masquerade-all are not
     // implemented; the tc program DNATs without SNAT, so a backend on another
     // node answers the client directly, from its own address.
