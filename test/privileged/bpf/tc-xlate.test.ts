@@ -10,7 +10,6 @@ import { repoRoot } from '../../harness/paths.js';
 import { requirePrivileges } from '../../harness/privileged.js';
 
 const TC_ACT_OK = 0;
-const TC_ACT_SHOT = 2;
 const TC_ACT_REDIRECT = 7;
 const objectDir = `${repoRoot}/build/bpf`;
 
