@@ -5,24 +5,39 @@ import { cell, formatAge, formatBytes, formatTable, shortList } from './table.js
 type Rec = Record<string, unknown>;
 const recs = (v: unknown): Rec[] => (Array.isArray(v) ? (v as Rec[]) : []);
 
+/**
+ * kubectl's EXTERNAL-IP: the load-balancer ingress IPs, then the
+ * externalIPs; "<pending>" for a LoadBalancer with neither, "<none>" else.
+ */
+function externalAddresses(sp: Rec): string {
+  const ips = [
+    ...((sp.loadBalancerIPs as string[] | undefined) ?? []),
+    ...((sp.externalIPs as string[] | undefined) ?? []),
+  ];
+  if (ips.length) return ips.join(',');
+  return sp.type === 'LoadBalancer' ? '<pending>' : '<none>';
+}
+
 export function renderServices(items: unknown): string {
   const rows = recs(items).map((sp) => {
     const endpoints = recs(sp.endpoints);
     const ready = endpoints.filter((e) => e.ready).length;
-    const port = `${sp.portName ? `${sp.portName}:` : ''}${sp.port}/${sp.protocol}`;
+    // kubectl's PORT(S): port, then the NodePort, then the protocol ("80:30080/TCP"), after the port's name.
+    const port = `${sp.portName ? `${sp.portName}:` : ''}${sp.port}${sp.nodePort ? `:${sp.nodePort}` : ''}/${sp.protocol}`;
     return [
       String(sp.namespace),
       String(sp.service),
       port,
       String(sp.type),
       cell(sp.clusterIPs),
+      externalAddresses(sp),
       `${ready}/${endpoints.length}`,
       shortList(sp.clusterEndpoints as string[] | null),
       shortList(sp.localEndpoints as string[] | null),
     ];
   });
   return formatTable(
-    ['NAMESPACE', 'NAME', 'PORT', 'TYPE', 'CLUSTER-IP', 'READY', 'CLUSTER-ENDPOINTS', 'LOCAL-ENDPOINTS'],
+    ['NAMESPACE', 'NAME', 'PORT', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'READY', 'CLUSTER-ENDPOINTS', 'LOCAL-ENDPOINTS'],
     rows,
   );
 }

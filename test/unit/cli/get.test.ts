@@ -49,8 +49,32 @@ describe('tables', () => {
       },
     ]);
     expect(out.split('\n')[1]).toBe(
-      'demo        local   80/TCP   ClusterIP   10.96.0.15   1/2     -                   <none>',
+      'demo        local   80/TCP   ClusterIP   10.96.0.15   <none>        1/2     -                   <none>',
     );
+  });
+
+  it('shows NodePorts and external addresses as kubectl does', () => {
+    const base = { namespace: 'demo', portName: 'http', port: 80, protocol: 'TCP', clusterIPs: ['10.96.0.30'] };
+    const rows = renderServices([
+      { ...base, service: 'np', type: 'NodePort', nodePort: 30080, loadBalancerIPs: [], externalIPs: ['192.0.2.7'] },
+      {
+        ...base,
+        service: 'lb',
+        type: 'LoadBalancer',
+        nodePort: 30081,
+        loadBalancerIPs: ['198.51.100.4'],
+        externalIPs: [],
+      },
+      { ...base, service: 'wait', type: 'LoadBalancer', nodePort: 30082, loadBalancerIPs: [], externalIPs: [] },
+    ])
+      .split('\n')
+      .slice(1, 4)
+      .map((l) => l.split(/\s{3,}/).slice(2, 6));
+    expect(rows).toEqual([
+      ['http:80:30080/TCP', 'NodePort', '10.96.0.30', '192.0.2.7'],
+      ['http:80:30081/TCP', 'LoadBalancer', '10.96.0.30', '198.51.100.4'],
+      ['http:80:30082/TCP', 'LoadBalancer', '10.96.0.30', '<pending>'],
+    ]);
   });
 });
 
