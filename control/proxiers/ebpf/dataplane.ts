@@ -312,6 +312,11 @@ export class EbpfDataplane {
     return { written: upsert.length, removed: remove.length };
   }
 
+  /** Service entries programmed, and how many sy_services holds (its max_entries). */
+  serviceRoom(): { used: number; capacity: number } {
+    return { used: this.#services.size, capacity: this.#maps.services.maxEntries };
+  }
+
   /** One programmed service port by its keyOf() key, without copying the rest. */
   programmedPort(key: string): ServicePortSpec | undefined {
     return this.#services.get(key)?.spec;

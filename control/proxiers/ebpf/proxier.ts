@@ -93,6 +93,8 @@ export class EbpfProxier implements Proxier {
   #owned = new Map<ServicePortName, string[]>();
   /** The owner of each dataplane entry, to refuse a second service claiming the same address and port. */
   #owner = new Map<string, ServicePortName>();
+  /** Service ports the last sync could not fit into sy_services: retried by every sync. */
+  readonly #refused = new Set<ServicePortName>();
   /** The pinned maps as the kernel holds them, for the ops API (its own read-only handles). */
   readonly maps: MapCatalog;
   /** sy_drops through its pin, for the metrics and /v1/status. */
@@ -164,7 +166,8 @@ export class EbpfProxier implements Proxier {
   async sync(req: SyncRequest): Promise<SyncResult> {
     const dp = this.dataplane;
     const result: SyncResult = { written: 0, removed: 0, skipped: [] };
-    const names = req.full ? req.desired.keys() : req.changed.values();
+    // A partial sync also retries the ports a full map refused last time.
+    const names = req.full ? req.desired.keys() : new Set([...req.changed, ...this.#refused]).values();
     const wanted = new Map<string, { spec: ServicePortSpec; owner: ServicePortName }>();
     const touched = new Set<ServicePortName>(req.full ? [] : [...req.changed, ...req.removed.keys()]);
 
@@ -206,9 +209,27 @@ export class EbpfProxier implements Proxier {
     // runs two syncs at once), and a small one element by element.
     const remove = stale.flatMap((key) => programmed.get(key) ?? []);
     const upsert: ServicePortSpec[] = [];
-    for (const [key, { spec }] of wanted) {
+    // New entries beyond what sy_services holds are refused here, each
+    // reported, rather than by the kernel part-way through the write: a full
+    // map must not stop the ports that fit (and every change to those
+    // already served) from being programmed. They are tried again at every
+    // sync until room is made.
+    const room = dp.serviceRoom();
+    let free = room.capacity - (room.used - remove.length);
+    this.#refused.clear();
+    for (const [key, { spec, owner }] of wanted) {
       if (++n % YIELD_EVERY === 0) await yieldToEventLoop();
       const cur = programmed.get(key);
+      if (!cur && free <= 0) {
+        wanted.delete(key);
+        this.#refused.add(owner);
+        result.skipped.push({
+          name: owner,
+          reason: `sy_services is full (${room.capacity} entries): ${spec.address}:${spec.port}/${spec.protocol} is not programmed; raise it with --bpf-map-sizes`,
+        });
+        continue;
+      }
+      if (!cur) free--;
       if (!cur || !sameSpec(cur, spec)) upsert.push(spec);
     }
     const { written, removed } = await dp.apply({ upsert, remove });

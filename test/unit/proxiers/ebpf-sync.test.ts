@@ -231,18 +231,22 @@ describe('EbpfProxier.sync over in-memory maps', () => {
 
   describe('a full services map', () => {
     /** Checks that the maps hold only complete service ports: every slot counted, every backend named by one. */
-    function nothingLeaked(node: Node) {
+    function nothingLeaked(node: Node, { dense = true } = {}) {
       const c = node.contents();
       for (const s of c.services) expect(s.backends, s.service).not.toContain('missing');
       expect(c.slots).toBe(c.services.reduce((n, s) => n + s.backend_count, 0));
       expect(c.backends).toBe(c.slots); // one backend per slot here: no endpoint is shared
-      // Ids are dense: none was taken and lost.
-      expect(c.services.map((s) => s.id).sort()).toEqual(c.services.map((_, i) => i + 1));
+      const serviceIds = c.services.map((s) => s.id).sort((a, b) => a - b);
       const ids = node.maps.backends
         .decoded()
         .map(([id]) => id)
         .sort((a, b) => a - b);
-      expect(ids).toEqual(ids.map((_, i) => i + 1));
+      expect(new Set(serviceIds).size).toBe(serviceIds.length);
+      // Before any change or removal, ids are dense: none was taken and lost.
+      if (dense) {
+        expect(serviceIds).toEqual(c.services.map((_, i) => i + 1));
+        expect(ids).toEqual(ids.map((_, i) => i + 1));
+      }
     }
 
     const many = (n: number) =>
@@ -254,30 +258,43 @@ describe('EbpfProxier.sync over in-memory maps', () => {
       ['element by element (two service ports)', 1, 2],
       ['in batches', 3, 5],
     ])(
-      '%s: the ports that fit are served, the rest refused with ERR_BPF_MAP_FULL, nothing leaked',
+      '%s: the ports that fit are served, the rest refused one by one with the reason, nothing leaked',
       async (_, size, count) => {
         const node = await new Node(memoryMaps({ sy_services: size })).start();
         const sps = many(count);
-        const err = await node.sync(sps).catch((e: unknown) => e);
-        expect(err).toBeInstanceOf(BpfError);
-        expect(err).toMatchObject({ code: BpfErrorCode.MapFull, message: expect.stringContaining('sy_services') });
+        const result = await node.sync(sps);
+        const refused = sps.slice(size).map((sp) => sp.name);
+        expect(result.skipped.map((s) => s.name)).toEqual(refused);
+        for (const s of result.skipped) {
+          expect(s.reason).toMatch(
+            /^sy_services is full \(\d+ entries\): 10\.96\.1\.\d+:80\/TCP is not programmed; raise it with --bpf-map-sizes$/,
+          );
+        }
         expect(node.contents().services).toHaveLength(size);
         nothingLeaked(node);
-        expect(node.proxier.dataplane.programmed()).toHaveLength(size);
 
-        // The loop retries with a full sync: the same refusal, still nothing leaked, the served ones untouched.
+        // The loop's periodic full sync: the same refusals, the served ones untouched.
         const served = node.contents();
-        await expect(node.fullSync()).rejects.toMatchObject({ code: BpfErrorCode.MapFull });
+        expect((await node.fullSync()).skipped.map((s) => s.name)).toEqual(refused);
         expect(node.contents()).toEqual(served);
-        nothingLeaked(node);
 
-        // Fewer service ports, all of which fit: every one served, ids reused.
-        const fits = sps.slice(0, size);
-        node.desired.clear();
-        for (const sp of fits) node.desired.set(sp.name, sp);
-        await node.fullSync();
+        // A full map does not stop a change to a port it serves.
+        const first = sps[0]!;
+        const [moved] = ports(web({ name: 'svc0', clusterIPs: ['10.96.1.1'] }), eps(99));
+        expect(moved!.name).toBe(first.name);
+        const changed = await node.sync([moved!]);
+        expect(changed.written).toBe(1);
+        expect(node.contents().services.find((x) => x.service === '10.96.1.1:80/6')?.backends).toEqual([
+          '10.244.1.99:8080',
+        ]);
+        nothingLeaked(node, { dense: false });
+
+        // Room made by a removal: the next sync programs a refused port, untold.
+        const after = await node.sync([], [first.name]);
+        expect(after.skipped.map((s) => s.name)).toEqual(refused.slice(1));
         expect(node.contents().services).toHaveLength(size);
-        nothingLeaked(node);
+        expect(node.contents().services.map((x) => x.service)).toContain(`10.96.1.${size + 1}:80/6`);
+        nothingLeaked(node, { dense: false });
       },
     );
   });
