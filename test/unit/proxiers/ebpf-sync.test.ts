@@ -5,7 +5,6 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { BpfError, BpfErrorCode } from '../../../control/bpf/index.js';
 import { buildServicePorts } from '../../../control/model/index.js';
 import type { NodeFacts } from '../../../control/model/node-facts.js';
 import type { ServicePortState } from '../../../control/model/types.js';
