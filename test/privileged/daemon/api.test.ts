@@ -401,10 +401,10 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
   it('switchyard get: tables and -o json|yaml', () => {
     const svc = cli('services', '-n', 'demo');
     expect(svc.split('\n')[0]).toMatch(
-      /^NAMESPACE\s+NAME\s+PORT\s+TYPE\s+CLUSTER-IP\s+READY\s+CLUSTER-ENDPOINTS\s+LOCAL-ENDPOINTS$/,
+      /^NAMESPACE\s+NAME\s+PORT\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+READY\s+CLUSTER-ENDPOINTS\s+LOCAL-ENDPOINTS$/,
     );
     expect(svc).toMatch(
-      /demo\s+web\s+http:80\/TCP\s+ClusterIP\s+10\.96\.0\.10\s+4\/4\s+10\.244\.1\.11:8080,10\.244\.1\.12:8080,10\.244\.2\.11:8080 \+ 1 more\.\.\.\s+-/,
+      /demo\s+web\s+http:80\/TCP\s+ClusterIP\s+10\.96\.0\.10\s+<none>\s+4\/4\s+10\.244\.1\.11:8080,10\.244\.1\.12:8080,10\.244\.2\.11:8080 \+ 1 more\.\.\.\s+-/,
     );
     // The CLI follows continue tokens: all service ports arrive through pages of 5.
     expect(cli('services', '--chunk-size', '5').trim().split('\n')).toHaveLength(1 + 6 + BULK);
