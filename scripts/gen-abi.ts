@@ -167,8 +167,14 @@ export function renderAbi(abi: Abi): string {
     for (const [name, t] of [...named]) {
       if (emitted.has(name)) continue;
       emitted.add(name);
+      const members = fields(t, named);
+      // Padding only (a map whose entries' presence is the answer): nothing to write.
+      if (members.length === 0) {
+        out.push(`/** struct ${name}: padding only */`, `export type ${pascal(name)} = Record<string, never>;`, '');
+        continue;
+      }
       out.push(`/** struct ${name} */`, `export interface ${pascal(name)} {`);
-      for (const [n, ty] of fields(t, named)) out.push(`  ${n}: ${ty};`);
+      for (const [n, ty] of members) out.push(`  ${n}: ${ty};`);
       out.push('}', '');
     }
   }

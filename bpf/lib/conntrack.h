@@ -3,12 +3,30 @@
  * the backend chosen for its first packet; the REPLY entry turns the backend's
  * answers back into the service address. Entries age out of the LRU; the
  * control plane deletes those of UDP flows whose backend it removed, since a
- * UDP flow has no end that would let it choose again. */
+ * UDP flow has no end that would let it choose again.
+ *
+ * A source-NATed flow (an external client under externalTrafficPolicy
+ * Cluster, a client outside --cluster-cidr) leaves with the node's address
+ * and a port of its own. Its REPLY entry, keyed (backend -> node address,
+ * NAT port), is that port's reservation: it is created with BPF_NOEXIST, so
+ * two flows never share a reply tuple, as netfilter's NAT guarantees. */
 #ifndef SWITCHYARD_CONNTRACK_H
 #define SWITCHYARD_CONNTRACK_H
 
+#include <linux/errno.h>
 #include "maps.h"
 #include "packet.h"
+
+#define CT_NSEC_PER_SEC 1000000000ULL
+/* A NAT port whose REPLY entry is older than this may be given to a new flow:
+ * after a FIN or RST (the peers' TIME_WAIT protects the rest), and for flows
+ * idle as long as netfilter's own timeouts (kube-proxy sets established TCP
+ * to a day; UDP streams last 120 s). */
+#define CT_CLOSING_REUSE_NS (10ULL * CT_NSEC_PER_SEC)
+#define CT_TCP_IDLE_NS (86400ULL * CT_NSEC_PER_SEC)
+#define CT_UDP_IDLE_NS (120ULL * CT_NSEC_PER_SEC)
+/* Candidate NAT ports tried per new flow before it is dropped (Cilium: 32). */
+#define CT_NAT_RETRIES 32
 
 static __always_inline struct sy_ct_entry *ct_lookup(const struct sy_packet *p, __u8 dir)
 {
@@ -21,7 +39,7 @@ static __always_inline struct sy_ct_entry *ct_lookup(const struct sy_packet *p, 
 		.dir = dir,
 	};
 
-	return bpf_map_lookup_elem(&sy_conntrack, &key);
+	return bpf_map_lookup_elem(&sy_conntrack_v2, &key);
 }
 
 struct ct_flow {
@@ -31,23 +49,96 @@ struct ct_flow {
 	__be16 svc_port;
 	__be32 backend_addr;
 	__be16 backend_port;
-	__be32 reply_to; /* where the backend answers: the client, or the hairpin address */
+	/* The source the backend sees: the client, the hairpin address (port
+	 * kept), or with SY_CT_F_SNAT the node's address (src_port is then
+	 * chosen by ct_create). */
+	__be32 src_addr;
+	__be16 src_port;
 	__u8 proto;
 	__u16 flags; /* SY_CT_F_* */
 	__u32 service_id;
 	__u32 backend_id;
 };
 
+/* May a NAT port held by REPLY entry e go to the new flow f? Yes if it is f's
+ * own client starting over on the same port, or if its flow has ended. */
+static __always_inline int ct_nat_port_reusable(const struct sy_ct_entry *e, const struct ct_flow *f, __u64 now)
+{
+	__u64 age = now - e->last_seen_ns;
+
+	if (e->peer_addr == f->client_addr && e->peer_port == f->client_port)
+		return 1;
+	if ((e->flags & SY_CT_F_CLOSING) && age > CT_CLOSING_REUSE_NS)
+		return 1;
+	return age > (f->proto == IPPROTO_TCP ? CT_TCP_IDLE_NS : CT_UDP_IDLE_NS);
+}
+
+/* Does a socket of this node own the reply tuple (backend -> node address,
+ * port)? Then the port is not ours to give: the node's own connection to the
+ * same backend, or a listener on that port, would get our flow's replies. */
+static __always_inline int ct_nat_port_has_socket(sy_ctx_t *ctx, const struct sy_ct_key *k)
+{
+	struct bpf_sock_tuple tuple = {
+		.ipv4 = { .saddr = k->saddr, .daddr = k->daddr, .sport = k->sport, .dport = k->dport },
+	};
+	struct bpf_sock *sk;
+
+	if (k->proto == IPPROTO_TCP)
+		sk = bpf_skc_lookup_tcp(ctx, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	else
+		sk = bpf_sk_lookup_udp(ctx, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 0;
+	bpf_sk_release(sk);
+	return 1;
+}
+
+/* Reserves a NAT port for f by writing its REPLY entry under it: the
+ * client's own port first when it is in the range (as netfilter keeps it),
+ * then random ones. Sets f->src_port; 0, or -ENOSPC when every try was taken. */
+static __always_inline int ct_reserve_nat_port(sy_ctx_t *ctx, struct ct_flow *f, struct sy_ct_key *key,
+                                               const struct sy_ct_entry *reply, const struct sy_config *cfg)
+{
+	__u32 min = cfg->nat_port_min, max = cfg->nat_port_max;
+	__u32 span = max >= min ? max - min + 1 : 0;
+	__u32 port = bpf_ntohs(f->client_port);
+	__u64 now = reply->last_seen_ns;
+
+	if (span == 0)
+		return -ENOSPC;
+	if (port < min || port > max)
+		port = min + bpf_get_prandom_u32() % span;
+	for (int i = 0; i < CT_NAT_RETRIES; i++) {
+		struct sy_ct_entry *held;
+
+		key->dport = bpf_htons((__u16)port);
+		if (!ct_nat_port_has_socket(ctx, key)) {
+			if (bpf_map_update_elem(&sy_conntrack_v2, key, reply, BPF_NOEXIST) == 0)
+				goto reserved;
+			held = bpf_map_lookup_elem(&sy_conntrack_v2, key);
+			if (held && ct_nat_port_reusable(held, f, now) &&
+			    bpf_map_update_elem(&sy_conntrack_v2, key, reply, BPF_ANY) == 0)
+				goto reserved;
+		}
+		port = min + bpf_get_prandom_u32() % span;
+	}
+	return -ENOSPC;
+reserved:
+	f->src_port = key->dport;
+	return 0;
+}
+
 /* Records both directions of a new flow. The REPLY entry is written first: a
- * backend must never answer before we know how to translate its answer. */
-static __always_inline int ct_create(const struct ct_flow *f)
+ * backend must never answer before we know how to translate its answer. For
+ * a source-NATed flow that write also picks its port (cfg: the NAT range). */
+static __always_inline int ct_create(sy_ctx_t *ctx, struct ct_flow *f, const struct sy_config *cfg)
 {
 	__u64 now = bpf_ktime_get_ns();
 	struct sy_ct_key reply_key = {
 		.saddr = f->backend_addr,
-		.daddr = f->reply_to,
+		.daddr = f->src_addr,
 		.sport = f->backend_port,
-		.dport = f->client_port,
+		.dport = f->src_port,
 		.proto = f->proto,
 		.dir = SY_CT_REPLY,
 	};
@@ -56,7 +147,8 @@ static __always_inline int ct_create(const struct ct_flow *f)
 		.nat_addr = f->svc_addr,
 		.nat_port = f->svc_port,
 		.flags = f->flags,
-		.client_addr = f->client_addr,
+		.peer_addr = f->client_addr,
+		.peer_port = f->client_port,
 		.service_id = f->service_id,
 		.backend_id = f->backend_id,
 	};
@@ -73,20 +165,38 @@ static __always_inline int ct_create(const struct ct_flow *f)
 		.nat_addr = f->backend_addr,
 		.nat_port = f->backend_port,
 		.flags = f->flags,
-		.client_addr = f->client_addr,
+		.peer_addr = f->src_addr,
 		.service_id = f->service_id,
 		.backend_id = f->backend_id,
 	};
-	int ret = bpf_map_update_elem(&sy_conntrack, &reply_key, &reply, BPF_ANY);
+	int ret;
 
+	if (f->flags & SY_CT_F_SNAT) {
+		if (!cfg)
+			return -ENOSPC;
+		ret = ct_reserve_nat_port(ctx, f, &reply_key, &reply, cfg);
+	} else {
+		ret = bpf_map_update_elem(&sy_conntrack_v2, &reply_key, &reply, BPF_ANY);
+	}
 	if (ret < 0)
 		return ret;
-	return bpf_map_update_elem(&sy_conntrack, &orig_key, &orig, BPF_ANY);
+	orig.peer_port = f->src_port;
+	ret = bpf_map_update_elem(&sy_conntrack_v2, &orig_key, &orig, BPF_ANY);
+	if (ret < 0 && (f->flags & SY_CT_F_SNAT))
+		bpf_map_delete_elem(&sy_conntrack_v2, &reply_key); /* give the port back */
+	return ret;
 }
 
 static __always_inline void ct_touch(struct sy_ct_entry *e)
 {
 	e->last_seen_ns = bpf_ktime_get_ns();
+}
+
+/* A TCP packet ending its flow (FIN or RST): the flow's REPLY entry is marked,
+ * so its NAT port may be reused once the closing has had time to finish. */
+static __always_inline int ct_tcp_closing(const struct sy_packet *p)
+{
+	return p->proto == IPPROTO_TCP && (p->tcp_flags & (SY_TCP_FIN | SY_TCP_RST));
 }
 
 #endif /* SWITCHYARD_CONNTRACK_H */

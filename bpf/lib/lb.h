@@ -16,12 +16,38 @@ static __always_inline struct sy_service *lb_lookup_service(__be32 addr, __be16 
 {
 	struct sy_service_key key = { .addr = addr, .port = port, .proto = proto };
 
-	return bpf_map_lookup_elem(&sy_services, &key);
+	return bpf_map_lookup_elem(&sy_services_v2, &key);
 }
 
 static __always_inline struct sy_backend *lb_lookup_backend(__u32 backend_id)
 {
 	return bpf_map_lookup_elem(&sy_backends, &backend_id);
+}
+
+/* Is the client inside the cluster (a pod, by --cluster-cidr)? */
+static __always_inline int lb_client_in_cluster(__be32 client)
+{
+	struct sy_cidr_key key = { .prefixlen = 32, .addr = client };
+
+	return bpf_map_lookup_elem(&sy_cluster_cidr, &key) != NULL;
+}
+
+/* Does the entry's loadBalancerSourceRanges hold the client? */
+static __always_inline int lb_source_allowed(const struct sy_service *svc, __be32 client)
+{
+	struct sy_src_range_key key = { .prefixlen = 64, .service_id = svc->id, .addr = client };
+
+	return bpf_map_lookup_elem(&sy_src_ranges, &key) != NULL;
+}
+
+/* externalTrafficPolicy Local: the entry a client inside the cluster uses
+ * instead, the service's ClusterIP (kube-proxy's short-circuit to every
+ * endpoint); the external entry itself when that is not programmed. */
+static __always_inline const struct sy_service *lb_internal_entry(const struct sy_service *svc, __u8 proto)
+{
+	const struct sy_service *internal = lb_lookup_service(svc->cluster_addr, svc->cluster_port, proto);
+
+	return internal ? internal : svc;
 }
 
 /* A backend from the affinity table, if the client had one recently and it

@@ -14,7 +14,9 @@
 
 /* Written by the control plane per service port; read per new flow by tc and
  * socket programs. Key: the address a client dials; value: the service port's
- * id, its backend count and flags. One entry per (address, port, protocol). */
+ * id, its backend count and flags. One entry per (address, port, protocol):
+ * each ClusterIP, each NodePort address, load-balancer IP and externalIP.
+ * (_v2: the value gained cluster_addr/cluster_port; abi.h's rule.) */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
@@ -22,7 +24,7 @@ struct {
 	__type(value, struct sy_service);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sy_services SEC(".maps");
+} sy_services_v2 SEC(".maps");
 
 /* Written by the control plane (before the service's count grows, after it
  * shrinks); read per new flow. Key: (service id, slot index); value: the
@@ -47,17 +49,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sy_backends SEC(".maps");
 
-/* Written and read per packet by the tc program; read by the control plane for
- * the ops API, and to delete the UDP flows of backends it removed. Two entries
- * per flow (ORIGINAL and REPLY direction); LRU, so the oldest flows go first
- * when it fills. */
+/* Written and read per packet by the tc and XDP programs; read by the control
+ * plane for the ops API, and to delete the UDP flows of backends it removed.
+ * Two entries per flow (ORIGINAL and REPLY direction); a source-NATed flow's
+ * REPLY entry is its NAT port's reservation. LRU, so the oldest flows go
+ * first when it fills. (_v2: peer_addr/peer_port; abi.h's rule.) */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 262144);
 	__type(key, struct sy_ct_key);
 	__type(value, struct sy_ct_entry);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sy_conntrack SEC(".maps");
+} sy_conntrack_v2 SEC(".maps");
 
 /* Written and read per new flow of services with ClientIP affinity; entries
  * of removed backends are deleted by the control plane. LRU. */
@@ -78,6 +81,40 @@ struct {
 	__type(value, struct sy_sock_revnat);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sy_sock_revnat SEC(".maps");
+
+/* Written by the control plane for load-balancer IPs with
+ * loadBalancerSourceRanges; read per new flow to such an entry. Key: (entry
+ * id, client prefix). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__type(key, struct sy_src_range_key);
+	__type(value, struct sy_src_range);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sy_src_ranges SEC(".maps");
+
+/* Written by the control plane from --cluster-cidr; read per new flow that
+ * needs to know whether its client is a pod (SY_SVC_F_SNAT_OFF_CLUSTER,
+ * SY_SVC_F_EXTERNAL_LOCAL). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 64);
+	__type(key, struct sy_cidr_key);
+	__type(value, struct sy_cidr);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sy_cluster_cidr SEC(".maps");
+
+/* Written by the control plane when the node's address changes; read per
+ * new source-NATed flow. One entry, index 0. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sy_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sy_config SEC(".maps");
 
 /* Written by the entry programs (tc, XDP), once per dropped packet, at the
  * index of its reason; read by the control plane (control/proxiers/ebpf/

@@ -2,7 +2,12 @@
 /* Translation at the socket for the node's own processes: their traffic never
  * crosses a pod veth, so it is translated where the socket is given its peer.
  * connect() and sendmsg() get the backend; recvmsg() and getpeername() give
- * back the service address the application asked for. No per-packet work. */
+ * back the service address the application asked for. No per-packet work.
+ * The same entries serve ClusterIPs, NodePorts on the node's addresses and on
+ * 127.0.0.1 (kube-proxy's localhost NodePorts), load-balancer IPs and
+ * externalIPs. A load-balancer IP's source ranges are not applied here: the
+ * node's own connections are not filtered (a socket has no source address
+ * yet when it connects). */
 #ifndef SWITCHYARD_SOCK_H
 #define SWITCHYARD_SOCK_H
 
@@ -29,8 +34,8 @@ static __always_inline int sock4_xlate_fwd(struct bpf_sock_addr *ctx)
 	__be16 svc_port = (__be16)ctx->user_port;
 	struct sy_sock_revnat_key rkey = {};
 	struct sy_sock_revnat rval = {};
+	const struct sy_service *svc;
 	struct sy_backend *backend;
-	struct sy_service *svc;
 	__u32 backend_id = 0;
 
 	if (!proto)
@@ -38,6 +43,10 @@ static __always_inline int sock4_xlate_fwd(struct bpf_sock_addr *ctx)
 	svc = lb_lookup_service(svc_addr, svc_port, proto);
 	if (!svc)
 		return SOCK_ALLOW;
+	/* The node's own traffic to an external address short-circuits to every
+	 * endpoint under externalTrafficPolicy Local, as kube-proxy sends it. */
+	if (svc->flags & SY_SVC_F_EXTERNAL_LOCAL)
+		svc = lb_internal_entry(svc, proto);
 	backend = lb_select_backend(svc, 0 /* the node itself */, &backend_id);
 	if (!backend) {
 		/* connect() and sendmsg() fail with ECONNREFUSED, as REJECT would. */

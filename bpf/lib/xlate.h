@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
 /* Service translation at ingress, tc or XDP: replies of tracked flows are
- * turned back into the service address; packets to a service address are sent
- * to a backend, chosen once per flow. Everything else passes untouched. Every
- * function returns a verdict or -reason (verdict.h). */
+ * turned back into the service address; packets to a service address (a
+ * ClusterIP, a NodePort on a node address, a load-balancer IP or an
+ * externalIP) are sent to a backend, chosen once per flow, and source-NATed
+ * to the node where kube-proxy would masquerade them. Everything else passes
+ * untouched. Every function returns a verdict or -reason (verdict.h). */
 #ifndef SWITCHYARD_XLATE_H
 #define SWITCHYARD_XLATE_H
 
@@ -17,37 +19,72 @@
  * instead of being dropped by the pod as "from myself". */
 const volatile __be32 hairpin_snat_addr = bpf_htonl(0xa9fe2a01); /* 169.254.42.1 */
 
+static __always_inline const struct sy_config *xlate_config(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&sy_config, &zero);
+}
+
 /* A reply of a tracked flow: source back to the service address (and, for a
- * hairpin flow, destination back to the client). */
+ * source-NATed or hairpin flow, destination back to the client). */
 static __always_inline int xlate_reply(sy_ctx_t *ctx, struct sy_packet *p, struct sy_ct_entry *ct)
 {
-	__be32 client = ct->client_addr;
-	__be16 client_port = p->dport;
+	__be32 client = ct->peer_addr;
+	__be16 client_port = ct->peer_port;
 	__u16 flags = ct->flags;
 	__be32 svc_addr = ct->nat_addr;
 	__be16 svc_port = ct->nat_port;
 
 	ct_touch(ct);
+	if (ct_tcp_closing(p))
+		ct->flags |= SY_CT_F_CLOSING;
 	if (nat_rewrite(ctx, p, NAT_SOURCE, svc_addr, svc_port) < 0)
 		return SY_DROP(SY_DROP_NAT_FAILED);
-	if ((flags & SY_CT_F_HAIRPIN) && nat_rewrite(ctx, p, NAT_DEST, client, client_port) < 0)
+	if ((flags & (SY_CT_F_HAIRPIN | SY_CT_F_SNAT)) && nat_rewrite(ctx, p, NAT_DEST, client, client_port) < 0)
 		return SY_DROP(SY_DROP_NAT_FAILED);
 	return SY_VERDICT_PASS;
 }
 
-/* The client side of a tracked flow: the same backend as its first packet. */
+/* The client side of a tracked flow: the same backend (and source) as its
+ * first packet. */
 static __always_inline int xlate_established(sy_ctx_t *ctx, struct sy_packet *p, struct sy_ct_entry *ct)
 {
 	__be32 backend = ct->nat_addr;
 	__be16 backend_port = ct->nat_port;
+	__be32 src = ct->peer_addr;
+	__be16 src_port = ct->peer_port;
 	__u16 flags = ct->flags;
 
 	ct_touch(ct);
-	if ((flags & SY_CT_F_HAIRPIN) && nat_rewrite(ctx, p, NAT_SOURCE, hairpin_snat_addr, p->sport) < 0)
+	if ((flags & (SY_CT_F_HAIRPIN | SY_CT_F_SNAT)) && nat_rewrite(ctx, p, NAT_SOURCE, src, src_port) < 0)
 		return SY_DROP(SY_DROP_NAT_FAILED);
 	if (nat_rewrite(ctx, p, NAT_DEST, backend, backend_port) < 0)
 		return SY_DROP(SY_DROP_NAT_FAILED);
+	if ((flags & SY_CT_F_SNAT) && ct_tcp_closing(p)) {
+		/* The client ended it: mark the REPLY entry, which holds the NAT port. */
+		struct sy_ct_key reply_key = {
+			.saddr = p->daddr,
+			.daddr = p->saddr,
+			.sport = p->dport,
+			.dport = p->sport,
+			.proto = p->proto,
+			.dir = SY_CT_REPLY,
+		};
+		struct sy_ct_entry *reply = bpf_map_lookup_elem(&sy_conntrack_v2, &reply_key);
+
+		if (reply)
+			reply->flags |= SY_CT_F_CLOSING;
+	}
 	return SY_VERDICT_PASS;
+}
+
+/* Does this new flow leave with the node's address? */
+static __always_inline int xlate_needs_snat(const struct sy_service *svc, __be32 client)
+{
+	if (svc->flags & SY_SVC_F_SNAT)
+		return 1;
+	return (svc->flags & SY_SVC_F_SNAT_OFF_CLUSTER) && !lb_client_in_cluster(client);
 }
 
 static __always_inline int xlate_new_flow(sy_ctx_t *ctx, struct sy_packet *p, const struct sy_service *svc)
@@ -57,11 +94,22 @@ static __always_inline int xlate_new_flow(sy_ctx_t *ctx, struct sy_packet *p, co
 		.client_port = p->sport,
 		.svc_addr = p->daddr,
 		.svc_port = p->dport,
+		.src_addr = p->saddr,
+		.src_port = p->sport,
 		.proto = p->proto,
-		.service_id = svc->id,
 	};
+	const struct sy_config *cfg = NULL;
 	struct sy_backend *backend;
 	__u32 backend_id = 0;
+	int ret;
+
+	/* kube-proxy's firewall chain: a load-balancer IP answers only its
+	 * source ranges (its NodePorts and externalIPs are not subject to them). */
+	if ((svc->flags & SY_SVC_F_SRC_RANGES) && !lb_source_allowed(svc, p->saddr))
+		return SY_DROP(SY_DROP_SRC_RANGE);
+	if ((svc->flags & SY_SVC_F_EXTERNAL_LOCAL) && lb_client_in_cluster(p->saddr))
+		svc = lb_internal_entry(svc, p->proto);
+	flow.service_id = svc->id;
 
 	backend = lb_select_backend(svc, p->saddr, &backend_id);
 	if (!backend) {
@@ -75,14 +123,23 @@ static __always_inline int xlate_new_flow(sy_ctx_t *ctx, struct sy_packet *p, co
 	flow.backend_addr = backend->addr;
 	flow.backend_port = backend->port;
 	flow.backend_id = backend_id;
-	flow.reply_to = p->saddr;
-	if (backend->addr == p->saddr) {
+	if (xlate_needs_snat(svc, p->saddr)) {
+		cfg = xlate_config();
+		if (!cfg || !cfg->snat_addr)
+			return SY_DROP(SY_DROP_NO_SNAT_ADDR);
+		flow.flags |= SY_CT_F_SNAT;
+		flow.src_addr = cfg->snat_addr;
+	} else if (backend->addr == p->saddr) {
 		flow.flags |= SY_CT_F_HAIRPIN;
-		flow.reply_to = hairpin_snat_addr;
+		flow.src_addr = hairpin_snat_addr;
 	}
-	if (ct_create(&flow) < 0)
+	ret = ct_create(ctx, &flow, cfg);
+	if (ret == -ENOSPC)
+		return SY_DROP(SY_DROP_NAT_EXHAUSTED);
+	if (ret < 0)
 		return SY_DROP(SY_DROP_CT_CREATE_FAILED);
-	if ((flow.flags & SY_CT_F_HAIRPIN) && nat_rewrite(ctx, p, NAT_SOURCE, hairpin_snat_addr, p->sport) < 0)
+	if ((flow.flags & (SY_CT_F_HAIRPIN | SY_CT_F_SNAT)) &&
+	    nat_rewrite(ctx, p, NAT_SOURCE, flow.src_addr, flow.src_port) < 0)
 		return SY_DROP(SY_DROP_NAT_FAILED);
 	if (nat_rewrite(ctx, p, NAT_DEST, flow.backend_addr, flow.backend_port) < 0)
 		return SY_DROP(SY_DROP_NAT_FAILED);
@@ -108,7 +165,7 @@ static __always_inline void forget_reused_tuple(const struct sy_packet *p)
 
 	if (p->proto != IPPROTO_TCP || (p->tcp_flags & (SY_TCP_SYN | SY_TCP_ACK)) != SY_TCP_SYN)
 		return;
-	bpf_map_delete_elem(&sy_conntrack, &reply_key);
+	bpf_map_delete_elem(&sy_conntrack_v2, &reply_key);
 }
 
 static __always_inline int xlate_ingress(sy_ctx_t *ctx)

@@ -2,6 +2,7 @@
 // and `clusterCIDR:` accept exactly the same text. Each returns the value in
 // ProxyOptions' form or throws a ValueError saying what it expected; the
 // caller adds which flag or field it was.
+import { MAP_NAMES } from '../proxiers/ebpf/abi.generated.js';
 import { isIP } from 'node:net';
 import { isAbsolute } from 'node:path';
 import { ValueError } from './errors.js';
@@ -164,8 +165,9 @@ export function parseDevices(raw: string): string[] {
 
 /**
  * "services=65536,backends=262144": map capacities (max_entries). A name may
- * omit the maps' "sy_" prefix; the result always carries it, since that is
- * the map's name in the BPF object.
+ * omit the maps' "sy_" prefix and a layout version ("_v2", bpf/include/
+ * switchyard/abi.h's rule): the result is always the map's name in the BPF
+ * object, so a flag keeps working when a map's layout changes.
  */
 export function parseMapSizes(raw: string): Record<string, number> {
   const sizes: Record<string, number> = {};
@@ -177,8 +179,8 @@ export function parseMapSizes(raw: string): Record<string, number> {
         `expected name=size pairs with sizes from 1 to 4294967295 (e.g. services=65536,backends=262144), got "${item}"`,
       );
     }
-    const name = m[1]!.startsWith('sy_') ? m[1]! : `sy_${m[1]}`;
-    sizes[name] = size;
+    const given = m[1]!.startsWith('sy_') ? m[1]! : `sy_${m[1]}`;
+    sizes[MAP_NAMES.find((n) => n === given || n.replace(/_v\d+$/, '') === given) ?? given] = size;
   }
   return sizes;
 }

@@ -21,6 +21,12 @@ export interface NodeFacts {
    * listing them; a family present answers on exactly these (maybe none).
    */
   nodePortAddresses: NodePortAddresses;
+  /**
+   * The addresses of the node's own interfaces (loopback and link-local
+   * left out): what "every local address" is for a dataplane that lists
+   * NodePort addresses rather than matching an address type.
+   */
+  localAddresses: string[];
 }
 
 export type NodePortAddresses = Partial<Record<IPFamily, string[]>>;
@@ -89,6 +95,7 @@ export function nodeFactsOfFamily(facts: NodeFacts, family: IPFamily): NodeFacts
     addresses: ofFamily(facts.addresses),
     podCIDRs: ofFamily(facts.podCIDRs),
     nodePortAddresses: np ? { [family]: [...np] } : {},
+    localAddresses: ofFamily(facts.localAddresses),
   };
 }
 
@@ -109,6 +116,7 @@ export function nodeFacts(input: NodeFactsInput): NodeFacts {
     addresses,
     podCIDRs: [...(input.node?.podCIDRs ?? [])],
     nodePortAddresses: resolveNodePortAddresses(input.nodePortAddresses, addresses, input.localAddresses),
+    localAddresses: [...input.localAddresses],
   };
 }
 

@@ -26,7 +26,7 @@
 /* ---- services: (address, port, protocol) -> service port ---- */
 
 struct sy_service_key {
-	__be32 addr; /* ClusterIP (later: external addresses) */
+	__be32 addr; /* ClusterIP, node address (NodePort), load-balancer IP or externalIP */
 	__be16 port; /* service port */
 	__u8 proto;  /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP */
 	__u8 pad;
@@ -39,6 +39,23 @@ enum sy_svc_flags {
 	 * with endpoints only on other nodes): drop silently as kube-proxy does,
 	 * instead of refusing as for a service with no endpoints at all. */
 	SY_SVC_F_DROP_NO_BACKEND = 1 << 1,
+	/* Source NAT every new flow to the node's address (sy_config), with a
+	 * port of its own: externalTrafficPolicy Cluster on an external address,
+	 * or --masquerade-all on a ClusterIP. The backend's replies then come
+	 * back through this node, wherever the backend runs. */
+	SY_SVC_F_SNAT = 1 << 2,
+	/* A ClusterIP with --cluster-cidr: source NAT flows from clients outside
+	 * the cluster's pod ranges (sy_cluster_cidr), as kube-proxy does. */
+	SY_SVC_F_SNAT_OFF_CLUSTER = 1 << 3,
+	/* externalTrafficPolicy Local on an external address: the slots are the
+	 * node's own endpoints, for clients outside the cluster, their address
+	 * kept. A client inside the cluster (a pod, by sy_cluster_cidr) is given
+	 * the service's ClusterIP entry instead (cluster_addr, cluster_port), as
+	 * kube-proxy short-circuits it to every endpoint. */
+	SY_SVC_F_EXTERNAL_LOCAL = 1 << 4,
+	/* A load-balancer IP with loadBalancerSourceRanges: a new flow's source
+	 * must be in sy_src_ranges under this entry's id, else it is dropped. */
+	SY_SVC_F_SRC_RANGES = 1 << 5,
 };
 
 struct sy_service {
@@ -46,7 +63,9 @@ struct sy_service {
 	__u16 backend_count;    /* slots 0..count-1 are valid; 0: reject, or drop with SY_SVC_F_DROP_NO_BACKEND */
 	__u16 flags;            /* enum sy_svc_flags */
 	__u32 affinity_timeout; /* seconds, with SY_SVC_F_AFFINITY */
-	__u32 pad;
+	__be32 cluster_addr;    /* SY_SVC_F_EXTERNAL_LOCAL: the ClusterIP entry in-cluster clients use */
+	__be16 cluster_port;    /* its port (the service port) */
+	__u16 pad;
 };
 
 /* ---- slots: (service id, slot) -> backend id; O(1) selection by index ---- */
@@ -88,18 +107,28 @@ struct sy_ct_key {
 
 /* sy_ct_entry.flags */
 enum sy_ct_flags {
-	SY_CT_F_HAIRPIN = 1 << 0, /* the client is its own backend: source NATed too */
+	SY_CT_F_HAIRPIN = 1 << 0, /* the client is its own backend: source NATed to the hairpin address */
+	SY_CT_F_SNAT = 1 << 1,    /* source NATed to the node's address and a port of its own (SY_SVC_F_SNAT*) */
+	SY_CT_F_CLOSING = 1 << 2, /* REPLY of a TCP flow that has seen a FIN or RST: its NAT port may be reused soon */
 };
 
+/*
+ * One direction of a flow. The REPLY entry of a source-NATed flow is also
+ * its NAT port's reservation: its key (backend -> node address and port) is
+ * what must be unique, so it is created with BPF_NOEXIST first.
+ */
 struct sy_ct_entry {
 	__u64 last_seen_ns; /* bpf_ktime_get_ns() of the last packet */
 	__be32 nat_addr;    /* ORIGINAL: backend address; REPLY: service address */
 	__be16 nat_port;    /* ORIGINAL: backend port; REPLY: service port */
 	__u16 flags;        /* enum sy_ct_flags */
-	__be32 client_addr; /* REPLY of a hairpin flow: the client, restored as destination */
+	/* ORIGINAL: the source the backend sees (the client itself, or its NAT
+	 * address and port); REPLY: the client, restored as the destination. */
+	__be32 peer_addr;
 	__u32 service_id;
 	__u32 backend_id;
-	__u32 pad;
+	__be16 peer_port;
+	__u16 pad;
 };
 
 /* ---- session affinity: (service id, client) -> backend it was given ---- */
@@ -130,6 +159,38 @@ struct sy_sock_revnat {
 	__u16 pad;
 };
 
+/* ---- source ranges: (entry id, client prefix) -> allowed; an LPM trie ---- */
+
+struct sy_src_range_key {
+	__u32 prefixlen; /* 32 (the id) + the range's prefix length */
+	__u32 service_id;
+	__be32 addr;
+};
+
+struct sy_src_range {
+	__u32 pad; /* presence is the answer */
+};
+
+/* ---- the cluster's pod ranges (--cluster-cidr): client prefix -> inside; an LPM trie ---- */
+
+struct sy_cidr_key {
+	__u32 prefixlen;
+	__be32 addr;
+};
+
+struct sy_cidr {
+	__u32 pad; /* presence is the answer */
+};
+
+/* ---- node-wide settings: one entry, written by the control plane ---- */
+
+struct sy_config {
+	__be32 snat_addr; /* the node's address source-NATed flows leave with; 0: none known, such flows are dropped */
+	__u16 nat_port_min; /* the NAT ports, host byte order, inclusive */
+	__u16 nat_port_max;
+	__u32 pad;
+};
+
 /* ---- drop counters: why a packet was dropped, the index of sy_drops ---- */
 
 enum sy_drop_reason {
@@ -140,6 +201,9 @@ enum sy_drop_reason {
 	SY_DROP_REJECT_FAILED,     /* service without endpoints; turning the SYN into a RST failed */
 	SY_DROP_CT_CREATE_FAILED,  /* the conntrack entries of a new flow could not be written */
 	SY_DROP_NAT_FAILED,        /* rewriting an address, port or checksum failed */
+	SY_DROP_SRC_RANGE,         /* a load-balancer IP's loadBalancerSourceRanges do not hold the client */
+	SY_DROP_NAT_EXHAUSTED,     /* no free NAT port for a source-NATed flow after every retry */
+	SY_DROP_NO_SNAT_ADDR,      /* a flow to source NAT, and the node's address is not known yet */
 	__SY_DROP_MAX,             /* not a reason: the size of sy_drops */
 };
 

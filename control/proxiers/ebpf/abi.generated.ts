@@ -17,6 +17,8 @@ export interface SyService {
   backend_count: number;
   flags: number;
   affinity_timeout: number;
+  cluster_addr: string;
+  cluster_port: number;
 }
 
 /** struct sy_slot_key */
@@ -52,9 +54,10 @@ export interface SyCtEntry {
   nat_addr: string;
   nat_port: number;
   flags: number;
-  client_addr: string;
+  peer_addr: string;
   service_id: number;
   backend_id: number;
+  peer_port: number;
 }
 
 /** struct sy_affinity_key */
@@ -82,14 +85,43 @@ export interface SySockRevnat {
   port: number;
 }
 
+/** struct sy_src_range_key */
+export interface SySrcRangeKey {
+  prefixlen: number;
+  service_id: number;
+  addr: string;
+}
+
+/** struct sy_src_range: padding only */
+export type SySrcRange = Record<string, never>;
+
+/** struct sy_cidr_key */
+export interface SyCidrKey {
+  prefixlen: number;
+  addr: string;
+}
+
+/** struct sy_cidr: padding only */
+export type SyCidr = Record<string, never>;
+
+/** struct sy_config */
+export interface SyConfig {
+  snat_addr: string;
+  nat_port_min: number;
+  nat_port_max: number;
+}
+
 /** Every map of the dataplane, as the objects declare them (pinned by name). */
 export const MAP_NAMES = [
-  'sy_services',
+  'sy_services_v2',
   'sy_slots',
   'sy_backends',
-  'sy_conntrack',
+  'sy_conntrack_v2',
   'sy_affinity',
   'sy_sock_revnat',
+  'sy_src_ranges',
+  'sy_cluster_cidr',
+  'sy_config',
   'sy_drops',
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
@@ -97,29 +129,38 @@ export type MapName = (typeof MAP_NAMES)[number];
 /** Each map's key and value as its codec decodes them (the map type in the comment). */
 export interface MapTypes {
   /** hash */
-  sy_services: { key: SyServiceKey; value: SyService };
+  sy_services_v2: { key: SyServiceKey; value: SyService };
   /** hash */
   sy_slots: { key: SySlotKey; value: SySlot };
   /** hash */
   sy_backends: { key: number; value: SyBackend };
   /** lru_hash */
-  sy_conntrack: { key: SyCtKey; value: SyCtEntry };
+  sy_conntrack_v2: { key: SyCtKey; value: SyCtEntry };
   /** lru_hash */
   sy_affinity: { key: SyAffinityKey; value: SyAffinity };
   /** lru_hash */
   sy_sock_revnat: { key: SySockRevnatKey; value: SySockRevnat };
+  /** lpm_trie */
+  sy_src_ranges: { key: SySrcRangeKey; value: SySrcRange };
+  /** lpm_trie */
+  sy_cluster_cidr: { key: SyCidrKey; value: SyCidr };
+  /** array */
+  sy_config: { key: number; value: SyConfig };
   /** percpu_array */
   sy_drops: { key: number; value: bigint };
 }
 
 /** The field formats each map's codec needs for MapTypes' shapes (BpfMap.typed()). */
 export const MAP_FORMATS: Record<MapName, { key?: Formats | FieldFormat; value?: Formats | FieldFormat }> = {
-  sy_services: { key: { addr: 'ipv4' } },
+  sy_services_v2: { key: { addr: 'ipv4' }, value: { cluster_addr: 'ipv4' } },
   sy_slots: {},
   sy_backends: { value: { addr: 'ipv4' } },
-  sy_conntrack: { key: { saddr: 'ipv4', daddr: 'ipv4' }, value: { nat_addr: 'ipv4', client_addr: 'ipv4' } },
+  sy_conntrack_v2: { key: { saddr: 'ipv4', daddr: 'ipv4' }, value: { nat_addr: 'ipv4', peer_addr: 'ipv4' } },
   sy_affinity: { key: { client: 'ipv4' } },
   sy_sock_revnat: { key: { addr: 'ipv4' }, value: { addr: 'ipv4' } },
+  sy_src_ranges: { key: { addr: 'ipv4' } },
+  sy_cluster_cidr: { key: { addr: 'ipv4' } },
+  sy_config: { value: { snat_addr: 'ipv4' } },
   sy_drops: {},
 };
 
@@ -127,12 +168,20 @@ export const MAP_FORMATS: Record<MapName, { key?: Formats | FieldFormat; value?:
 export const SySvcFlags = {
   AFFINITY: 1,
   DROP_NO_BACKEND: 2,
+  SNAT: 4,
+  SNAT_OFF_CLUSTER: 8,
+  EXTERNAL_LOCAL: 16,
+  SRC_RANGES: 32,
 } as const;
 
 /** enum sy_svc_flags: value → name, lower case without SY_SVC_F_ (metric labels, the API's names). */
 export const SySvcFlagsNames: Readonly<Record<number, string>> = {
   1: 'affinity',
   2: 'drop_no_backend',
+  4: 'snat',
+  8: 'snat_off_cluster',
+  16: 'external_local',
+  32: 'src_ranges',
 };
 
 /** enum sy_ct_dir: the constants without SY_CT_. */
@@ -150,11 +199,15 @@ export const SyCtDirNames: Readonly<Record<number, string>> = {
 /** enum sy_ct_flags: the constants without SY_CT_F_. */
 export const SyCtFlags = {
   HAIRPIN: 1,
+  SNAT: 2,
+  CLOSING: 4,
 } as const;
 
 /** enum sy_ct_flags: value → name, lower case without SY_CT_F_ (metric labels, the API's names). */
 export const SyCtFlagsNames: Readonly<Record<number, string>> = {
   1: 'hairpin',
+  2: 'snat',
+  4: 'closing',
 };
 
 /** enum sy_drop_reason: the constants without SY_DROP_. */
@@ -165,6 +218,9 @@ export const SyDropReason = {
   REJECT_FAILED: 4,
   CT_CREATE_FAILED: 5,
   NAT_FAILED: 6,
+  SRC_RANGE: 7,
+  NAT_EXHAUSTED: 8,
+  NO_SNAT_ADDR: 9,
 } as const;
 
 /** enum sy_drop_reason: value → name, lower case without SY_DROP_ (metric labels, the API's names). */
@@ -175,7 +231,10 @@ export const SyDropReasonNames: Readonly<Record<number, string>> = {
   4: 'reject_failed',
   5: 'ct_create_failed',
   6: 'nat_failed',
+  7: 'src_range',
+  8: 'nat_exhausted',
+  9: 'no_snat_addr',
 };
 
 /** __SY_DROP_MAX: not a constant, the bound (e.g. a map's size). */
-export const SY_DROP_MAX = 7;
+export const SY_DROP_MAX = 10;

@@ -57,10 +57,31 @@ export interface ConntrackFlow {
   /** ORIGINAL: the backend the flow goes to; REPLY: the service address it is answered from. */
   translatedTo: string;
   hairpin: boolean;
+  /** Source-NATed to the node's address; natSource is what the backend sees. */
+  snat: boolean;
+  natSource?: string;
   serviceId: number;
   backendId: number;
   idleSeconds: number;
 }
+
+/** Node-wide settings of the dataplane (sy_config, sy_cluster_cidr). */
+export interface DataplaneSettings {
+  /** The address source-NATed flows leave with; undefined while the node has none (such flows are dropped, counted). */
+  snatAddress: string | undefined;
+  /** The ports NAT gives them, inclusive. */
+  natPorts: { min: number; max: number };
+  /** The cluster's pod ranges (--cluster-cidr), IPv4 "network/bits". */
+  clusterCidrs: readonly string[];
+}
+
+/**
+ * The ports source NAT gives flows: above the NodePort range (kube-proxy's
+ * default 30000-32767), as Cilium's default. The node's own sockets are
+ * never collided with: the programs skip a port a socket of the node holds
+ * toward the same backend (bpf/lib/conntrack.h).
+ */
+export const NAT_PORTS = { min: 32768, max: 65535 } as const;
 
 /** max_entries of each map; load-time settings. */
 export type MapSizes = Partial<Record<MapName, number>>;
@@ -97,6 +118,21 @@ const ELEMENT_WRITES_UP_TO = 2;
 /** Service ports checked, or planned, between two turns of the event loop. */
 const PLAN_CHUNK = 250;
 
+/** "network/bits" with the host bits zero, as the LPM tries key it. */
+export function isIPv4Cidr(cidr: string): boolean {
+  const [addr, bits, more] = cidr.split('/');
+  if (more !== undefined || addr === undefined || !isIPv4(addr) || !/^\d{1,2}$/.test(bits ?? '')) return false;
+  const n = Number(bits);
+  if (n > 32) return false;
+  const value = addr.split('.').reduce((v, o) => v * 256 + Number(o), 0);
+  return n === 32 || value % 2 ** (32 - n) === 0;
+}
+
+const cidrKey = (cidr: string) => {
+  const [addr, bits] = cidr.split('/');
+  return { prefixlen: Number(bits), addr: addr! };
+};
+
 function validate(spec: ServicePortSpec): void {
   const bad = (what: string) => new RangeError(`service port ${spec.address}:${spec.port}/${spec.protocol}: ${what}`);
   if (!isIPv4(spec.address)) throw bad(`"${spec.address}" is not an IPv4 address`);
@@ -111,6 +147,10 @@ function validate(spec: ServicePortSpec): void {
   const t = spec.affinityTimeoutSeconds;
   if (t !== undefined && (!Number.isInteger(t) || t < 1 || t > 86400))
     throw bad(`affinity timeout ${t} is not 1..86400 seconds`);
+  if (spec.internal && !isIPv4(spec.internal.address))
+    throw bad(`ClusterIP "${spec.internal.address}" for in-cluster clients is not an IPv4 address`);
+  for (const r of spec.sourceRanges ?? [])
+    if (!isIPv4Cidr(r)) throw bad(`source range "${r}" is not an IPv4 network/bits`);
 }
 
 export class EbpfDataplane {
@@ -312,7 +352,54 @@ export class EbpfDataplane {
     return { written: upsert.length, removed: remove.length };
   }
 
-  /** Service entries programmed, and how many sy_services holds (its max_entries). */
+  /**
+   * Writes the node-wide settings: sy_config's one entry, and sy_cluster_cidr
+   * to exactly `clusterCidrs` (added before removed, so a client in both the
+   * old and the new ranges is never outside them). Writes nothing when
+   * nothing differs.
+   */
+  configure(s: DataplaneSettings): boolean {
+    for (const cidr of s.clusterCidrs) {
+      if (!isIPv4Cidr(cidr)) throw new RangeError(`cluster CIDR "${cidr}" is not an IPv4 network/bits`);
+    }
+    if (s.snatAddress !== undefined && !isIPv4(s.snatAddress))
+      throw new RangeError(`SNAT address "${s.snatAddress}" is not an IPv4 address`);
+    let changed = false;
+    const config = {
+      snat_addr: s.snatAddress ?? '0.0.0.0',
+      nat_port_min: s.natPorts.min,
+      nat_port_max: s.natPorts.max,
+    };
+    const cur = this.#maps.config.get(0);
+    if (
+      !cur ||
+      cur.snat_addr !== config.snat_addr ||
+      cur.nat_port_min !== config.nat_port_min ||
+      cur.nat_port_max !== config.nat_port_max
+    ) {
+      this.#maps.config.set(0, config);
+      changed = true;
+    }
+    const want = new Map(s.clusterCidrs.map((c) => [c, cidrKey(c)]));
+    const have = new Set<string>();
+    for (const raw of [...this.#maps.clusterCidrs.keysEncoded()]) {
+      const k = this.#maps.clusterCidrs.key.decode(raw);
+      have.add(`${k.addr}/${k.prefixlen}`);
+    }
+    for (const [c, k] of want) {
+      if (have.has(c)) continue;
+      this.#maps.clusterCidrs.set(k, {});
+      changed = true;
+    }
+    for (const c of have) {
+      if (want.has(c)) continue;
+      this.#maps.clusterCidrs.delete(cidrKey(c));
+      changed = true;
+    }
+    return changed;
+  }
+
+  /** Service entries programmed, and how many sy_services_v2 holds (its max_entries). */
   serviceRoom(): { used: number; capacity: number } {
     return { used: this.#services.size, capacity: this.#maps.services.maxEntries };
   }
@@ -320,6 +407,11 @@ export class EbpfDataplane {
   /** One programmed service port by its keyOf() key, without copying the rest. */
   programmedPort(key: string): ServicePortSpec | undefined {
     return this.#services.get(key)?.spec;
+  }
+
+  /** The service-port id of one programmed entry by its keyOf() key. */
+  programmedId(key: string): number | undefined {
+    return this.#services.get(key)?.id;
   }
 
   /** What this dataplane has programmed, as it believes it. */
@@ -343,6 +435,8 @@ export class EbpfDataplane {
       destination: endpointOf(f.destination),
       translatedTo: endpointOf(f.translatedTo),
       hairpin: f.hairpin,
+      snat: f.snat,
+      ...(f.natSource ? { natSource: endpointOf(f.natSource) } : {}),
       serviceId: f.serviceId,
       backendId: f.backendId,
       idleSeconds: Number(now - f.lastSeenNs) / 1e9,

@@ -9,7 +9,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Codec } from '../../bpf/index.js';
 import { CT_DIRS, CT_FLAGS, flagNames } from './map-views.js';
-import { CT_F_HAIRPIN, CT_ORIGINAL, type CtEntry, type CtKey } from './maps.js';
+import { CT_F_HAIRPIN, CT_F_SNAT, CT_ORIGINAL, type CtEntry, type CtKey } from './maps.js';
 import { protocolName } from './protocol.js';
 import type { Backend } from './vocabulary.js';
 
@@ -38,6 +38,10 @@ export interface Flow {
   /** Flag bits by name ("hairpin"), unknown bits as their value ("0x4"). */
   flags: string[];
   hairpin: boolean;
+  /** Source-NATed to the node's address (an external client, a client outside --cluster-cidr). */
+  snat: boolean;
+  /** ORIGINAL of a source-NATed or hairpin flow: the source the backend sees. */
+  natSource?: FlowEnd;
   serviceId: number;
   backendId: number;
   /** CLOCK_MONOTONIC, as bpf_ktime_get_ns() and process.hrtime.bigint(). */
@@ -47,6 +51,7 @@ export interface Flow {
 export function decodeFlow(key: CtKey, value: CtEntry): Flow {
   const original = key.dir === CT_ORIGINAL;
   const hairpin = (value.flags & CT_F_HAIRPIN) !== 0;
+  const snat = (value.flags & CT_F_SNAT) !== 0;
   const source = { address: key.saddr, port: key.sport };
   const destination = { address: key.daddr, port: key.dport };
   const translatedTo = { address: value.nat_addr, port: value.nat_port };
@@ -58,12 +63,14 @@ export function decodeFlow(key: CtKey, value: CtEntry): Flow {
     source,
     destination,
     translatedTo,
-    // A reply goes back to the client, or to the hairpin address with the client kept aside.
-    client: original ? key.saddr : hairpin ? value.client_addr : key.daddr,
+    // A reply goes back to the client, or to the hairpin or NAT address with the client kept aside.
+    client: original ? key.saddr : hairpin || snat ? value.peer_addr : key.daddr,
     service: original ? destination : translatedTo,
     backend: original ? translatedTo : source,
     flags: flagNames(value.flags, CT_FLAGS),
     hairpin,
+    snat,
+    ...(original && (hairpin || snat) ? { natSource: { address: value.peer_addr, port: value.peer_port } } : {}),
     serviceId: value.service_id,
     backendId: value.backend_id,
     lastSeenNs: value.last_seen_ns,
@@ -73,7 +80,7 @@ export function decodeFlow(key: CtKey, value: CtEntry): Flow {
 /** Entries decoded between two turns of the event loop: a full table must not stall /healthz. */
 const DECODE_CHUNK = 2048;
 
-/** Encoded entries (a dump of sy_conntrack, as pairs or rows) decoded with the map's codecs, yielding to the event loop between chunks. */
+/** Encoded entries (a dump of sy_conntrack_v2, as pairs or rows) decoded with the map's codecs, yielding to the event loop between chunks. */
 export async function decodeFlows(
   rows: ReadonlyArray<readonly [Buffer, Buffer] | { key: Buffer; value: Buffer }>,
   codecs: { key: Codec<CtKey>; value: Codec<CtEntry> },

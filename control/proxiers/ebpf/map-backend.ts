@@ -14,6 +14,11 @@ import {
   type ServiceValue,
   type SlotKey,
   type SlotValue,
+  type SrcRangeKey,
+  type SrcRangeValue,
+  type CidrKey,
+  type CidrValue,
+  type ConfigValue,
 } from './maps.js';
 
 /**
@@ -47,15 +52,21 @@ export interface MapBackend {
   backends: DataplaneMap<number, BackendValue>;
   conntrack: DataplaneMap<CtKey, CtEntry>;
   affinity: DataplaneMap<AffinityKey, AffinityValue>;
+  srcRanges: DataplaneMap<SrcRangeKey, SrcRangeValue>;
+  clusterCidrs: DataplaneMap<CidrKey, CidrValue>;
+  config: DataplaneMap<number, ConfigValue>;
 }
 
 /** The real backend: a loaded object's (pinned) maps. */
 export function openMaps(obj: BpfObject): MapBackend {
   return {
-    services: typedMap(obj, 'sy_services'),
+    services: typedMap(obj, 'sy_services_v2'),
     slots: typedMap(obj, 'sy_slots'),
     backends: typedMap(obj, 'sy_backends'),
-    conntrack: typedMap(obj, 'sy_conntrack'),
+    conntrack: typedMap(obj, 'sy_conntrack_v2'),
     affinity: typedMap(obj, 'sy_affinity'),
+    srcRanges: typedMap(obj, 'sy_src_ranges'),
+    clusterCidrs: typedMap(obj, 'sy_cluster_cidr'),
+    config: typedMap(obj, 'sy_config'),
   };
 }

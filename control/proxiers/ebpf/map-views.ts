@@ -51,10 +51,10 @@ const proto = (o: Record<string, unknown>) => {
 };
 
 export const MAP_VIEWS: Record<string, MapView> = {
-  sy_services: {
+  sy_services_v2: {
     description:
       'service address, port and protocol → service-port id, backend count and flags (written by the controller, read by tc and socket programs)',
-    ...MAP_FORMATS.sy_services,
+    ...MAP_FORMATS.sy_services_v2,
     present: (k, v) => {
       proto(k);
       v.flags = flagNames(Number(v.flags), SVC_FLAGS);
@@ -67,9 +67,9 @@ export const MAP_VIEWS: Record<string, MapView> = {
     description: 'backend id → endpoint address and port (written by the controller)',
     ...MAP_FORMATS.sy_backends,
   },
-  sy_conntrack: {
+  sy_conntrack_v2: {
     description: 'one entry per direction of a translated flow (written by the tc program, LRU)',
-    ...MAP_FORMATS.sy_conntrack,
+    ...MAP_FORMATS.sy_conntrack_v2,
     present: (k, v) => {
       proto(k);
       k.dir = CT_DIRS.get(Number(k.dir)) ?? k.dir;
@@ -80,6 +80,21 @@ export const MAP_VIEWS: Record<string, MapView> = {
     description:
       'service-port id and client → the backend ClientIP session affinity gave it (written by the programs, LRU)',
     ...MAP_FORMATS.sy_affinity,
+  },
+  sy_src_ranges: {
+    description:
+      "a load-balancer IP entry's id and an allowed client prefix (loadBalancerSourceRanges; written by the controller, an LPM trie)",
+    ...MAP_FORMATS.sy_src_ranges,
+  },
+  sy_cluster_cidr: {
+    description:
+      "the cluster's pod ranges (--cluster-cidr): clients inside them are pods (written by the controller, an LPM trie)",
+    ...MAP_FORMATS.sy_cluster_cidr,
+  },
+  sy_config: {
+    description:
+      "node-wide settings: the node's address and the ports source NAT gives flows (written by the controller)",
+    ...MAP_FORMATS.sy_config,
   },
   sy_sock_revnat: {
     description:

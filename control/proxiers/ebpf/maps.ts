@@ -19,6 +19,11 @@ import {
   type SyServiceKey,
   type SySlot,
   type SySlotKey,
+  type SySrcRange,
+  type SySrcRangeKey,
+  type SyConfig,
+  type SyCidr,
+  type SyCidrKey,
 } from './abi.generated.js';
 
 export { MAP_NAMES, type MapName } from './abi.generated.js';
@@ -32,11 +37,21 @@ export type CtKey = SyCtKey;
 export type CtEntry = SyCtEntry;
 export type AffinityKey = SyAffinityKey;
 export type AffinityValue = SyAffinity;
+export type SrcRangeKey = SySrcRangeKey;
+export type SrcRangeValue = SySrcRange;
+export type CidrKey = SyCidrKey;
+export type CidrValue = SyCidr;
+export type ConfigValue = SyConfig;
 
 /** Flags and directions, as abi.h's enums. */
 export const SVC_F_AFFINITY = SySvcFlags.AFFINITY;
 export const SVC_F_DROP_NO_BACKEND = SySvcFlags.DROP_NO_BACKEND;
+export const SVC_F_SNAT = SySvcFlags.SNAT;
+export const SVC_F_SNAT_OFF_CLUSTER = SySvcFlags.SNAT_OFF_CLUSTER;
+export const SVC_F_EXTERNAL_LOCAL = SySvcFlags.EXTERNAL_LOCAL;
+export const SVC_F_SRC_RANGES = SySvcFlags.SRC_RANGES;
 export const CT_F_HAIRPIN = SyCtFlags.HAIRPIN;
+export const CT_F_SNAT = SyCtFlags.SNAT;
 export const CT_ORIGINAL = SyCtDir.ORIGINAL;
 export const CT_REPLY = SyCtDir.REPLY;
 

@@ -9,17 +9,13 @@ export const ebpfMode: ModeDefinition = defineMode<EbpfProxier>({
   // IPv6 comes as a second family proxier (issue 21); the meta proxier reports it until then.
   families: ['IPv4'],
   create({ options, logger }) {
-    if (options.masqueradeAll || options.clusterCIDRs.length) {
-      logger.warn(
-        { masqueradeAll: options.masqueradeAll, clusterCIDRs: options.clusterCIDRs },
-        'the ebpf mode does not masquerade yet: --masquerade-all and --cluster-cidr are ignored (clients outside the cluster reach ClusterIPs only through a node that holds the backend)',
-      );
-    }
     return new EbpfProxier({
       objectDir: options.ebpf.objectDir,
       pinRoot: options.ebpf.bpffsRoot,
       mapSizes: options.ebpf.mapSizes,
       devices: options.ebpf.devices,
+      masqueradeAll: options.masqueradeAll,
+      clusterCidrs: options.clusterCIDRs,
       ...(options.ebpf.cgroupRoot ? { cgroupRoot: options.ebpf.cgroupRoot } : {}),
       logger: logger.child({ proxier: 'ebpf' }),
     });

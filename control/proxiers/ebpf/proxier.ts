@@ -7,10 +7,12 @@ import { dirname, join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { CgroupAttachment } from '../../bpf/index.js';
+import { isIPv4 } from 'node:net';
+import type { NodeFacts } from '../../model/node-facts.js';
 import type { ServicePortName, ServicePortState } from '../../model/types.js';
 import type { Proxier, ProxierView, ServicePortEntries, SyncRequest, SyncResult } from '../types.js';
 import { ProxierErrorCode } from '../errors.js';
-import { EbpfDataplane } from './dataplane.js';
+import { EbpfDataplane, NAT_PORTS } from './dataplane.js';
 import { DropCounters } from './drops.js';
 import { InterfaceWatcher, type Link } from './interfaces.js';
 import type { MapBackend } from './map-backend.js';
@@ -24,6 +26,10 @@ export interface EbpfProxierOptions {
   mapSizes?: Record<string, number>;
   devices: string[];
   cgroupRoot?: string;
+  /** --masquerade-all: every ClusterIP flow source-NATed. */
+  masqueradeAll?: boolean;
+  /** --cluster-cidr (this family's): ClusterIP flows from outside them source-NATed; pods told apart from external clients. */
+  clusterCidrs?: readonly string[];
   logger: Logger;
   /**
    * The dataplane's maps, given instead of loaded (the unit tests' in-memory
@@ -42,42 +48,109 @@ type Skip = SyncResult['skipped'][number];
  */
 const YIELD_EVERY = 1000;
 
+/** What a service port's entries depend on besides the port itself: the node and the flags. */
+export interface SpecContext {
+  /** The IPv4 addresses NodePorts answer on; 127.0.0.1 among them where kube-proxy serves localhost NodePorts. */
+  nodePortAddresses: readonly string[];
+  /** The node's own IPv4 addresses: a source range holding one also admits the load-balancer IP itself. */
+  nodeAddresses: readonly string[];
+  /** How flows to ClusterIPs are source-NATed: --masquerade-all, --cluster-cidr, or not at all. */
+  clusterSnat: ServicePortSpec['snat'];
+}
+
+/**
+ * The context of a sync: NodePorts on every local IPv4 address and on
+ * 127.0.0.1 unless --nodeport-addresses names IPv4 ranges (kube-proxy's
+ * defaults); ClusterIP flows source-NATed as kube-proxy masquerades them.
+ */
+export function specContext(
+  node: NodeFacts,
+  opts: { masqueradeAll: boolean; clusterCidrs: readonly string[] },
+): SpecContext {
+  const v4 = (ips: readonly string[]) => ips.filter((ip) => isIPv4(ip));
+  const listed = node.nodePortAddresses.IPv4;
+  return {
+    nodePortAddresses: listed ? v4(listed) : [...new Set([...v4(node.localAddresses), '127.0.0.1'])],
+    nodeAddresses: [...new Set([...v4(node.addresses), ...v4(node.localAddresses)])],
+    clusterSnat: opts.masqueradeAll ? 'always' : opts.clusterCidrs.length > 0 ? 'off-cluster' : undefined,
+  };
+}
+
+/** A CIDR as its network and prefix ("10.1.2.3/8" is 10.0.0.0/8), as kube-proxy parses source ranges. */
+export function networkOf(cidr: string): string {
+  const [addr, bits] = cidr.split('/');
+  const n = Number(bits ?? 32);
+  const value = addr!.split('.').reduce((v, o) => v * 256 + Number(o), 0);
+  const net = n === 0 ? 0 : value - (value % 2 ** (32 - n));
+  return `${[24, 16, 8, 0].map((s) => Math.floor(net / 2 ** s) % 256).join('.')}/${n}`;
+}
+
+const inCidr = (ip: string, cidr: string) => networkOf(`${ip}/${cidr.split('/')[1]}`) === networkOf(cidr);
+
 /**
  * The dataplane entries of one service port: one per ClusterIP, with the
- * endpoints kube-proxy's categorisation gives internal traffic. The
- * dual-stack meta proxier hands this proxier the port's IPv4 share only.
- * External addresses (NodePort, LoadBalancer, externalIPs) and SCTP are not
- * in this dataplane yet and are reported, not silently dropped.
+ * endpoints kube-proxy's categorisation gives internal traffic; and for a
+ * port reachable from outside, one per NodePort address, load-balancer IP
+ * (ingress entries of ipMode Proxy are left out by the source) and
+ * externalIP, with the endpoints of its external policy: Cluster is
+ * source-NATed to the node, Local keeps the client's address and sends
+ * pods to the ClusterIP's endpoints. The dual-stack meta proxier hands this
+ * proxier the port's IPv4 share only. SCTP is not in this dataplane yet and
+ * is reported, not silently dropped.
  */
-export function dataplaneSpecs(sp: ServicePortState): { specs: ServicePortSpec[]; skipped: Skip[] } {
-  const skipped: Skip[] = [];
+export function dataplaneSpecs(sp: ServicePortState, ctx: SpecContext): { specs: ServicePortSpec[]; skipped: Skip[] } {
   if (sp.protocol === 'SCTP') {
     return { specs: [], skipped: [{ name: sp.name, reason: 'SCTP is not translated by the ebpf dataplane yet' }] };
   }
-  const endpoints = sp.internalTrafficPolicy === 'Local' ? sp.localEndpoints : sp.clusterEndpoints;
-  const backends: Backend[] = (endpoints ?? []).map((e) => ({ address: e.ip, port: e.port }));
-  const specs: ServicePortSpec[] = sp.clusterIPs.map((address) => ({
-    address,
-    port: sp.port,
+  const backendsOf = (endpoints: ServicePortState['clusterEndpoints']): Backend[] =>
+    (endpoints ?? []).map((e) => ({ address: e.ip, port: e.port }));
+  const common = (backends: Backend[]) => ({
     protocol: sp.protocol,
     backends,
     ...(sp.affinityTimeoutSeconds !== undefined ? { affinityTimeoutSeconds: sp.affinityTimeoutSeconds } : {}),
     // Endpoints exist, but none for this path: drop, as kube-proxy does.
     ...(backends.length === 0 && sp.hasAnyEndpoints ? { dropWhenEmpty: true } : {}),
+  });
+  const internal = backendsOf(sp.internalTrafficPolicy === 'Local' ? sp.localEndpoints : sp.clusterEndpoints);
+  const specs: ServicePortSpec[] = sp.clusterIPs.map((address) => ({
+    address,
+    port: sp.port,
+    ...common(internal),
+    ...(ctx.clusterSnat ? { snat: ctx.clusterSnat } : {}),
   }));
-  if (sp.externallyAccessible) {
-    skipped.push({
-      name: sp.name,
-      reason: 'external addresses (NodePort, LoadBalancer, externalIPs) are not programmed by the ebpf dataplane yet',
-    });
+  if (!sp.externallyAccessible) return { specs, skipped: [] };
+
+  const local = sp.externalTrafficPolicy === 'Local';
+  const clusterIP = sp.clusterIPs[0];
+  const external = {
+    ...common(backendsOf(local ? sp.localEndpoints : sp.clusterEndpoints)),
+    // Cluster: masqueraded, so replies come back through this node. Local:
+    // the client's address kept; a pod goes to the ClusterIP's endpoints.
+    ...(local ? (clusterIP ? { internal: { address: clusterIP, port: sp.port } } : {}) : { snat: 'always' as const }),
+  };
+  if (sp.nodePort) {
+    for (const address of ctx.nodePortAddresses) specs.push({ address, port: sp.nodePort, ...external });
   }
-  return { specs, skipped };
+  for (const address of sp.externalIPs) specs.push({ address, port: sp.port, ...external });
+  const ranges = [...new Set(sp.loadBalancerSourceRanges.map(networkOf))];
+  // kube-proxy: where a range holds a node address, the load-balancer IP
+  // itself is allowed too (a node reaching its own LB IP leaves from it).
+  const fromNode = ranges.some((r) => ctx.nodeAddresses.some((ip) => inCidr(ip, r)));
+  for (const address of sp.loadBalancerIPs) {
+    const allowed = ranges.length === 0 ? [] : [...new Set([...ranges, ...(fromNode ? [`${address}/32`] : [])])].sort();
+    specs.push({ address, port: sp.port, ...external, ...(allowed.length ? { sourceRanges: allowed } : {}) });
+  }
+  return { specs, skipped: [] };
 }
 
 /** Same entry in the maps: backends in the same order (slot order), same flags. */
 function sameSpec(a: ServicePortSpec, b: ServicePortSpec): boolean {
   return (
     a.affinityTimeoutSeconds === b.affinityTimeoutSeconds &&
+    a.snat === b.snat &&
+    a.internal?.address === b.internal?.address &&
+    a.internal?.port === b.internal?.port &&
+    (a.sourceRanges ?? []).join() === (b.sourceRanges ?? []).join() &&
     (a.backends.length === 0 ? !!a.dropWhenEmpty === !!b.dropWhenEmpty : true) &&
     a.backends.length === b.backends.length &&
     a.backends.every((x, i) => x.address === b.backends[i]?.address && x.port === b.backends[i]?.port)
@@ -93,7 +166,9 @@ export class EbpfProxier implements Proxier {
   #owned = new Map<ServicePortName, string[]>();
   /** The owner of each dataplane entry, to refuse a second service claiming the same address and port. */
   #owner = new Map<string, ServicePortName>();
-  /** Service ports the last sync could not fit into sy_services: retried by every sync. */
+  /** The context the programmed entries were made in: when it changes, every entry is planned again. */
+  #context: SpecContext | undefined;
+  /** Service ports the last sync could not fit into sy_services_v2: retried by every sync. */
   readonly #refused = new Set<ServicePortName>();
   /** The pinned maps as the kernel holds them, for the ops API (its own read-only handles). */
   readonly maps: MapCatalog;
@@ -166,10 +241,19 @@ export class EbpfProxier implements Proxier {
   async sync(req: SyncRequest): Promise<SyncResult> {
     const dp = this.dataplane;
     const result: SyncResult = { written: 0, removed: 0, skipped: [] };
+    const clusterCidrs = (this.#opts.clusterCidrs ?? []).filter((c) => isIPv4(c.split('/')[0]!)).map(networkOf);
+    const ctx = specContext(req.node, { masqueradeAll: !!this.#opts.masqueradeAll, clusterCidrs });
+    // The node's addresses changed (DHCP, a new uplink): every NodePort
+    // entry may move, so the sync is a full one.
+    const full = req.full || JSON.stringify(ctx) !== JSON.stringify(this.#context);
+    const snatAddress = ctx.nodeAddresses[0];
+    if (!snatAddress && this.#context?.nodeAddresses[0] !== snatAddress)
+      this.#opts.logger.warn('the node has no IPv4 address yet: flows to source-NAT are dropped until it has one');
+    dp.configure({ snatAddress, natPorts: NAT_PORTS, clusterCidrs });
     // A partial sync also retries the ports a full map refused last time.
-    const names = req.full ? req.desired.keys() : new Set([...req.changed, ...this.#refused]).values();
+    const names = full ? req.desired.keys() : new Set([...req.changed, ...this.#refused]).values();
     const wanted = new Map<string, { spec: ServicePortSpec; owner: ServicePortName }>();
-    const touched = new Set<ServicePortName>(req.full ? [] : [...req.changed, ...req.removed.keys()]);
+    const touched = new Set<ServicePortName>(full ? [] : [...req.changed, ...req.removed.keys()]);
 
     // The request's maps are this sync's own (the loop builds new ones for
     // the next): yielding while reading them is safe.
@@ -178,11 +262,11 @@ export class EbpfProxier implements Proxier {
       if (++n % YIELD_EVERY === 0) await yieldToEventLoop();
       const sp = req.desired.get(name);
       if (!sp) continue;
-      const { specs, skipped } = dataplaneSpecs(sp);
+      const { specs, skipped } = dataplaneSpecs(sp, ctx);
       result.skipped.push(...skipped);
       for (const spec of specs) {
         const key = keyOf(spec);
-        const other = wanted.get(key)?.owner ?? (req.full ? undefined : this.#owner.get(key));
+        const other = wanted.get(key)?.owner ?? (full ? undefined : this.#owner.get(key));
         if (other !== undefined && other !== name && !touched.has(other)) {
           result.skipped.push({
             name,
@@ -198,7 +282,7 @@ export class EbpfProxier implements Proxier {
     // wanted; on a partial one, what the touched service ports owned.
     // A partial sync looks up only the entries it touches: it must not cost
     // a copy of all 10,000 programmed service ports to change one endpoint.
-    const all = req.full ? new Map(dp.programmed().map((p) => [keyOf(p), p])) : undefined;
+    const all = full ? new Map(dp.programmed().map((p) => [keyOf(p), p])) : undefined;
     const programmed = { get: (k: string) => (all ? all.get(k) : dp.programmedPort(k)) };
     const stale = all
       ? [...all.keys()].filter((k) => !wanted.has(k))
@@ -209,7 +293,7 @@ export class EbpfProxier implements Proxier {
     // runs two syncs at once), and a small one element by element.
     const remove = stale.flatMap((key) => programmed.get(key) ?? []);
     const upsert: ServicePortSpec[] = [];
-    // New entries beyond what sy_services holds are refused here, each
+    // New entries beyond what sy_services_v2 holds are refused here, each
     // reported, rather than by the kernel part-way through the write: a full
     // map must not stop the ports that fit (and every change to those
     // already served) from being programmed. They are tried again at every
@@ -225,7 +309,7 @@ export class EbpfProxier implements Proxier {
         this.#refused.add(owner);
         result.skipped.push({
           name: owner,
-          reason: `sy_services is full (${room.capacity} entries): ${spec.address}:${spec.port}/${spec.protocol} is not programmed; raise it with --bpf-map-sizes`,
+          reason: `sy_services_v2 is full (${room.capacity} entries): ${spec.address}:${spec.port}/${spec.protocol} is not programmed; raise it with --bpf-map-sizes`,
         });
         continue;
       }
@@ -236,8 +320,9 @@ export class EbpfProxier implements Proxier {
     result.written += written;
     result.removed += removed;
 
+    this.#context = ctx;
     // Ownership follows what was written.
-    if (req.full) {
+    if (full) {
       this.#owned.clear();
       this.#owner.clear();
     } else {
@@ -282,14 +367,14 @@ export class EbpfProxier implements Proxier {
       servicePorts: (ports) => {
         const dp = this.#dp;
         if (!dp) return undefined;
-        const index = new Map(dp.programmed().map((p) => [keyOf(p), p]));
         return ports.map((sp): ServicePortEntries => {
           const programmed = [];
-          for (const address of sp.clusterIPs) {
-            const p = index.get(keyOf({ address, port: sp.port, protocol: sp.protocol }));
+          // Every entry the port owns: ClusterIPs, then its external addresses.
+          for (const key of this.#owned.get(sp.name) ?? []) {
+            const p = dp.programmedPort(key);
             if (p)
               programmed.push({
-                id: p.id,
+                id: dp.programmedId(key)!,
                 address: p.address,
                 port: p.port,
                 protocol: p.protocol,

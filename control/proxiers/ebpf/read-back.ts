@@ -2,7 +2,15 @@
 // dataplane adopts, what servicesInMaps() shows an operator, and what a
 // failed batch leaves (then with the strays it wrote that no service entry
 // reaches).
-import { SVC_F_AFFINITY, SVC_F_DROP_NO_BACKEND, type SlotKey } from './maps.js';
+import {
+  SVC_F_AFFINITY,
+  SVC_F_DROP_NO_BACKEND,
+  SVC_F_EXTERNAL_LOCAL,
+  SVC_F_SNAT,
+  SVC_F_SNAT_OFF_CLUSTER,
+  SVC_F_SRC_RANGES,
+  type SlotKey,
+} from './maps.js';
 import type { MapBackend } from './map-backend.js';
 import { protocolName, type Protocol } from './protocol.js';
 import { endpointOf, type Backend, type ServicePortSpec, type ServiceState } from './vocabulary.js';
@@ -14,7 +22,18 @@ import { endpointOf, type Backend, type ServicePortSpec, type ServiceState } fro
 export async function readMaps(
   m: MapBackend,
 ): Promise<{ states: ServiceState[]; straySlots: SlotKey[]; strayBackends: number[] }> {
-  const [services, slots, backends] = await Promise.all([m.services.all(), m.slots.all(), m.backends.all()]);
+  const [services, slots, backends, ranges] = await Promise.all([
+    m.services.all(),
+    m.slots.all(),
+    m.backends.all(),
+    m.srcRanges.all(),
+  ]);
+  const rangesById = new Map<number, string[]>();
+  for (const [k] of ranges) {
+    const list = rangesById.get(k.service_id) ?? [];
+    list.push(`${k.addr}/${k.prefixlen - 32}`);
+    rangesById.set(k.service_id, list);
+  }
   const backendById = new Map(backends);
   const slotsById = new Map<number, number[]>();
   for (const [k, v] of slots) {
@@ -47,6 +66,13 @@ export async function readMaps(
       backends: list,
       ...(v.flags & SVC_F_AFFINITY ? { affinityTimeoutSeconds: v.affinity_timeout } : {}),
       ...(v.flags & SVC_F_DROP_NO_BACKEND ? { dropWhenEmpty: true } : {}),
+      ...(v.flags & SVC_F_SNAT
+        ? { snat: 'always' as const }
+        : v.flags & SVC_F_SNAT_OFF_CLUSTER
+          ? { snat: 'off-cluster' as const }
+          : {}),
+      ...(v.flags & SVC_F_EXTERNAL_LOCAL ? { internal: { address: v.cluster_addr, port: v.cluster_port } } : {}),
+      ...(v.flags & SVC_F_SRC_RANGES ? { sourceRanges: (rangesById.get(v.id) ?? []).sort() } : {}),
     };
     return { id: v.id, spec, backendIds, slots: slotList };
   });

@@ -8,6 +8,10 @@ import type { IdAllocator } from './ids.js';
 import {
   SVC_F_AFFINITY,
   SVC_F_DROP_NO_BACKEND,
+  SVC_F_EXTERNAL_LOCAL,
+  SVC_F_SNAT,
+  SVC_F_SNAT_OFF_CLUSTER,
+  SVC_F_SRC_RANGES,
   type AffinityKey,
   type AffinityValue,
   type BackendValue,
@@ -15,6 +19,7 @@ import {
   type ServiceValue,
   type SlotKey,
   type SlotValue,
+  type SrcRangeKey,
 } from './maps.js';
 import type { DataplaneMap, MapBackend } from './map-backend.js';
 import { protocolNumber } from './protocol.js';
@@ -52,22 +57,45 @@ export interface UpsertPlan {
   newEndpoints: Backend[];
   /** 2. Slots whose backend changed; the backend is state.slots[slot]. */
   changedSlots: number[];
+  /** 2b. Source ranges new to the entry ("network/bits"): allowed before the entry says to check them. */
+  newRanges: string[];
   /** 3. The service entry with its new count: from here new flows use the new slots. */
   entry: [ServiceKey, ServiceValue];
   /** 4. Slots past the new count, up to the old one: state.slots.length ≤ slot < oldSlotCount. */
   oldSlotCount: number;
   /** 5. Backends the service no longer has, by endpoint ("ip:port"); their ids are free after the writes. */
   gone: Array<[string, number]>;
+  /** 5b. Source ranges the entry no longer has. */
+  goneRanges: string[];
   /** 6. Affinity entries to delete. */
   affinity?: AffinityCleanup;
 }
 
-/** Removing a service port: the entry first, so no new flow finds it, then its slots (state.slots), backends, affinity. */
+/** Removing a service port: the entry first, so no new flow finds it, then its slots (state.slots), backends, source ranges, affinity. */
 export interface RemovePlan {
   state: ServiceState;
   entry: ServiceKey;
   backends: number[];
   affinity?: AffinityCleanup;
+}
+
+/** A source range of entry `id` as the LPM trie keys it: the id's 32 bits, then the prefix. */
+export function srcRangeKey(id: number, cidr: string): SrcRangeKey {
+  const [addr, bits] = cidr.split('/');
+  return { prefixlen: 32 + Number(bits), service_id: id, addr: addr! };
+}
+
+const SNAT_FLAGS = { always: SVC_F_SNAT, 'off-cluster': SVC_F_SNAT_OFF_CLUSTER } as const;
+
+/** The flags of a spec's service entry (abi.h enum sy_svc_flags). */
+export function serviceFlags(spec: ServicePortSpec): number {
+  return (
+    (spec.affinityTimeoutSeconds ? SVC_F_AFFINITY : 0) |
+    (spec.dropWhenEmpty && spec.backends.length === 0 ? SVC_F_DROP_NO_BACKEND : 0) |
+    (spec.snat ? SNAT_FLAGS[spec.snat] : 0) |
+    (spec.internal ? SVC_F_EXTERNAL_LOCAL : 0) |
+    (spec.sourceRanges?.length ? SVC_F_SRC_RANGES : 0)
+  );
 }
 
 export const serviceKeyOf = (k: ServicePortKey): ServiceKey => ({
@@ -110,23 +138,29 @@ export function planUpsert(
   if (prev) for (const entry of prev.backendIds) if (!backendIds.has(entry[0])) gone.push(entry);
   const affinity = spec.affinityTimeoutSeconds;
   const hadAffinity = prev?.spec.affinityTimeoutSeconds !== undefined;
+  const ranges = spec.sourceRanges ?? [];
+  const prevRanges = new Set(prev?.spec.sourceRanges ?? []);
   return {
     key,
     state: { id, spec: { ...spec, backends: [...spec.backends] }, backendIds, slots: slots.slice() }, // slice: exactly sized, kept for the service's life
     newIds,
     newEndpoints,
     changedSlots,
+    newRanges: ranges.filter((r) => !prevRanges.has(r)),
     entry: [
       serviceKeyOf(spec),
       {
         id,
         backend_count: slots.length,
-        flags: (affinity ? SVC_F_AFFINITY : 0) | (spec.dropWhenEmpty && slots.length === 0 ? SVC_F_DROP_NO_BACKEND : 0),
+        flags: serviceFlags(spec),
         affinity_timeout: affinity ?? 0,
+        cluster_addr: spec.internal?.address ?? '0.0.0.0',
+        cluster_port: spec.internal?.port ?? 0,
       },
     ],
     oldSlotCount: prev?.slots.length ?? 0,
     gone,
+    goneRanges: [...prevRanges].filter((r) => !ranges.includes(r)),
     // Affinity switched off: all its entries, or they would be stale if it came back on.
     ...(hadAffinity && affinity === undefined
       ? { affinity: { serviceId: id } }
@@ -152,9 +186,11 @@ export function planRemove(state: ServiceState): RemovePlan {
 export function writeUpsert(m: MapBackend, p: UpsertPlan): void {
   for (const [id, b] of newBackends(p)) m.backends.set(id, b);
   for (const [k, v] of changedSlots(p)) m.slots.set(k, v);
+  for (const [k, v] of newRanges(p)) m.srcRanges.set(k, v);
   m.services.set(...p.entry);
   for (const k of staleSlots(p)) m.slots.delete(k);
   for (const [, bid] of p.gone) m.backends.delete(bid);
+  for (const k of goneRanges(p)) m.srcRanges.delete(k);
   if (p.affinity) forgetAffinity(m.affinity, p.affinity);
 }
 
@@ -162,6 +198,7 @@ export function writeRemove(m: MapBackend, p: RemovePlan): void {
   m.services.delete(p.entry);
   for (const k of slotsOf(p)) m.slots.delete(k);
   for (const bid of p.backends) m.backends.delete(bid);
+  for (const k of rangesOf(p)) m.srcRanges.delete(k);
   if (p.affinity) forgetAffinity(m.affinity, p.affinity);
 }
 
@@ -174,6 +211,12 @@ const slotRange = (serviceId: number, from: number, to: number): SlotKey[] =>
   Array.from({ length: Math.max(0, to - from) }, (_, i) => ({ service_id: serviceId, slot: from + i }));
 const staleSlots = (p: UpsertPlan) => slotRange(p.state.id, p.state.slots.length, p.oldSlotCount);
 const slotsOf = (p: RemovePlan) => slotRange(p.state.id, 0, p.state.slots.length);
+const ALLOWED = {} as const;
+const newRanges = (p: UpsertPlan): Array<[SrcRangeKey, typeof ALLOWED]> =>
+  p.newRanges.map((r) => [srcRangeKey(p.state.id, r), ALLOWED]);
+const goneRanges = (p: UpsertPlan): SrcRangeKey[] => p.goneRanges.map((r) => srcRangeKey(p.state.id, r));
+const rangesOf = (p: RemovePlan): SrcRangeKey[] =>
+  (p.state.spec.sourceRanges ?? []).map((r) => srcRangeKey(p.state.id, r));
 
 /**
  * Entries per batch call: the addon's own chunk per syscall. Encoding one
@@ -187,8 +230,9 @@ const DECODE_CHUNK = 8192;
 /**
  * Many plans a phase at a time, every phase finished before the next
  * starts: removed services' entries, their slots, their backends, their
- * affinity; then every new backend, every changed slot, every service entry,
- * every stale slot, every gone backend, their affinity. A packet meets each
+ * source ranges, their affinity; then every new backend, every changed
+ * slot, every new source range, every service entry, every stale slot,
+ * every gone backend and source range, their affinity. A packet meets each
  * service port whole, old or new, as with writeUpsert()/writeRemove().
  */
 export async function writeBatch(
@@ -199,13 +243,16 @@ export async function writeBatch(
   await deleteChunked(m.services, remove, (p) => [p.entry]);
   await deleteChunked(m.slots, remove, slotsOf);
   await deleteChunked(m.backends, remove, (p) => p.backends);
+  await deleteChunked(m.srcRanges, remove, rangesOf);
   await sweepAffinity(m.affinity, remove);
 
   await setChunked(m.backends, upsert, newBackends);
   await setChunked(m.slots, upsert, changedSlots);
+  await setChunked(m.srcRanges, upsert, newRanges);
   await setChunked(m.services, upsert, (p) => [p.entry]);
   await deleteChunked(m.slots, upsert, staleSlots);
   await deleteChunked(m.backends, upsert, (p) => p.gone.map(([, bid]) => bid));
+  await deleteChunked(m.srcRanges, upsert, goneRanges);
   await sweepAffinity(m.affinity, upsert);
 }
 

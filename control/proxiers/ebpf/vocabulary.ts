@@ -26,6 +26,21 @@ export interface ServicePortSpec extends ServicePortKey {
    * exist, but none this path may use, e.g. internalTrafficPolicy Local).
    */
   dropWhenEmpty?: boolean;
+  /**
+   * Source NAT of new flows to the node's address: 'always' (an external
+   * address under externalTrafficPolicy Cluster, a ClusterIP with
+   * --masquerade-all), or 'off-cluster' (a ClusterIP with --cluster-cidr:
+   * clients outside the pod ranges).
+   */
+  snat?: 'always' | 'off-cluster';
+  /**
+   * externalTrafficPolicy Local on an external address: the backends are the
+   * node's own, for clients outside the cluster; a pod is given this
+   * ClusterIP entry instead (kube-proxy's short-circuit).
+   */
+  internal?: { address: string; port: number };
+  /** loadBalancerSourceRanges of a load-balancer IP, as "network/bits", sorted; new flows from elsewhere are dropped. */
+  sourceRanges?: string[];
 }
 
 /** A service port as programmed (or as read back from the maps), with its service id. */

@@ -198,26 +198,26 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
     expect(Object.keys(byName).sort()).toEqual([
       'sy_affinity',
       'sy_backends',
-      'sy_conntrack',
+      'sy_conntrack_v2',
       'sy_drops',
-      'sy_services',
+      'sy_services_v2',
       'sy_slots',
       'sy_sock_revnat',
     ]);
-    expect(byName.sy_services).toMatchObject({
+    expect(byName.sy_services_v2).toMatchObject({
       type: 'hash',
       keySize: 8,
       valueSize: 16,
-      pinPath: join(pinDir, 'sy_services'),
+      pinPath: join(pinDir, 'sy_services_v2'),
     });
-    expect(byName.sy_services.entries).toBe(bpftool('sy_services').length);
-    expect(byName.sy_services.maxEntries).toBeGreaterThan(byName.sy_services.entries);
-    expect(byName.sy_services.memoryBytes).toBeGreaterThan(0);
+    expect(byName.sy_services_v2.entries).toBe(bpftool('sy_services_v2').length);
+    expect(byName.sy_services_v2.maxEntries).toBeGreaterThan(byName.sy_services_v2.entries);
+    expect(byName.sy_services_v2.memoryBytes).toBeGreaterThan(0);
   });
 
-  it('/v1/maps/sy_services pages through more entries than a page holds, and agrees with bpftool', () => {
-    const { items, pages } = allPages('sy_services', 7);
-    const dump = bpftool('sy_services');
+  it('/v1/maps/sy_services_v2 pages through more entries than a page holds, and agrees with bpftool', () => {
+    const { items, pages } = allPages('sy_services_v2', 7);
+    const dump = bpftool('sy_services_v2');
     expect(items.length).toBe(dump.length);
     expect(pages).toBe(Math.ceil(dump.length / 7));
     const fromBpftool = dump
@@ -263,17 +263,17 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
   });
 
   it('filters entries by field, across pages', () => {
-    const one = http('/v1/maps/sy_services?filter=key.addr=10.96.0.14');
+    const one = http('/v1/maps/sy_services_v2?filter=key.addr=10.96.0.14');
     expect(one.json.items).toEqual([
       {
         key: { addr: '10.96.0.14', port: 80, proto: 'TCP' },
         value: expect.objectContaining({ flags: ['affinity'], affinity_timeout: 300, backend_count: 4 }),
       },
     ]);
-    const bulk = allPages('sy_services', 4, '&filter=key.port=80,value.backend_count=2');
+    const bulk = allPages('sy_services_v2', 4, '&filter=key.port=80,value.backend_count=2');
     expect(bulk.items.length).toBe(BULK);
     expect(
-      http('/v1/maps/sy_services?filter=key.proto=UDP').json.items.map((e: { key: { port: number } }) => e.key.port),
+      http('/v1/maps/sy_services_v2?filter=key.proto=UDP').json.items.map((e: { key: { port: number } }) => e.key.port),
     ).toEqual([53]);
   });
 
@@ -282,17 +282,17 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
       ['/nope', 404, 'ERR_API_NOT_FOUND', /no route for GET \/nope/],
       ['/v1/maps/sy_nope', 404, 'ERR_API_NOT_FOUND', /no map named "sy_nope"/],
       ['/v1/maps/bad%20name', 400, 'ERR_API_BAD_REQUEST', /name must match pattern/],
-      ['/v1/maps/sy_services?limit=0', 400, 'ERR_API_BAD_REQUEST', /limit must be >= 1/],
-      ['/v1/maps/sy_services?limit=lots', 400, 'ERR_API_BAD_REQUEST', /limit must be integer/],
-      ['/v1/maps/sy_services?sort=key', 400, 'ERR_API_BAD_REQUEST', /must NOT have additional properties/],
+      ['/v1/maps/sy_services_v2?limit=0', 400, 'ERR_API_BAD_REQUEST', /limit must be >= 1/],
+      ['/v1/maps/sy_services_v2?limit=lots', 400, 'ERR_API_BAD_REQUEST', /limit must be integer/],
+      ['/v1/maps/sy_services_v2?sort=key', 400, 'ERR_API_BAD_REQUEST', /must NOT have additional properties/],
       [
-        '/v1/maps/sy_services?filter=key.address=1',
+        '/v1/maps/sy_services_v2?filter=key.address=1',
         400,
         'ERR_API_BAD_REQUEST',
         /"key.address" is not one of: key.addr, key.port, key.proto/,
       ],
-      ['/v1/maps/sy_services?filter=junk', 400, 'ERR_API_BAD_REQUEST', /not field=value/],
-      ['/v1/maps/sy_services?continue=xyz', 400, 'ERR_API_BAD_CONTINUE', /not one this API issued/],
+      ['/v1/maps/sy_services_v2?filter=junk', 400, 'ERR_API_BAD_REQUEST', /not field=value/],
+      ['/v1/maps/sy_services_v2?continue=xyz', 400, 'ERR_API_BAD_CONTINUE', /not one this API issued/],
       ['/v1/services/demo/nope', 404, 'ERR_API_NOT_FOUND', /demo\/nope/],
       ['/v1/services?limit=-1', 400, 'ERR_API_BAD_REQUEST', /limit/],
       ['/v1/conntrack?client=nobody', 400, 'ERR_API_BAD_REQUEST', /not an IPv4 address/],
@@ -350,7 +350,7 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
       cont = r.continue;
     } while (cont);
     expect(seen.size).toBe(total);
-    expect(total).toBe(bpftool('sy_conntrack').length);
+    expect(total).toBe(bpftool('sy_conntrack_v2').length);
   });
 
   it("/metrics: kube-proxy's sync metrics and ours for maps and conntrack", () => {
@@ -365,8 +365,8 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
     expect(value(/^kubeproxy_sync_full_proxy_rules_duration_seconds_count (\d+)$/m)).toBeGreaterThanOrEqual(1);
     expect(value(/^kubeproxy_sync_proxy_rules_service_changes_total (\d+)$/m)).toBeGreaterThanOrEqual(6 + BULK);
     expect(value(/^kubeproxy_sync_proxy_rules_endpoint_changes_total (\d+)$/m)).toBeGreaterThanOrEqual(6 + BULK);
-    expect(value(/^switchyard_bpf_map_entries\{map="sy_services"\} (\d+)$/m)).toBe(bpftool('sy_services').length);
-    expect(value(/^switchyard_bpf_map_capacity\{map="sy_conntrack"\} (\d+)$/m)).toBeGreaterThan(0);
+    expect(value(/^switchyard_bpf_map_entries\{map="sy_services_v2"\} (\d+)$/m)).toBe(bpftool('sy_services_v2').length);
+    expect(value(/^switchyard_bpf_map_capacity\{map="sy_conntrack_v2"\} (\d+)$/m)).toBeGreaterThan(0);
     expect(value(/^switchyard_conntrack_entries (\d+)$/m)).toBeGreaterThan(0);
     expect(value(/^kubeproxy_proxy_healthz_total\{code="200"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
     expect(r.body).toMatch(/^process_resident_memory_bytes \d+/m);
@@ -409,7 +409,7 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
     // The CLI follows continue tokens: all service ports arrive through pages of 5.
     expect(cli('services', '--chunk-size', '5').trim().split('\n')).toHaveLength(1 + 6 + BULK);
     expect(cli('maps')).toMatch(/^NAME\s+TYPE\s+KEY\s+VALUE\s+MAX-ENTRIES\s+ENTRIES\s+MEMORY\n/);
-    const map = cli('map', 'sy_services', '--filter', 'key.addr=10.96.0.14');
+    const map = cli('map', 'sy_services_v2', '--filter', 'key.addr=10.96.0.14');
     expect(map).toMatch(
       /^ADDR\s+PORT\s+PROTO\s+ID\s+BACKEND-COUNT\s+FLAGS\s+AFFINITY-TIMEOUT\n10\.96\.0\.14\s+80\s+TCP\s+\d+\s+4\s+affinity\s+300\n$/,
     );

@@ -173,7 +173,7 @@ describe.runIf(requirePrivileges())('switchyard --manifests (standalone mode)', 
     expect(await daemon.stop()).toBe(0);
     // Still attached and pinned after a graceful stop.
     expect(hasOurFilter(net, n1.ns, 'wire')).toBe(true);
-    expect(run('ls', [pinDir]).trim().split('\n')).toContain('sy_services');
+    expect(run('ls', [pinDir]).trim().split('\n')).toContain('sy_services_v2');
     // As the daemon runs: in the node's network namespace, with the host's bpffs.
     run('nsenter', [
       `--net=${net.netnsPath(n1.ns)}`,

@@ -23,9 +23,9 @@ const SERVICES: ServicePortSpec[] = [
 const FLOWS = 300;
 
 function conntrackOf(pinRoot: string) {
-  return BpfMap.openPinned(join(pinRoot, 'sy_conntrack')).typed<CtKey, CtEntry>({
+  return BpfMap.openPinned(join(pinRoot, 'sy_conntrack_v2')).typed<CtKey, CtEntry>({
     key: { saddr: 'ipv4', daddr: 'ipv4' },
-    value: { nat_addr: 'ipv4', client_addr: 'ipv4' },
+    value: { nat_addr: 'ipv4', peer_addr: 'ipv4' },
   });
 }
 
@@ -36,7 +36,8 @@ const flow = (i: number): [CtKey, CtEntry] => [
     nat_addr: '10.244.1.11',
     nat_port: 8080,
     flags: 0,
-    client_addr: '0.0.0.0',
+    peer_addr: '0.0.0.0',
+    peer_port: 0,
     service_id: 1,
     backend_id: 1,
   },
@@ -64,13 +65,13 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
     await ct.setMany(Array.from({ length: FLOWS }, (_, i) => flow(i)));
     ct.map.close();
     const before = {
-      services: pinnedInfo(pinRoot, 'sy_services'),
-      conntrack: pinnedInfo(pinRoot, 'sy_conntrack'),
+      services: pinnedInfo(pinRoot, 'sy_services_v2'),
+      conntrack: pinnedInfo(pinRoot, 'sy_conntrack_v2'),
       slots: pinnedInfo(pinRoot, 'sy_slots'),
     };
 
     const migrated: PinnedMapMigration[] = [];
-    const mapSizes = { sy_services: 4096, sy_conntrack: 131072 };
+    const mapSizes = { sy_services_v2: 4096, sy_conntrack_v2: 131072 };
     const again = await EbpfDataplane.open({ objectDir, pinRoot, mapSizes, onMigrated: (m) => migrated.push(m) });
     try {
       expect(
@@ -82,17 +83,17 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
           entriesCopied,
         })),
       ).toEqual([
-        { map: 'sy_services', oldMaxEntries: 65536, newMaxEntries: 4096, entries: 3, entriesCopied: 3 },
-        { map: 'sy_conntrack', oldMaxEntries: 262144, newMaxEntries: 131072, entries: FLOWS, entriesCopied: FLOWS },
+        { map: 'sy_services_v2', oldMaxEntries: 65536, newMaxEntries: 4096, entries: 3, entriesCopied: 3 },
+        { map: 'sy_conntrack_v2', oldMaxEntries: 262144, newMaxEntries: 131072, entries: FLOWS, entriesCopied: FLOWS },
       ]);
-      const services = pinnedInfo(pinRoot, 'sy_services');
-      const conntrack = pinnedInfo(pinRoot, 'sy_conntrack');
+      const services = pinnedInfo(pinRoot, 'sy_services_v2');
+      const conntrack = pinnedInfo(pinRoot, 'sy_conntrack_v2');
       expect([services.maxEntries, conntrack.maxEntries]).toEqual([4096, 131072]);
       expect(services.id).not.toBe(before.services.id);
       expect(conntrack.id).not.toBe(before.conntrack.id);
       expect(pinnedInfo(pinRoot, 'sy_slots').id).toBe(before.slots.id); // unchanged size: adopted as it was
       // The new maps keep their BTF: typed views (and the check on the next start) work.
-      expect(BpfMap.openPinned(join(pinRoot, 'sy_services')).btf()?.key?.name).toBe('sy_service_key');
+      expect(BpfMap.openPinned(join(pinRoot, 'sy_services_v2')).btf()?.key?.name).toBe('sy_service_key');
       // Entries present: the dataplane adopts the services, the flows are there.
       expect(
         again
@@ -105,7 +106,7 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
       expect(flows.map((f) => f.source)).toContain('10.244.9.1:20000');
       // The programs and the control plane use the new map: a write shows through the pin.
       again.upsertService({ address: '10.96.0.30', port: 80, protocol: 'TCP', backends: backends(1, 8080) });
-      const svc = BpfMap.openPinned(join(pinRoot, 'sy_services'));
+      const svc = BpfMap.openPinned(join(pinRoot, 'sy_services_v2'));
       expect((await svc.lookupAll()).length).toBe(4);
       svc.close();
     } finally {
@@ -122,14 +123,14 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
     const first = await EbpfDataplane.open({ objectDir, pinRoot });
     for (const s of SERVICES) first.upsertService(s);
     first.release();
-    const before = pinnedInfo(pinRoot, 'sy_services');
-    const err = await EbpfDataplane.open({ objectDir, pinRoot, mapSizes: { sy_services: 2 } }).then(
+    const before = pinnedInfo(pinRoot, 'sy_services_v2');
+    const err = await EbpfDataplane.open({ objectDir, pinRoot, mapSizes: { sy_services_v2: 2 } }).then(
       () => undefined,
       (e: unknown) => e,
     );
-    expect(err).toMatchObject({ code: BpfErrorCode.MapFull, target: join(pinRoot, 'sy_services') });
+    expect(err).toMatchObject({ code: BpfErrorCode.MapFull, target: join(pinRoot, 'sy_services_v2') });
     expect(String((err as Error).message)).toMatch(/holds 3 entries, more than the new size 2/);
-    expect(pinnedInfo(pinRoot, 'sy_services')).toMatchObject({ id: before.id, maxEntries: 65536 });
+    expect(pinnedInfo(pinRoot, 'sy_services_v2')).toMatchObject({ id: before.id, maxEntries: 65536 });
   });
 
   it('an LRU map shrunk below its entry count keeps what fits, and says how many that was', async () => {
@@ -142,13 +143,13 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
     const dp = await EbpfDataplane.open({
       objectDir,
       pinRoot,
-      mapSizes: { sy_conntrack: 100 },
+      mapSizes: { sy_conntrack_v2: 100 },
       onMigrated: (m) => migrated.push(m),
     });
     try {
       expect(migrated).toHaveLength(1);
       expect(migrated[0]).toMatchObject({
-        map: 'sy_conntrack',
+        map: 'sy_conntrack_v2',
         oldMaxEntries: 262144,
         newMaxEntries: 100,
         entries: FLOWS,
@@ -157,7 +158,7 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
       expect(migrated[0]!.entriesCopied).toBe(kept);
       expect(kept).toBeGreaterThan(0);
       expect(kept).toBeLessThanOrEqual(100);
-      expect(pinnedInfo(pinRoot, 'sy_conntrack').maxEntries).toBe(100);
+      expect(pinnedInfo(pinRoot, 'sy_conntrack_v2').maxEntries).toBe(100);
     } finally {
       dp.release();
     }
@@ -190,7 +191,7 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
     expect(after.info.id).toBe(before.id);
     expect(after.lookup(Buffer.from([1, 0, 0, 0]))).toEqual(Buffer.from([10, 244, 1, 11, 0x90, 0x1f, 0, 0]));
     after.close();
-    expect(existsSync(join(pinRoot, 'sy_services'))).toBe(false);
+    expect(existsSync(join(pinRoot, 'sy_services_v2'))).toBe(false);
   });
 
   it("BpfObject.load (without migration) refuses another size with the difference instead of libbpf's EINVAL", async () => {

@@ -38,7 +38,14 @@ const without = (spec: ServicePortSpec, address: string): ServicePortSpec => ({
 function flowEntries(spec: ServicePortSpec, backend: string, clientPort: number): Array<[CtKey, CtEntry]> {
   const proto = spec.protocol === 'UDP' ? 17 : 6;
   const port = spec.backends[0]!.port;
-  const common = { last_seen_ns: process.hrtime.bigint(), flags: 0, client_addr: CLIENT, service_id: 1, backend_id: 1 };
+  const common = {
+    last_seen_ns: process.hrtime.bigint(),
+    flags: 0,
+    peer_addr: CLIENT,
+    peer_port: 0,
+    service_id: 1,
+    backend_id: 1,
+  };
   return [
     [
       { saddr: CLIENT, daddr: spec.address, sport: clientPort, dport: spec.port, proto, dir: CT_ORIGINAL },
@@ -82,9 +89,9 @@ describe.runIf(requirePrivileges())('ebpf dataplane: conntrack entries of remove
     const pinRoot = net.pinDir('dp');
     dp = await EbpfDataplane.open({ objectDir, pinRoot });
     for (const s of [DNS, OTHER, WEB]) dp.upsertService(s);
-    conntrack = BpfMap.openPinned(`${pinRoot}/sy_conntrack`).typed<CtKey, CtEntry>({
+    conntrack = BpfMap.openPinned(`${pinRoot}/sy_conntrack_v2`).typed<CtKey, CtEntry>({
       key: { saddr: 'ipv4', daddr: 'ipv4' },
-      value: { nat_addr: 'ipv4', client_addr: 'ipv4' },
+      value: { nat_addr: 'ipv4', peer_addr: 'ipv4' },
     });
     await conntrack.setMany(allFlows());
   });

@@ -76,14 +76,14 @@ describe('ProxyMetrics', () => {
       mapStats: async () => {
         reads++;
         return [
-          { name: 'sy_services', entries: 3, capacity: 65536 },
-          { name: 'sy_conntrack', entries: 8, capacity: 262144 },
+          { name: 'sy_services_v2', entries: 3, capacity: 65536 },
+          { name: 'sy_conntrack_v2', entries: 8, capacity: 262144 },
         ];
       },
     });
     const text = await registry.metrics();
-    expect(text).toMatch(/^switchyard_bpf_map_entries\{map="sy_services"\} 3$/m);
-    expect(text).toMatch(/^switchyard_bpf_map_capacity\{map="sy_conntrack"\} 262144$/m);
+    expect(text).toMatch(/^switchyard_bpf_map_entries\{map="sy_services_v2"\} 3$/m);
+    expect(text).toMatch(/^switchyard_bpf_map_capacity\{map="sy_conntrack_v2"\} 262144$/m);
     expect(text).toMatch(/^switchyard_conntrack_entries 8$/m);
     expect(reads).toBe(1);
   });

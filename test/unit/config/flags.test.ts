@@ -59,7 +59,7 @@ const VALUE_FLAGS: [string, string, (o: ProxyOptions) => unknown, unknown][] = [
     'bpf-map-sizes',
     'services=65536,sy_backends=262144',
     (o) => o.ebpf.mapSizes,
-    { sy_services: 65536, sy_backends: 262144 },
+    { sy_services_v2: 65536, sy_backends: 262144 },
   ],
 ];
 

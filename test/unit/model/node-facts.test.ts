@@ -29,6 +29,7 @@ describe('node facts', () => {
       addresses: ['192.168.1.5'],
       podCIDRs: ['10.244.1.0/24'],
       nodePortAddresses: {},
+      localAddresses: LOCAL,
     });
     expect(
       nodeFacts({
@@ -67,12 +68,14 @@ describe('node facts', () => {
       addresses: ['192.168.1.5'],
       podCIDRs: ['10.244.1.0/24'],
       nodePortAddresses: {},
+      localAddresses: ['192.168.1.5', '10.0.0.5'],
     });
     expect(nodeFactsOfFamily(facts, 'IPv6')).toEqual({
       nodeName: 'n1',
       addresses: ['fd00::5'],
       podCIDRs: ['fd00:244:1::/64'],
       nodePortAddresses: { IPv6: ['fd00::5'] },
+      localAddresses: ['fd00::5'],
     });
   });
 

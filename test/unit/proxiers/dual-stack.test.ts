@@ -146,6 +146,7 @@ describe('DualStackProxier', () => {
       addresses: ['192.168.1.5'],
       podCIDRs: ['10.244.1.0/24'],
       nodePortAddresses: {},
+      localAddresses: [],
     });
     expect(result.skipped).toEqual([
       {

@@ -20,7 +20,7 @@ import { codecsOf } from './memory-maps.js';
 const NOW = 5_000_000_000_000n;
 const TCP = 6;
 const UDP = 17;
-const base = { flags: 0, client_addr: '10.244.2.12' };
+const base = { flags: 0, peer_addr: '10.244.2.12', peer_port: 0 };
 
 /** A TCP flow (both directions), a hairpin UDP flow (both), and an original entry of an unknown service with an unknown flag bit. */
 const ENTRIES: Array<[CtKey, CtEntry]> = [
@@ -46,7 +46,8 @@ const ENTRIES: Array<[CtKey, CtEntry]> = [
       nat_addr: '10.244.1.11',
       nat_port: 5353,
       flags: 1,
-      client_addr: '10.244.1.11',
+      peer_addr: '10.244.1.11',
+      peer_port: 0,
       service_id: 2,
       backend_id: 4,
     },
@@ -58,7 +59,8 @@ const ENTRIES: Array<[CtKey, CtEntry]> = [
       nat_addr: '10.96.0.12',
       nat_port: 53,
       flags: 1,
-      client_addr: '10.244.1.11',
+      peer_addr: '10.244.1.11',
+      peer_port: 0,
       service_id: 2,
       backend_id: 4,
     },
@@ -68,10 +70,11 @@ const ENTRIES: Array<[CtKey, CtEntry]> = [
     {
       ...base,
       last_seen_ns: NOW + 1_000_000n, // written after the clock was read: idle 0, not negative
-      client_addr: '10.244.3.7',
+      peer_addr: '10.244.3.7',
+      peer_port: 0,
       nat_addr: '10.244.9.9',
       nat_port: 8443,
-      flags: 4,
+      flags: 0x80,
       service_id: 9,
       backend_id: 7,
     },
@@ -80,13 +83,13 @@ const ENTRIES: Array<[CtKey, CtEntry]> = [
 
 /** The pinned-map catalog as the route uses it: encoded rows in key order, and the map's codecs (its BTF, its view's formats). */
 function catalog(): EbpfProxier['maps'] {
-  const { key, value } = codecsOf('sy_conntrack');
+  const { key, value } = codecsOf('sy_conntrack_v2');
   const rows: RawEntry[] = ENTRIES.map(([k, v]) => {
     const raw = { key: key.encode(k), value: value.encode(v) };
     return { id: raw.key.toString('hex'), ...raw };
   }).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const fake = {
-    has: (name: string) => name === 'sy_conntrack',
+    has: (name: string) => name === 'sy_conntrack_v2',
     raw: async () => rows,
     codecs: () => ({ key, value }),
   };
@@ -137,7 +140,7 @@ const UDP_ORIGINAL =
 const UDP_REPLY =
   '{"direction":"reply","protocol":"UDP","source":"10.244.1.11:5353","destination":"169.254.42.1:5000","translatedTo":"10.96.0.12:53","client":"10.244.1.11","flags":["hairpin"],"serviceId":2,"service":"kube-system/dns:dns/UDP","backendId":4,"idleSeconds":0.002}';
 const UNKNOWN =
-  '{"direction":"original","protocol":"TCP","source":"10.244.3.7:33333","destination":"10.96.0.99:443","translatedTo":"10.244.9.9:8443","client":"10.244.3.7","flags":["0x4"],"serviceId":9,"service":null,"backendId":7,"idleSeconds":0}';
+  '{"direction":"original","protocol":"TCP","source":"10.244.3.7:33333","destination":"10.96.0.99:443","translatedTo":"10.244.9.9:8443","client":"10.244.3.7","flags":["0x80"],"serviceId":9,"service":null,"backendId":7,"idleSeconds":0}';
 
 describe('/v1/conntrack JSON (pinned)', () => {
   let app: ApiApp;

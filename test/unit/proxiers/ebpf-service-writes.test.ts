@@ -42,7 +42,7 @@ describe('planUpsert', () => {
     expect(plan.changedSlots).toEqual([0, 1, 2]);
     expect(plan.entry).toEqual([
       { addr: '10.96.0.10', port: 80, proto: 6 },
-      { id: 1, backend_count: 3, flags: 0, affinity_timeout: 0 },
+      { id: 1, backend_count: 3, flags: 0, affinity_timeout: 0, cluster_addr: '0.0.0.0', cluster_port: 0 },
     ]);
     expect(plan).toMatchObject({ oldSlotCount: 0, gone: [] });
     expect(plan.affinity).toBeUndefined();

@@ -19,7 +19,14 @@ function flow(opts: {
   hairpin?: boolean;
 }) {
   const { client, clientPort = 41053, service = DNS, backend, backendPort = 5353, proto = UDP, hairpin = false } = opts;
-  const entry = { last_seen_ns: 1n, flags: hairpin ? 1 : 0, client_addr: client, service_id: 1, backend_id: 1 };
+  const entry = {
+    last_seen_ns: 1n,
+    flags: hairpin ? 1 : 0,
+    peer_addr: client,
+    peer_port: 0,
+    service_id: 1,
+    backend_id: 1,
+  };
   const original: [CtKey, CtEntry] = [
     { saddr: client, daddr: service.address, sport: clientPort, dport: service.port, proto, dir: CT_ORIGINAL },
     { ...entry, nat_addr: backend, nat_port: backendPort },

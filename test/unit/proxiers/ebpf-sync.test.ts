@@ -27,7 +27,13 @@ function ports(svc: Service, endpoints: Endpoint[]): ServicePortState[] {
   );
 }
 
-const FACTS: NodeFacts = { nodeName: NODE.nodeName, addresses: [], podCIDRs: [], nodePortAddresses: {} };
+const FACTS: NodeFacts = {
+  nodeName: NODE.nodeName,
+  addresses: [],
+  podCIDRs: [],
+  nodePortAddresses: {},
+  localAddresses: [],
+};
 
 /**
  * A proxier over in-memory maps, behind the dual-stack meta proxier as the
@@ -115,6 +121,8 @@ describe('EbpfProxier.sync over in-memory maps', () => {
           backend_count: 2,
           flags: 0,
           affinity_timeout: 0,
+          cluster_addr: '0.0.0.0',
+          cluster_port: 0,
           backends: ['10.244.1.1:8080', '10.244.1.2:8080'],
         },
       ],
@@ -259,14 +267,14 @@ describe('EbpfProxier.sync over in-memory maps', () => {
     ])(
       '%s: the ports that fit are served, the rest refused one by one with the reason, nothing leaked',
       async (_, size, count) => {
-        const node = await new Node(memoryMaps({ sy_services: size })).start();
+        const node = await new Node(memoryMaps({ sy_services_v2: size })).start();
         const sps = many(count);
         const result = await node.sync(sps);
         const refused = sps.slice(size).map((sp) => sp.name);
         expect(result.skipped.map((s) => s.name)).toEqual(refused);
         for (const s of result.skipped) {
           expect(s.reason).toMatch(
-            /^sy_services is full \(\d+ entries\): 10\.96\.1\.\d+:80\/TCP is not programmed; raise it with --bpf-map-sizes$/,
+            /^sy_services_v2 is full \(\d+ entries\): 10\.96\.1\.\d+:80\/TCP is not programmed; raise it with --bpf-map-sizes$/,
           );
         }
         expect(node.contents().services).toHaveLength(size);

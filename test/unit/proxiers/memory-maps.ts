@@ -186,20 +186,26 @@ export function memoryMap<N extends MapName>(
 }
 
 export interface MemoryMaps extends MapBackend {
-  services: MemoryMap<MapTypes['sy_services']['key'], MapTypes['sy_services']['value']>;
+  services: MemoryMap<MapTypes['sy_services_v2']['key'], MapTypes['sy_services_v2']['value']>;
   slots: MemoryMap<MapTypes['sy_slots']['key'], MapTypes['sy_slots']['value']>;
   backends: MemoryMap<MapTypes['sy_backends']['key'], MapTypes['sy_backends']['value']>;
-  conntrack: MemoryMap<MapTypes['sy_conntrack']['key'], MapTypes['sy_conntrack']['value']>;
+  conntrack: MemoryMap<MapTypes['sy_conntrack_v2']['key'], MapTypes['sy_conntrack_v2']['value']>;
   affinity: MemoryMap<MapTypes['sy_affinity']['key'], MapTypes['sy_affinity']['value']>;
+  srcRanges: MemoryMap<MapTypes['sy_src_ranges']['key'], MapTypes['sy_src_ranges']['value']>;
+  clusterCidrs: MemoryMap<MapTypes['sy_cluster_cidr']['key'], MapTypes['sy_cluster_cidr']['value']>;
+  config: MemoryMap<MapTypes['sy_config']['key'], MapTypes['sy_config']['value']>;
 }
 
 /** The dataplane's maps in memory; `sizes` as --bpf-map-sizes would set them. */
 export function memoryMaps(sizes: Partial<Record<MapName, number>> = {}): MemoryMaps {
   return {
-    services: memoryMap('sy_services', sizes.sy_services),
+    services: memoryMap('sy_services_v2', sizes.sy_services_v2),
     slots: memoryMap('sy_slots', sizes.sy_slots),
     backends: memoryMap('sy_backends', sizes.sy_backends),
-    conntrack: memoryMap('sy_conntrack', sizes.sy_conntrack),
+    conntrack: memoryMap('sy_conntrack_v2', sizes.sy_conntrack_v2),
     affinity: memoryMap('sy_affinity', sizes.sy_affinity),
+    srcRanges: memoryMap('sy_src_ranges', sizes.sy_src_ranges),
+    clusterCidrs: memoryMap('sy_cluster_cidr', sizes.sy_cluster_cidr),
+    config: memoryMap('sy_config', sizes.sy_config),
   };
 }
