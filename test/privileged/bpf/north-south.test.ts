@@ -1,0 +1,322 @@
+// North-south translation, packet by packet through BPF_PROG_TEST_RUN, in
+// both entry programs (tc ingress and XDP run the same lib/xlate.h): NodePorts
+// source-NATed to the node and their replies, the NAT port's collisions and
+// exhaustion, load-balancer source ranges, externalTrafficPolicy Local and
+// its short-circuit for pods, ClusterIP clients outside --cluster-cidr.
+// Maps are programmed through the dataplane API, as the daemon does.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BpfObject, type BpfProgram } from '../../../control/bpf/index.js';
+import { EbpfDataplane, NAT_PORTS } from '../../../control/proxiers/ebpf/dataplane.js';
+import { DropCounters } from '../../../control/proxiers/ebpf/drops.js';
+import { TestNet } from '../../harness/netns.js';
+import { buildPacket, parsePacket, TCP, type PacketSpec } from '../../harness/packet.js';
+import { repoRoot } from '../../harness/paths.js';
+import { requirePrivileges } from '../../harness/privileged.js';
+
+const objectDir = `${repoRoot}/build/bpf`;
+
+const NODE = '172.31.0.11';
+const CLIENT = '172.31.0.100';
+const OTHER_CLIENT = '172.31.0.101';
+const POD = '10.244.1.11'; // a pod of this node: inside --cluster-cidr
+const LOCAL_BACKEND = '10.244.1.12';
+const REMOTE_BACKEND = '10.244.2.11';
+const WEB = '10.96.0.10'; // ClusterIP of the NodePort service
+const LOCAL_SVC = '10.96.0.15'; // ClusterIP of the externalTrafficPolicy Local service
+const LB_IP = '198.51.100.10';
+const EXT_IP = '198.51.100.20';
+const NODEPORT = 30080;
+const LOCAL_NODEPORT = 30081;
+const EMPTY_LOCAL_NODEPORT = 30082;
+const UDP_NODEPORT = 30053;
+const POD_CIDR = '10.244.0.0/16';
+
+const PROGRAMS = [
+  { hook: 'tc', object: 'tc.bpf.o', program: 'sy_tc_ingress', pass: 0, drop: 2 },
+  { hook: 'xdp', object: 'xdp.bpf.o', program: 'sy_xdp_ingress', pass: 2, drop: 1 },
+] as const;
+
+describe.runIf(requirePrivileges())('north-south translation (BPF_PROG_TEST_RUN)', () => {
+  const net = new TestNet();
+  let dp: EbpfDataplane;
+  let drops: DropCounters;
+  const programs = new Map<string, { obj: BpfObject; prog: BpfProgram }>();
+  let nextPort = 20000;
+
+  const configure = (natPorts: { min: number; max: number } = NAT_PORTS, snatAddress: string | null = NODE) =>
+    dp.configure({ snatAddress: snatAddress ?? undefined, natPorts, clusterCidrs: [POD_CIDR] });
+
+  beforeAll(async () => {
+    const pinRoot = net.pinDir('north-south');
+    dp = await EbpfDataplane.open({ objectDir, pinRoot });
+    configure();
+    const all = [
+      { address: LOCAL_BACKEND, port: 8080 },
+      { address: REMOTE_BACKEND, port: 8080 },
+    ];
+    // web: a NodePort service, externalTrafficPolicy Cluster, one remote endpoint.
+    dp.upsertService({
+      address: WEB,
+      port: 80,
+      protocol: 'TCP',
+      backends: [{ address: REMOTE_BACKEND, port: 8080 }],
+      snat: 'off-cluster',
+    });
+    const cluster = {
+      protocol: 'TCP' as const,
+      backends: [{ address: REMOTE_BACKEND, port: 8080 }],
+      snat: 'always' as const,
+    };
+    dp.upsertService({ address: NODE, port: NODEPORT, ...cluster });
+    dp.upsertService({ address: EXT_IP, port: 80, ...cluster });
+    dp.upsertService({ address: LB_IP, port: 80, ...cluster, sourceRanges: [`${CLIENT}/32`] });
+    dp.upsertService({
+      address: NODE,
+      port: UDP_NODEPORT,
+      protocol: 'UDP',
+      backends: [{ address: REMOTE_BACKEND, port: 5353 }],
+      snat: 'always',
+    });
+    // local: externalTrafficPolicy Local; the ClusterIP entry has every endpoint.
+    dp.upsertService({ address: LOCAL_SVC, port: 80, protocol: 'TCP', backends: all, snat: 'off-cluster' });
+    const internal = { address: LOCAL_SVC, port: 80 };
+    dp.upsertService({
+      address: NODE,
+      port: LOCAL_NODEPORT,
+      protocol: 'TCP',
+      backends: [{ address: LOCAL_BACKEND, port: 8080 }],
+      internal,
+    });
+    // The same service seen from a node without a local endpoint.
+    dp.upsertService({
+      address: NODE,
+      port: EMPTY_LOCAL_NODEPORT,
+      protocol: 'TCP',
+      backends: [],
+      dropWhenEmpty: true,
+      internal,
+    });
+    for (const p of PROGRAMS) {
+      const obj = BpfObject.load(`${objectDir}/${p.object}`, { pinRoot });
+      programs.set(p.hook, { obj, prog: obj.program(p.program) });
+    }
+    drops = new DropCounters({ pinRoot });
+  });
+  afterAll(async () => {
+    drops?.close();
+    for (const { prog, obj } of programs.values()) {
+      prog.close();
+      obj.close();
+    }
+    dp?.close();
+    await net.teardown();
+  });
+
+  describe.each(PROGRAMS)('$hook', ({ hook, pass, drop }) => {
+    const run = (spec: PacketSpec) => {
+      const r = programs.get(hook)!.prog.testRun({ data: buildPacket(spec) });
+      return { verdict: r.retval, out: parsePacket(r.data) };
+    };
+    const syn = (src: string, dst: string, dport: number, sport = nextPort++): PacketSpec => ({
+      src,
+      dst,
+      sport,
+      dport,
+      proto: 'tcp',
+      flags: TCP.SYN,
+      seq: 1000,
+    });
+
+    it('passes a packet to the node address on a port that is no NodePort untouched', () => {
+      const input = buildPacket(syn(CLIENT, NODE, 22));
+      const r = programs.get(hook)!.prog.testRun({ data: input });
+      expect(r.retval).toBe(pass);
+      expect(r.data.equals(input)).toBe(true);
+    });
+
+    it('sends an external client to a NodePort on, from the node, with a port of the NAT range; the reply goes back to the client from the NodePort', () => {
+      const sport = nextPort++; // below the NAT range: a random NAT port is given
+      const fwd = run(syn(CLIENT, NODE, NODEPORT, sport));
+      expect(fwd.verdict).toBe(pass);
+      expect(fwd.out).toMatchObject({
+        src: NODE,
+        dst: REMOTE_BACKEND,
+        dport: 8080,
+        ipChecksumOk: true,
+        l4ChecksumOk: true,
+      });
+      const natPort = fwd.out.sport;
+      expect(natPort).toBeGreaterThanOrEqual(NAT_PORTS.min);
+      expect(natPort).toBeLessThanOrEqual(NAT_PORTS.max);
+
+      // The client's next packet leaves with the same NAT port.
+      const ack = run({ ...syn(CLIENT, NODE, NODEPORT, sport), flags: TCP.ACK, payload: Buffer.from('GET /') });
+      expect(ack.out).toMatchObject({ src: NODE, sport: natPort, dst: REMOTE_BACKEND, l4ChecksumOk: true });
+
+      const reply = run({
+        src: REMOTE_BACKEND,
+        dst: NODE,
+        sport: 8080,
+        dport: natPort,
+        proto: 'tcp',
+        flags: TCP.SYN | TCP.ACK,
+      });
+      expect(reply.verdict).toBe(pass);
+      expect(reply.out).toMatchObject({
+        src: NODE,
+        sport: NODEPORT,
+        dst: CLIENT,
+        dport: sport,
+        ipChecksumOk: true,
+        l4ChecksumOk: true,
+      });
+    });
+
+    it("keeps the client's own port when it is in the NAT range and free, and gives a second client on the same port another", () => {
+      const sport = 50000 + (hook === 'tc' ? 0 : 1);
+      const first = run(syn(CLIENT, NODE, NODEPORT, sport));
+      expect(first.out).toMatchObject({ src: NODE, sport });
+      // The same client starting over on that port keeps it.
+      expect(run(syn(CLIENT, NODE, NODEPORT, sport)).out.sport).toBe(sport);
+      const second = run(syn(OTHER_CLIENT, NODE, NODEPORT, sport));
+      expect(second.out.src).toBe(NODE);
+      expect(second.out.sport).not.toBe(sport);
+      // Each reply finds its own client.
+      const back = (port: number) =>
+        run({ src: REMOTE_BACKEND, dst: NODE, sport: 8080, dport: port, proto: 'tcp', flags: TCP.ACK }).out;
+      expect(back(sport)).toMatchObject({ dst: CLIENT, dport: sport });
+      expect(back(second.out.sport)).toMatchObject({ dst: OTHER_CLIENT, dport: sport });
+    });
+
+    it('drops a new flow when every NAT port it tries is taken, counting it; the flows that hold them keep working', async () => {
+      const port = hook === 'tc' ? 61000 : 61001;
+      configure({ min: port, max: port });
+      try {
+        const holder = run(syn(CLIENT, EXT_IP, 80, port));
+        expect(holder.out).toMatchObject({ src: NODE, sport: port, dst: REMOTE_BACKEND });
+        const before = await drops.read();
+        expect(run(syn(OTHER_CLIENT, EXT_IP, 80, port)).verdict).toBe(drop);
+        expect(run(syn(OTHER_CLIENT, EXT_IP, 80)).verdict).toBe(drop);
+        const after = await drops.read();
+        expect(after.nat_exhausted! - before.nat_exhausted!).toBe(2n);
+        const reply = run({ src: REMOTE_BACKEND, dst: NODE, sport: 8080, dport: port, proto: 'tcp', flags: TCP.ACK });
+        expect(reply.out).toMatchObject({ src: EXT_IP, sport: 80, dst: CLIENT, dport: port });
+      } finally {
+        configure();
+      }
+    });
+
+    it("does not give a reset flow's NAT port away at once (the closing time is below)", async () => {
+      const port = hook === 'tc' ? 61010 : 61011;
+      configure({ min: port, max: port });
+      try {
+        run(syn(CLIENT, EXT_IP, 80, port));
+        run({ ...syn(CLIENT, EXT_IP, 80, port), flags: TCP.RST });
+        expect(run(syn(OTHER_CLIENT, EXT_IP, 80, port)).verdict).toBe(drop);
+      } finally {
+        configure();
+      }
+    });
+
+    it("drops flows to source-NAT while the node's address is unknown", async () => {
+      configure(NAT_PORTS, null);
+      try {
+        const before = await drops.read();
+        expect(run(syn(CLIENT, NODE, NODEPORT)).verdict).toBe(drop);
+        expect((await drops.read()).no_snat_addr! - before.no_snat_addr!).toBe(1n);
+      } finally {
+        configure();
+      }
+    });
+
+    it('source-NATs UDP to a NodePort, keeping a zero checksum zero, and turns the reply back', () => {
+      const sport = nextPort++;
+      const fwd = run({ src: CLIENT, dst: NODE, sport, dport: UDP_NODEPORT, proto: 'udp', noUdpChecksum: true });
+      expect(fwd.out).toMatchObject({ src: NODE, dst: REMOTE_BACKEND, dport: 5353, l4Checksum: 0 });
+      const withSum = run({
+        src: CLIENT,
+        dst: NODE,
+        sport,
+        dport: UDP_NODEPORT,
+        proto: 'udp',
+        payload: Buffer.from('q'),
+      });
+      expect(withSum.out).toMatchObject({ src: NODE, sport: fwd.out.sport, l4ChecksumOk: true });
+      const reply = run({ src: REMOTE_BACKEND, dst: NODE, sport: 5353, dport: fwd.out.sport, proto: 'udp' });
+      expect(reply.out).toMatchObject({
+        src: NODE,
+        sport: UDP_NODEPORT,
+        dst: CLIENT,
+        dport: sport,
+        l4ChecksumOk: true,
+      });
+    });
+
+    it("admits a load-balancer IP's source ranges and drops the rest, counted; its externalIP twin has no ranges", async () => {
+      expect(run(syn(CLIENT, LB_IP, 80)).out).toMatchObject({ src: NODE, dst: REMOTE_BACKEND });
+      const before = await drops.read();
+      expect(run(syn(OTHER_CLIENT, LB_IP, 80)).verdict).toBe(drop);
+      expect((await drops.read()).src_range! - before.src_range!).toBe(1n);
+      expect(run(syn(OTHER_CLIENT, EXT_IP, 80)).out).toMatchObject({ src: NODE, dst: REMOTE_BACKEND });
+    });
+
+    it("externalTrafficPolicy Local: an external client reaches the node's own endpoint with its address kept", () => {
+      const sport = nextPort++;
+      const fwd = run(syn(CLIENT, NODE, LOCAL_NODEPORT, sport));
+      expect(fwd.out).toMatchObject({ src: CLIENT, sport, dst: LOCAL_BACKEND, dport: 8080, l4ChecksumOk: true });
+      const reply = run({ src: LOCAL_BACKEND, dst: CLIENT, sport: 8080, dport: sport, proto: 'tcp', flags: TCP.ACK });
+      expect(reply.out).toMatchObject({ src: NODE, sport: LOCAL_NODEPORT, dst: CLIENT, dport: sport });
+    });
+
+    it('externalTrafficPolicy Local: a pod short-circuits to every endpoint, unNATed', () => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 40; i++) {
+        const out = run(syn(POD, NODE, LOCAL_NODEPORT)).out;
+        expect(out.src).toBe(POD);
+        seen.add(out.dst);
+      }
+      expect(seen).toEqual(new Set([LOCAL_BACKEND, REMOTE_BACKEND]));
+    });
+
+    it('externalTrafficPolicy Local without a local endpoint: an external client is dropped, a pod still served', async () => {
+      const before = await drops.read();
+      expect(run(syn(CLIENT, NODE, EMPTY_LOCAL_NODEPORT)).verdict).toBe(drop);
+      expect((await drops.read()).no_backend_policy! - before.no_backend_policy!).toBe(1n);
+      expect(run(syn(POD, NODE, EMPTY_LOCAL_NODEPORT)).verdict).toBe(pass);
+    });
+
+    it('--cluster-cidr: a ClusterIP client outside the pod ranges is source-NATed, a pod is not', () => {
+      expect(run(syn(CLIENT, WEB, 80)).out).toMatchObject({ src: NODE, dst: REMOTE_BACKEND });
+      const sport = nextPort++;
+      expect(run(syn(POD, WEB, 80, sport)).out).toMatchObject({ src: POD, sport, dst: REMOTE_BACKEND });
+    });
+  });
+
+  it("gives a reset flow's NAT port to a new flow once the closing time (10 s) has passed, in both programs", async () => {
+    const ports = { tc: 61020, xdp: 61021 };
+    const syn = (src: string, sport: number, flags = TCP.SYN): PacketSpec => ({
+      src,
+      dst: EXT_IP,
+      sport,
+      dport: 80,
+      proto: 'tcp',
+      flags,
+    });
+    for (const [hook, port] of Object.entries(ports)) {
+      configure({ min: port, max: port });
+      const { prog } = programs.get(hook)!;
+      prog.testRun({ data: buildPacket(syn(CLIENT, port)) });
+      prog.testRun({ data: buildPacket(syn(CLIENT, port, TCP.RST | TCP.ACK)) });
+    }
+    await new Promise((r) => setTimeout(r, 10_500));
+    try {
+      for (const [hook, port] of Object.entries(ports)) {
+        configure({ min: port, max: port });
+        const out = parsePacket(programs.get(hook)!.prog.testRun({ data: buildPacket(syn(OTHER_CLIENT, port)) }).data);
+        expect(out, hook).toMatchObject({ src: NODE, sport: port, dst: REMOTE_BACKEND });
+      }
+    } finally {
+      configure();
+    }
+  }, 30_000);
+});
