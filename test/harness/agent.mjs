@@ -8,12 +8,18 @@
 //       TCP: greets each connection with "NAME <addr>:<port>\n", then answers
 //       each line with "NAME <line>\n". UDP: answers each datagram with
 //       "NAME <addr>:<port>". Prints "ready" once everything listens.
-//   tcp  --target IP:PORT --count N --timeout MS [--concurrency C]
-//   udp  --target IP:PORT --count N --timeout MS [--concurrency C] [--sport P]
+//   tcp  --target IP:PORT --count N --timeout MS [--concurrency C] [--source IP]
+//   udp  --target IP:PORT --count N --timeout MS [--concurrency C] [--sport P] [--source IP]
 //       N fresh connections / sockets (a new source port each); one JSON line
 //       per attempt: {"ok":true,"name":..,"peer":..,"ms":..} or {"ok":false,"error":..,"ms":..}.
 //       UDP with --sport: every socket binds source port P, so every attempt
-//       is the same flow to conntrack (run them one at a time).
+//       is the same flow to conntrack (run them one at a time). --source: every
+//       socket binds that local address (one the namespace holds) instead of
+//       the one the route picks, to test from a second address.
+//   http --target IP:PORT [--path /P] --timeout MS
+//       One HTTP GET: prints {"ok":true,"status":..,"body":..,"ms":..} or
+//       {"ok":false,"error":..,"ms":..} (a health-check node port, probed as a
+//       cloud load balancer probes it).
 //   hold --target IP:PORT --timeout MS [--close fin|reset]
 //       One connection: prints the greeting as JSON, then sends each stdin line
 //       and prints {"ok":true,"reply":".."}; errors print {"ok":false,"error":..}.
@@ -24,6 +30,7 @@
 //       socket (a test's API server in the root namespace: Unix sockets are
 //       files, not bound to a network namespace). Prints "ready".
 import dgram from 'node:dgram';
+import http from 'node:http';
 import net from 'node:net';
 import readline from 'node:readline';
 
@@ -88,10 +95,10 @@ async function serve(flags) {
 }
 
 /** One TCP attempt: connect, read the greeting line, close. */
-function tcpOnce({ host, port }, timeoutMs) {
+function tcpOnce({ host, port }, timeoutMs, { source } = {}) {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const sock = net.connect({ host, port });
+    const sock = net.connect({ host, port, ...(source ? { localAddress: source } : {}) });
     let buf = '';
     let done = false;
     const finish = (result) => {
@@ -117,7 +124,7 @@ function tcpOnce({ host, port }, timeoutMs) {
 }
 
 /** One UDP attempt from a fresh socket (so a fresh source port, unless `sport` is given). */
-function udpOnce({ host, port }, timeoutMs, sport) {
+function udpOnce({ host, port }, timeoutMs, { sport, source } = {}) {
   return new Promise((resolve) => {
     const t0 = performance.now();
     const sock = dgram.createSocket('udp4');
@@ -141,7 +148,7 @@ function udpOnce({ host, port }, timeoutMs, sport) {
         if (err) return finish({ ok: false, error: err.code ?? err.message });
         sock.send('probe', (e) => e && finish({ ok: false, error: e.code ?? e.message }));
       });
-    if (sport) sock.bind(sport, connect);
+    if (sport || source) sock.bind(sport ?? 0, source, connect);
     else connect();
   });
 }
@@ -152,15 +159,45 @@ async function probe(once, flags) {
   const count = Number(flags.count ?? 1);
   const timeoutMs = Number(flags.timeout ?? 2000);
   const concurrency = Math.max(1, Number(flags.concurrency ?? 1));
-  const sport = flags.sport ? Number(flags.sport) : undefined;
+  const from = {
+    ...(flags.sport ? { sport: Number(flags.sport) } : {}),
+    ...(flags.source ? { source: flags.source } : {}),
+  };
   let next = 0;
   const worker = async () => {
     while (next < count) {
       next++;
-      out(await once(dest, timeoutMs, sport));
+      out(await once(dest, timeoutMs, from));
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+}
+
+/** One HTTP GET, whatever the status; the body read to its end. */
+function httpGet(flags) {
+  const { host, port } = target(flags);
+  const timeoutMs = Number(flags.timeout ?? 2000);
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    let done = false;
+    const finish = (result) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      req.destroy();
+      resolve({ ...result, ms: since(t0) });
+    };
+    const timer = setTimeout(() => finish({ ok: false, error: 'ETIMEDOUT' }), timeoutMs);
+    // No keep-alive agent: one request, one connection, closed after.
+    const req = http.get({ host, port, path: flags.path || '/', agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => finish({ ok: true, status: res.statusCode, body }));
+      res.on('error', (e) => finish({ ok: false, error: e.code ?? e.message }));
+    });
+    req.on('error', (e) => finish({ ok: false, error: e.code ?? e.message }));
+  });
 }
 
 /** One long-lived connection driven by stdin lines. */
@@ -257,6 +294,10 @@ switch (mode) {
     await probe(udpOnce, flags);
     process.exit(0);
     break;
+  case 'http':
+    out(await httpGet(flags));
+    process.exit(0);
+    break;
   case 'hold':
     await hold(flags);
     break;
@@ -264,5 +305,5 @@ switch (mode) {
     await forward(flags);
     break;
   default:
-    fail(`unknown mode ${mode}; use serve, tcp, udp, hold or forward`);
+    fail(`unknown mode ${mode}; use serve, tcp, udp, http, hold or forward`);
 }

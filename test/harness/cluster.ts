@@ -6,6 +6,8 @@
 //   n1 ─────┼── br0 (ns sw)       br0 172.31.0.1, the nodes' default router
 //   n2 ─────┘                     node i: wire 172.31.0.(10+i), pods 10.244.i.0/24
 //   pod n<i>p<j>: eth0 10.244.i.(10+j)/32, default via 169.254.1.1 (Calico-style)
+//   client: 172.31.0.100 and a second address 172.31.0.101; pod, service and
+//   external (198.51.100.0/24) addresses via n1
 //
 // Service ClusterIPs (10.96.0.0/12) have no specific route on the nodes: pods
 // reach them by their default route, and the ebpf mode's tc ingress program
@@ -37,7 +39,8 @@ export interface Node {
 export interface Cluster {
   switchNs: string;
   nodes: Node[];
-  client?: { ns: string; ip: string };
+  /** `ip` is the address its connections leave from; `secondIp`, a second one a probe may bind (`source`). */
+  client?: { ns: string; ip: string; secondIp: string };
   pods(): Pod[];
 }
 
@@ -45,9 +48,18 @@ export interface Cluster {
 export const POD_GATEWAY = '169.254.1.1';
 export const SERVICE_CIDR = '10.96.0.0/12';
 export const POD_CIDR = '10.244.0.0/16';
+/**
+ * Addresses outside every cluster range that a load balancer or an operator
+ * gives services (status.loadBalancer.ingress, spec.externalIPs): the
+ * client's upstream router sends them to n1, as a real one would to a node.
+ */
+export const EXTERNAL_CIDR = '198.51.100.0/24';
 /** br0's address in the switch namespace: every node's default gateway. */
 export const ROUTER = '172.31.0.1';
 const wireIp = (i: number) => `172.31.0.${10 + i}`;
+/** The outside client's address, and its second one (see buildCluster). */
+export const CLIENT_IP = '172.31.0.100';
+export const CLIENT_SECOND_IP = '172.31.0.101';
 
 /**
  * Adds a pod to a node: its namespace, a veth to the node (p<j> on the node's
@@ -136,17 +148,21 @@ export function buildCluster(
     }
   }
 
-  // The client stands outside the cluster and enters it through n1, for both
-  // pod addresses and service addresses.
+  // The client stands outside the cluster and enters it through n1, for pod
+  // addresses, service addresses and external service addresses. Its second
+  // address (secondary: connections still leave from the first) stands for
+  // another outside source, e.g. one loadBalancerSourceRanges leaves out.
   let client: Cluster['client'];
   if (withClient) {
     const ns = net.namespace('client');
     plug(ns, 'client');
-    net.ip(ns, 'addr', 'add', '172.31.0.100/24', 'dev', 'wire');
+    net.ip(ns, 'addr', 'add', `${CLIENT_IP}/24`, 'dev', 'wire');
+    net.ip(ns, 'addr', 'add', `${CLIENT_SECOND_IP}/24`, 'dev', 'wire');
     if (nodes[0]) {
-      for (const cidr of [POD_CIDR, SERVICE_CIDR]) net.ip(ns, 'route', 'add', cidr, 'via', nodes[0].wireIp);
+      for (const cidr of [POD_CIDR, SERVICE_CIDR, EXTERNAL_CIDR])
+        net.ip(ns, 'route', 'add', cidr, 'via', nodes[0].wireIp);
     }
-    client = { ns, ip: '172.31.0.100' };
+    client = { ns, ip: CLIENT_IP, secondIp: CLIENT_SECOND_IP };
   }
 
   return { switchNs, nodes, client, pods: () => nodes.flatMap((n) => n.pods) };

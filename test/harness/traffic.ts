@@ -25,6 +25,8 @@ export interface ProbeOptions {
   concurrency?: number;
   /** UDP only: send every datagram from this source port, so all are one flow (use with concurrency 1). */
   sourcePort?: number;
+  /** Bind this local address (one the namespace holds) rather than the one the route picks. */
+  source?: string;
 }
 
 /** Starts TCP and UDP servers named after the pod inside it; resolves once they listen. */
@@ -46,6 +48,7 @@ function probe(mode: 'tcp' | 'udp', ns: string, target: string, opts: ProbeOptio
   const args = ['netns', 'exec', ns, nodeBinary, agentPath, mode, '--target', target, '--count', String(count)];
   args.push('--timeout', String(timeoutMs), '--concurrency', String(concurrency));
   if (opts.sourcePort !== undefined) args.push('--sport', String(opts.sourcePort));
+  if (opts.source !== undefined) args.push('--source', opts.source);
   // The agent times out every attempt itself; this only guards against a hung
   // process (and covers its start, slow in the VM).
   const overall = Math.ceil(count / concurrency) * timeoutMs + scaled(10_000);
@@ -69,6 +72,33 @@ export const tcpProbe = (_net: TestNet, ns: string, target: string, opts: ProbeO
 /** `count` UDP datagrams to `target`, each from a new socket and so a new source port. */
 export const udpProbe = (_net: TestNet, ns: string, target: string, opts: ProbeOptions = {}) =>
   probe('udp', ns, target, opts);
+
+/** One HTTP GET: the status and body, or the error. */
+export interface HttpResult {
+  ok: boolean;
+  status?: number;
+  body?: string;
+  error?: string;
+  ms: number;
+}
+
+/** One HTTP GET of `path` at `target` ("IP:PORT") from a namespace, whatever the status. */
+export function httpGet(
+  _net: TestNet,
+  ns: string,
+  target: string,
+  opts: { path?: string; timeoutMs?: number } = {},
+): Promise<HttpResult> {
+  const { path = '/', timeoutMs = 2000 } = opts;
+  const args = ['netns', 'exec', ns, nodeBinary, agentPath, 'http', '--target', target, '--path', path];
+  args.push('--timeout', String(timeoutMs));
+  return new Promise((resolve, reject) => {
+    execFile('ip', args, { timeout: timeoutMs + scaled(10_000), killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`http ${target}${path} from ${ns}: ${stderr.trim() || err.message}`));
+      resolve(JSON.parse(stdout) as HttpResult);
+    });
+  });
+}
 
 /** One long-lived TCP connection, for tests of established flows. */
 export interface Held {
