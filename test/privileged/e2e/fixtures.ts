@@ -30,25 +30,74 @@ export interface ServiceSpec {
   internalTrafficPolicy?: 'Cluster' | 'Local';
   /** ClientIP session affinity with this timeout. */
   affinitySeconds?: number;
+  /** ClusterIP unless given. NodePort and LoadBalancer need `nodePort`, which the API server would allocate. */
+  type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
+  nodePort?: number;
+  /** spec.externalIPs, any type. */
+  externalIPs?: string[];
+  /** NodePort and LoadBalancer only; the API server's default is Cluster. */
+  externalTrafficPolicy?: 'Cluster' | 'Local';
+  /** status.loadBalancer.ingress, as the cloud controller writes it (LoadBalancer only). */
+  loadBalancerIngress?: Array<{ ip: string; ipMode?: 'VIP' | 'Proxy' }>;
+  /** spec.loadBalancerSourceRanges (LoadBalancer only). */
+  loadBalancerSourceRanges?: string[];
+  /** LoadBalancer with externalTrafficPolicy Local only, where the API server would allocate one. */
+  healthCheckNodePort?: number;
 }
 
 const asEndpoint = (e: Pod | EndpointSpec): EndpointSpec => ('pod' in e ? e : { pod: e });
 
+/** What the API server would refuse (or allocate, where a fixture must say it): a fixture mistake, not a test of the proxy. */
+function checkSpec(s: ServiceSpec): void {
+  const type = s.type ?? 'ClusterIP';
+  const external = type === 'NodePort' || type === 'LoadBalancer';
+  const wrong = (what: string) => {
+    throw new Error(`service ${s.name}: ${what}`);
+  };
+  if (external !== (s.nodePort !== undefined)) wrong(`type ${type} ${external ? 'needs' : 'has no'} nodePort`);
+  if (!external && s.externalTrafficPolicy) wrong(`type ${type} has no externalTrafficPolicy`);
+  if (type !== 'LoadBalancer' && (s.loadBalancerIngress || s.loadBalancerSourceRanges))
+    wrong(`type ${type} has no load-balancer ingress or source ranges`);
+  const localLb = type === 'LoadBalancer' && s.externalTrafficPolicy === 'Local';
+  if (localLb !== (s.healthCheckNodePort !== undefined))
+    wrong(
+      `healthCheckNodePort ${localLb ? 'is needed' : 'is only'} for a LoadBalancer with externalTrafficPolicy Local`,
+    );
+}
+
 export function serviceObject(s: ServiceSpec): Record<string, unknown> {
+  checkSpec(s);
   const protocol = s.protocol ?? 'TCP';
+  const type = s.type ?? 'ClusterIP';
   return {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: s.name, namespace: NAMESPACE },
     spec: {
+      ...(s.type ? { type } : {}),
       clusterIP: s.clusterIP,
+      ...(s.externalIPs ? { externalIPs: s.externalIPs } : {}),
       ...(s.internalTrafficPolicy ? { internalTrafficPolicy: s.internalTrafficPolicy } : {}),
+      ...(type === 'NodePort' || type === 'LoadBalancer'
+        ? { externalTrafficPolicy: s.externalTrafficPolicy ?? 'Cluster' }
+        : {}),
+      ...(s.healthCheckNodePort !== undefined ? { healthCheckNodePort: s.healthCheckNodePort } : {}),
+      ...(s.loadBalancerSourceRanges ? { loadBalancerSourceRanges: s.loadBalancerSourceRanges } : {}),
       ...(s.affinitySeconds !== undefined
         ? { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: s.affinitySeconds } } }
         : {}),
       // A named target port: the proxy must take the number from the slice.
-      ports: [{ name: 'main', protocol, port: s.port ?? 80, targetPort: 'main' }],
+      ports: [
+        {
+          name: 'main',
+          protocol,
+          port: s.port ?? 80,
+          targetPort: 'main',
+          ...(s.nodePort !== undefined ? { nodePort: s.nodePort } : {}),
+        },
+      ],
     },
+    ...(type === 'LoadBalancer' ? { status: { loadBalancer: { ingress: s.loadBalancerIngress ?? [] } } } : {}),
   };
 }
 

@@ -9,11 +9,11 @@
 // it found them, so a skipped test never changes what the next one sees.
 // Restart and --cleanup come last, --cleanup the very last.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Pod } from '../../harness/cluster.js';
+import { CLIENT_IP, type Pod } from '../../harness/cluster.js';
 import { requirePrivileges } from '../../harness/privileged.js';
-import { holdConnection, type ProbeResult } from '../../harness/traffic.js';
-import type { ServiceSpec } from './fixtures.js';
-import { E2eWorld, failures, names, until, type ProxyMode } from './world.js';
+import { holdConnection, type ProbeOptions, type ProbeResult } from '../../harness/traffic.js';
+import { NAMESPACE, type ServiceSpec } from './fixtures.js';
+import { E2eWorld, failures, names, until, untilEvery, type Protocol, type ProxyMode } from './world.js';
 
 export type Capability =
   | 'tcp'
@@ -30,6 +30,15 @@ export type Capability =
   | 'terminating-fallback'
   | 'node-originated'
   | 'off-cluster-client'
+  | 'nodeport'
+  | 'nodeport-udp'
+  | 'load-balancer'
+  | 'external-ip'
+  | 'external-local'
+  | 'source-ranges'
+  | 'health-check-node-port'
+  | 'nodeport-from-node'
+  | 'localhost-nodeport'
   | 'restart'
   | 'cleanup';
 
@@ -50,6 +59,21 @@ const DRAINING = '10.96.0.16:80';
 const LOCAL_N1 = '10.96.0.17:80';
 const SCALE = '10.96.0.20:80';
 const EMPTY_UDP = '10.96.0.21:53';
+
+// North-south: each service has a ClusterIP too, as the API server gives every one.
+const NODE_PORT = 30080; // 'nodeport', 10.96.0.30:80
+const NODE_PORT_UDP = 30053; // 'nodeport-udp', 10.96.0.31:53
+/** 'lb': ingress LB_IP (ipMode VIP) and LB_PROXY_IP (ipMode Proxy); NodePort 30081. */
+const LB_IP = '198.51.100.10';
+const LB_PROXY_IP = '198.51.100.11';
+/** 'external-ip' (TCP 80) and 'external-ip-udp' (UDP 53) share this spec.externalIPs address. */
+const EXTERNAL_IP = '198.51.100.20';
+const LOCAL_NODE_PORT = 30082; // 'external-local', externalTrafficPolicy Local, endpoints on n1 only
+/** 'source-ranges': a LoadBalancer open to the client's own address only; NodePort 30083. */
+const RANGES_LB_IP = '198.51.100.30';
+const RANGES_NODE_PORT = 30083;
+/** 'health-check': a Local LoadBalancer (LB IP 198.51.100.40, NodePort 30084) and its health-check node port. */
+const HC_NODE_PORT = 32100;
 
 const ip = (target: string) => target.slice(0, target.lastIndexOf(':'));
 const ALL = ['n1p1', 'n1p2', 'n2p1', 'n2p2'];
@@ -81,6 +105,64 @@ function services(pod: (name: string) => Pod): ServiceSpec[] {
     },
     { name: 'scale', clusterIP: ip(SCALE), endpoints: [pod('n2p1')] },
     { name: 'empty-udp', clusterIP: ip(EMPTY_UDP), protocol: 'UDP', port: 53, endpoints: [] },
+    { name: 'nodeport', clusterIP: '10.96.0.30', type: 'NodePort', nodePort: NODE_PORT, endpoints: all },
+    {
+      name: 'nodeport-udp',
+      clusterIP: '10.96.0.31',
+      type: 'NodePort',
+      protocol: 'UDP',
+      port: 53,
+      nodePort: NODE_PORT_UDP,
+      endpoints: all,
+    },
+    {
+      name: 'lb',
+      clusterIP: '10.96.0.32',
+      type: 'LoadBalancer',
+      nodePort: 30081,
+      // The second load balancer proxies itself (KEP-1860): the node must leave its IP alone.
+      loadBalancerIngress: [
+        { ip: LB_IP, ipMode: 'VIP' },
+        { ip: LB_PROXY_IP, ipMode: 'Proxy' },
+      ],
+      endpoints: all,
+    },
+    { name: 'external-ip', clusterIP: '10.96.0.33', externalIPs: [EXTERNAL_IP], endpoints: all },
+    {
+      name: 'external-ip-udp',
+      clusterIP: '10.96.0.34',
+      protocol: 'UDP',
+      port: 53,
+      externalIPs: [EXTERNAL_IP],
+      endpoints: all,
+    },
+    {
+      name: 'external-local',
+      clusterIP: '10.96.0.35',
+      type: 'NodePort',
+      nodePort: LOCAL_NODE_PORT,
+      externalTrafficPolicy: 'Local',
+      endpoints: [pod('n1p1'), pod('n1p2')],
+    },
+    {
+      name: 'source-ranges',
+      clusterIP: '10.96.0.36',
+      type: 'LoadBalancer',
+      nodePort: RANGES_NODE_PORT,
+      loadBalancerIngress: [{ ip: RANGES_LB_IP, ipMode: 'VIP' }],
+      loadBalancerSourceRanges: [`${CLIENT_IP}/32`],
+      endpoints: all,
+    },
+    {
+      name: 'health-check',
+      clusterIP: '10.96.0.37',
+      type: 'LoadBalancer',
+      nodePort: 30084,
+      externalTrafficPolicy: 'Local',
+      healthCheckNodePort: HC_NODE_PORT,
+      loadBalancerIngress: [{ ip: '198.51.100.40', ipMode: 'VIP' }],
+      endpoints: [pod('n1p1')],
+    },
   ];
 }
 
@@ -266,6 +348,164 @@ export function defineServiceSuite(mode: ProxyMode, opts: ServiceSuiteOptions = 
         for (const r of rs) expect(peerIp(r.peer)).not.toBe(client.ip);
       },
     );
+
+    // North-south, as kube-proxy's proxier tests define it (TestNodePorts,
+    // TestLoadBalancer, TestExternalTrafficPolicyLocal, TestHealthCheckNodePort):
+    // from the outside client unless said otherwise.
+    const nodeIp = (node: string) => world.node(node).wireIp;
+    /** The answers whose backend saw the client's own address: none, where the node must masquerade. */
+    const unmasqueraded = (rs: ProbeResult[]) => rs.filter((r) => r.ok && peerIp(r.peer) === CLIENT_IP);
+    /** Fresh connections from the client until every backend has answered (untilEvery). */
+    const everyBackend = (proto: Protocol, target: string, opts: ProbeOptions = {}) =>
+      untilEvery(() => world.fromClient(proto, target, { count: 16, concurrency: 4, ...opts }), ALL);
+
+    test(
+      'nodeport',
+      "reaches every backend through each node's NodePort (externalTrafficPolicy Cluster), masqueraded",
+      async () => {
+        for (const node of ['n1', 'n2']) {
+          const rs = await everyBackend('tcp', `${nodeIp(node)}:${NODE_PORT}`);
+          expect(failures(rs), node).toEqual([]);
+          expect(names(rs), node).toEqual(new Set(ALL));
+          // Cluster policy: the node SNATs, so a backend on the other node answers through it.
+          expect(unmasqueraded(rs), node).toEqual([]);
+        }
+      },
+    );
+
+    test('nodeport-udp', "carries UDP to every backend through each node's NodePort, masqueraded", async () => {
+      for (const node of ['n1', 'n2']) {
+        const rs = await everyBackend('udp', `${nodeIp(node)}:${NODE_PORT_UDP}`);
+        expect(failures(rs), node).toEqual([]);
+        expect(names(rs), node).toEqual(new Set(ALL));
+        expect(unmasqueraded(rs), node).toEqual([]);
+      }
+    });
+
+    test(
+      'load-balancer',
+      'serves a LoadBalancer ingress IP routed to a node, masqueraded; leaves an ipMode Proxy IP alone',
+      async () => {
+        const rs = await everyBackend('tcp', `${LB_IP}:80`);
+        expect(failures(rs)).toEqual([]);
+        expect(names(rs)).toEqual(new Set(ALL));
+        expect(unmasqueraded(rs)).toEqual([]);
+        // The node does not capture it: the packet goes on to the router, which drops it.
+        const [proxied] = await world.fromClient('tcp', `${LB_PROXY_IP}:80`, { timeoutMs: 1500 });
+        expect(proxied).toMatchObject({ ok: false });
+      },
+    );
+
+    test('external-ip', 'serves TCP and UDP to a spec.externalIPs address routed to a node, masqueraded', async () => {
+      const tcp = await everyBackend('tcp', `${EXTERNAL_IP}:80`);
+      expect(failures(tcp)).toEqual([]);
+      expect(names(tcp)).toEqual(new Set(ALL));
+      expect(unmasqueraded(tcp)).toEqual([]);
+      const udp = await world.fromClient('udp', `${EXTERNAL_IP}:53`, { count: 12, concurrency: 4 });
+      expect(failures(udp)).toEqual([]);
+      expect(names(udp).size).toBeGreaterThan(1);
+      expect(unmasqueraded(udp)).toEqual([]);
+    });
+
+    test(
+      'external-local',
+      "externalTrafficPolicy Local: a node's own endpoints with the client's address kept; none there drops; pods use all",
+      async () => {
+        const local = new Set(['n1p1', 'n1p2']);
+        const rs = await world.fromClient('tcp', `${nodeIp('n1')}:${LOCAL_NODE_PORT}`, { count: 12, concurrency: 4 });
+        expect(failures(rs)).toEqual([]);
+        expect([...names(rs)].every((n) => local.has(n))).toBe(true);
+        // No SNAT: the backend sees the client itself.
+        for (const r of rs) expect(peerIp(r.peer)).toBe(CLIENT_IP);
+        // n2 has no endpoint of it: dropped, not refused.
+        const [dropped] = await world.fromClient('tcp', `${nodeIp('n2')}:${LOCAL_NODE_PORT}`, { timeoutMs: 1500 });
+        expect(dropped).toMatchObject({ ok: false, error: 'ETIMEDOUT' });
+        // kube-proxy's short-circuit: traffic from a pod to an external address
+        // uses every endpoint (the cluster policy), so a pod on n2 is served by n1.
+        const fromPod = await world.fromPod('n2p1', 'tcp', `${nodeIp('n2')}:${LOCAL_NODE_PORT}`, { count: 6 });
+        expect(failures(fromPod)).toEqual([]);
+        expect([...names(fromPod)].every((n) => local.has(n))).toBe(true);
+      },
+    );
+
+    test(
+      'source-ranges',
+      'loadBalancerSourceRanges: the LB IP answers listed sources only, dropping others; its NodePort answers all',
+      async () => {
+        const second = world.cluster.client!.secondIp; // not in the ranges
+        const allowed = await world.fromClient('tcp', `${RANGES_LB_IP}:80`, { count: 8, concurrency: 4 });
+        expect(failures(allowed)).toEqual([]);
+        const [denied] = await world.fromClient('tcp', `${RANGES_LB_IP}:80`, { source: second, timeoutMs: 1500 });
+        expect(denied).toMatchObject({ ok: false, error: 'ETIMEDOUT' });
+        // The ranges are the load balancer's, not the NodePort's (kube-proxy filters only the LB IP).
+        for (const node of ['n1', 'n2']) {
+          const rs = await world.fromClient('tcp', `${nodeIp(node)}:${RANGES_NODE_PORT}`, {
+            count: 4,
+            concurrency: 4,
+            source: second,
+          });
+          expect(failures(rs), node).toEqual([]);
+        }
+      },
+    );
+
+    test(
+      'health-check-node-port',
+      'healthCheckNodePort: 200 on the node with a ready local endpoint, 503 on the other, following the endpoint',
+      async () => {
+        const check = async (node: string) => {
+          const r = await world.httpFromClient(`${nodeIp(node)}:${HC_NODE_PORT}`);
+          let json: unknown;
+          try {
+            json = JSON.parse(r.body ?? '');
+          } catch {
+            // not JSON: the assertion below shows the body
+          }
+          return { ...r, json };
+        };
+        const both = () => Promise.all([check('n1'), check('n2')]);
+        const service = { namespace: NAMESPACE, name: 'health-check' };
+        const statuses = (n1: number, n2: number) => (rs: Array<{ status?: number }>) =>
+          rs[0]?.status === n1 && rs[1]?.status === n2;
+
+        let [n1, n2] = await until(both, statuses(200, 503));
+        expect(n1).toMatchObject({ ok: true, status: 200, json: { service, localEndpoints: 1 } });
+        expect(n2).toMatchObject({ ok: true, status: 503, json: { service, localEndpoints: 0 } });
+
+        const hc = world.manifests.get('health-check');
+        try {
+          world.manifests.set({ ...hc, endpoints: [world.pod('n2p1')] });
+          await world.apply();
+          [n1, n2] = await until(both, statuses(503, 200));
+          expect(n1).toMatchObject({ ok: true, status: 503, json: { service, localEndpoints: 0 } });
+          expect(n2).toMatchObject({ ok: true, status: 200, json: { service, localEndpoints: 1 } });
+        } finally {
+          world.manifests.set(hc);
+          await world.apply();
+        }
+      },
+    );
+
+    test(
+      'nodeport-from-node',
+      "carries a node's own connections to its own NodePort and to the other node's",
+      async () => {
+        for (const node of ['n1', 'n2']) {
+          const target = `${nodeIp(node)}:${NODE_PORT}`;
+          const rs = await world.fromNode('n1', 'tcp', target, { count: 8, concurrency: 4 });
+          expect(failures(rs), target).toEqual([]);
+          expect(names(rs).size, target).toBeGreaterThan(1);
+        }
+      },
+    );
+
+    // kube-proxy serves NodePorts on 127.0.0.1 in its iptables mode only
+    // (--iptables-localhost-nodeports, default true; IPv4 only), with route_localnet.
+    test('localhost-nodeport', "carries a node's own connections to 127.0.0.1:<NodePort>", async () => {
+      const rs = await world.fromNode('n1', 'tcp', `127.0.0.1:${NODE_PORT}`, { count: 8, concurrency: 4 });
+      expect(failures(rs)).toEqual([]);
+      expect(names(rs).size).toBeGreaterThan(1);
+    });
 
     test('restart', 'keeps serving while the daemon is down and after it restarts', async () => {
       const held = await holdConnection(world.net, world.pod('n1p2').ns, WEB);

@@ -15,9 +15,11 @@ import { nodeBinary } from '../../harness/paths.js';
 import { scaled, slow } from '../../harness/slow.js';
 import {
   agentPath,
+  httpGet,
   startServers,
   tcpProbe,
   udpProbe,
+  type HttpResult,
   type ProbeOptions,
   type ProbeResult,
 } from '../../harness/traffic.js';
@@ -48,6 +50,26 @@ export async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, time
     if (ok(v) || Date.now() - t0 > timeoutMs) return v;
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Runs `probe` until each server in `want` has answered, a probe fails, or
+ * until's time is up, and returns the results of every round: a failure or a
+ * missing server is the caller's to assert. A round of 16-24 usually reaches
+ * every one of four backends; the rare one that misses by chance costs a
+ * second round rather than flaking the test.
+ */
+export async function untilEvery(probe: () => Promise<ProbeResult[]>, want: Iterable<string>): Promise<ProbeResult[]> {
+  const wanted = [...want];
+  const seen: ProbeResult[] = [];
+  await until(
+    async () => {
+      seen.push(...(await probe()));
+      return seen;
+    },
+    (rs) => failures(rs).length > 0 || wanted.every((n) => names(rs).has(n)),
+  );
+  return seen;
 }
 
 export class E2eWorld {
@@ -153,11 +175,22 @@ export class E2eWorld {
     return (proto === 'tcp' ? tcpProbe : udpProbe)(this.net, this.pod(pod).ns, target, opts);
   }
 
-  /** The same from the client outside the cluster, which routes service and pod addresses through n1. */
+  /**
+   * The same from the client outside the cluster, which routes service, pod
+   * and external (EXTERNAL_CIDR) addresses through n1 and reaches the nodes'
+   * own addresses on the wire; `source: client.secondIp` sends from its second address.
+   */
   fromClient(proto: Protocol, target: string, opts: ProbeOptions = {}): Promise<ProbeResult[]> {
     const client = this.cluster.client;
     if (!client) throw new Error('the cluster has no outside client');
     return (proto === 'tcp' ? tcpProbe : udpProbe)(this.net, client.ns, target, opts);
+  }
+
+  /** One HTTP GET from the outside client, as a cloud load balancer's health check. */
+  httpFromClient(target: string, path = '/'): Promise<HttpResult> {
+    const client = this.cluster.client;
+    if (!client) throw new Error('the cluster has no outside client');
+    return httpGet(this.net, client.ns, target, { path });
   }
 
   /** The same from a process of the node itself, in the node's test cgroup. */
