@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { SyncPeriods } from '../config/options.js';
 import { buildServicePorts, shouldProxy } from '../model/index.js';
 import { networkInterfaces } from 'node:os';
-import { nodeFacts, type NodePortAddressSpec, type NodeFacts } from '../model/node-facts.js';
+import { nodeFacts, sameNodeFacts, type NodePortAddressSpec, type NodeFacts } from '../model/node-facts.js';
 import type { EndpointState, NodeContext, ServicePortName, ServicePortState } from '../model/types.js';
 import type { Proxier, SyncResult } from '../proxiers/types.js';
 import type { Store, StoreChange } from '../sources/store.js';
@@ -55,14 +55,19 @@ export interface SyncLoopOptions {
   localAddresses?: () => string[];
 }
 
-/** The node's own addresses: every interface's but loopback and link-local. */
+/**
+ * The ipvs mode's dummy interface: it holds service addresses (ClusterIPs,
+ * external and load-balancer IPs), never the node's own.
+ */
+const SERVICE_ADDRESS_INTERFACE = 'kube-ipvs0';
+
+/** The node's own addresses: every interface's but loopback, link-local, and kube-ipvs0's. */
 export function interfaceAddresses(): string[] {
-  return Object.values(networkInterfaces())
-    .flat()
-    .filter(
-      (a) => a !== undefined && !a.internal && !a.address.startsWith('fe80:') && !a.address.startsWith('169.254.'),
-    )
-    .map((a) => a!.address);
+  return Object.entries(networkInterfaces())
+    .filter(([name]) => name !== SERVICE_ADDRESS_INTERFACE)
+    .flatMap(([, addrs]) => addrs ?? [])
+    .filter((a) => !a.internal && !a.address.startsWith('fe80:') && !a.address.startsWith('169.254.'))
+    .map((a) => a.address);
 }
 
 export class SyncLoop {
@@ -77,6 +82,8 @@ export class SyncLoop {
   #oldestChangeAt: number | undefined;
   /** Service ports already reported as skipped, so each is logged once. */
   #skipped = new Set<string>();
+  /** The node's facts as the last successful sync handed them to the proxier. */
+  #node: NodeFacts | undefined;
 
   constructor(opts: SyncLoopOptions) {
     this.#opts = opts;
@@ -146,10 +153,15 @@ export class SyncLoop {
       removed: next.removed.size,
       ...(oldestChangeAt !== undefined ? { oldestChangeAt } : {}),
     };
+    // New node facts (a Node's addresses, --nodeport-addresses resolving to
+    // other interface addresses) reach the proxier even when no service
+    // changed: NodePorts and source ranges depend on them.
+    const node = this.#nodeFacts();
     if (
       !full &&
       next.changed.size === 0 &&
       next.removed.size === 0 &&
+      sameNodeFacts(this.#node, node) &&
       !(reason === 'period' && this.#opts.proxier.hasPendingWork?.())
     )
       return;
@@ -159,7 +171,7 @@ export class SyncLoop {
         changed: next.changed,
         removed: next.removed,
         full,
-        node: this.#nodeFacts(),
+        node,
       });
     } catch (err) {
       // The proxier may have written part of it: the retry is a full sync.
@@ -172,6 +184,7 @@ export class SyncLoop {
     }
     this.#state = next.state;
     this.#byService = next.byService;
+    this.#node = node;
     this.#initialDone = true;
     if (full) this.#lastFullAt = clock.now();
     report.durationMs = performance.now() - started;

@@ -155,6 +155,8 @@ describe('SyncLoop', () => {
       periods: { syncPeriodMs: 30_000, minSyncPeriodMs: 0 },
       logger: silent,
       clock,
+      // The node's interfaces, while its Node lists no address: fixed here, not this machine's.
+      localAddresses: () => ['192.0.2.1'],
     });
     loop.start();
     store.upsert('Service', svc('web', '10.96.0.10'));
@@ -180,6 +182,27 @@ describe('SyncLoop', () => {
     await settle();
     expect(proxier.requests.slice(2).map((r) => r.full)).toEqual([true]);
     expect(proxier.requests.at(-1)!.desired.size).toBe(2);
+  });
+
+  it("hands the proxier the node's new facts even when no service changed (NodePorts move with the node's addresses)", async () => {
+    const { clock, store, proxier } = await syncedOnFakeClock();
+    const node = (addresses: string[]) => ({ name: 'n1', labels: {}, addresses, podCIDRs: [] });
+    store.upsert('Node', node(['172.31.0.11']));
+    await clock.advance(1);
+    await settle();
+    expect(proxier.requests.map((r) => [r.full, r.changed.size, r.node.addresses])).toEqual([
+      [true, 1, ['192.0.2.1']],
+      [false, 0, ['172.31.0.11']],
+    ]);
+    // The same facts again: nothing to hand over.
+    store.upsert('Node', { ...node(['172.31.0.11']), labels: { a: 'b' } });
+    await clock.advance(30_000);
+    await settle();
+    expect(proxier.requests).toHaveLength(2);
+    store.upsert('Node', node(['172.31.0.12']));
+    await clock.advance(1);
+    await settle();
+    expect(proxier.requests.map((r) => r.node.addresses).at(-1)).toEqual(['172.31.0.12']);
   });
 
   it('hands the proxier a periodic sync with nothing changed while it has work of its own (draining real servers)', async () => {
