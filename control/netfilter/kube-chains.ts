@@ -140,6 +140,11 @@ export interface ChainScope {
   owns(table: Table, chain: string): boolean;
   /** KUBE-MARK-MASQ too, if nothing else jumps to it any more. */
   markMasq: boolean;
+  /**
+   * This mode's jumps into chains it shares by name with another mode
+   * (KUBE-PROXY-FIREWALL): removed while the chain stays for the other.
+   */
+  jumps?: readonly Jump[];
 }
 
 /** Everything the iptables mode (this one or kube-proxy's) writes. */
@@ -152,17 +157,14 @@ export const IPTABLES_MODE: ChainScope = {
   markMasq: true,
 };
 
-const IPTABLES_ONLY_FILTER: readonly string[] = [
-  KUBE_NODEPORTS,
-  KUBE_SERVICES,
-  KUBE_EXTERNAL_SERVICES,
-  KUBE_PROXY_FIREWALL,
-];
+const IPTABLES_ONLY_FILTER: readonly string[] = [KUBE_NODEPORTS, KUBE_SERVICES, KUBE_EXTERNAL_SERVICES];
 
 /**
  * What only the iptables mode writes: the ipvs mode shares KUBE-SERVICES,
- * KUBE-POSTROUTING, KUBE-MARK-MASQ (nat) and KUBE-FORWARD (filter) with it,
- * and rewrites them itself.
+ * KUBE-POSTROUTING, KUBE-MARK-MASQ (nat), KUBE-FORWARD and
+ * KUBE-PROXY-FIREWALL (filter) with it, and rewrites them itself; the
+ * iptables mode's jumps into KUBE-PROXY-FIREWALL (from OUTPUT too, with
+ * their own comment) are not the ipvs mode's and go.
  */
 export const IPTABLES_MODE_ONLY: ChainScope = {
   what: 'iptables mode rules',
@@ -170,13 +172,16 @@ export const IPTABLES_MODE_ONLY: ChainScope = {
   owns: (table, c) =>
     isServiceChain(c) || (table === 'filter' ? IPTABLES_ONLY_FILTER.includes(c) : c === KUBE_NODEPORTS),
   markMasq: false,
+  jumps: JUMPS.filter((j) => j.target === KUBE_PROXY_FIREWALL),
 };
 
 /**
  * Removes every rule and chain of `scope` (by default, all the iptables mode
- * or kube-proxy's left) in the current network namespace: the jumps from the
- * built-in chains first, then the chains. Each table is one atomic restore.
- * Returns what it removed; a node without iptables has nothing to remove.
+ * or kube-proxy's left) in the current network namespace: the jumps into
+ * them from every other chain first (the built-in chains', and a shared
+ * chain's the other mode has not rewritten yet), then the chains. Each table
+ * is one atomic restore. Returns what it removed; a node without iptables
+ * has nothing to remove.
  */
 export async function cleanupIptables(
   logger: Logger,
@@ -195,11 +200,14 @@ export async function cleanupIptables(
     }
     const ours = [...chainsOf(saved)].filter((c) => scope.owns(table, c));
     const ownSet = new Set(ours);
-    // Every rule in a built-in chain that jumps to one of ours (kube-proxy's own included).
-    const jumpLines = saved
-      .split('\n')
-      .filter((l) => /^-A (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) /.test(l))
-      .filter((l) => ownSet.has(l.slice(l.lastIndexOf(' -j ') + 4).split(' ')[0] ?? ''));
+    const ownJumps = (scope.jumps ?? []).filter((j) => j.table === table);
+    // Every rule of another chain that jumps to one of ours (kube-proxy's own
+    // included), and this mode's jumps into chains it shares; ours are flushed.
+    const jumpLines = saved.split('\n').filter((l) => {
+      if (!l.startsWith('-A ') || ownSet.has(l.slice(3, l.indexOf(' ', 3)))) return false;
+      if (ownJumps.some((j) => isJump(l, j))) return true;
+      return ownSet.has(l.slice(l.lastIndexOf(' -j ') + 4).split(' ')[0] ?? '');
+    });
     if (!ours.length && !jumpLines.length) continue;
     const input = [
       `*${table}`,

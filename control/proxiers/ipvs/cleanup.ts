@@ -10,31 +10,55 @@ import { Iptables } from '../../netfilter/iptables.js';
 import { cleanupIptables, type ChainScope } from '../../netfilter/kube-chains.js';
 import { DummyInterface } from './dummy.js';
 import { Ipset } from './ipset.js';
-import { KUBE_IPVS0, KUBE_IPVS_DROP, KUBE_IPVS_FILTER, KUBE_LOAD_BALANCER, SETS } from './names.js';
+import {
+  KUBE_IPVS0,
+  KUBE_IPVS_DROP,
+  KUBE_IPVS_FILTER,
+  KUBE_IPVS_OUT_FILTER,
+  KUBE_LOAD_BALANCER,
+  KUBE_NODE_PORT,
+  KUBE_PROXY_ONLY_SETS,
+  KUBE_SOURCE_RANGES_FIREWALL,
+  SETS,
+} from './names.js';
+import { IPVS_FIREWALL_JUMPS } from './rules.js';
+
+const OWN: Record<'raw' | 'filter' | 'nat', readonly string[]> = {
+  raw: [KUBE_IPVS_DROP],
+  // filter KUBE-NODE-PORT is kube-proxy's (health-check node ports), removed on sight.
+  filter: [KUBE_IPVS_FILTER, KUBE_IPVS_OUT_FILTER, KUBE_SOURCE_RANGES_FIREWALL, KUBE_NODE_PORT],
+  nat: [KUBE_LOAD_BALANCER, KUBE_NODE_PORT],
+};
 
 /**
  * The chains only the ipvs mode writes. KUBE-SERVICES, KUBE-POSTROUTING,
- * KUBE-MARK-MASQ and KUBE-FORWARD it shares with the iptables mode, which
- * rewrites them; --cleanup removes those with the iptables mode's.
+ * KUBE-MARK-MASQ, KUBE-FORWARD and KUBE-PROXY-FIREWALL it shares with the
+ * iptables mode, which rewrites them; --cleanup removes those with the
+ * iptables mode's. Its own jumps into KUBE-PROXY-FIREWALL go either way.
  */
 export const IPVS_MODE_ONLY: ChainScope = {
   what: 'ipvs mode rules',
   tables: ['raw', 'filter', 'nat'],
-  owns: (table, c) =>
-    table === 'raw' ? c === KUBE_IPVS_DROP : table === 'filter' ? c === KUBE_IPVS_FILTER : c === KUBE_LOAD_BALANCER,
+  owns: (table, c) => (OWN[table as keyof typeof OWN] ?? []).includes(c),
   markMasq: false,
+  jumps: IPVS_FIREWALL_JUMPS,
 };
 
 export interface IpvsCleanupOptions {
   /** --ipvs-exclude-cidrs: virtual servers on these addresses stay. */
   excludeCIDRs?: string[];
+  /**
+   * The shared chains are gone too (no mode that shares them runs): then
+   * KUBE-MARK-MASQ goes last, once this mode's own chains no longer jump to it.
+   */
+  markMasq?: boolean;
   iptables?: Iptables;
   ipset?: Ipset;
   dummy?: DummyInterface;
 }
 
 export async function cleanupIpvsMode(logger: Logger, opts: IpvsCleanupOptions = {}): Promise<void> {
-  await cleanupIptables(logger, opts.iptables ?? new Iptables(), IPVS_MODE_ONLY);
+  await cleanupIptables(logger, opts.iptables ?? new Iptables(), { ...IPVS_MODE_ONLY, markMasq: !!opts.markMasq });
 
   const exclude = new BlockList();
   for (const cidr of opts.excludeCIDRs ?? []) {
@@ -72,9 +96,7 @@ export async function cleanupIpvsMode(logger: Logger, opts: IpvsCleanupOptions =
     logger.debug({ err: (err as Error).message }, 'ipsets not listed');
     return;
   }
-  const ours = Object.values(SETS)
-    .map((s) => s.name)
-    .filter((n) => existing.includes(n));
+  const ours = [...Object.values(SETS).map((s) => s.name), ...KUBE_PROXY_ONLY_SETS].filter((n) => existing.includes(n));
   if (ours.length) {
     await ipset.destroy(ours);
     logger.info({ sets: ours }, 'ipvs mode ipsets removed');

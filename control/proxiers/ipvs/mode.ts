@@ -40,7 +40,7 @@ export const ipvsMode: ModeDefinition = defineMode<IpvsProxier>({
     // The shared chains go with the iptables mode's layout (KUBE-SERVICES
     // first, so the chains it jumps to can be deleted), then this mode's own.
     if (!keepShared) await cleanupIptables(logger, new Iptables(), IPTABLES_MODE);
-    await cleanupIpvsMode(logger, { excludeCIDRs: options.ipvs.excludeCIDRs });
+    await cleanupIpvsMode(logger, { excludeCIDRs: options.ipvs.excludeCIDRs, markMasq: !keepShared });
   },
   routes: (app, ctx, proxier) => ipvsRoutes(app, ctx, proxier),
 });

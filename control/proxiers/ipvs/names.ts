@@ -44,6 +44,52 @@ export const SETS = {
     family: 'inet',
     comment: 'Kubernetes service load balancer ip + port with externalTrafficPolicy=local',
   },
+  /** Load-balancer IPs and ports with loadBalancerSourceRanges: their traffic enters KUBE-SOURCE-RANGES-FIREWALL. */
+  loadBalancerFW: {
+    name: 'KUBE-LOAD-BALANCER-FW',
+    type: 'hash:ip,port',
+    family: 'inet',
+    comment: 'Kubernetes service load balancer ip + port for load balancer with sourceRange',
+  },
+  /** (LB IP, port, source range): the sources each firewalled load-balancer IP accepts. */
+  loadBalancerSourceCIDR: {
+    name: 'KUBE-LOAD-BALANCER-SOURCE-CIDR',
+    type: 'hash:ip,port,net',
+    family: 'inet',
+    comment: 'Kubernetes service load balancer ip + port + source cidr for packet filter purpose',
+  },
+  /** (LB IP, port, LB IP): a range holds a node address, so the VIP looping back to itself is accepted too. */
+  loadBalancerSourceIP: {
+    name: 'KUBE-LOAD-BALANCER-SOURCE-IP',
+    type: 'hash:ip,port,ip',
+    family: 'inet',
+    comment: 'Kubernetes service load balancer ip + port + source IP for packet filter purpose',
+  },
+  /** NodePorts (bitmap:port: the port alone, on whichever node address it arrives). */
+  nodePortTCP: {
+    name: 'KUBE-NODE-PORT-TCP',
+    type: 'bitmap:port',
+    family: 'inet',
+    comment: 'Kubernetes nodeport TCP port for masquerade purpose',
+  },
+  nodePortLocalTCP: {
+    name: 'KUBE-NODE-PORT-LOCAL-TCP',
+    type: 'bitmap:port',
+    family: 'inet',
+    comment: 'Kubernetes nodeport TCP port with externalTrafficPolicy=local',
+  },
+  nodePortUDP: {
+    name: 'KUBE-NODE-PORT-UDP',
+    type: 'bitmap:port',
+    family: 'inet',
+    comment: 'Kubernetes nodeport UDP port for masquerade purpose',
+  },
+  nodePortLocalUDP: {
+    name: 'KUBE-NODE-PORT-LOCAL-UDP',
+    type: 'bitmap:port',
+    family: 'inet',
+    comment: 'Kubernetes nodeport UDP port with externalTrafficPolicy=local',
+  },
   ipvsIPs: { name: 'KUBE-IPVS-IPS', type: 'hash:ip', family: 'inet', comment: 'IPVS service ip' },
   /**
    * Ours, not kube-proxy's: service addresses and ports whose traffic policy
@@ -57,13 +103,47 @@ export const SETS = {
     family: 'inet',
     comment: 'service ip + port with traffic policy Local and no endpoint on this node: dropped',
   },
+  /**
+   * Ours too: external addresses and ports (NodePorts on each node address,
+   * externalIPs, load-balancer IPs) whose externalTrafficPolicy is Local while
+   * this node has no endpoint. Their virtual servers send to every endpoint,
+   * as kube-proxy's IPVS mode does (kubernetes#97081), so that pods (the
+   * cluster CIDR) and the node itself reach them; traffic from anywhere else
+   * is dropped, as the iptables mode drops it.
+   */
+  noLocalExternal: {
+    name: 'KUBE-NO-LOCAL-EXTERNAL',
+    type: 'hash:ip,port',
+    family: 'inet',
+    comment: 'external ip + port with externalTrafficPolicy Local and no endpoint on this node: dropped from outside',
+  },
 } as const satisfies Record<string, IpsetSpec>;
 
 export type SetKey = keyof typeof SETS;
 export const SET_KEYS = Object.keys(SETS) as SetKey[];
 
-/** The ipvs mode's own chains (KUBE-SERVICES, KUBE-POSTROUTING, KUBE-MARK-MASQ and KUBE-FORWARD it shares with the iptables mode). */
+/**
+ * Sets kube-proxy's IPVS mode creates and this one does not (SCTP NodePorts,
+ * health-check node ports): removed with the mode's own on clean-up.
+ */
+export const KUBE_PROXY_ONLY_SETS = [
+  'KUBE-NODE-PORT-SCTP-HASH',
+  'KUBE-NODE-PORT-LOCAL-SCTP-HASH',
+  'KUBE-HEALTH-CHECK-NODE-PORT',
+];
+
+/**
+ * The ipvs mode's own chains. KUBE-SERVICES, KUBE-POSTROUTING, KUBE-MARK-MASQ,
+ * KUBE-FORWARD and KUBE-PROXY-FIREWALL (filter) it shares, by name, with the
+ * iptables mode; each mode rewrites them whole.
+ */
 export const KUBE_LOAD_BALANCER = 'KUBE-LOAD-BALANCER';
+/** nat: NodePort traffic, marked for masquerading unless its policy is Local. */
+export const KUBE_NODE_PORT = 'KUBE-NODE-PORT';
+/** filter: what KUBE-PROXY-FIREWALL sends here (a firewalled LB IP and port) is dropped unless its source is allowed. */
+export const KUBE_SOURCE_RANGES_FIREWALL = 'KUBE-SOURCE-RANGES-FIREWALL';
+/** filter OUTPUT: the node's own connections to a firewalled LB IP whose ranges do not hold the node (kubernetes#119656). */
+export const KUBE_IPVS_OUT_FILTER = 'KUBE-IPVS-OUT-FILTER';
 export const KUBE_IPVS_FILTER = 'KUBE-IPVS-FILTER';
 /** Ours, in the raw table: drops what KUBE-NO-LOCAL-ENDPOINTS holds before IPVS (at LOCAL_IN and LOCAL_OUT) can refuse it. */
 export const KUBE_IPVS_DROP = 'KUBE-IPVS-DROP';
@@ -76,4 +156,9 @@ export function ipPortMember(ip: string, protocol: string, port: number): string
 /** "10.244.1.5,tcp:8080,10.244.1.5": an endpoint reaching itself through its service (hairpin). */
 export function loopBackMember(ip: string, protocol: string, port: number): string {
   return `${ip},${protocol.toLowerCase()}:${port},${ip}`;
+}
+
+/** "198.51.100.4,tcp:80,10.0.0.0/8": a firewalled LB IP and port with one source range it accepts. */
+export function ipPortNetMember(ip: string, protocol: string, port: number, net: string): string {
+  return `${ip},${protocol.toLowerCase()}:${port},${net}`;
 }

@@ -3,10 +3,14 @@
 // and at 10,000; iptables keeps a handful of rules that match ipsets. Each
 // sync reads back what the kernel holds (all of it on a full sync, the
 // touched virtual servers on a partial one) and writes only the difference.
+// NodePort virtual servers sit on node addresses: when those change (the
+// sync loop hands over new NodeFacts as soon as it sees them, an interface's
+// address included), the service ports that depend on them are laid out again.
 import { BlockList, isIPv4 } from 'node:net';
 import type { Logger } from 'pino';
 import { Ipvs, IpvsError, IpvsErrorCode, virtualServerId, type ProgrammedVirtualServer } from '../../netlink/index.js';
-import type { ServicePortName } from '../../model/types.js';
+import type { NodeFacts } from '../../model/node-facts.js';
+import type { ServicePortName, ServicePortState } from '../../model/types.js';
 import { StaleUdpFlows } from '../../netfilter/stale-udp.js';
 import { Iptables } from '../../netfilter/iptables.js';
 import type { Proxier, ProxierView, SyncRequest, SyncResult } from '../types.js';
@@ -14,8 +18,15 @@ import { ProxierErrorCode } from '../errors.js';
 import { cleanupIpvsMode } from './cleanup.js';
 import { DummyInterface } from './dummy.js';
 import { Ipset } from './ipset.js';
-import { portLayout, type LayoutContext, type PortLayout, type VirtualServerLayout } from './layout.js';
-import { KUBE_IPVS0, SETS, SET_KEYS, type SetKey } from './names.js';
+import {
+  portLayout,
+  type LayoutContext,
+  type NoNodeAccess,
+  type PortLayout,
+  type VirtualServerLayout,
+} from './layout.js';
+import { KUBE_IPVS0, KUBE_IPVS_OUT_FILTER, SETS, SET_KEYS, type SetKey } from './names.js';
+import { nodePortAddresses } from './node-addresses.js';
 import { planChanges, type ProgrammedEntry } from './plan.js';
 import { ipvsRestoreInput, ipvsRules, IPVS_CHAINS, type IpvsRuleContext, type IpvsTable } from './rules.js';
 import { applySysctls, ipvsSysctls } from './sysctl.js';
@@ -49,7 +60,12 @@ export class IpvsSyncError extends Error {
 export class IpvsProxier implements Proxier {
   readonly mode = 'ipvs' as const;
   readonly #opts: IpvsProxierOptions;
-  readonly #layoutCtx: LayoutContext;
+  /** The scheduler and the node addresses the programmed layouts were computed with; undefined before the first sync. */
+  #layoutCtx: LayoutContext | undefined;
+  /** The iptables rules as last written, by table; undefined until a full sync writes them. */
+  #rules: Record<IpvsTable, string[]> | undefined;
+  /** The kernel refused the ipvs match once: KUBE-IPVS-OUT-FILTER is left empty from then on. */
+  #noIpvsMatch = false;
   readonly #ruleCtx: IpvsRuleContext;
   readonly #ipt: Iptables;
   readonly #ipset: Ipset;
@@ -74,7 +90,6 @@ export class IpvsProxier implements Proxier {
     this.#ipset = opts.ipset ?? new Ipset();
     this.#dummy = opts.dummy ?? new DummyInterface({ name: KUBE_IPVS0 });
     this.#staleUdp = new StaleUdpFlows(opts.logger);
-    this.#layoutCtx = { scheduler: opts.scheduler };
     const clusterCIDR = opts.clusterCIDRs.find((c) => c.includes('.'));
     this.#ruleCtx = {
       masqueradeMark: `0x${(1 << opts.masqueradeBit).toString(16)}`,
@@ -123,17 +138,36 @@ export class IpvsProxier implements Proxier {
   async sync(req: SyncRequest): Promise<SyncResult> {
     const result: SyncResult = { written: 0, removed: 0, skipped: [] };
     const full = req.full || this.#sets === undefined;
+    const ctx = this.#layoutContext(req.node);
+    // New node addresses move the NodePort virtual servers and may change which
+    // load-balancer IPs the node itself may reach: those ports are laid out again.
+    const nodeChanged = this.#layoutCtx !== undefined && !sameLayoutContext(this.#layoutCtx, ctx);
+    if (nodeChanged || !this.#layoutCtx) {
+      this.#opts.logger.info(
+        { nodePortAddresses: ctx.nodePortAddresses, everyLocalAddress: req.node.nodePortAddresses.IPv4 === undefined },
+        'NodePorts answer on these node addresses',
+      );
+    }
+    const relaid = new Set(full ? req.desired.keys() : req.changed);
+    if (!full && nodeChanged) for (const [name, sp] of req.desired) if (dependsOnNode(sp)) relaid.add(name);
     const next = new Map(full ? [] : this.#ports);
     const touched = new Set<string>(this.#draining);
-    for (const name of [...req.changed, ...req.removed.keys()]) {
+    for (const name of [...relaid, ...req.removed.keys()]) {
       for (const v of this.#ports.get(name)?.virtualServers ?? []) touched.add(virtualServerId(v.virtualServer));
     }
     for (const name of req.removed.keys()) next.delete(name);
-    for (const name of full ? req.desired.keys() : req.changed) {
+    for (const name of relaid) {
       const sp = req.desired.get(name);
       if (!sp) continue;
-      const layout = portLayout(sp, this.#layoutCtx);
+      const layout = portLayout(sp, ctx);
       for (const reason of layout.skipped) result.skipped.push({ name, reason });
+      if (layout.invalid) {
+        // Never program it half: what the port had stays as it was.
+        const before = this.#ports.get(name);
+        if (before) next.set(name, before);
+        else next.delete(name);
+        continue;
+      }
       for (const v of layout.virtualServers) touched.add(virtualServerId(v.virtualServer));
       next.set(name, layout);
     }
@@ -141,17 +175,23 @@ export class IpvsProxier implements Proxier {
     const desired = new Map<string, VirtualServerLayout>();
     const addresses = new Set<string>();
     const sets = new Map<SetKey, Set<string>>(SET_KEYS.map((k) => [k, new Set()]));
+    const noNodeAccess = new Map<string, NoNodeAccess>();
     for (const layout of next.values()) {
       for (const v of layout.virtualServers) desired.set(virtualServerId(v.virtualServer), v);
       for (const a of layout.addresses) addresses.add(a);
       for (const [k, members] of Object.entries(layout.sets) as Array<[SetKey, string[]]>)
         for (const m of members) sets.get(k)!.add(m);
+      for (const e of layout.noNodeAccess) noNodeAccess.set(`${e.protocol} ${e.address}:${e.port}`, e);
     }
     for (const a of addresses) sets.get('ipvsIPs')!.add(a);
 
-    // ipsets before the rules that match them; the rules on full syncs only (they do not depend on services).
+    // ipsets before the rules that match them. The rules hardly depend on
+    // services: a table is rewritten on full syncs, and when its rules change.
     await this.#writeSets(sets, full);
-    if (full) await this.#writeRules();
+    await this.#writeRules(
+      [...noNodeAccess.keys()].sort().map((k) => noNodeAccess.get(k)!),
+      full,
+    );
 
     // IPVS: read back what is in scope, write the difference.
     const programmed = await this.#readBack(full ? undefined : touched);
@@ -185,6 +225,7 @@ export class IpvsProxier implements Proxier {
     }
     this.#bound = addresses;
     this.#ports = next;
+    this.#layoutCtx = ctx;
     await this.#staleUdp.clear(req, full);
 
     result.written = report.applied;
@@ -216,12 +257,38 @@ export class IpvsProxier implements Proxier {
     this.#sets = sets;
   }
 
-  async #writeRules(): Promise<void> {
-    const rules = ipvsRules(this.#ruleCtx);
+  async #writeRules(noNodeAccess: NoNodeAccess[], full: boolean): Promise<void> {
+    let rules = ipvsRules(this.#ruleCtx, this.#noIpvsMatch ? [] : noNodeAccess);
+    const had = this.#rules;
+    this.#rules = undefined;
     for (const table of Object.keys(IPVS_CHAINS) as IpvsTable[]) {
+      if (!full && had && sameLines(had[table], rules[table])) continue;
       const saved = await this.#ipt.save(table);
-      await this.#ipt.restore(ipvsRestoreInput(table, rules[table], saved));
+      try {
+        await this.#ipt.restore(ipvsRestoreInput(table, rules[table], saved));
+      } catch (err) {
+        // A kernel without xt_ipvs refuses the out-filter's rules, and with
+        // them the whole table: the rest of the firewall goes in without them.
+        if (table !== 'filter' || this.#noIpvsMatch || !noNodeAccess.length || !/ipvs/i.test(String(err))) throw err;
+        this.#noIpvsMatch = true;
+        this.#opts.logger.warn(
+          { err: (err as Error).message },
+          `the kernel refused the ipvs match (xt_ipvs): the node's own connections to load-balancer IPs are not held to their loadBalancerSourceRanges (${KUBE_IPVS_OUT_FILTER} stays empty)`,
+        );
+        rules = ipvsRules(this.#ruleCtx, []);
+        await this.#ipt.restore(ipvsRestoreInput(table, rules[table], saved));
+      }
     }
+    this.#rules = rules;
+  }
+
+  /** The context the layouts need: the scheduler, and this family's NodePort and node addresses. */
+  #layoutContext(node: NodeFacts): LayoutContext {
+    return {
+      scheduler: this.#opts.scheduler,
+      nodePortAddresses: nodePortAddresses(node),
+      nodeAddresses: node.addresses.filter((a) => isIPv4(a)),
+    };
   }
 
   /** The kernel's virtual servers (all, or those of `ids` we hold) with their real servers. */
@@ -298,4 +365,21 @@ export class IpvsProxier implements Proxier {
     });
     this.#ports.clear();
   }
+}
+
+/** Ports whose layout depends on the node's addresses: NodePorts, and firewalled load-balancer IPs. */
+function dependsOnNode(sp: ServicePortState): boolean {
+  return sp.nodePort !== undefined || (sp.loadBalancerIPs.length > 0 && sp.loadBalancerSourceRanges.length > 0);
+}
+
+function sameLayoutContext(a: LayoutContext, b: LayoutContext): boolean {
+  return (
+    a.scheduler === b.scheduler &&
+    sameLines(a.nodePortAddresses, b.nodePortAddresses) &&
+    sameLines(a.nodeAddresses, b.nodeAddresses)
+  );
+}
+
+function sameLines(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

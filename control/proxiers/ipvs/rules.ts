@@ -1,12 +1,31 @@
 // The few iptables rules kube-proxy's IPVS mode keeps (pkg/proxy/ipvs,
 // writeIptablesRules): IPVS does the load balancing, iptables only marks
-// what must be masqueraded, masquerades hairpin traffic, accepts service
-// traffic in the filter table and refuses what reaches a service address on
-// a port no service has. All of it matches ipsets, so the rules do not grow
-// with the number of services; they are written whole on full syncs.
+// what must be masqueraded (off-cluster ClusterIP traffic, external traffic,
+// NodePorts of policy Cluster), masquerades hairpin traffic, drops what the
+// load-balancer source ranges do not admit, accepts service traffic in the
+// filter table and refuses what reaches a service address on a port no
+// service has. All of it matches ipsets, so the rules do not grow with the
+// number of services; the one exception is KUBE-IPVS-OUT-FILTER, a rule per
+// firewalled load-balancer IP the node itself may not reach (the ipvs match
+// takes no set), so the proxier rewrites a table whenever its rules change.
 import { forwardRules, masqueradeRules, missingJumps, type Jump } from '../../netfilter/kube-chains.js';
-import { KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_POSTROUTING, KUBE_SERVICES } from '../../netfilter/names.js';
-import { KUBE_IPVS_DROP, KUBE_IPVS_FILTER, KUBE_LOAD_BALANCER, SETS } from './names.js';
+import {
+  KUBE_FORWARD,
+  KUBE_MARK_MASQ,
+  KUBE_POSTROUTING,
+  KUBE_PROXY_FIREWALL,
+  KUBE_SERVICES,
+} from '../../netfilter/names.js';
+import type { NoNodeAccess } from './layout.js';
+import {
+  KUBE_IPVS_DROP,
+  KUBE_IPVS_FILTER,
+  KUBE_IPVS_OUT_FILTER,
+  KUBE_LOAD_BALANCER,
+  KUBE_NODE_PORT,
+  KUBE_SOURCE_RANGES_FIREWALL,
+  SETS,
+} from './names.js';
 
 export interface IpvsRuleContext {
   /** 1 << --iptables-masquerade-bit, as hex. */
@@ -19,11 +38,21 @@ export interface IpvsRuleContext {
 /** The chains this mode writes, by table, in the order they are declared. */
 export const IPVS_CHAINS = {
   raw: [KUBE_IPVS_DROP],
-  filter: [KUBE_FORWARD, KUBE_IPVS_FILTER],
-  nat: [KUBE_SERVICES, KUBE_POSTROUTING, KUBE_MARK_MASQ, KUBE_LOAD_BALANCER],
+  filter: [KUBE_FORWARD, KUBE_PROXY_FIREWALL, KUBE_SOURCE_RANGES_FIREWALL, KUBE_IPVS_FILTER, KUBE_IPVS_OUT_FILTER],
+  nat: [KUBE_SERVICES, KUBE_POSTROUTING, KUBE_MARK_MASQ, KUBE_LOAD_BALANCER, KUBE_NODE_PORT],
 } as const;
 
 export type IpvsTable = keyof typeof IPVS_CHAINS;
+
+/**
+ * The jumps into KUBE-PROXY-FIREWALL, kube-proxy's IPVS mode's (the iptables
+ * mode jumps into its own chain of that name from elsewhere, with another
+ * comment): each mode's clean-up removes only its own.
+ */
+export const IPVS_FIREWALL_JUMPS: Array<Jump & { table: 'filter' }> = [
+  { table: 'filter', chain: 'INPUT', target: KUBE_PROXY_FIREWALL, comment: 'kube-proxy firewall rules', extra: '' },
+  { table: 'filter', chain: 'FORWARD', target: KUBE_PROXY_FIREWALL, comment: 'kube-proxy firewall rules', extra: '' },
+];
 
 /** The jumps from the built-in chains into ours. */
 export const IPVS_JUMPS: Array<Jump & { table: IpvsTable }> = [
@@ -42,7 +71,15 @@ export const IPVS_JUMPS: Array<Jump & { table: IpvsTable }> = [
     extra: '',
   },
   { table: 'filter', chain: 'FORWARD', target: KUBE_FORWARD, comment: 'kubernetes forwarding rules', extra: '' },
+  ...IPVS_FIREWALL_JUMPS,
   { table: 'filter', chain: 'INPUT', target: KUBE_IPVS_FILTER, comment: 'kubernetes ipvs access filter', extra: '' },
+  {
+    table: 'filter',
+    chain: 'OUTPUT',
+    target: KUBE_IPVS_OUT_FILTER,
+    comment: 'kubernetes ipvs access filter',
+    extra: '',
+  },
   { table: 'nat', chain: 'PREROUTING', target: KUBE_SERVICES, comment: 'kubernetes service portals', extra: '' },
   { table: 'nat', chain: 'OUTPUT', target: KUBE_SERVICES, comment: 'kubernetes service portals', extra: '' },
   { table: 'nat', chain: 'POSTROUTING', target: KUBE_POSTROUTING, comment: 'kubernetes postrouting rules', extra: '' },
@@ -50,10 +87,24 @@ export const IPVS_JUMPS: Array<Jump & { table: IpvsTable }> = [
 
 const set = (s: { name: string }, dirs: string) => `-m set --match-set ${s.name} ${dirs}`;
 
-/** The rules of each table (without the chain declarations). */
-export function ipvsRules(ctx: IpvsRuleContext): Record<IpvsTable, string[]> {
+/** NodePorts: the Local set first (RETURN: no masquerading, the client's address stays), then the rest. */
+const NODE_PORT_SETS = [
+  { protocol: 'tcp', local: SETS.nodePortLocalTCP, all: SETS.nodePortTCP },
+  { protocol: 'udp', local: SETS.nodePortLocalUDP, all: SETS.nodePortUDP },
+] as const;
+
+/**
+ * The rules of each table (without the chain declarations). `noNodeAccess`:
+ * the firewalled load-balancer IPs and ports the node's own connections may
+ * not reach, in the order given.
+ */
+export function ipvsRules(
+  ctx: IpvsRuleContext,
+  noNodeAccess: readonly NoNodeAccess[] = [],
+): Record<IpvsTable, string[]> {
   const mark = ctx.masqueradeMark;
-  const nat: string[] = [];
+  // Connections from localhost are no service traffic: none is marked (kube-proxy's first rule).
+  const nat: string[] = [`-A ${KUBE_SERVICES} -s 127.0.0.0/8 -j RETURN`];
   // Traffic to a ClusterIP from outside the cluster (or all of it, with
   // --masquerade-all) is masqueraded, so replies come back through this node.
   if (ctx.masqueradeAll) {
@@ -70,25 +121,49 @@ export function ipvsRules(ctx: IpvsRuleContext): Record<IpvsTable, string[]> {
     `-A ${KUBE_SERVICES} -m comment --comment "${SETS.externalIP.comment}" ${set(SETS.externalIP, 'dst,dst')} -j ACCEPT`,
     `-A ${KUBE_SERVICES} -m comment --comment "${SETS.externalIPLocal.comment}" ${set(SETS.externalIPLocal, 'dst,dst')} -j ACCEPT`,
     `-A ${KUBE_SERVICES} -m comment --comment "${SETS.loadBalancer.comment}" ${set(SETS.loadBalancer, 'dst,dst')} -j ${KUBE_LOAD_BALANCER}`,
+    // Any local destination may be a NodePort (a node address: IPVS holds a virtual server on each).
+    `-A ${KUBE_SERVICES} -m addrtype --dst-type LOCAL -j ${KUBE_NODE_PORT}`,
     `-A ${KUBE_SERVICES} ${set(SETS.clusterIP, 'dst,dst')} -j ACCEPT`,
     `-A ${KUBE_SERVICES} ${set(SETS.loadBalancer, 'dst,dst')} -j ACCEPT`,
     `-A ${KUBE_LOAD_BALANCER} ${set(SETS.loadBalancerLocal, 'dst,dst')} -j RETURN`,
     `-A ${KUBE_LOAD_BALANCER} -j ${KUBE_MARK_MASQ}`,
+    ...NODE_PORT_SETS.flatMap(({ protocol, local, all }) => [
+      `-A ${KUBE_NODE_PORT} -p ${protocol} -m comment --comment "${local.comment}" ${set(local, 'dst')} -j RETURN`,
+      `-A ${KUBE_NODE_PORT} -p ${protocol} -m comment --comment "${all.comment}" ${set(all, 'dst')} -j ${KUBE_MARK_MASQ}`,
+    ]),
     // Hairpin: an endpoint reaching itself through its service must see another source.
     `-A ${KUBE_POSTROUTING} -m comment --comment "${SETS.loopBack.comment}" ${set(SETS.loopBack, 'dst,dst,src')} -j MASQUERADE`,
     ...masqueradeRules(mark),
   );
   const filter = [
     ...forwardRules(mark),
+    // loadBalancerSourceRanges: a firewalled LB IP and port admits its ranges'
+    // sources (and itself, when a range holds the node), and drops the rest
+    // before IPVS, at LOCAL_IN, ever sees the packet.
+    `-A ${KUBE_PROXY_FIREWALL} -m comment --comment "${SETS.loadBalancerFW.comment}" ${set(SETS.loadBalancerFW, 'dst,dst')} -j ${KUBE_SOURCE_RANGES_FIREWALL}`,
+    `-A ${KUBE_SOURCE_RANGES_FIREWALL} -m comment --comment "${SETS.loadBalancerSourceCIDR.comment}" ${set(SETS.loadBalancerSourceCIDR, 'dst,dst,src')} -j RETURN`,
+    `-A ${KUBE_SOURCE_RANGES_FIREWALL} -m comment --comment "${SETS.loadBalancerSourceIP.comment}" ${set(SETS.loadBalancerSourceIP, 'dst,dst,src')} -j RETURN`,
+    `-A ${KUBE_SOURCE_RANGES_FIREWALL} -j DROP`,
     `-A ${KUBE_IPVS_FILTER} ${set(SETS.loadBalancer, 'dst,dst')} -j RETURN`,
     `-A ${KUBE_IPVS_FILTER} ${set(SETS.clusterIP, 'dst,dst')} -j RETURN`,
     `-A ${KUBE_IPVS_FILTER} ${set(SETS.externalIP, 'dst,dst')} -j RETURN`,
     `-A ${KUBE_IPVS_FILTER} ${set(SETS.externalIPLocal, 'dst,dst')} -j RETURN`,
     // A service address on a port no service has: refused, not answered by whatever listens on the node.
     `-A ${KUBE_IPVS_FILTER} -m conntrack --ctstate NEW ${set(SETS.ipvsIPs, 'dst')} -j REJECT`,
+    // The node's own connection to a VIP it holds leaves from the VIP and is
+    // scheduled at LOCAL_OUT, never meeting the INPUT firewall: after IPVS has
+    // sent it on, the ipvs match still knows which virtual server it was for.
+    ...noNodeAccess.map(
+      (e) =>
+        `-A ${KUBE_IPVS_OUT_FILTER} -s ${e.address} -m ipvs --vaddr ${e.address} --vproto ${e.protocol.toLowerCase()} --vport ${e.port} -j DROP`,
+    ),
   ];
   const raw = [
     `-A ${KUBE_IPVS_DROP} -m comment --comment "${SETS.noLocalEndpoints.comment}" ${set(SETS.noLocalEndpoints, 'dst,dst')} -j DROP`,
+    // Pods (--cluster-cidr) and the node's own connections go on to every
+    // endpoint, kube-proxy's short-circuit; without --cluster-cidr no pod can
+    // be told from an outside client, and only the node's own go on.
+    `-A ${KUBE_IPVS_DROP} -m comment --comment "${SETS.noLocalExternal.comment}" ${set(SETS.noLocalExternal, 'dst,dst')}${ctx.clusterCIDR ? ` ! -s ${ctx.clusterCIDR}` : ''} -m addrtype ! --src-type LOCAL -j DROP`,
   ];
   return { raw, filter, nat };
 }

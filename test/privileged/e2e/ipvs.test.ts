@@ -6,19 +6,10 @@ import { kernelHasIpvs } from '../../harness/ipvs.js';
 import { requirePrivileges } from '../../harness/privileged.js';
 import { defineServiceSuite } from './suite.js';
 
-// control/proxiers/ipvs/layout.ts reports NodePorts, and load-balancer IPs
-// with source ranges, as not programmed.
-const NOT_YET = 'NodePorts and load-balancer source ranges are not programmed by the ipvs mode yet';
-
 if (requirePrivileges() && kernelHasIpvs()) {
   defineServiceSuite('ipvs', {
     args: ['--ipvs-min-sync-period=0'],
     skip: {
-      nodeport: NOT_YET,
-      'nodeport-udp': NOT_YET,
-      'external-local': NOT_YET,
-      'nodeport-from-node': NOT_YET,
-      'source-ranges': NOT_YET,
       // Not a gap: kube-proxy serves localhost NodePorts in its iptables mode only.
       'localhost-nodeport': "kube-proxy's ipvs mode never serves NodePorts on localhost",
     },

@@ -1,9 +1,15 @@
 // planChanges: the delta between the virtual servers a sync wants and what
 // the kernel holds, with kube-proxy's graceful removal of real servers.
 import { describe, expect, it } from 'vitest';
-import type { ProgrammedRealServer, ProgrammedVirtualServer } from '../../../control/netlink/types.js';
-import type { VirtualServerLayout } from '../../../control/proxiers/ipvs/layout.js';
+import { buildServicePorts } from '../../../control/model/service-port.js';
+import {
+  virtualServerId,
+  type ProgrammedRealServer,
+  type ProgrammedVirtualServer,
+} from '../../../control/netlink/types.js';
+import { portLayout, type VirtualServerLayout } from '../../../control/proxiers/ipvs/layout.js';
 import { planChanges, type ProgrammedEntry } from '../../../control/proxiers/ipvs/plan.js';
+import { NODE, endpoint, service, slice } from '../model/fixtures.js';
 
 const VS = { address: '10.96.0.10', protocol: 'TCP' as const, port: 80, scheduler: 'rr' };
 const ID = 'TCP 10.96.0.10:80';
@@ -126,5 +132,52 @@ describe('planChanges', () => {
       mayDelete: (vs) => 'address' in vs && vs.address !== '10.0.0.1',
     });
     expect(p.changes).toEqual([{ op: 'deleteVirtualServer', virtualServer: VS }]);
+  });
+});
+
+describe('planChanges with NodePorts', () => {
+  const [nodePort] = buildServicePorts(
+    service({
+      type: 'NodePort',
+      ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 8080, nodePort: 30080 }],
+    }),
+    [slice('s1', [endpoint('10.244.2.7')])],
+    NODE,
+  );
+  /** What the sync wants for the port on a node whose NodePorts answer on `addresses`. */
+  const wanted = (addresses: string[]) =>
+    new Map(
+      portLayout(nodePort!, {
+        scheduler: '',
+        nodePortAddresses: addresses,
+        nodeAddresses: addresses,
+      }).virtualServers.map((v) => [virtualServerId(v.virtualServer), v] as const),
+    );
+  /** The kernel holding exactly what `desired` asks, as it reads back. */
+  const holding = (desired: Map<string, VirtualServerLayout>) =>
+    new Map(
+      [...desired].map(
+        ([id, v]) =>
+          [id, { virtualServer: v.virtualServer, realServers: v.realServers.map((r) => rs(r.address)) }] as const,
+      ),
+    );
+
+  it('follows new node addresses: a virtual server on the new one, the old one deleted, the ClusterIP untouched', () => {
+    const before = wanted(['172.31.0.11', '172.31.0.12']);
+    const p = planChanges({
+      desired: wanted(['172.31.0.11', '172.31.0.13']),
+      programmed: holding(before),
+      mayDelete: all,
+    });
+    expect(p.changes.map((c) => [c.op, 'virtualServer' in c ? virtualServerId(c.virtualServer) : ''])).toEqual([
+      ['addVirtualServer', 'TCP 172.31.0.13:30080'],
+      ['addRealServer', 'TCP 172.31.0.13:30080'],
+      ['deleteVirtualServer', 'TCP 172.31.0.12:30080'],
+    ]);
+  });
+
+  it('writes nothing when the node and its NodePorts are as programmed (a restarted daemon adopts them)', () => {
+    const now = wanted(['172.31.0.11', '172.31.0.12']);
+    expect(planChanges({ desired: now, programmed: holding(now), mayDelete: all }).changes).toEqual([]);
   });
 });
