@@ -66,6 +66,7 @@ Napi::Function BpfProgram::Init(Napi::Env env) {
                                      StaticMethod<&BpfProgram::DetachTc>("detachTc"),
                                      StaticMethod<&BpfProgram::DetachXdp>("detachXdp"),
                                      StaticMethod<&BpfProgram::QueryXdp>("queryXdp"),
+                                     StaticMethod<&BpfProgram::ProgramById>("programById"),
                                      InstanceMethod<&BpfProgram::Info>("info"),
                                      InstanceMethod<&BpfProgram::TestRun>("testRun"),
                                      InstanceMethod<&BpfProgram::AttachTc>("attachTc"),
@@ -156,6 +157,11 @@ Napi::Value BpfProgram::TestRun(const Napi::CallbackInfo& info) {
   auto o = OptionsArg(info, 0, "program.testRun");
   if (!o.Get("data").IsBuffer()) throw ArgumentError(env, {"program.testRun", name_}, "data must be a Buffer");
   auto data = o.Get("data").As<Napi::Buffer<uint8_t>>();
+  // netns: the program runs in that namespace (its routes for bpf_fib_lookup,
+  // its sockets for bpf_sk_lookup, its interfaces for a ctx ifindex).
+  std::string netns = OptString(o, "netns");
+  NetnsScope scope(netns);
+  EnterOrThrow(env, scope, "program.testRun", netns);
   std::vector<uint8_t> out(static_cast<size_t>(OptInt(o, "dataOutSize", data.Length() + 256)));
   std::vector<uint8_t> ctx_out;
   LIBBPF_OPTS(bpf_test_run_opts, opts);
@@ -255,7 +261,11 @@ Napi::Value BpfProgram::DetachTc(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, removed);
 }
 
-// attachXdp({ ifindex, mode: "driver"|"generic", netns? })
+// attachXdp({ ifindex, mode: "driver"|"generic", netns?, replaceId? })
+// Never replaces a program it was not told to: with replaceId 0 (the
+// default) the attach fails with EBUSY if any program is there
+// (XDP_FLAGS_UPDATE_IF_NOEXIST); with replaceId N it replaces exactly the
+// program of id N, atomically, and fails with EEXIST if another is there.
 Napi::Value BpfProgram::AttachXdp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env, "program.attachXdp");
@@ -265,11 +275,49 @@ Napi::Value BpfProgram::AttachXdp(const Napi::CallbackInfo& info) {
   EnterOrThrow(env, scope, "program.attachXdp", netns);
   int ifindex = static_cast<int>(OptInt(o, "ifindex", 0));
   __u32 flags = XdpFlags(env, OptString(o, "mode"), "program.attachXdp");
-  int ret = bpf_xdp_attach(ifindex, fd_, flags, nullptr);
+  __u32 replace_id = static_cast<__u32>(OptInt(o, "replaceId", 0));
+  LIBBPF_OPTS(bpf_xdp_attach_opts, opts);
+  int old_fd = -1;
+  if (replace_id != 0) {
+    old_fd = bpf_prog_get_fd_by_id(replace_id);
+    if (old_fd < 0) throw SyscallError(env, {"program.attachXdp", "program id " + std::to_string(replace_id)}, errno);
+    opts.old_prog_fd = old_fd;
+    flags |= XDP_FLAGS_REPLACE;
+  } else {
+    flags |= XDP_FLAGS_UPDATE_IF_NOEXIST;
+  }
+  int ret = bpf_xdp_attach(ifindex, fd_, flags, &opts);
+  if (old_fd >= 0) close(old_fd);
   if (ret < 0) throw SyscallError(env, {"program.attachXdp", name_ + " on ifindex " + std::to_string(ifindex)}, -ret);
   return env.Undefined();
 }
 
+// programById(id) -> { id, name, type } of a loaded program, or null when none has that id
+Napi::Value BpfProgram::ProgramById(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw ArgumentError(env, {"program.byId", ""}, "expected a program id");
+  __u32 id = info[0].As<Napi::Number>().Uint32Value();
+  int fd = bpf_prog_get_fd_by_id(id);
+  if (fd < 0) {
+    if (errno == ENOENT) return env.Null();
+    throw SyscallError(env, {"program.byId", std::to_string(id)}, errno);
+  }
+  struct bpf_prog_info pi = {};
+  __u32 len = sizeof pi;
+  int ret = bpf_obj_get_info_by_fd(fd, &pi, &len);
+  int err = errno;
+  close(fd);
+  if (ret < 0) throw SyscallError(env, {"program.byId", std::to_string(id)}, err);
+  auto o = Napi::Object::New(env);
+  o.Set("id", pi.id);
+  o.Set("name", std::string(pi.name));
+  const char* type = libbpf_bpf_prog_type_str(static_cast<enum bpf_prog_type>(pi.type));
+  o.Set("type", type ? type : "unknown");
+  return o;
+}
+
+// detachXdp({ ifindex, mode, netns?, expectedId? }): with expectedId, only
+// that program is detached (another owner's stays; EEXIST).
 Napi::Value BpfProgram::DetachXdp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto o = OptionsArg(info, 0, "program.detachXdp");
@@ -278,7 +326,17 @@ Napi::Value BpfProgram::DetachXdp(const Napi::CallbackInfo& info) {
   EnterOrThrow(env, scope, "program.detachXdp", netns);
   int ifindex = static_cast<int>(OptInt(o, "ifindex", 0));
   __u32 flags = XdpFlags(env, OptString(o, "mode"), "program.detachXdp");
-  int ret = bpf_xdp_detach(ifindex, flags, nullptr);
+  __u32 expected_id = static_cast<__u32>(OptInt(o, "expectedId", 0));
+  LIBBPF_OPTS(bpf_xdp_attach_opts, opts);
+  int old_fd = -1;
+  if (expected_id != 0) {
+    old_fd = bpf_prog_get_fd_by_id(expected_id);
+    if (old_fd < 0) return env.Undefined();  // that program is gone, and with it its attachment
+    opts.old_prog_fd = old_fd;
+    flags |= XDP_FLAGS_REPLACE;
+  }
+  int ret = bpf_xdp_detach(ifindex, flags, &opts);
+  if (old_fd >= 0) close(old_fd);
   if (ret < 0 && ret != -ENODEV)
     throw SyscallError(env, {"program.detachXdp", "ifindex " + std::to_string(ifindex)}, -ret);
   return env.Undefined();

@@ -25,6 +25,7 @@ class BpfProgram : public Napi::ObjectWrap<BpfProgram> {
   static Napi::Value DetachTc(const Napi::CallbackInfo& info);
   static Napi::Value DetachXdp(const Napi::CallbackInfo& info);
   static Napi::Value QueryXdp(const Napi::CallbackInfo& info);
+  static Napi::Value ProgramById(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value TestRun(const Napi::CallbackInfo& info);
   Napi::Value AttachTc(const Napi::CallbackInfo& info);

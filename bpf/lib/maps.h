@@ -116,6 +116,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sy_config SEC(".maps");
 
+/* Written by the control plane as it attaches XDP to an uplink; read by the
+ * XDP program per packet it routes. Key: ifindex. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct sy_uplink);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sy_uplinks SEC(".maps");
+
 /* Written by the entry programs (tc, XDP), once per dropped packet, at the
  * index of its reason; read by the control plane (control/proxiers/ebpf/
  * drops.ts sums the CPUs). Key: enum sy_drop_reason; value: packets dropped
@@ -137,6 +147,7 @@ const volatile struct sy_abi_enums {
 	enum sy_ct_dir ct_dir;
 	enum sy_ct_flags ct_flags;
 	enum sy_drop_reason drop_reason;
+	enum sy_uplink_flags uplink_flags;
 } sy_abi_enums __attribute__((used)) = {};
 
 #endif /* SWITCHYARD_MAPS_H */

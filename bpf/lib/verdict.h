@@ -14,6 +14,9 @@
 enum sy_verdict {
 	SY_VERDICT_PASS = 0, /* on to the stack, changed or not */
 	SY_VERDICT_TX = 1,   /* back out of the ingress interface (a RST for a refused SYN) */
+	SY_VERDICT_REDIRECT =
+	        2, /* translated to leave from a node address: routed by the program (fib.h), not the stack */
+	SY_VERDICT_ROUTED = 3, /* routed: tc's bpf_redirect_neigh has it (TC_ACT_REDIRECT) */
 };
 
 #define SY_DROP(reason) (-(int)(reason))

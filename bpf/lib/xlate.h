@@ -9,6 +9,7 @@
 #define SWITCHYARD_XLATE_H
 
 #include "conntrack.h"
+#include "fib.h"
 #include "lb.h"
 #include "nat.h"
 #include "reject.h"
@@ -43,7 +44,7 @@ static __always_inline int xlate_reply(sy_ctx_t *ctx, struct sy_packet *p, struc
 		return SY_DROP(SY_DROP_NAT_FAILED);
 	if ((flags & (SY_CT_F_HAIRPIN | SY_CT_F_SNAT)) && nat_rewrite(ctx, p, NAT_DEST, client, client_port) < 0)
 		return SY_DROP(SY_DROP_NAT_FAILED);
-	return SY_VERDICT_PASS;
+	return flags & SY_CT_F_NODE_ADDR ? SY_VERDICT_REDIRECT : SY_VERDICT_PASS;
 }
 
 /* The client side of a tracked flow: the same backend (and source) as its
@@ -76,7 +77,7 @@ static __always_inline int xlate_established(sy_ctx_t *ctx, struct sy_packet *p,
 		if (reply)
 			reply->flags |= SY_CT_F_CLOSING;
 	}
-	return SY_VERDICT_PASS;
+	return flags & SY_CT_F_SNAT ? SY_VERDICT_REDIRECT : SY_VERDICT_PASS;
 }
 
 /* Does this new flow leave with the node's address? */
@@ -102,6 +103,11 @@ static __always_inline int xlate_new_flow(sy_ctx_t *ctx, struct sy_packet *p, co
 	struct sy_backend *backend;
 	__u32 backend_id = 0;
 	int ret;
+
+	/* Replies leave from the address the client dialled: the node's own
+	 * for a NodePort, even when a pod is sent to the ClusterIP's entry. */
+	if (svc->flags & SY_SVC_F_NODE_ADDR)
+		flow.flags |= SY_CT_F_NODE_ADDR;
 
 	/* kube-proxy's firewall chain: a load-balancer IP answers only its
 	 * source ranges (its NodePorts and externalIPs are not subject to them). */
@@ -143,7 +149,7 @@ static __always_inline int xlate_new_flow(sy_ctx_t *ctx, struct sy_packet *p, co
 		return SY_DROP(SY_DROP_NAT_FAILED);
 	if (nat_rewrite(ctx, p, NAT_DEST, flow.backend_addr, flow.backend_port) < 0)
 		return SY_DROP(SY_DROP_NAT_FAILED);
-	return SY_VERDICT_PASS;
+	return flow.flags & SY_CT_F_SNAT ? SY_VERDICT_REDIRECT : SY_VERDICT_PASS;
 }
 
 /* A SYN straight to an address that is not a service, on a 4-tuple whose
@@ -168,31 +174,31 @@ static __always_inline void forget_reused_tuple(const struct sy_packet *p)
 	bpf_map_delete_elem(&sy_conntrack_v2, &reply_key);
 }
 
-static __always_inline int xlate_ingress(sy_ctx_t *ctx)
+/* The packet's verdict; *p is the packet as it leaves (for fib.h). */
+static __always_inline int xlate_ingress(sy_ctx_t *ctx, struct sy_packet *p)
 {
-	struct sy_packet p;
 	struct sy_service *svc;
 	struct sy_ct_entry *ct;
 
-	if (packet_parse(ctx, &p) < 0)
+	if (packet_parse(ctx, p) < 0)
 		return SY_VERDICT_PASS;
 
-	ct = ct_lookup(&p, SY_CT_REPLY);
+	ct = ct_lookup(p, SY_CT_REPLY);
 	if (ct)
-		return xlate_reply(ctx, &p, ct);
+		return xlate_reply(ctx, p, ct);
 
-	svc = lb_lookup_service(p.daddr, p.dport, p.proto);
+	svc = lb_lookup_service(p->daddr, p->dport, p->proto);
 	if (!svc) {
-		forget_reused_tuple(&p);
+		forget_reused_tuple(p);
 		return SY_VERDICT_PASS;
 	}
 
-	ct = ct_lookup(&p, SY_CT_ORIGINAL);
+	ct = ct_lookup(p, SY_CT_ORIGINAL);
 	/* A fresh SYN on a tracked 4-tuple is a new connection reusing a port:
 	 * it gets a new choice, not a backend that may have gone since. */
-	if (ct && !(p.proto == IPPROTO_TCP && (p.tcp_flags & (SY_TCP_SYN | SY_TCP_ACK)) == SY_TCP_SYN))
-		return xlate_established(ctx, &p, ct);
-	return xlate_new_flow(ctx, &p, svc);
+	if (ct && !(p->proto == IPPROTO_TCP && (p->tcp_flags & (SY_TCP_SYN | SY_TCP_ACK)) == SY_TCP_SYN))
+		return xlate_established(ctx, p, ct);
+	return xlate_new_flow(ctx, p, svc);
 }
 
 #endif /* SWITCHYARD_XLATE_H */

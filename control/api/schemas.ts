@@ -75,7 +75,16 @@ export const StatusBody = Type.Object({
     }),
     maps: Type.Union([Type.Integer(), Type.Null()]),
   }),
-  interfaces: Type.Array(Type.Object({ name: Type.String(), ifindex: Type.Integer() })),
+  interfaces: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      ifindex: Type.Integer(),
+      /** Which program translates there: "xdp" (native), "tc" (ingress), or "none" (refused). */
+      hook: Type.Optional(Type.String()),
+      /** Why an uplink got tc or nothing instead of XDP. */
+      reason: Type.Optional(Type.String()),
+    }),
+  ),
   drops: Type.Optional(
     Type.Record(Type.String(), Type.String({ pattern: '^[0-9]+$' }), {
       description:

@@ -48,18 +48,43 @@ export class TcAttachment implements Attachment {
   }
 }
 
+export interface XdpAttachOptions {
+  ifindex: number;
+  mode: XdpMode;
+  netns?: string;
+}
+
+/** A loaded program by its id (another owner's, or one an earlier run of ours attached). */
+export interface ProgramIdentity {
+  id: number;
+  name: string;
+  type: string;
+}
+
 export class XdpAttachment implements Attachment {
   readonly description: string;
   #attached = true;
 
-  constructor(readonly opts: { ifindex: number; mode: XdpMode; netns?: string }) {
+  /** programId: the program attached; detach() removes that one only, never another owner's. */
+  constructor(
+    readonly opts: XdpAttachOptions,
+    readonly programId?: number,
+  ) {
     this.description = `xdp ${opts.mode} ifindex ${opts.ifindex}${opts.netns ? ` in ${opts.netns}` : ''}`;
+  }
+
+  /** The program attached to an interface's XDP hook in `mode`, or null. */
+  static attached(opts: XdpAttachOptions): ProgramIdentity | null {
+    const id = native(() => addon().BpfProgram.queryXdp(opts));
+    return id === 0 ? null : (native(() => addon().BpfProgram.programById(id)) ?? null);
   }
 
   detach(): void {
     if (!this.#attached) return;
     this.#attached = false;
-    native(() => addon().BpfProgram.detachXdp(this.opts));
+    native(() =>
+      addon().BpfProgram.detachXdp({ ...this.opts, ...(this.programId ? { expectedId: this.programId } : {}) }),
+    );
   }
 }
 
@@ -124,8 +149,11 @@ export class BpfProgram {
     return native(() => this.#native.info());
   }
 
-  /** BPF_PROG_TEST_RUN: the program runs on a copy of `data` in the kernel. */
-  testRun(opts: { data: Buffer; repeat?: number; ctx?: Buffer; dataOutSize?: number }): TestRunResult {
+  /**
+   * BPF_PROG_TEST_RUN: the program runs on a copy of `data` in the kernel,
+   * in the network namespace `netns` (a path) if given, else this thread's.
+   */
+  testRun(opts: { data: Buffer; repeat?: number; ctx?: Buffer; dataOutSize?: number; netns?: string }): TestRunResult {
     return native(() => this.#native.testRun(opts));
   }
 
@@ -135,9 +163,15 @@ export class BpfProgram {
     return new TcAttachment({ ...full, priority: r.priority, handle: r.handle }, r.hookCreated);
   }
 
-  attachXdp(opts: { ifindex: number; mode: XdpMode; netns?: string }): XdpAttachment {
+  /**
+   * Attaches to an interface's XDP hook, if nothing is attached there, or in
+   * place of exactly the program `replaceId` (an earlier run's): another
+   * owner's program is never replaced (EBUSY / EEXIST, ERR_BPF_EXISTS).
+   */
+  attachXdp(opts: XdpAttachOptions & { replaceId?: number }): XdpAttachment {
     native(() => this.#native.attachXdp(opts));
-    return new XdpAttachment(opts);
+    const { replaceId: _, ...where } = opts;
+    return new XdpAttachment(where, this.info().id);
   }
 
   /**

@@ -46,6 +46,7 @@ export function defaultOptions(env: DefaultsEnv = {}): ProxyOptions {
       bpffsRoot: '/sys/fs/bpf/switchyard',
       objectDir: env.objectDir ?? defaultObjectDir(),
       devices: [],
+      acceleration: 'best-effort',
       mapSizes: {},
     },
     logLevel: 'info',

@@ -389,6 +389,16 @@ export const FLAGS: readonly FlagDef[] = [
     apply: (o, x) => (o.ebpf.devices = x),
   }),
   flag({
+    name: 'bpf-lb-acceleration',
+    type: 'string',
+    default: 'best-effort',
+    section: 'switchyard',
+    usage:
+      "XDP on the node's uplinks (interfaces with a global IPv4 address) for traffic from outside the cluster: best-effort (native XDP where the driver has it and no other program holds the hook, tc ingress elsewhere), native (an uplink without it is refused: nothing attached there, logged), or disabled (tc ingress everywhere).",
+    parse: v.parseLbAcceleration,
+    apply: (o, x) => (o.ebpf.acceleration = x),
+  }),
+  flag({
     name: 'cgroup-root',
     type: 'string',
     section: 'switchyard',

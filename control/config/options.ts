@@ -3,6 +3,7 @@
 // them. Built by control/config/load.ts; everything after start-up reads this.
 
 import { MODE_NAMES, type ModeName } from '../proxiers/modes.js';
+import type { LbAcceleration } from './values.js';
 
 /** --proxy-mode's values: the mode registry's names (kube-proxy's, and ebpf). */
 export const PROXY_MODES = MODE_NAMES;
@@ -59,6 +60,13 @@ export interface ProxyOptions {
      * network namespace, including ones that appear later.
      */
     devices: string[];
+    /**
+     * XDP on the uplinks (interfaces holding a global IPv4 address):
+     * best-effort where the driver has native XDP and no other program holds
+     * the hook, tc elsewhere; native: an uplink without it is refused (logged,
+     * nothing attached); disabled: tc everywhere.
+     */
+    acceleration: LbAcceleration;
     /** cgroup v2 folder for the socket hooks (node processes); undefined leaves them off. */
     cgroupRoot?: string;
     /** Map capacities by map name. */

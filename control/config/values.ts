@@ -142,6 +142,15 @@ export function parseLogFormat(raw: string): 'text' | 'json' {
   throw new ValueError('expected text or json');
 }
 
+/** How the ebpf mode accelerates traffic arriving on the node's uplinks (Cilium's loadBalancer.acceleration). */
+export type LbAcceleration = 'disabled' | 'best-effort' | 'native';
+
+export function parseLbAcceleration(raw: string): LbAcceleration {
+  const a = raw.trim();
+  if (a === 'disabled' || a === 'best-effort' || a === 'native') return a;
+  throw new ValueError('expected disabled, best-effort or native');
+}
+
 /**
  * Interface names, or prefixes ending in "+" (iptables' wildcard; "+" alone
  * matches every interface). Linux names are 1-15 bytes without "/", ":" or

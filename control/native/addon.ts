@@ -105,7 +105,7 @@ export interface NativeProgramInfo {
 
 export interface NativeProgram {
   info(): NativeProgramInfo;
-  testRun(opts: { data: Buffer; repeat?: number; ctx?: Buffer; dataOutSize?: number }): TestRunResult;
+  testRun(opts: { data: Buffer; repeat?: number; ctx?: Buffer; dataOutSize?: number; netns?: string }): TestRunResult;
   attachTc(opts: {
     ifindex: number;
     direction: string;
@@ -113,7 +113,8 @@ export interface NativeProgram {
     handle?: number;
     netns?: string;
   }): NativeTcAttachment;
-  attachXdp(opts: { ifindex: number; mode: string; netns?: string }): void;
+  /** replaceId: the program it may replace (0, the default: only if none is attached). */
+  attachXdp(opts: { ifindex: number; mode: string; netns?: string; replaceId?: number }): void;
   attachCgroup(opts: { cgroup: string; attachType?: string }): NativeLink;
   pin(path: string): void;
   close(): void;
@@ -264,8 +265,9 @@ export interface Addon {
       netns?: string;
       destroyHook?: boolean;
     }): boolean;
-    detachXdp(opts: { ifindex: number; mode: string; netns?: string }): void;
+    detachXdp(opts: { ifindex: number; mode: string; netns?: string; expectedId?: number }): void;
     queryXdp(opts: { ifindex: number; mode: string; netns?: string }): number;
+    programById(id: number): { id: number; name: string; type: string } | null;
   };
   BpfLink: { openPinned(path: string): NativeLink };
   updateFlags: { ANY: number; NOEXIST: number; EXIST: number; F_LOCK: number };

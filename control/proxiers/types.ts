@@ -83,7 +83,7 @@ export interface ProxierView {
   /** BPF maps pinned (null in a mode without maps). */
   mapCount(): number | null;
   /** The interfaces the mode attached programs to. */
-  interfaces(): Array<{ name: string; ifindex: number }>;
+  interfaces(): Array<{ name: string; ifindex: number; hook?: string; reason?: string }>;
   /** Per service port, in the order given, what it owns; undefined when the mode shows nothing per port. */
   servicePorts?(ports: readonly ServicePortState[]): ServicePortEntries[] | undefined;
   /** Packets the dataplane dropped, by reason, since its maps were created (absent where the mode counts none). */

@@ -62,6 +62,19 @@ export const CLIENT_IP = '172.31.0.100';
 export const CLIENT_SECOND_IP = '172.31.0.101';
 
 /**
+ * A veth that sends as a physical NIC: every checksum complete. A veth
+ * otherwise hands its peer packets whose TCP/UDP checksum the receiver's
+ * stack is still to finish (CHECKSUM_PARTIAL), which a tc program rewrites
+ * correctly (the kernel's checksum helpers know) but an XDP program cannot
+ * tell from a complete one: the ebpf mode attaches XDP to a veth only when
+ * told to (--bpf-lb-acceleration=native), and its tests make the veths
+ * NIC-like so that path runs as on real hardware.
+ */
+function nicLike(net: TestNet, ns: string, dev: string): void {
+  net.exec(ns, 'ethtool', ['-K', dev, 'tx', 'off']);
+}
+
+/**
  * Adds a pod to a node: its namespace, a veth to the node (p<j> on the node's
  * side), a /32 and a default route via the pod gateway. Also used after the
  * cluster is up, as the kubelet does when a pod is scheduled.
@@ -77,6 +90,7 @@ export function addPod(net: TestNet, node: Node): Pod {
     node: node.name,
   };
   net.veth({ ns: pod.ns, name: 'eth0' }, { ns: node.ns, name: pod.hostIf });
+  nicLike(net, pod.ns, 'eth0');
   // Calico-style pod: a /32 and a default route via a link-local gateway,
   // answered by the node.
   net.ip(pod.ns, 'addr', 'add', `${pod.ip}/32`, 'dev', 'eth0');
@@ -105,6 +119,11 @@ export function buildCluster(
   const plug = (ns: string, port: string) => {
     net.veth({ ns, name: 'wire' }, { ns: switchNs, name: port });
     net.ip(switchNs, 'link', 'set', port, 'master', 'br0');
+    // A veth delivers what its peer sends with XDP_TX (the ebpf mode's XDP
+    // on a node's wire) only when it polls with NAPI: GRO on turns that on,
+    // as a physical switch port always receives.
+    net.exec(switchNs, 'ethtool', ['-K', port, 'gro', 'on']);
+    nicLike(net, ns, 'wire');
   };
 
   const nodes: Node[] = [];

@@ -56,6 +56,10 @@ enum sy_svc_flags {
 	/* A load-balancer IP with loadBalancerSourceRanges: a new flow's source
 	 * must be in sy_src_ranges under this entry's id, else it is dropped. */
 	SY_SVC_F_SRC_RANGES = 1 << 5,
+	/* The entry's address is one of the node's own (a NodePort): replies
+	 * leave from it, and the kernel would drop a forwarded packet from a
+	 * local address, so the programs route them out themselves (fib.h). */
+	SY_SVC_F_NODE_ADDR = 1 << 6,
 };
 
 struct sy_service {
@@ -110,6 +114,9 @@ enum sy_ct_flags {
 	SY_CT_F_HAIRPIN = 1 << 0, /* the client is its own backend: source NATed to the hairpin address */
 	SY_CT_F_SNAT = 1 << 1,    /* source NATed to the node's address and a port of its own (SY_SVC_F_SNAT*) */
 	SY_CT_F_CLOSING = 1 << 2, /* REPLY of a TCP flow that has seen a FIN or RST: its NAT port may be reused soon */
+	SY_CT_F_NODE_ADDR =
+	        1
+	        << 3, /* the service address is the node's own (SY_SVC_F_NODE_ADDR): replies are routed by the program */
 };
 
 /*
@@ -191,6 +198,21 @@ struct sy_config {
 	__u32 pad;
 };
 
+/* ---- uplinks with XDP: ifindex -> how the XDP program may send ---- */
+
+/* sy_uplink.flags */
+enum sy_uplink_flags {
+	/* Routed packets may leave with XDP_TX (a physical NIC). Without it the
+	 * tc program behind XDP sends them: a veth delivers XDP_TX frames to its
+	 * peer late (they wait for the peer's next poll), so there XDP only
+	 * translates. */
+	SY_UPLINK_F_XDP_TX = 1 << 0,
+};
+
+struct sy_uplink {
+	__u32 flags; /* enum sy_uplink_flags */
+};
+
 /* ---- drop counters: why a packet was dropped, the index of sy_drops ---- */
 
 enum sy_drop_reason {
@@ -204,6 +226,7 @@ enum sy_drop_reason {
 	SY_DROP_SRC_RANGE,         /* a load-balancer IP's loadBalancerSourceRanges do not hold the client */
 	SY_DROP_NAT_EXHAUSTED,     /* no free NAT port for a source-NATed flow after every retry */
 	SY_DROP_NO_SNAT_ADDR,      /* a flow to source NAT, and the node's address is not known yet */
+	SY_DROP_NO_ROUTE,          /* a packet the program must route itself (from a node address) has no route */
 	__SY_DROP_MAX,             /* not a reason: the size of sy_drops */
 };
 

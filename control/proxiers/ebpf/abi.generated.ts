@@ -111,6 +111,11 @@ export interface SyConfig {
   nat_port_max: number;
 }
 
+/** struct sy_uplink */
+export interface SyUplink {
+  flags: number;
+}
+
 /** Every map of the dataplane, as the objects declare them (pinned by name). */
 export const MAP_NAMES = [
   'sy_services_v2',
@@ -122,6 +127,7 @@ export const MAP_NAMES = [
   'sy_src_ranges',
   'sy_cluster_cidr',
   'sy_config',
+  'sy_uplinks',
   'sy_drops',
 ] as const;
 export type MapName = (typeof MAP_NAMES)[number];
@@ -146,6 +152,8 @@ export interface MapTypes {
   sy_cluster_cidr: { key: SyCidrKey; value: SyCidr };
   /** array */
   sy_config: { key: number; value: SyConfig };
+  /** hash */
+  sy_uplinks: { key: number; value: SyUplink };
   /** percpu_array */
   sy_drops: { key: number; value: bigint };
 }
@@ -161,6 +169,7 @@ export const MAP_FORMATS: Record<MapName, { key?: Formats | FieldFormat; value?:
   sy_src_ranges: { key: { addr: 'ipv4' } },
   sy_cluster_cidr: { key: { addr: 'ipv4' } },
   sy_config: { value: { snat_addr: 'ipv4' } },
+  sy_uplinks: {},
   sy_drops: {},
 };
 
@@ -172,6 +181,7 @@ export const SySvcFlags = {
   SNAT_OFF_CLUSTER: 8,
   EXTERNAL_LOCAL: 16,
   SRC_RANGES: 32,
+  NODE_ADDR: 64,
 } as const;
 
 /** enum sy_svc_flags: value → name, lower case without SY_SVC_F_ (metric labels, the API's names). */
@@ -182,6 +192,7 @@ export const SySvcFlagsNames: Readonly<Record<number, string>> = {
   8: 'snat_off_cluster',
   16: 'external_local',
   32: 'src_ranges',
+  64: 'node_addr',
 };
 
 /** enum sy_ct_dir: the constants without SY_CT_. */
@@ -201,6 +212,7 @@ export const SyCtFlags = {
   HAIRPIN: 1,
   SNAT: 2,
   CLOSING: 4,
+  NODE_ADDR: 8,
 } as const;
 
 /** enum sy_ct_flags: value → name, lower case without SY_CT_F_ (metric labels, the API's names). */
@@ -208,6 +220,7 @@ export const SyCtFlagsNames: Readonly<Record<number, string>> = {
   1: 'hairpin',
   2: 'snat',
   4: 'closing',
+  8: 'node_addr',
 };
 
 /** enum sy_drop_reason: the constants without SY_DROP_. */
@@ -221,6 +234,7 @@ export const SyDropReason = {
   SRC_RANGE: 7,
   NAT_EXHAUSTED: 8,
   NO_SNAT_ADDR: 9,
+  NO_ROUTE: 10,
 } as const;
 
 /** enum sy_drop_reason: value → name, lower case without SY_DROP_ (metric labels, the API's names). */
@@ -234,7 +248,18 @@ export const SyDropReasonNames: Readonly<Record<number, string>> = {
   7: 'src_range',
   8: 'nat_exhausted',
   9: 'no_snat_addr',
+  10: 'no_route',
 };
 
 /** __SY_DROP_MAX: not a constant, the bound (e.g. a map's size). */
-export const SY_DROP_MAX = 10;
+export const SY_DROP_MAX = 11;
+
+/** enum sy_uplink_flags: the constants without SY_UPLINK_F_. */
+export const SyUplinkFlags = {
+  XDP_TX: 1,
+} as const;
+
+/** enum sy_uplink_flags: value → name, lower case without SY_UPLINK_F_ (metric labels, the API's names). */
+export const SyUplinkFlagsNames: Readonly<Record<number, string>> = {
+  1: 'xdp_tx',
+};

@@ -5,11 +5,19 @@
 import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { BpfObject, TcAttachment, type Attachment, type PinnedMapMigration } from '../../bpf/index.js';
+import {
+  BpfError,
+  BpfObject,
+  TcAttachment,
+  XdpAttachment,
+  type Attachment,
+  type PinnedMapMigration,
+} from '../../bpf/index.js';
 import { IdAllocator } from './ids.js';
 import { openMaps, type MapBackend } from './map-backend.js';
 import type { MapName } from './maps.js';
 import { decodeFlow, decodeFlows } from './flows.js';
+import { UPLINK_F_XDP_TX } from './maps.js';
 import { protocolNumber } from './protocol.js';
 import { readMaps } from './read-back.js';
 import {
@@ -104,6 +112,12 @@ export interface DataplaneOptions {
  */
 export const TC_FILTER = { priority: 1, handle: 0x5359 } as const;
 
+/** Our XDP program's name, as the kernel reports it: how an earlier run's attachment is told from another owner's. */
+export const XDP_PROGRAM = 'sy_xdp_ingress';
+
+/** An uplink's XDP hook: ours now, or why not (another owner's program, a driver without native XDP). */
+export type XdpResult = { attached: XdpAttachment } | { refused: string };
+
 const UDP = protocolNumber('UDP');
 /** Conntrack entries decoded between two turns of the event loop. */
 const DECODE_CHUNK = 8192;
@@ -157,6 +171,7 @@ export class EbpfDataplane {
   /** The loaded objects; none for a dataplane over given maps (adopt()). */
   readonly #tc: BpfObject | undefined;
   readonly #sock: BpfObject | undefined;
+  readonly #xdp: BpfObject | undefined;
   readonly #maps: MapBackend;
   readonly #services = new Map<string, ServiceState>();
   /** Replaced, not cleared, when a failed batch makes us re-read the maps. */
@@ -165,9 +180,10 @@ export class EbpfDataplane {
   /** UDP backends removed since the conntrack table was last cleared of their flows. */
   readonly #staleUdp = new StaleUdpBackends();
 
-  private constructor(maps: MapBackend, objects?: { tc: BpfObject; sock: BpfObject }) {
+  private constructor(maps: MapBackend, objects?: { tc: BpfObject; sock: BpfObject; xdp: BpfObject }) {
     this.#tc = objects?.tc;
     this.#sock = objects?.sock;
+    this.#xdp = objects?.xdp;
     this.#maps = maps;
   }
 
@@ -201,13 +217,24 @@ export class EbpfDataplane {
       globals: { hairpin_snat_addr: Buffer.from(hairpin.split('.').map(Number)) },
     });
     let sock: BpfObject;
+    let xdp: BpfObject;
     try {
       sock = await BpfObject.loadMigrating(join(opts.objectDir, 'sock.bpf.o'), common);
     } catch (e) {
       tc.close();
       throw e;
     }
-    const dp = new EbpfDataplane(openMaps(tc), { tc, sock });
+    try {
+      xdp = await BpfObject.loadMigrating(join(opts.objectDir, 'xdp.bpf.o'), {
+        ...common,
+        globals: { hairpin_snat_addr: Buffer.from(hairpin.split('.').map(Number)) },
+      });
+    } catch (e) {
+      tc.close();
+      sock.close();
+      throw e;
+    }
+    const dp = new EbpfDataplane(openMaps(tc), { tc, sock, xdp });
     await dp.#adoptProgrammed();
     return dp;
   }
@@ -228,10 +255,61 @@ export class EbpfDataplane {
     }
   }
 
-  /** The interface is gone (the kernel removed its filters with it): forget our handle. */
+  /**
+   * Native (driver) XDP on an uplink: nothing there, or our own program of
+   * an earlier run, replaced in place. Another owner's program (a CNI's, an
+   * operator's; in either mode) is never replaced: the answer says whose it
+   * is, and the caller uses tc there or nothing. A driver without native XDP
+   * is refused too; generic XDP is never used (it is slower than tc).
+   */
+  attachXdp(opts: { ifindex: number; netns?: string; xdpTx?: boolean }): XdpResult {
+    const where = { ifindex: opts.ifindex, ...(opts.netns ? { netns: opts.netns } : {}) };
+    for (const mode of ['generic', 'driver'] as const) {
+      const cur = XdpAttachment.attached({ ...where, mode });
+      if (cur && cur.name !== XDP_PROGRAM)
+        return { refused: `another program holds its XDP hook (${mode} mode: id ${cur.id}, "${cur.name}")` };
+    }
+    const ours = XdpAttachment.attached({ ...where, mode: 'driver' });
+    const prog = this.#loaded('xdp').program(XDP_PROGRAM);
+    // Before the program runs there: how it may send what it routes.
+    this.#maps.uplinks.set(opts.ifindex, { flags: opts.xdpTx ? UPLINK_F_XDP_TX : 0 });
+    try {
+      const a = prog.attachXdp({ ...where, mode: 'driver', ...(ours ? { replaceId: ours.id } : {}) });
+      this.#attachments.push(a);
+      return { attached: a };
+    } catch (e) {
+      if (!(e instanceof BpfError)) throw e;
+      if (e.errno === 95) return { refused: 'its driver has no native XDP' }; // EOPNOTSUPP
+      if (e.errno === 16 || e.errno === 17) return { refused: 'another program took its XDP hook meanwhile' }; // EBUSY, EEXIST
+      return { refused: `XDP attach failed: ${e.message}` };
+    } finally {
+      prog.close();
+    }
+  }
+
+  /** Our XDP program off an interface (an earlier run's too); another owner's is left. */
+  static detachXdp(opts: { ifindex: number; netns?: string }): boolean {
+    const where = { ifindex: opts.ifindex, mode: 'driver' as const, ...(opts.netns ? { netns: opts.netns } : {}) };
+    const cur = XdpAttachment.attached(where);
+    if (!cur || cur.name !== XDP_PROGRAM) return false;
+    new XdpAttachment(where, cur.id).detach();
+    return true;
+  }
+
+  /** Our tc filter off an interface that now has XDP instead. */
+  detachTcFrom(ifindex: number): void {
+    EbpfDataplane.detachInterface({ ifindex });
+    this.forgetInterface(ifindex);
+  }
+
+  /** The interface is gone (the kernel removed its programs with it): forget our handles. */
   forgetInterface(ifindex: number): void {
-    const i = this.#attachments.findIndex((a) => a instanceof TcAttachment && a.opts.ifindex === ifindex);
-    if (i >= 0) this.#attachments.splice(i, 1);
+    this.#maps.uplinks.delete(ifindex);
+    for (let i = this.#attachments.length - 1; i >= 0; i--) {
+      const a = this.#attachments[i]!;
+      if ((a instanceof TcAttachment || a instanceof XdpAttachment) && a.opts.ifindex === ifindex)
+        this.#attachments.splice(i, 1);
+    }
   }
 
   /** Removes our tc filter from an interface, whoever attached it (clean-up). */
@@ -493,10 +571,11 @@ export class EbpfDataplane {
     this.#attachments.length = 0;
     this.#tc?.close();
     this.#sock?.close();
+    this.#xdp?.close();
   }
 
-  #loaded(which: 'tc' | 'sock'): BpfObject {
-    const obj = which === 'tc' ? this.#tc : this.#sock;
+  #loaded(which: 'tc' | 'sock' | 'xdp'): BpfObject {
+    const obj = which === 'tc' ? this.#tc : which === 'xdp' ? this.#xdp : this.#sock;
     if (!obj) throw new Error(`this dataplane runs over given maps: it loaded no ${which}.bpf.o to attach`);
     return obj;
   }

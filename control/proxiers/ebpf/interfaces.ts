@@ -1,18 +1,27 @@
-// Which interfaces of this network namespace the tc program belongs on, as
-// they come and go. A new pod brings a new veth; the program must be on it
-// before the pod's first packet to a service, so link events are followed as
-// they happen (`ip monitor link`), with a periodic rescan as a safety net.
+// Which interfaces of this network namespace the programs belong on, as they
+// come and go. A new pod brings a new veth; the program must be on it before
+// the pod's first packet to a service, so link and address events are
+// followed as they happen (`ip monitor link address`), with a periodic
+// rescan as a safety net. An interface holding a global IPv4 address is an
+// uplink (where traffic from outside the cluster arrives, and where XDP
+// goes); one that gains or loses its address (DHCP, a new uplink) is
+// reported again, so its programs follow without a restart.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 
 export interface Link {
   name: string;
   ifindex: number;
+  /** Holds a global IPv4 address: the node is reached through it. */
+  uplink: boolean;
+  /** A virtual device's kind (veth, bridge, bond, vlan, …); absent for a physical NIC's driver. */
+  kind?: string;
 }
 
 export interface InterfaceWatcherOptions {
   /** Names, or prefixes ending in "+"; empty selects every interface but loopback. */
   devices: string[];
+  /** A link appeared, or became or stopped being an uplink: attach (again) what it needs. */
   onAdded: (link: Link) => void;
   onRemoved: (link: Link) => void;
   logger: Logger;
@@ -74,7 +83,7 @@ export class InterfaceWatcher {
       this.#opts.onRemoved(link);
     }
     for (const [ifindex, link] of now) {
-      if (this.#known.has(ifindex)) continue;
+      if (this.#known.get(ifindex)?.uplink === link.uplink) continue;
       try {
         this.#opts.onAdded(link);
         this.#known.set(ifindex, link);
@@ -86,10 +95,10 @@ export class InterfaceWatcher {
     }
   }
 
-  /** `ip -o monitor link` prints a line per link event; each one triggers a (coalesced) rescan. */
+  /** `ip -o monitor link address` prints a line per event; each one triggers a (coalesced) rescan. */
   #followEvents(): void {
     if (this.#stopped) return;
-    const child = spawn('ip', ['-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn('ip', ['-o', 'monitor', 'link', 'address'], { stdio: ['ignore', 'pipe', 'ignore'] });
     this.#monitor = child;
     child.stdout?.on('data', () => {
       if (this.#pending) return;
@@ -112,9 +121,21 @@ export class InterfaceWatcher {
  * /sys/class/net shows the namespace of whoever mounted /sys, which for a
  * process that entered a namespace with setns() is still the host's.
  */
-function listLinks(): Link[] {
-  const out = execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' });
-  return (JSON.parse(out) as Array<{ ifname?: string; ifindex?: number }>)
+export function listLinks(): Link[] {
+  const out = execFileSync('ip', ['-d', '-j', 'address', 'show'], { encoding: 'utf8' });
+  return parseIpAddressJson(out);
+}
+
+/** `ip -d -j address show` as links, each an uplink when it holds a global IPv4 address. */
+export function parseIpAddressJson(out: string): Link[] {
+  type AddrInfo = { family?: string; scope?: string };
+  type Entry = { ifname?: string; ifindex?: number; addr_info?: AddrInfo[]; linkinfo?: { info_kind?: string } };
+  return (JSON.parse(out) as Entry[])
     .filter((l) => typeof l.ifname === 'string' && Number.isInteger(l.ifindex))
-    .map((l) => ({ name: l.ifname!.replace(/@.*$/, ''), ifindex: l.ifindex! }));
+    .map((l) => ({
+      name: l.ifname!.replace(/@.*$/, ''),
+      ifindex: l.ifindex!,
+      uplink: (l.addr_info ?? []).some((a) => a.family === 'inet' && a.scope === 'global'),
+      ...(l.linkinfo?.info_kind ? { kind: l.linkinfo.info_kind } : {}),
+    }));
 }

@@ -19,6 +19,7 @@ import {
   type CidrKey,
   type CidrValue,
   type ConfigValue,
+  type UplinkValue,
 } from './maps.js';
 
 /**
@@ -55,6 +56,7 @@ export interface MapBackend {
   srcRanges: DataplaneMap<SrcRangeKey, SrcRangeValue>;
   clusterCidrs: DataplaneMap<CidrKey, CidrValue>;
   config: DataplaneMap<number, ConfigValue>;
+  uplinks: DataplaneMap<number, UplinkValue>;
 }
 
 /** The real backend: a loaded object's (pinned) maps. */
@@ -68,5 +70,6 @@ export function openMaps(obj: BpfObject): MapBackend {
     srcRanges: typedMap(obj, 'sy_src_ranges'),
     clusterCidrs: typedMap(obj, 'sy_cluster_cidr'),
     config: typedMap(obj, 'sy_config'),
+    uplinks: typedMap(obj, 'sy_uplinks'),
   };
 }

@@ -5,7 +5,7 @@
 // `bpftool map dump`. A map without a view here is still shown, with its
 // BTF fields as plain numbers.
 import type { FieldFormat, Formats } from '../../bpf/index.js';
-import { MAP_FORMATS, SyCtDirNames, SyCtFlagsNames, SySvcFlagsNames } from './abi.generated.js';
+import { MAP_FORMATS, SyCtDirNames, SyCtFlagsNames, SySvcFlagsNames, SyUplinkFlagsNames } from './abi.generated.js';
 import { protocolName } from './protocol.js';
 
 export type Decoded = Record<string, unknown> | string | number | boolean | unknown[];
@@ -44,6 +44,7 @@ const shown = (names: Readonly<Record<number, string>>): Array<[number, string]>
 const SVC_FLAGS = shown(SySvcFlagsNames);
 /** Conntrack flag bits and directions by the names the API shows. */
 export const CT_FLAGS = shown(SyCtFlagsNames);
+const UPLINK_FLAGS = shown(SyUplinkFlagsNames);
 export const CT_DIRS: ReadonlyMap<number, string> = new Map(shown(SyCtDirNames));
 
 const proto = (o: Record<string, unknown>) => {
@@ -95,6 +96,13 @@ export const MAP_VIEWS: Record<string, MapView> = {
     description:
       "node-wide settings: the node's address and the ports source NAT gives flows (written by the controller)",
     ...MAP_FORMATS.sy_config,
+  },
+  sy_uplinks: {
+    description:
+      'ifindex of an uplink with XDP → whether XDP may send routed packets back out itself (written by the controller)',
+    present: (_k, v) => {
+      v.flags = flagNames(Number(v.flags), UPLINK_FLAGS);
+    },
   },
   sy_sock_revnat: {
     description:

@@ -8,6 +8,7 @@ import {
   SyCtDir,
   SyCtFlags,
   SySvcFlags,
+  SyUplinkFlags,
   type MapName,
   type MapTypes,
   type SyAffinity,
@@ -24,6 +25,7 @@ import {
   type SyConfig,
   type SyCidr,
   type SyCidrKey,
+  type SyUplink,
 } from './abi.generated.js';
 
 export { MAP_NAMES, type MapName } from './abi.generated.js';
@@ -42,6 +44,8 @@ export type SrcRangeValue = SySrcRange;
 export type CidrKey = SyCidrKey;
 export type CidrValue = SyCidr;
 export type ConfigValue = SyConfig;
+export type UplinkValue = SyUplink;
+export const UPLINK_F_XDP_TX = SyUplinkFlags.XDP_TX;
 
 /** Flags and directions, as abi.h's enums. */
 export const SVC_F_AFFINITY = SySvcFlags.AFFINITY;
@@ -50,6 +54,7 @@ export const SVC_F_SNAT = SySvcFlags.SNAT;
 export const SVC_F_SNAT_OFF_CLUSTER = SySvcFlags.SNAT_OFF_CLUSTER;
 export const SVC_F_EXTERNAL_LOCAL = SySvcFlags.EXTERNAL_LOCAL;
 export const SVC_F_SRC_RANGES = SySvcFlags.SRC_RANGES;
+export const SVC_F_NODE_ADDR = SySvcFlags.NODE_ADDR;
 export const CT_F_HAIRPIN = SyCtFlags.HAIRPIN;
 export const CT_F_SNAT = SyCtFlags.SNAT;
 export const CT_ORIGINAL = SyCtDir.ORIGINAL;

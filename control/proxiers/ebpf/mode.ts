@@ -14,6 +14,7 @@ export const ebpfMode: ModeDefinition = defineMode<EbpfProxier>({
       pinRoot: options.ebpf.bpffsRoot,
       mapSizes: options.ebpf.mapSizes,
       devices: options.ebpf.devices,
+      acceleration: options.ebpf.acceleration,
       masqueradeAll: options.masqueradeAll,
       clusterCidrs: options.clusterCIDRs,
       ...(options.ebpf.cgroupRoot ? { cgroupRoot: options.ebpf.cgroupRoot } : {}),

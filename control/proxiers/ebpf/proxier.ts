@@ -12,6 +12,7 @@ import type { NodeFacts } from '../../model/node-facts.js';
 import type { ServicePortName, ServicePortState } from '../../model/types.js';
 import type { Proxier, ProxierView, ServicePortEntries, SyncRequest, SyncResult } from '../types.js';
 import { ProxierErrorCode } from '../errors.js';
+import type { LbAcceleration } from '../../config/values.js';
 import { EbpfDataplane, NAT_PORTS } from './dataplane.js';
 import { DropCounters } from './drops.js';
 import { InterfaceWatcher, type Link } from './interfaces.js';
@@ -25,6 +26,8 @@ export interface EbpfProxierOptions {
   pinRoot: string;
   mapSizes?: Record<string, number>;
   devices: string[];
+  /** XDP on the uplinks (--bpf-lb-acceleration); default best-effort. */
+  acceleration?: LbAcceleration;
   cgroupRoot?: string;
   /** --masquerade-all: every ClusterIP flow source-NATed. */
   masqueradeAll?: boolean;
@@ -128,17 +131,19 @@ export function dataplaneSpecs(sp: ServicePortState, ctx: SpecContext): { specs:
     // the client's address kept; a pod goes to the ClusterIP's endpoints.
     ...(local ? (clusterIP ? { internal: { address: clusterIP, port: sp.port } } : {}) : { snat: 'always' as const }),
   };
+  const own = new Set([...ctx.nodeAddresses, '127.0.0.1']);
+  const at = (address: string) => (own.has(address) ? { address, nodeAddress: true } : { address });
   if (sp.nodePort) {
-    for (const address of ctx.nodePortAddresses) specs.push({ address, port: sp.nodePort, ...external });
+    for (const address of ctx.nodePortAddresses) specs.push({ ...at(address), port: sp.nodePort, ...external });
   }
-  for (const address of sp.externalIPs) specs.push({ address, port: sp.port, ...external });
+  for (const address of sp.externalIPs) specs.push({ ...at(address), port: sp.port, ...external });
   const ranges = [...new Set(sp.loadBalancerSourceRanges.map(networkOf))];
   // kube-proxy: where a range holds a node address, the load-balancer IP
   // itself is allowed too (a node reaching its own LB IP leaves from it).
   const fromNode = ranges.some((r) => ctx.nodeAddresses.some((ip) => inCidr(ip, r)));
   for (const address of sp.loadBalancerIPs) {
     const allowed = ranges.length === 0 ? [] : [...new Set([...ranges, ...(fromNode ? [`${address}/32`] : [])])].sort();
-    specs.push({ address, port: sp.port, ...external, ...(allowed.length ? { sourceRanges: allowed } : {}) });
+    specs.push({ ...at(address), port: sp.port, ...external, ...(allowed.length ? { sourceRanges: allowed } : {}) });
   }
   return { specs, skipped: [] };
 }
@@ -148,6 +153,7 @@ function sameSpec(a: ServicePortSpec, b: ServicePortSpec): boolean {
   return (
     a.affinityTimeoutSeconds === b.affinityTimeoutSeconds &&
     a.snat === b.snat &&
+    !!a.nodeAddress === !!b.nodeAddress &&
     a.internal?.address === b.internal?.address &&
     a.internal?.port === b.internal?.port &&
     (a.sourceRanges ?? []).join() === (b.sourceRanges ?? []).join() &&
@@ -166,6 +172,8 @@ export class EbpfProxier implements Proxier {
   #owned = new Map<ServicePortName, string[]>();
   /** The owner of each dataplane entry, to refuse a second service claiming the same address and port. */
   #owner = new Map<string, ServicePortName>();
+  /** Which program translates on each interface we attached to, and why an uplink has no XDP. */
+  readonly #hooks = new Map<number, { hook: 'xdp' | 'tc' | 'none'; reason?: string }>();
   /** The context the programmed entries were made in: when it changes, every entry is planned again. */
   #context: SpecContext | undefined;
   /** Service ports the last sync could not fit into sy_services_v2: retried by every sync. */
@@ -226,16 +234,64 @@ export class EbpfProxier implements Proxier {
     this.#watcher = new InterfaceWatcher({
       devices: this.#opts.devices,
       logger,
-      onAdded: (link) => {
-        dp.attachInterface({ ifindex: link.ifindex });
-        logger.info({ interface: link.name, ifindex: link.ifindex }, 'attached tc ingress');
-      },
+      onAdded: (link) => this.#attach(dp, link),
       onRemoved: (link) => {
         dp.forgetInterface(link.ifindex);
+        this.#hooks.delete(link.ifindex);
         logger.info({ interface: link.name, ifindex: link.ifindex }, 'interface gone');
       },
     });
     this.#watcher.start();
+  }
+
+  /**
+   * The programs an interface needs: tc ingress on every one, and on an
+   * uplink native XDP in front of it (unless --bpf-lb-acceleration=disabled)
+   * where the driver has it and no other program holds the hook. XDP
+   * translates what it can send itself and marks every packet it passes, so
+   * tc behind it translates nothing twice and routes what XDP could not
+   * (bpf/lib/fib.h). With native, an uplink without XDP gets nothing.
+   */
+  #attach(dp: EbpfDataplane, link: Link): void {
+    const { logger } = this.#opts;
+    const accel = this.#opts.acceleration ?? 'best-effort';
+    const at = { interface: link.name, ifindex: link.ifindex };
+    // A virtual device hands on what its peer sent with the TCP/UDP checksum
+    // still to be finished (a veth's CHECKSUM_PARTIAL): tc's checksum
+    // helpers know, XDP cannot tell. Best-effort leaves them to tc; native
+    // is the operator saying the peer sends complete checksums.
+    const virtual = link.uplink && accel === 'best-effort' && link.kind !== undefined;
+    if (!link.uplink || accel === 'disabled' || virtual) {
+      dp.attachInterface({ ifindex: link.ifindex });
+      if (EbpfDataplane.detachXdp({ ifindex: link.ifindex })) logger.info(at, 'detached our XDP program');
+      const reason = virtual
+        ? `a virtual device (${link.kind}): XDP there only with --bpf-lb-acceleration=native`
+        : undefined;
+      this.#hooks.set(link.ifindex, { hook: 'tc', ...(reason ? { reason } : {}) });
+      logger.info({ ...at, ...(reason ? { reason } : {}) }, 'attached tc ingress');
+      return;
+    }
+    // tc first: from the moment XDP runs, what it hands on must find tc there.
+    dp.attachInterface({ ifindex: link.ifindex });
+    // XDP_TX only from a physical NIC (sy_uplinks): a veth delivers it late.
+    const r = dp.attachXdp({ ifindex: link.ifindex, xdpTx: link.kind === undefined });
+    if ('attached' in r) {
+      this.#hooks.set(link.ifindex, { hook: 'xdp' });
+      logger.info(at, 'attached XDP (native) to uplink, tc ingress behind it');
+      return;
+    }
+    const reason = r.refused;
+    if (accel === 'native') {
+      dp.detachTcFrom(link.ifindex);
+      this.#hooks.set(link.ifindex, { hook: 'none', reason });
+      logger.error(
+        { ...at, reason },
+        `uplink ${link.name} refused: ${reason}; with --bpf-lb-acceleration=native nothing is attached there`,
+      );
+      return;
+    }
+    this.#hooks.set(link.ifindex, { hook: 'tc', reason });
+    logger.warn({ ...at, reason }, `uplink ${link.name} has no XDP (${reason}): tc ingress translates there`);
   }
 
   async sync(req: SyncRequest): Promise<SyncResult> {
@@ -363,7 +419,8 @@ export class EbpfProxier implements Proxier {
     return {
       programmedCount: () => this.#dp?.programmed().length ?? null,
       mapCount: () => this.maps.names().length,
-      interfaces: () => this.interfaces.map((l) => ({ name: l.name, ifindex: l.ifindex })),
+      interfaces: () =>
+        this.interfaces.map((l) => ({ name: l.name, ifindex: l.ifindex, ...this.#hooks.get(l.ifindex) })),
       servicePorts: (ports) => {
         const dp = this.#dp;
         if (!dp) return undefined;
@@ -462,7 +519,10 @@ export function cleanupEbpf(opts: { pinRoot: string; devices: string[]; logger: 
   const pinned = existsSync(pinRoot);
   const watcher = new InterfaceWatcher({ devices: opts.devices, logger, onAdded: () => {}, onRemoved: () => {} });
   watcher.rescan();
-  for (const link of watcher.links) EbpfDataplane.detachInterface({ ifindex: link.ifindex });
+  for (const link of watcher.links) {
+    EbpfDataplane.detachInterface({ ifindex: link.ifindex });
+    EbpfDataplane.detachXdp({ ifindex: link.ifindex });
+  }
   const links = join(pinRoot, 'links');
   if (existsSync(links)) for (const name of readdirSync(links)) detachPinnedLink(join(links, name));
   rmSync(pinRoot, { recursive: true, force: true });

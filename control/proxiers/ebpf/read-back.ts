@@ -6,6 +6,7 @@ import {
   SVC_F_AFFINITY,
   SVC_F_DROP_NO_BACKEND,
   SVC_F_EXTERNAL_LOCAL,
+  SVC_F_NODE_ADDR,
   SVC_F_SNAT,
   SVC_F_SNAT_OFF_CLUSTER,
   SVC_F_SRC_RANGES,
@@ -72,6 +73,7 @@ export async function readMaps(
           ? { snat: 'off-cluster' as const }
           : {}),
       ...(v.flags & SVC_F_EXTERNAL_LOCAL ? { internal: { address: v.cluster_addr, port: v.cluster_port } } : {}),
+      ...(v.flags & SVC_F_NODE_ADDR ? { nodeAddress: true } : {}),
       ...(v.flags & SVC_F_SRC_RANGES ? { sourceRanges: (rangesById.get(v.id) ?? []).sort() } : {}),
     };
     return { id: v.id, spec, backendIds, slots: slotList };

@@ -9,6 +9,7 @@ import {
   SVC_F_AFFINITY,
   SVC_F_DROP_NO_BACKEND,
   SVC_F_EXTERNAL_LOCAL,
+  SVC_F_NODE_ADDR,
   SVC_F_SNAT,
   SVC_F_SNAT_OFF_CLUSTER,
   SVC_F_SRC_RANGES,
@@ -94,7 +95,8 @@ export function serviceFlags(spec: ServicePortSpec): number {
     (spec.dropWhenEmpty && spec.backends.length === 0 ? SVC_F_DROP_NO_BACKEND : 0) |
     (spec.snat ? SNAT_FLAGS[spec.snat] : 0) |
     (spec.internal ? SVC_F_EXTERNAL_LOCAL : 0) |
-    (spec.sourceRanges?.length ? SVC_F_SRC_RANGES : 0)
+    (spec.sourceRanges?.length ? SVC_F_SRC_RANGES : 0) |
+    (spec.nodeAddress ? SVC_F_NODE_ADDR : 0)
   );
 }
 

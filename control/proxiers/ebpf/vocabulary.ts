@@ -39,6 +39,12 @@ export interface ServicePortSpec extends ServicePortKey {
    * ClusterIP entry instead (kube-proxy's short-circuit).
    */
   internal?: { address: string; port: number };
+  /**
+   * The address is one of the node's own (a NodePort): replies leave from
+   * it, so the programs route them themselves (the kernel drops a forwarded
+   * packet from a local address).
+   */
+  nodeAddress?: boolean;
   /** loadBalancerSourceRanges of a load-balancer IP, as "network/bits", sorted; new flows from elsewhere are dropped. */
   sourceRanges?: string[];
 }

@@ -3,17 +3,27 @@
 // source-NATed to the node and their replies, the NAT port's collisions and
 // exhaustion, load-balancer source ranges, externalTrafficPolicy Local and
 // its short-circuit for pods, ClusterIP clients outside --cluster-cidr.
-// Maps are programmed through the dataplane API, as the daemon does.
+// Maps are programmed through the dataplane API, as the daemon does. The
+// programs run in a test namespace shaped as a node (an uplink with the
+// node's address, routes and neighbours; a pod's veth), as if received on
+// one of its interfaces: what leaves from a node address is routed by the
+// program itself (fib.h), tc by redirecting, XDP by sending it back out.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BpfObject, type BpfProgram } from '../../../control/bpf/index.js';
+import { BpfMap, BpfObject, type BpfProgram, type TypedMap } from '../../../control/bpf/index.js';
 import { EbpfDataplane, NAT_PORTS } from '../../../control/proxiers/ebpf/dataplane.js';
 import { DropCounters } from '../../../control/proxiers/ebpf/drops.js';
+import { UPLINK_F_XDP_TX } from '../../../control/proxiers/ebpf/maps.js';
 import { TestNet } from '../../harness/netns.js';
 import { buildPacket, parsePacket, TCP, type PacketSpec } from '../../harness/packet.js';
+import { runTc, runXdp } from '../../harness/test-run.js';
 import { repoRoot } from '../../harness/paths.js';
 import { requirePrivileges } from '../../harness/privileged.js';
 
 const objectDir = `${repoRoot}/build/bpf`;
+
+/** The Ethernet address at `at` of a frame, as "02:00:…". */
+const macOf = (frame: Buffer, at: number) =>
+  [...frame.subarray(at, at + 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
 
 const NODE = '172.31.0.11';
 const CLIENT = '172.31.0.100';
@@ -31,9 +41,12 @@ const EMPTY_LOCAL_NODEPORT = 30082;
 const UDP_NODEPORT = 30053;
 const POD_CIDR = '10.244.0.0/16';
 
+const ROUTER_MAC = '02:00:00:00:00:12'; // n2, the next hop to 10.244.2.0/24
+const CLIENT_MAC = '02:00:00:00:00:64';
 const PROGRAMS = [
-  { hook: 'tc', object: 'tc.bpf.o', program: 'sy_tc_ingress', pass: 0, drop: 2 },
-  { hook: 'xdp', object: 'xdp.bpf.o', program: 'sy_xdp_ingress', pass: 2, drop: 1 },
+  // What "routed by the program" is at each hook: tc redirects (bpf_redirect_neigh), XDP sends back out (XDP_TX).
+  { hook: 'tc', object: 'tc.bpf.o', program: 'sy_tc_ingress', pass: 0, drop: 2, routed: 7 },
+  { hook: 'xdp', object: 'xdp.bpf.o', program: 'sy_xdp_ingress', pass: 2, drop: 1, routed: 3 },
 ] as const;
 
 describe.runIf(requirePrivileges())('north-south translation (BPF_PROG_TEST_RUN)', () => {
@@ -42,11 +55,31 @@ describe.runIf(requirePrivileges())('north-south translation (BPF_PROG_TEST_RUN)
   let drops: DropCounters;
   const programs = new Map<string, { obj: BpfObject; prog: BpfProgram }>();
   let nextPort = 20000;
+  let node = '';
+  let wire = 0;
+  let podIf = 0;
+  let uplinks: TypedMap<number, { flags: number }>;
 
   const configure = (natPorts: { min: number; max: number } = NAT_PORTS, snatAddress: string | null = NODE) =>
     dp.configure({ snatAddress: snatAddress ?? undefined, natPorts, clusterCidrs: [POD_CIDR] });
 
   beforeAll(async () => {
+    // The node: its uplink "wire" (172.31.0.11/24, the client and n2 on it,
+    // their MACs known) and a pod's veth "p1"; it forwards.
+    node = net.namespace('node');
+    const lan = net.namespace('lan');
+    const pod = net.namespace('pod');
+    net.sysctl(node, 'net.ipv4.ip_forward', 1);
+    net.veth({ ns: node, name: 'wire' }, { ns: lan, name: 'port' });
+    net.veth({ ns: node, name: 'p1' }, { ns: pod, name: 'eth0' });
+    net.ip(node, 'addr', 'add', `${NODE}/24`, 'dev', 'wire');
+    net.ip(node, 'route', 'add', '10.244.2.0/24', 'via', '172.31.0.12', 'dev', 'wire');
+    net.ip(node, 'route', 'add', `${LOCAL_BACKEND}/32`, 'dev', 'p1');
+    net.ip(node, 'route', 'add', `${POD}/32`, 'dev', 'p1');
+    net.ip(node, 'neigh', 'add', '172.31.0.12', 'lladdr', ROUTER_MAC, 'dev', 'wire');
+    for (const c of [CLIENT, OTHER_CLIENT]) net.ip(node, 'neigh', 'add', c, 'lladdr', CLIENT_MAC, 'dev', 'wire');
+    wire = net.ifindex(node, 'wire');
+    podIf = net.ifindex(node, 'p1');
     const pinRoot = net.pinDir('north-south');
     dp = await EbpfDataplane.open({ objectDir, pinRoot });
     configure();
@@ -67,11 +100,12 @@ describe.runIf(requirePrivileges())('north-south translation (BPF_PROG_TEST_RUN)
       backends: [{ address: REMOTE_BACKEND, port: 8080 }],
       snat: 'always' as const,
     };
-    dp.upsertService({ address: NODE, port: NODEPORT, ...cluster });
+    dp.upsertService({ address: NODE, port: NODEPORT, ...cluster, nodeAddress: true });
     dp.upsertService({ address: EXT_IP, port: 80, ...cluster });
     dp.upsertService({ address: LB_IP, port: 80, ...cluster, sourceRanges: [`${CLIENT}/32`] });
     dp.upsertService({
       address: NODE,
+      nodeAddress: true,
       port: UDP_NODEPORT,
       protocol: 'UDP',
       backends: [{ address: REMOTE_BACKEND, port: 5353 }],
@@ -82,6 +116,7 @@ describe.runIf(requirePrivileges())('north-south translation (BPF_PROG_TEST_RUN)
     const internal = { address: LOCAL_SVC, port: 80 };
     dp.upsertService({
       address: NODE,
+      nodeAddress: true,
       port: LOCAL_NODEPORT,
       protocol: 'TCP',
       backends: [{ address: LOCAL_BACKEND, port: 8080 }],
@@ -90,6 +125,7 @@ describe.runIf(requirePrivileges())('north-south translation (BPF_PROG_TEST_RUN)
     // The same service seen from a node without a local endpoint.
     dp.upsertService({
       address: NODE,
+      nodeAddress: true,
       port: EMPTY_LOCAL_NODEPORT,
       protocol: 'TCP',
       backends: [],
@@ -101,8 +137,12 @@ describe.runIf(requirePrivileges())('north-south translation (BPF_PROG_TEST_RUN)
       programs.set(p.hook, { obj, prog: obj.program(p.program) });
     }
     drops = new DropCounters({ pinRoot });
+    // The uplink is a physical NIC as far as XDP is told: it may XDP_TX what it routes.
+    uplinks = BpfMap.openPinned(`${pinRoot}/sy_uplinks`).typed<number, { flags: number }>({});
+    uplinks.set(wire, { flags: UPLINK_F_XDP_TX });
   });
   afterAll(async () => {
+    uplinks?.map.close();
     drops?.close();
     for (const { prog, obj } of programs.values()) {
       prog.close();
@@ -112,10 +152,17 @@ describe.runIf(requirePrivileges())('north-south translation (BPF_PROG_TEST_RUN)
     await net.teardown();
   });
 
-  describe.each(PROGRAMS)('$hook', ({ hook, pass, drop }) => {
-    const run = (spec: PacketSpec) => {
-      const r = programs.get(hook)!.prog.testRun({ data: buildPacket(spec) });
-      return { verdict: r.retval, out: parsePacket(r.data) };
+  /** One packet through a program, received on the uplink (or the pod's veth). */
+  const runOn = (hook: string, frame: Buffer, from: 'wire' | 'pod' = 'wire') => {
+    const prog = programs.get(hook)!.prog;
+    const opts = { ifindex: from === 'wire' ? wire : podIf, netns: net.netnsPath(node) };
+    return hook === 'xdp' ? runXdp(prog, frame, opts) : runTc(prog, frame, opts);
+  };
+
+  describe.each(PROGRAMS)('$hook', ({ hook, pass, drop, routed }) => {
+    const run = (spec: PacketSpec, from: 'wire' | 'pod' = 'wire') => {
+      const r = runOn(hook, buildPacket(spec), from);
+      return { verdict: r.retval, out: parsePacket(r.data), frame: r.data };
     };
     const syn = (src: string, dst: string, dport: number, sport = nextPort++): PacketSpec => ({
       src,
@@ -129,7 +176,7 @@ describe.runIf(requirePrivileges())('north-south translation (BPF_PROG_TEST_RUN)
 
     it('passes a packet to the node address on a port that is no NodePort untouched', () => {
       const input = buildPacket(syn(CLIENT, NODE, 22));
-      const r = programs.get(hook)!.prog.testRun({ data: input });
+      const r = runOn(hook, input);
       expect(r.retval).toBe(pass);
       expect(r.data.equals(input)).toBe(true);
     });
@@ -137,7 +184,9 @@ describe.runIf(requirePrivileges())('north-south translation (BPF_PROG_TEST_RUN)
     it('sends an external client to a NodePort on, from the node, with a port of the NAT range; the reply goes back to the client from the NodePort', () => {
       const sport = nextPort++; // below the NAT range: a random NAT port is given
       const fwd = run(syn(CLIENT, NODE, NODEPORT, sport));
-      expect(fwd.verdict).toBe(pass);
+      // From the node's address: routed by the program toward n2.
+      expect(fwd.verdict).toBe(routed);
+      if (hook === 'xdp') expect(macOf(fwd.frame, 0)).toBe(ROUTER_MAC);
       expect(fwd.out).toMatchObject({
         src: NODE,
         dst: REMOTE_BACKEND,
@@ -161,7 +210,8 @@ describe.runIf(requirePrivileges())('north-south translation (BPF_PROG_TEST_RUN)
         proto: 'tcp',
         flags: TCP.SYN | TCP.ACK,
       });
-      expect(reply.verdict).toBe(pass);
+      expect(reply.verdict).toBe(routed);
+      if (hook === 'xdp') expect(macOf(reply.frame, 0)).toBe(CLIENT_MAC);
       expect(reply.out).toMatchObject({
         src: NODE,
         sport: NODEPORT,
@@ -263,15 +313,22 @@ describe.runIf(requirePrivileges())('north-south translation (BPF_PROG_TEST_RUN)
     it("externalTrafficPolicy Local: an external client reaches the node's own endpoint with its address kept", () => {
       const sport = nextPort++;
       const fwd = run(syn(CLIENT, NODE, LOCAL_NODEPORT, sport));
+      // DNAT only: the stack delivers it to the pod.
+      expect(fwd.verdict).toBe(pass);
       expect(fwd.out).toMatchObject({ src: CLIENT, sport, dst: LOCAL_BACKEND, dport: 8080, l4ChecksumOk: true });
-      const reply = run({ src: LOCAL_BACKEND, dst: CLIENT, sport: 8080, dport: sport, proto: 'tcp', flags: TCP.ACK });
+      // The pod's reply, at its veth: from the NodePort, routed by the program (tc is what a pod's veth has).
+      const reply = run(
+        { src: LOCAL_BACKEND, dst: CLIENT, sport: 8080, dport: sport, proto: 'tcp', flags: TCP.ACK },
+        'pod',
+      );
       expect(reply.out).toMatchObject({ src: NODE, sport: LOCAL_NODEPORT, dst: CLIENT, dport: sport });
+      expect(reply.verdict).toBe(hook === 'tc' ? routed : pass); // XDP: toward another interface, handed to tc
     });
 
     it('externalTrafficPolicy Local: a pod short-circuits to every endpoint, unNATed', () => {
       const seen = new Set<string>();
       for (let i = 0; i < 40; i++) {
-        const out = run(syn(POD, NODE, LOCAL_NODEPORT)).out;
+        const out = run(syn(POD, NODE, LOCAL_NODEPORT), 'pod').out;
         expect(out.src).toBe(POD);
         seen.add(out.dst);
       }
@@ -282,19 +339,19 @@ describe.runIf(requirePrivileges())('north-south translation (BPF_PROG_TEST_RUN)
       const before = await drops.read();
       expect(run(syn(CLIENT, NODE, EMPTY_LOCAL_NODEPORT)).verdict).toBe(drop);
       expect((await drops.read()).no_backend_policy! - before.no_backend_policy!).toBe(1n);
-      expect(run(syn(POD, NODE, EMPTY_LOCAL_NODEPORT)).verdict).toBe(pass);
+      expect(run(syn(POD, NODE, EMPTY_LOCAL_NODEPORT), 'pod').verdict).toBe(pass);
     });
 
     it('--cluster-cidr: a ClusterIP client outside the pod ranges is source-NATed, a pod is not', () => {
       expect(run(syn(CLIENT, WEB, 80)).out).toMatchObject({ src: NODE, dst: REMOTE_BACKEND });
       const sport = nextPort++;
-      expect(run(syn(POD, WEB, 80, sport)).out).toMatchObject({ src: POD, sport, dst: REMOTE_BACKEND });
+      expect(run(syn(POD, WEB, 80, sport), 'pod').out).toMatchObject({ src: POD, sport, dst: REMOTE_BACKEND });
     });
   });
 
   it("gives a reset flow's NAT port to a new flow once the closing time (10 s) has passed, in both programs", async () => {
     const ports = { tc: 61020, xdp: 61021 };
-    const syn = (src: string, sport: number, flags = TCP.SYN): PacketSpec => ({
+    const syn = (src: string, sport: number, flags: number = TCP.SYN): PacketSpec => ({
       src,
       dst: EXT_IP,
       sport,
@@ -304,19 +361,34 @@ describe.runIf(requirePrivileges())('north-south translation (BPF_PROG_TEST_RUN)
     });
     for (const [hook, port] of Object.entries(ports)) {
       configure({ min: port, max: port });
-      const { prog } = programs.get(hook)!;
-      prog.testRun({ data: buildPacket(syn(CLIENT, port)) });
-      prog.testRun({ data: buildPacket(syn(CLIENT, port, TCP.RST | TCP.ACK)) });
+      runOn(hook, buildPacket(syn(CLIENT, port)));
+      runOn(hook, buildPacket(syn(CLIENT, port, TCP.RST | TCP.ACK)));
     }
     await new Promise((r) => setTimeout(r, 10_500));
     try {
       for (const [hook, port] of Object.entries(ports)) {
         configure({ min: port, max: port });
-        const out = parsePacket(programs.get(hook)!.prog.testRun({ data: buildPacket(syn(OTHER_CLIENT, port)) }).data);
+        const out = parsePacket(runOn(hook, buildPacket(syn(OTHER_CLIENT, port))).data);
         expect(out, hook).toMatchObject({ src: NODE, sport: port, dst: REMOTE_BACKEND });
       }
     } finally {
       configure();
     }
   }, 30_000);
+
+  it('XDP hands a packet it routed to tc when the uplink may not send it back itself (a veth)', () => {
+    uplinks.set(wire, { flags: 0 });
+    try {
+      const r = runXdp(
+        programs.get('xdp')!.prog,
+        buildPacket({ src: CLIENT, dst: NODE, sport: nextPort++, dport: NODEPORT, proto: 'tcp', flags: TCP.SYN }),
+        { ifindex: wire, netns: net.netnsPath(node) },
+      );
+      expect(r.retval).toBe(2); // XDP_PASS, translated
+      expect(parsePacket(r.data)).toMatchObject({ src: NODE, dst: REMOTE_BACKEND, l4ChecksumOk: true });
+      expect(r.meta.readUInt32LE(0)).toBe(0x53590002); // SY_XDP_META_REDIRECT: tc routes it
+    } finally {
+      uplinks.set(wire, { flags: UPLINK_F_XDP_TX });
+    }
+  });
 });

@@ -1,7 +1,7 @@
 // The XDP program, packet by packet, through BPF_PROG_TEST_RUN: the same
 // translation as tc (lib/xlate.h over lib/ctx.h's XDP side), against the maps
-// the tc program uses, programmed through the dataplane API. xdp.bpf.o is
-// loaded, not attached: the daemon does not attach it yet.
+// the tc program uses, programmed through the dataplane API. Loaded, not
+// attached (the e2e suite runs it attached to the nodes' uplinks).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfObject, type BpfProgram } from '../../../control/bpf/index.js';
 import { EbpfDataplane } from '../../../control/proxiers/ebpf/dataplane.js';
@@ -10,6 +10,7 @@ import { TestNet } from '../../harness/netns.js';
 import { buildPacket, parseIcmp, parsePacket, TCP, type PacketSpec } from '../../harness/packet.js';
 import { repoRoot } from '../../harness/paths.js';
 import { requirePrivileges } from '../../harness/privileged.js';
+import { runXdp } from '../../harness/test-run.js';
 
 const XDP_DROP = 1;
 const XDP_PASS = 2;
@@ -32,7 +33,7 @@ describe.runIf(requirePrivileges())('XDP service translation (BPF_PROG_TEST_RUN)
   let nextPort = 41000;
 
   const run = (spec: PacketSpec) => {
-    const r = prog.testRun({ data: buildPacket(spec) });
+    const r = runXdp(prog, buildPacket(spec));
     return { verdict: r.retval, out: parsePacket(r.data) };
   };
   const syn = (dst: string, dport: number, sport = nextPort++): PacketSpec => ({
@@ -76,14 +77,14 @@ describe.runIf(requirePrivileges())('XDP service translation (BPF_PROG_TEST_RUN)
     { name: 'UDP to a TCP-only service port', spec: { src: CLIENT, dst: WEB, sport: 1234, dport: 80, proto: 'udp' } },
   ] as Array<{ name: string; spec: PacketSpec }>)('passes $name untouched', ({ spec }) => {
     const input = buildPacket(spec);
-    const r = prog.testRun({ data: input });
+    const r = runXdp(prog, input);
     expect(r.retval).toBe(XDP_PASS);
     expect(r.data.equals(input)).toBe(true);
   });
 
   it('passes non-IPv4 frames untouched', () => {
     const arp = Buffer.concat([Buffer.from('ffffffffffff020000000002' + '0806', 'hex'), Buffer.alloc(28, 1)]);
-    const r = prog.testRun({ data: arp });
+    const r = runXdp(prog, arp);
     expect(r.retval).toBe(XDP_PASS);
     expect(r.data.equals(arp)).toBe(true);
   });
@@ -139,7 +140,7 @@ describe.runIf(requirePrivileges())('XDP service translation (BPF_PROG_TEST_RUN)
       proto: 'udp',
       payload: Buffer.alloc(100, 1),
     });
-    const r = prog.testRun({ data: input });
+    const r = runXdp(prog, input);
     expect(r.retval).toBe(XDP_TX);
     const icmp = parseIcmp(r.data);
     expect(icmp).toMatchObject({ src: EMPTY, dst: CLIENT, type: 3, code: 3, ipChecksumOk: true, icmpChecksumOk: true });

@@ -54,6 +54,7 @@ const VALUE_FLAGS: [string, string, (o: ProxyOptions) => unknown, unknown][] = [
   ['bpffs-root', '/sys/fs/bpf/sy-test', (o) => o.ebpf.bpffsRoot, '/sys/fs/bpf/sy-test'],
   ['bpf-object-dir', '/usr/lib/switchyard/bpf', (o) => o.ebpf.objectDir, '/usr/lib/switchyard/bpf'],
   ['devices', 'eth0,veth+', (o) => o.ebpf.devices, ['eth0', 'veth+']],
+  ['bpf-lb-acceleration', 'native', (o) => o.ebpf.acceleration, 'native'],
   ['cgroup-root', '/sys/fs/cgroup/switchyard.slice', (o) => o.ebpf.cgroupRoot, '/sys/fs/cgroup/switchyard.slice'],
   [
     'bpf-map-sizes',
@@ -259,6 +260,7 @@ describe('invalid values', () => {
     ['--proxy-mode=fast', /"fast" for --proxy-mode: expected one of ebpf, iptables, ipvs, kernelspace, userspace/],
     ['-v=high', /"high" for --v: expected a non-negative integer/],
     ['--logging-format=yaml', /"yaml" for --logging-format: expected text or json/],
+    ['--bpf-lb-acceleration=fast', /"fast" for --bpf-lb-acceleration: expected disabled, best-effort or native/],
     ['--masquerade-all=maybe', /"maybe" for --masquerade-all: expected true or false/],
     ['--devices=eth0,a-name-far-too-long', /"a-name-far-too-long"/],
     ['--bpf-map-sizes=services', /expected name=size pairs/],

@@ -65,7 +65,13 @@ describe('defaults', () => {
         tcpFinTimeoutMs: 0,
         udpTimeoutMs: 0,
       },
-      ebpf: { bpffsRoot: '/sys/fs/bpf/switchyard', objectDir: '/opt/switchyard/bpf', devices: [], mapSizes: {} },
+      ebpf: {
+        bpffsRoot: '/sys/fs/bpf/switchyard',
+        objectDir: '/opt/switchyard/bpf',
+        devices: [],
+        acceleration: 'best-effort',
+        mapSizes: {},
+      },
       logLevel: 'info',
       logFormat: 'text',
     });

@@ -194,6 +194,7 @@ export interface MemoryMaps extends MapBackend {
   srcRanges: MemoryMap<MapTypes['sy_src_ranges']['key'], MapTypes['sy_src_ranges']['value']>;
   clusterCidrs: MemoryMap<MapTypes['sy_cluster_cidr']['key'], MapTypes['sy_cluster_cidr']['value']>;
   config: MemoryMap<MapTypes['sy_config']['key'], MapTypes['sy_config']['value']>;
+  uplinks: MemoryMap<MapTypes['sy_uplinks']['key'], MapTypes['sy_uplinks']['value']>;
 }
 
 /** The dataplane's maps in memory; `sizes` as --bpf-map-sizes would set them. */
@@ -207,5 +208,6 @@ export function memoryMaps(sizes: Partial<Record<MapName, number>> = {}): Memory
     srcRanges: memoryMap('sy_src_ranges', sizes.sy_src_ranges),
     clusterCidrs: memoryMap('sy_cluster_cidr', sizes.sy_cluster_cidr),
     config: memoryMap('sy_config', sizes.sy_config),
+    uplinks: memoryMap('sy_uplinks', sizes.sy_uplinks),
   };
 }
