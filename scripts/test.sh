@@ -22,14 +22,17 @@ cd "$SWITCHYARD_ROOT"
 # BPF_PROG_TEST_RUN; both objects loaded and verified), xdp-xlate (xdp.bpf.o's
 # sy_xdp_ingress, the same packet layer built for XDP), sock-xlate (sock.bpf.o's
 # four cgroup hooks), programs (test/bpf/selftest.bpf.c on real tc, XDP and
-# cgroup hooks), errors (test/bpf/reject.bpf.c: the verifier log of a refused
-# program), the IPVS kernel check and the IPVS netlink client (real virtual
+# cgroup hooks), north-south (both entry programs with the route and socket
+# lookups, NAT ports and XDP_TX, in a namespace shaped as a node), errors
+# (test/bpf/reject.bpf.c: the verifier log of a refused program), the IPVS
+# kernel check and the IPVS netlink client (real virtual
 # servers, checked against ipvsadm, with traffic). The map tests
 # (bpf/maps, dataplane/*) pass in both kernels too but add ~3 min per kernel:
 # run them with `scripts/test.sh vm test/privileged/bpf test/privileged/dataplane`.
 VM_TESTS=(
   test/privileged/bpf/tc-xlate.test.ts
   test/privileged/bpf/xdp-xlate.test.ts
+  test/privileged/bpf/north-south.test.ts
   test/privileged/bpf/sock-xlate.test.ts
   test/privileged/bpf/programs.test.ts
   test/privileged/bpf/errors.test.ts

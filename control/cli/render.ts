@@ -121,7 +121,7 @@ export function renderStatus(s: Rec): string {
     [
       'Interfaces',
       recs(s.interfaces)
-        .map((i) => `${i.name}(${i.ifindex})`)
+        .map((i) => `${i.name}(${i.ifindex}${i.hook ? ` ${i.hook}` : ''})`)
         .join(', ') || '<none>',
     ],
   ];
