@@ -3,7 +3,9 @@
  * cgroup socket hooks for node-originated traffic to services. Attached to the
  * node's cgroup v2 root in production; tests attach them to a cgroup they
  * created. Why at the socket: the node's own packets never pass a pod veth,
- * and translating once per connect() costs nothing per packet.
+ * and translating once per connect() costs nothing per packet. One per-packet
+ * hook, cgroup_skb egress: one service lookup per packet, to drop what
+ * kube-proxy drops (internalTrafficPolicy Local without a local endpoint).
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -34,4 +36,10 @@ SEC("cgroup/getpeername4")
 int sy_sock4_getpeername(struct bpf_sock_addr *ctx)
 {
 	return sock4_xlate_rev(ctx);
+}
+
+SEC("cgroup_skb/egress")
+int sy_sock4_egress(struct __sk_buff *skb)
+{
+	return sock4_egress_drop(skb);
 }

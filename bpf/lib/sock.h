@@ -16,7 +16,11 @@
 #include <linux/in.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
 #include "lb.h"
+#include "packet.h"
+#include "verdict.h"
 
 #define SOCK_ALLOW 1
 #define SOCK_DENY 0
@@ -48,6 +52,11 @@ static __always_inline int sock4_xlate_fwd(struct bpf_sock_addr *ctx)
 	if (svc->flags & SY_SVC_F_EXTERNAL_LOCAL)
 		svc = lb_internal_entry(svc, proto);
 	backend = lb_select_backend(svc, 0 /* the node itself */, &backend_id);
+	/* Endpoints exist, none for this node (internalTrafficPolicy Local):
+	 * kube-proxy drops, so the socket keeps its service address and
+	 * sock4_egress_drop() drops its packets; connect() waits, as it would. */
+	if (!backend && (svc->flags & SY_SVC_F_DROP_NO_BACKEND))
+		return SOCK_ALLOW;
 	if (!backend) {
 		/* connect() and sendmsg() fail with ECONNREFUSED, as REJECT would. */
 		bpf_set_retval(-ECONNREFUSED);
@@ -79,6 +88,31 @@ static __always_inline int sock4_xlate_rev(struct bpf_sock_addr *ctx)
 		ctx->user_port = (__u32)rval->port;
 	}
 	return SOCK_ALLOW;
+}
+
+/* cgroup_skb egress: a node process's packet to a service port whose
+ * endpoints are all elsewhere (SY_SVC_F_DROP_NO_BACKEND) is dropped, as
+ * kube-proxy's filter DROP does; connect4 left its address alone. 1 lets the
+ * packet go, 0 drops it. */
+static __always_inline int sock4_egress_drop(struct __sk_buff *skb)
+{
+	const struct sy_service *svc;
+	struct iphdr ip;
+	__be16 ports[2];
+
+	if (skb->protocol != bpf_htons(ETH_P_IP))
+		return 1;
+	if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) < 0 || ip.ihl < 5)
+		return 1;
+	if ((ip.protocol != IPPROTO_TCP && ip.protocol != IPPROTO_UDP) || (ip.frag_off & bpf_htons(IP_OFFSET)))
+		return 1;
+	if (bpf_skb_load_bytes(skb, ip.ihl * 4, ports, sizeof(ports)) < 0)
+		return 1;
+	svc = lb_lookup_service(ip.daddr, ports[1], ip.protocol);
+	if (!svc || svc->backend_count != 0 || !(svc->flags & SY_SVC_F_DROP_NO_BACKEND))
+		return 1;
+	verdict_count_drop(SY_DROP(SY_DROP_NO_BACKEND_POLICY));
+	return 0;
 }
 
 #endif /* SWITCHYARD_SOCK_H */

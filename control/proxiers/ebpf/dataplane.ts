@@ -322,7 +322,13 @@ export class EbpfDataplane {
 
   /** The socket hooks for node-originated traffic, on a cgroup v2 directory. */
   attachCgroup(cgroup: string, opts: { allowRootCgroup?: boolean } = {}): Attachment[] {
-    const names = ['sy_sock4_connect', 'sy_sock4_sendmsg', 'sy_sock4_recvmsg', 'sy_sock4_getpeername'];
+    const names = [
+      'sy_sock4_connect',
+      'sy_sock4_sendmsg',
+      'sy_sock4_recvmsg',
+      'sy_sock4_getpeername',
+      'sy_sock4_egress',
+    ];
     const done: Attachment[] = [];
     try {
       for (const name of names) {

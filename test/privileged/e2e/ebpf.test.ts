@@ -1,9 +1,9 @@
 // The end-to-end service suite against --proxy-mode=ebpf, as it runs by
 // default: the nodes' uplinks are veths, virtual devices, so best-effort
 // acceleration leaves them to tc ingress (ebpf-xdp.test.ts runs the same
-// suite with XDP on them). (The suite passes requirePrivileges() before
-// anything else, as every privileged test does.)
-import { EBPF_SKIPS } from './ebpf-skips.js';
+// suite with XDP on them). Nothing is skipped: the ebpf mode does all the
+// suite checks. (The suite passes requirePrivileges() before anything else,
+// as every privileged test does.)
 import { defineServiceSuite } from './suite.js';
 
-defineServiceSuite('ebpf', { skip: EBPF_SKIPS });
+defineServiceSuite('ebpf');
