@@ -10,6 +10,7 @@
 
 #include "conntrack.h"
 #include "fib.h"
+#include "icmp.h"
 #include "lb.h"
 #include "nat.h"
 #include "reject.h"
@@ -181,7 +182,7 @@ static __always_inline int xlate_ingress(sy_ctx_t *ctx, struct sy_packet *p)
 	struct sy_ct_entry *ct;
 
 	if (packet_parse(ctx, p) < 0)
-		return SY_VERDICT_PASS;
+		return xlate_icmp_error(ctx);
 
 	ct = ct_lookup(p, SY_CT_REPLY);
 	if (ct)

@@ -147,3 +147,54 @@ export function parseIcmp(frame: Buffer): ParsedIcmp {
     length: frame.length,
   };
 }
+
+/**
+ * An ICMP error (type 3 destination unreachable, 11 time exceeded) from
+ * `src` to `dst` quoting `about` (a frame buildPacket made) as routers do:
+ * its IP header and first 8 bytes. `rest` is the 4 bytes after the checksum
+ * (for fragmentation needed, the next hop's MTU in the low 16 bits).
+ */
+export function buildIcmpError(p: {
+  src: string;
+  dst: string;
+  type: number;
+  code: number;
+  rest?: number;
+  about: Buffer;
+}): Buffer {
+  const quoted = p.about.subarray(14, 14 + 20 + 8);
+  const icmp = Buffer.alloc(8 + quoted.length);
+  icmp[0] = p.type;
+  icmp[1] = p.code;
+  icmp.writeUInt32BE(p.rest ?? 0, 4);
+  quoted.copy(icmp, 8);
+  icmp.writeUInt16BE(fold(sum16(icmp)), 2);
+  const ip = Buffer.alloc(20);
+  ip[0] = 0x45;
+  ip.writeUInt16BE(20 + icmp.length, 2);
+  ip[8] = 64;
+  ip[9] = 1;
+  ip4(p.src).copy(ip, 12);
+  ip4(p.dst).copy(ip, 16);
+  ip.writeUInt16BE(fold(sum16(ip)), 10);
+  const eth = Buffer.from('02000000000102000000000208' + '00', 'hex');
+  return Buffer.concat([eth, ip, icmp]);
+}
+
+/** The datagram an ICMP error quotes: its addresses and ports, and whether its IP header checksum holds. */
+export function parseQuoted(quoted: Buffer): {
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  ipChecksumOk: boolean;
+} {
+  const ihl = (quoted[0]! & 0x0f) * 4;
+  return {
+    src: ip4s(quoted, 12),
+    dst: ip4s(quoted, 16),
+    sport: quoted.readUInt16BE(ihl),
+    dport: quoted.readUInt16BE(ihl + 2),
+    ipChecksumOk: fold(sum16(quoted.subarray(0, ihl))) === 0,
+  };
+}

@@ -14,7 +14,15 @@ import { EbpfDataplane, NAT_PORTS } from '../../../control/proxiers/ebpf/datapla
 import { DropCounters } from '../../../control/proxiers/ebpf/drops.js';
 import { UPLINK_F_XDP_TX } from '../../../control/proxiers/ebpf/maps.js';
 import { TestNet } from '../../harness/netns.js';
-import { buildPacket, parsePacket, TCP, type PacketSpec } from '../../harness/packet.js';
+import {
+  buildIcmpError,
+  buildPacket,
+  parseIcmp,
+  parsePacket,
+  parseQuoted,
+  TCP,
+  type PacketSpec,
+} from '../../harness/packet.js';
 import { runTc, runXdp } from '../../harness/test-run.js';
 import { repoRoot } from '../../harness/paths.js';
 import { requirePrivileges } from '../../harness/privileged.js';
@@ -340,6 +348,60 @@ describe.runIf(requirePrivileges())('north-south translation (BPF_PROG_TEST_RUN)
       expect(run(syn(CLIENT, NODE, EMPTY_LOCAL_NODEPORT)).verdict).toBe(drop);
       expect((await drops.read()).no_backend_policy! - before.no_backend_policy!).toBe(1n);
       expect(run(syn(POD, NODE, EMPTY_LOCAL_NODEPORT), 'pod').verdict).toBe(pass);
+    });
+
+    it('translates an ICMP error about a client packet it forwarded back to the client (fragmentation needed through a NodePort)', () => {
+      const sport = nextPort++;
+      const fwd = run(syn(CLIENT, NODE, NODEPORT, sport));
+      const natPort = fwd.out.sport;
+      // A router toward n2 cannot forward the translated packet: it tells its source, the node.
+      const error = buildIcmpError({ src: '172.31.0.1', dst: NODE, type: 3, code: 4, rest: 1400, about: fwd.frame });
+      const r = runOn(hook, error);
+      expect(r.retval).toBe(pass);
+      const icmp = parseIcmp(r.data);
+      expect(icmp).toMatchObject({
+        src: '172.31.0.1',
+        dst: CLIENT,
+        type: 3,
+        code: 4,
+        ipChecksumOk: true,
+        icmpChecksumOk: true,
+      });
+      expect(r.data.readUInt32BE(14 + 20 + 4)).toBe(1400); // the MTU, untouched
+      expect(parseQuoted(icmp.quoted)).toEqual({ src: CLIENT, dst: NODE, sport, dport: NODEPORT, ipChecksumOk: true });
+      expect(natPort).not.toBe(0);
+    });
+
+    it("translates an ICMP error about a backend's reply back to the backend, quoting what it sent", () => {
+      const sport = nextPort++;
+      const natPort = run(syn(CLIENT, NODE, NODEPORT, sport)).out.sport;
+      const reply = run({
+        src: REMOTE_BACKEND,
+        dst: NODE,
+        sport: 8080,
+        dport: natPort,
+        proto: 'tcp',
+        flags: TCP.SYN | TCP.ACK,
+      });
+      // The client's side cannot take the reply (from the NodePort): it tells the reply's source.
+      const error = buildIcmpError({ src: '172.31.0.1', dst: NODE, type: 3, code: 4, rest: 1280, about: reply.frame });
+      const icmp = parseIcmp(runOn(hook, error).data);
+      expect(icmp).toMatchObject({ dst: REMOTE_BACKEND, ipChecksumOk: true, icmpChecksumOk: true });
+      expect(parseQuoted(icmp.quoted)).toEqual({
+        src: REMOTE_BACKEND,
+        dst: NODE,
+        sport: 8080,
+        dport: natPort,
+        ipChecksumOk: true,
+      });
+    });
+
+    it('leaves an ICMP error about a flow it does not track untouched', () => {
+      const about = buildPacket(syn(CLIENT, '10.244.2.99', 9999));
+      const error = buildIcmpError({ src: '172.31.0.1', dst: CLIENT, type: 3, code: 1, about });
+      const r = runOn(hook, error);
+      expect(r.retval).toBe(pass);
+      expect(r.data.equals(error)).toBe(true);
     });
 
     it('--cluster-cidr: a ClusterIP client outside the pod ranges is source-NATed, a pod is not', () => {
