@@ -116,6 +116,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sy_config SEC(".maps");
 
+/* Written by tc and XDP for the first fragment of a translated datagram,
+ * read for its later fragments (which carry no ports). LRU: a datagram's
+ * fragments arrive within moments (Cilium's default size). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct sy_frag_key);
+	__type(value, struct sy_frag);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sy_frags SEC(".maps");
+
 /* Written by the control plane as it attaches XDP to an uplink; read by the
  * XDP program per packet it routes. Key: ifindex. */
 struct {
@@ -148,6 +159,7 @@ const volatile struct sy_abi_enums {
 	enum sy_ct_flags ct_flags;
 	enum sy_drop_reason drop_reason;
 	enum sy_uplink_flags uplink_flags;
+	enum sy_frag_flags frag_flags;
 } sy_abi_enums __attribute__((used)) = {};
 
 #endif /* SWITCHYARD_MAPS_H */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
 /* Parsing an Ethernet/IPv4 TCP or UDP packet (tc or XDP) into offsets and the
  * flow's 5-tuple. Other packets (IPv6, ARP, ICMP, later fragments) are left
- * alone. */
+ * to their own handlers (icmp.h, frag.h). */
 #ifndef SWITCHYARD_PACKET_H
 #define SWITCHYARD_PACKET_H
 
@@ -28,6 +28,8 @@ struct sy_packet {
 	__u8 proto;
 	__u8 tcp_flags; /* the TCP flags byte (FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10) */
 	__u8 ihl_words;
+	__u8 first_fragment; /* the first fragment of a datagram (more follow): the rest are matched by ip_id */
+	__be16 ip_id;
 };
 
 #define SY_TCP_FIN 0x01
@@ -60,6 +62,8 @@ static __always_inline int packet_parse(sy_ctx_t *ctx, struct sy_packet *p)
 	p->saddr = ip->saddr;
 	p->daddr = ip->daddr;
 	p->proto = ip->protocol;
+	p->ip_id = ip->id;
+	p->first_fragment = (ip->frag_off & bpf_htons(IP_MF)) != 0;
 	ports = data + p->l4_off;
 	if ((void *)(ports + 2) > data_end)
 		return -1;

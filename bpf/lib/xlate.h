@@ -10,6 +10,7 @@
 
 #include "conntrack.h"
 #include "fib.h"
+#include "frag.h"
 #include "icmp.h"
 #include "lb.h"
 #include "nat.h"
@@ -175,14 +176,11 @@ static __always_inline void forget_reused_tuple(const struct sy_packet *p)
 	bpf_map_delete_elem(&sy_conntrack_v2, &reply_key);
 }
 
-/* The packet's verdict; *p is the packet as it leaves (for fib.h). */
-static __always_inline int xlate_ingress(sy_ctx_t *ctx, struct sy_packet *p)
+/* The packet's verdict, TCP or UDP; *p is the packet as it leaves. */
+static __always_inline int xlate_l4(sy_ctx_t *ctx, struct sy_packet *p)
 {
 	struct sy_service *svc;
 	struct sy_ct_entry *ct;
-
-	if (packet_parse(ctx, p) < 0)
-		return xlate_icmp_error(ctx);
 
 	ct = ct_lookup(p, SY_CT_REPLY);
 	if (ct)
@@ -200,6 +198,24 @@ static __always_inline int xlate_ingress(sy_ctx_t *ctx, struct sy_packet *p)
 	if (ct && !(p->proto == IPPROTO_TCP && (p->tcp_flags & (SY_TCP_SYN | SY_TCP_ACK)) == SY_TCP_SYN))
 		return xlate_established(ctx, p, ct);
 	return xlate_new_flow(ctx, p, svc);
+}
+
+/* The packet's verdict; *p is the packet as it leaves (for fib.h). */
+static __always_inline int xlate_ingress(sy_ctx_t *ctx, struct sy_packet *p)
+{
+	__be32 saddr, daddr;
+	int v;
+
+	if (packet_parse(ctx, p) < 0) {
+		v = xlate_later_fragment(ctx, p);
+		return v == SY_VERDICT_PASS ? xlate_icmp_error(ctx) : v;
+	}
+	saddr = p->saddr;
+	daddr = p->daddr;
+	v = xlate_l4(ctx, p);
+	if (v == SY_VERDICT_PASS || v == SY_VERDICT_REDIRECT)
+		frag_remember(p, saddr, daddr, v);
+	return v;
 }
 
 #endif /* SWITCHYARD_XLATE_H */

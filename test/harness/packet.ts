@@ -198,3 +198,53 @@ export function parseQuoted(quoted: Buffer): {
     ipChecksumOk: fold(sum16(quoted.subarray(0, ihl))) === 0,
   };
 }
+
+/**
+ * A fragment of a datagram: `offset` in bytes (a multiple of 8), `more` when
+ * fragments follow, `payload` its bytes (the first one's start with the
+ * transport header).
+ */
+export function buildFragment(p: {
+  src: string;
+  dst: string;
+  proto: 'tcp' | 'udp';
+  id: number;
+  offset: number;
+  more: boolean;
+  payload: Buffer;
+}): Buffer {
+  const ip = Buffer.alloc(20);
+  ip[0] = 0x45;
+  ip.writeUInt16BE(20 + p.payload.length, 2);
+  ip.writeUInt16BE(p.id, 4);
+  ip.writeUInt16BE((p.more ? 0x2000 : 0) | (p.offset / 8), 6);
+  ip[8] = 64;
+  ip[9] = p.proto === 'tcp' ? 6 : 17;
+  ip4(p.src).copy(ip, 12);
+  ip4(p.dst).copy(ip, 16);
+  ip.writeUInt16BE(fold(sum16(ip)), 10);
+  const eth = Buffer.from('02000000000102000000000208' + '00', 'hex');
+  return Buffer.concat([eth, ip, p.payload]);
+}
+
+/** A frame's IP header: addresses, id, fragment offset (bytes) and more-fragments, and whether its checksum holds. */
+export function parseIpHeader(frame: Buffer): {
+  src: string;
+  dst: string;
+  id: number;
+  offset: number;
+  more: boolean;
+  ipChecksumOk: boolean;
+} {
+  const ip = frame.subarray(14);
+  const ihl = (ip[0]! & 0x0f) * 4;
+  const frag = ip.readUInt16BE(6);
+  return {
+    src: ip4s(ip, 12),
+    dst: ip4s(ip, 16),
+    id: ip.readUInt16BE(4),
+    offset: (frag & 0x1fff) * 8,
+    more: (frag & 0x2000) !== 0,
+    ipChecksumOk: fold(sum16(ip.subarray(0, ihl))) === 0,
+  };
+}

@@ -198,6 +198,29 @@ struct sy_config {
 	__u32 pad;
 };
 
+/* ---- fragments: the translation of a datagram's first fragment, for the rest ---- */
+
+/* A fragment's datagram, as it arrived (later fragments carry no ports, so
+ * they are matched to the first one's translation by IP id). */
+struct sy_frag_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 id;
+	__u8 proto;
+	__u8 pad;
+};
+
+/* sy_frag.flags */
+enum sy_frag_flags {
+	SY_FRAG_F_ROUTED = 1 << 0, /* the first fragment left from a node address: route the rest too (fib.h) */
+};
+
+struct sy_frag {
+	__be32 saddr; /* the addresses the first fragment left with */
+	__be32 daddr;
+	__u32 flags; /* enum sy_frag_flags */
+};
+
 /* ---- uplinks with XDP: ifindex -> how the XDP program may send ---- */
 
 /* sy_uplink.flags */

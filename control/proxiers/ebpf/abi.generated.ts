@@ -111,6 +111,21 @@ export interface SyConfig {
   nat_port_max: number;
 }
 
+/** struct sy_frag_key */
+export interface SyFragKey {
+  saddr: string;
+  daddr: string;
+  id: number;
+  proto: number;
+}
+
+/** struct sy_frag */
+export interface SyFrag {
+  saddr: string;
+  daddr: string;
+  flags: number;
+}
+
 /** struct sy_uplink */
 export interface SyUplink {
   flags: number;
@@ -127,6 +142,7 @@ export const MAP_NAMES = [
   'sy_src_ranges',
   'sy_cluster_cidr',
   'sy_config',
+  'sy_frags',
   'sy_uplinks',
   'sy_drops',
 ] as const;
@@ -152,6 +168,8 @@ export interface MapTypes {
   sy_cluster_cidr: { key: SyCidrKey; value: SyCidr };
   /** array */
   sy_config: { key: number; value: SyConfig };
+  /** lru_hash */
+  sy_frags: { key: SyFragKey; value: SyFrag };
   /** hash */
   sy_uplinks: { key: number; value: SyUplink };
   /** percpu_array */
@@ -169,6 +187,7 @@ export const MAP_FORMATS: Record<MapName, { key?: Formats | FieldFormat; value?:
   sy_src_ranges: { key: { addr: 'ipv4' } },
   sy_cluster_cidr: { key: { addr: 'ipv4' } },
   sy_config: { value: { snat_addr: 'ipv4' } },
+  sy_frags: { key: { saddr: 'ipv4', daddr: 'ipv4' }, value: { saddr: 'ipv4', daddr: 'ipv4' } },
   sy_uplinks: {},
   sy_drops: {},
 };
@@ -262,4 +281,14 @@ export const SyUplinkFlags = {
 /** enum sy_uplink_flags: value → name, lower case without SY_UPLINK_F_ (metric labels, the API's names). */
 export const SyUplinkFlagsNames: Readonly<Record<number, string>> = {
   1: 'xdp_tx',
+};
+
+/** enum sy_frag_flags: the constants without SY_FRAG_F_. */
+export const SyFragFlags = {
+  ROUTED: 1,
+} as const;
+
+/** enum sy_frag_flags: value → name, lower case without SY_FRAG_F_ (metric labels, the API's names). */
+export const SyFragFlagsNames: Readonly<Record<number, string>> = {
+  1: 'routed',
 };

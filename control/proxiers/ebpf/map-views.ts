@@ -97,6 +97,11 @@ export const MAP_VIEWS: Record<string, MapView> = {
       "node-wide settings: the node's address and the ports source NAT gives flows (written by the controller)",
     ...MAP_FORMATS.sy_config,
   },
+  sy_frags: {
+    description:
+      "a datagram's first fragment as it arrived → the addresses it left with, for its later fragments (written by tc and XDP, LRU)",
+    ...MAP_FORMATS.sy_frags,
+  },
   sy_uplinks: {
     description:
       'ifindex of an uplink with XDP → whether XDP may send routed packets back out itself (written by the controller)',

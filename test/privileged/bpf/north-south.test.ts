@@ -15,9 +15,11 @@ import { DropCounters } from '../../../control/proxiers/ebpf/drops.js';
 import { UPLINK_F_XDP_TX } from '../../../control/proxiers/ebpf/maps.js';
 import { TestNet } from '../../harness/netns.js';
 import {
+  buildFragment,
   buildIcmpError,
   buildPacket,
   parseIcmp,
+  parseIpHeader,
   parsePacket,
   parseQuoted,
   TCP,
@@ -402,6 +404,55 @@ describe.runIf(requirePrivileges())('north-south translation (BPF_PROG_TEST_RUN)
       const r = runOn(hook, error);
       expect(r.retval).toBe(pass);
       expect(r.data.equals(error)).toBe(true);
+    });
+
+    it("gives a datagram's later fragments the translation of its first, routed the same way", () => {
+      const sport = nextPort++;
+      const id = 0x4000 + (hook === 'tc' ? 1 : 2);
+      // The first fragment: the UDP header and 16 bytes of data, more to come.
+      const whole = buildPacket({
+        src: CLIENT,
+        dst: NODE,
+        sport,
+        dport: UDP_NODEPORT,
+        proto: 'udp',
+        payload: Buffer.alloc(40, 7),
+      });
+      const udp = whole.subarray(14 + 20);
+      const frag = (offset: number, more: boolean, payload: Buffer) =>
+        buildFragment({ src: CLIENT, dst: NODE, proto: 'udp', id, offset, more, payload });
+      const first = runOn(hook, frag(0, true, udp.subarray(0, 24)));
+      expect(first.retval).toBe(routed);
+      expect(parseIpHeader(first.data)).toMatchObject({
+        src: NODE,
+        dst: REMOTE_BACKEND,
+        more: true,
+        ipChecksumOk: true,
+      });
+      const rest = runOn(hook, frag(24, false, udp.subarray(24)));
+      expect(rest.retval).toBe(routed);
+      expect(parseIpHeader(rest.data)).toEqual({
+        src: NODE,
+        dst: REMOTE_BACKEND,
+        id,
+        offset: 24,
+        more: false,
+        ipChecksumOk: true,
+      });
+      expect(rest.data.subarray(14 + 20).equals(udp.subarray(24))).toBe(true); // the data untouched
+      // A later fragment of a datagram never seen (reordered, or not ours) passes untouched.
+      const stray = buildFragment({
+        src: CLIENT,
+        dst: NODE,
+        proto: 'udp',
+        id: id + 100,
+        offset: 24,
+        more: false,
+        payload: udp.subarray(24),
+      });
+      const r = runOn(hook, stray);
+      expect(r.retval).toBe(pass);
+      expect(r.data.equals(stray)).toBe(true);
     });
 
     it('--cluster-cidr: a ClusterIP client outside the pod ranges is source-NATed, a pod is not', () => {

@@ -104,6 +104,6 @@ describe.runIf(requirePrivileges())('drop counters through the daemon (/metrics,
     const status = JSON.parse(get('/v1/status'));
     expect(status.drops.no_backend).toBe('0');
     expect(Number(status.drops.no_backend_policy)).toBe(metric(body, 'no_backend_policy'));
-    expect(status).toMatchObject({ mode: 'ebpf', counts: { maps: 7 } });
+    expect(status).toMatchObject({ mode: 'ebpf', counts: { maps: 12 } });
   });
 });

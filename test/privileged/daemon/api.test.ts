@@ -155,7 +155,7 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
       source: dir,
       healthy: true,
       initialSyncDone: true,
-      counts: { services: 6 + BULK, servicePorts: 6 + BULK, maps: 7 },
+      counts: { services: 6 + BULK, servicePorts: 6 + BULK, maps: 12 },
       lastSuccessfulSync: { full: true },
     });
     expect(s.version).toMatch(/^\d+\.\d+\.\d+/);
@@ -198,16 +198,21 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
     expect(Object.keys(byName).sort()).toEqual([
       'sy_affinity',
       'sy_backends',
+      'sy_cluster_cidr',
+      'sy_config',
       'sy_conntrack_v2',
       'sy_drops',
+      'sy_frags',
       'sy_services_v2',
       'sy_slots',
       'sy_sock_revnat',
+      'sy_src_ranges',
+      'sy_uplinks',
     ]);
     expect(byName.sy_services_v2).toMatchObject({
       type: 'hash',
       keySize: 8,
-      valueSize: 16,
+      valueSize: 20,
       pinPath: join(pinDir, 'sy_services_v2'),
     });
     expect(byName.sy_services_v2.entries).toBe(bpftool('sy_services_v2').length);
@@ -411,7 +416,7 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
     expect(cli('maps')).toMatch(/^NAME\s+TYPE\s+KEY\s+VALUE\s+MAX-ENTRIES\s+ENTRIES\s+MEMORY\n/);
     const map = cli('map', 'sy_services_v2', '--filter', 'key.addr=10.96.0.14');
     expect(map).toMatch(
-      /^ADDR\s+PORT\s+PROTO\s+ID\s+BACKEND-COUNT\s+FLAGS\s+AFFINITY-TIMEOUT\n10\.96\.0\.14\s+80\s+TCP\s+\d+\s+4\s+affinity\s+300\n$/,
+      /^ADDR\s+PORT\s+PROTO\s+ID\s+BACKEND-COUNT\s+FLAGS\s+AFFINITY-TIMEOUT\s+CLUSTER-ADDR\s+CLUSTER-PORT\n10\.96\.0\.14\s+80\s+TCP\s+\d+\s+4\s+affinity\s+300\s+0\.0\.0\.0\s+0\n$/,
     );
     expect(cli('conntrack', '--client', client.ip)).toMatch(
       /^PROTOCOL\s+DIRECTION\s+SOURCE\s+DESTINATION\s+TRANSLATED-TO\s+SERVICE\s+BACKEND\s+FLAGS\s+IDLE\n/,

@@ -150,7 +150,7 @@ describe.runIf(requirePrivileges())('switchyard --manifests (standalone mode)', 
 
   it("translates the node's own connections at the socket (cgroup hooks), across a restart", async () => {
     expect(fromNode('10.96.0.10:80').filter((r) => !r.ok)).toEqual([]);
-    expect(cgroupPrograms()).toBe(4);
+    expect(cgroupPrograms()).toBe(5);
     expect(await daemon.stop()).toBe(0);
     expect(fromNode('10.96.0.10:80').filter((r) => !r.ok)).toEqual([]); // pinned links outlive the process
     daemon = startDaemon(net, {
@@ -160,12 +160,12 @@ describe.runIf(requirePrivileges())('switchyard --manifests (standalone mode)', 
       args: [`--manifests=${dir}`, `--cgroup-root=${cgroup}`],
     });
     await daemon.waitForLog((r) => r.msg === 'synced');
-    expect(cgroupPrograms()).toBe(4); // the new links replaced the old ones
+    expect(cgroupPrograms()).toBe(5); // the new links replaced the old ones
     expect(
       run('ls', [join(pinDir, 'links')])
         .trim()
         .split('\n'),
-    ).toHaveLength(4);
+    ).toHaveLength(5);
     expect(fromNode('10.96.0.10:80').filter((r) => !r.ok)).toEqual([]);
   });
 
