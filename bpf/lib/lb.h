@@ -74,9 +74,46 @@ static __always_inline void lb_affinity_remember(const struct sy_service *svc, _
 	bpf_map_update_elem(&sy_affinity, &key, &aff, BPF_ANY);
 }
 
-/* Picks the backend for a new flow: the affine one if ClientIP affinity holds,
- * else a random slot. NULL when the service has no usable backend. */
-static __always_inline struct sy_backend *lb_select_backend(const struct sy_service *svc, __be32 client,
+/* Bob Jenkins' final mix of three words (lookup3.c): cheap, and the same on
+ * every node, which Maglev needs. */
+#define LB_ROL32(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
+static __always_inline __u32 lb_hash3(__u32 a, __u32 b, __u32 c)
+{
+	a += 0xdeadbeef;
+	b += 0xdeadbeef;
+	c += 0xdeadbeef;
+	c ^= b;
+	c -= LB_ROL32(b, 14);
+	a ^= c;
+	a -= LB_ROL32(c, 11);
+	b ^= a;
+	b -= LB_ROL32(a, 25);
+	c ^= b;
+	c -= LB_ROL32(b, 16);
+	a ^= c;
+	a -= LB_ROL32(c, 4);
+	b ^= a;
+	b -= LB_ROL32(a, 14);
+	c ^= b;
+	c -= LB_ROL32(b, 24);
+	return c;
+}
+
+/* A flow's Maglev hash: its source, ports and protocol, never its
+ * destination (so every address of the service picks alike); with ClientIP
+ * affinity the source port is left out, so one client keeps one backend. */
+static __always_inline __u32 lb_flow_hash(const struct sy_service *svc, __be32 saddr, __be16 sport, __be16 dport,
+                                          __u8 proto)
+{
+	__u32 ports = ((__u32)bpf_ntohs(svc->flags & SY_SVC_F_AFFINITY ? 0 : sport) << 16) | bpf_ntohs(dport);
+
+	return lb_hash3(bpf_ntohl(saddr), ports, proto);
+}
+
+/* Picks the backend for a new flow: the affine one if ClientIP affinity
+ * holds, else a slot: the flow's Maglev entry, or a random one. NULL when
+ * the service has no usable backend. */
+static __always_inline struct sy_backend *lb_select_backend(const struct sy_service *svc, __be32 client, __u32 hash,
                                                             __u32 *backend_id)
 {
 	struct sy_slot_key slot_key = { .service_id = svc->id };
@@ -92,7 +129,7 @@ static __always_inline struct sy_backend *lb_select_backend(const struct sy_serv
 			return backend;
 		}
 	}
-	slot_key.slot = bpf_get_prandom_u32() % svc->backend_count;
+	slot_key.slot = (svc->flags & SY_SVC_F_MAGLEV ? hash : bpf_get_prandom_u32()) % svc->backend_count;
 	slot = bpf_map_lookup_elem(&sy_slots, &slot_key);
 	if (!slot)
 		return NULL;

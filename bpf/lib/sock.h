@@ -51,7 +51,9 @@ static __always_inline int sock4_xlate_fwd(struct bpf_sock_addr *ctx)
 	 * endpoint under externalTrafficPolicy Local, as kube-proxy sends it. */
 	if (svc->flags & SY_SVC_F_EXTERNAL_LOCAL)
 		svc = lb_internal_entry(svc, proto);
-	backend = lb_select_backend(svc, 0 /* the node itself */, &backend_id);
+	/* A Maglev table at connect time: any entry (the node's own flows need no
+	 * agreement with other nodes). */
+	backend = lb_select_backend(svc, 0 /* the node itself */, bpf_get_prandom_u32(), &backend_id);
 	/* Endpoints exist, none for this node (internalTrafficPolicy Local):
 	 * kube-proxy drops, so the socket keeps its service address and
 	 * sock4_egress_drop() drops its packets; connect() waits, as it would. */

@@ -119,7 +119,8 @@ static __always_inline int xlate_new_flow(sy_ctx_t *ctx, struct sy_packet *p, co
 		svc = lb_internal_entry(svc, p->proto);
 	flow.service_id = svc->id;
 
-	backend = lb_select_backend(svc, p->saddr, &backend_id);
+	backend = lb_select_backend(svc, p->saddr, lb_flow_hash(svc, p->saddr, p->sport, p->dport, p->proto),
+	                            &backend_id);
 	if (!backend) {
 		/* No endpoints: refuse, as kube-proxy's REJECT (a RST for TCP, ICMP
 		 * port unreachable for UDP). Endpoints that exist but not for this

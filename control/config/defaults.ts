@@ -47,6 +47,8 @@ export function defaultOptions(env: DefaultsEnv = {}): ProxyOptions {
       objectDir: env.objectDir ?? defaultObjectDir(),
       devices: [],
       acceleration: 'best-effort',
+      lbAlgorithm: 'random',
+      maglevTableSize: 16381,
       mapSizes: {},
     },
     logLevel: 'info',

@@ -399,6 +399,26 @@ export const FLAGS: readonly FlagDef[] = [
     apply: (o, x) => (o.ebpf.acceleration = x),
   }),
   flag({
+    name: 'bpf-lb-algorithm',
+    type: 'string',
+    default: 'random',
+    section: 'switchyard',
+    usage:
+      'How the ebpf mode picks the backend of a new flow to an external address (NodePort, load-balancer IP, externalIP): random, or maglev (consistent hashing of the flow, the same on every node, so a client reaches the same backend whichever node receives it). ClusterIPs are always random, as Cilium.',
+    parse: v.parseLbAlgorithm,
+    apply: (o, x) => (o.ebpf.lbAlgorithm = x),
+  }),
+  flag({
+    name: 'bpf-lb-maglev-table-size',
+    type: 'string',
+    default: '16381',
+    section: 'switchyard',
+    usage:
+      "Entries of each Maglev table: one of 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521 (more than 100 × a service's backends keeps disruption near 1%). Each external address with maglev takes this many sy_slots entries.",
+    parse: v.parseMaglevTableSize,
+    apply: (o, x) => (o.ebpf.maglevTableSize = x),
+  }),
+  flag({
     name: 'cgroup-root',
     type: 'string',
     section: 'switchyard',

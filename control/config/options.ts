@@ -3,7 +3,7 @@
 // them. Built by control/config/load.ts; everything after start-up reads this.
 
 import { MODE_NAMES, type ModeName } from '../proxiers/modes.js';
-import type { LbAcceleration } from './values.js';
+import type { LbAcceleration, LbAlgorithm } from './values.js';
 
 /** --proxy-mode's values: the mode registry's names (kube-proxy's, and ebpf). */
 export const PROXY_MODES = MODE_NAMES;
@@ -67,6 +67,10 @@ export interface ProxyOptions {
      * nothing attached); disabled: tc everywhere.
      */
     acceleration: LbAcceleration;
+    /** random (default), or maglev for external addresses (NodePorts, LB IPs, externalIPs), as Cilium. */
+    lbAlgorithm: LbAlgorithm;
+    /** Entries of each Maglev table (a prime; Cilium's default 16381). */
+    maglevTableSize: number;
     /** cgroup v2 folder for the socket hooks (node processes); undefined leaves them off. */
     cgroupRoot?: string;
     /** Map capacities by map name. */

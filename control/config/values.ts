@@ -3,6 +3,7 @@
 // ProxyOptions' form or throws a ValueError saying what it expected; the
 // caller adds which flag or field it was.
 import { MAP_NAMES } from '../proxiers/ebpf/abi.generated.js';
+import { MAGLEV_TABLE_SIZES } from '../proxiers/ebpf/maglev.js';
 import { isIP } from 'node:net';
 import { isAbsolute } from 'node:path';
 import { ValueError } from './errors.js';
@@ -144,6 +145,22 @@ export function parseLogFormat(raw: string): 'text' | 'json' {
 
 /** How the ebpf mode accelerates traffic arriving on the node's uplinks (Cilium's loadBalancer.acceleration). */
 export type LbAcceleration = 'disabled' | 'best-effort' | 'native';
+
+/** How the ebpf mode picks a backend for traffic from outside (Cilium's --bpf-lb-algorithm). */
+export type LbAlgorithm = 'random' | 'maglev';
+
+export function parseLbAlgorithm(raw: string): LbAlgorithm {
+  const a = raw.trim();
+  if (a === 'random' || a === 'maglev') return a;
+  throw new ValueError('expected random or maglev');
+}
+
+export function parseMaglevTableSize(raw: string): number {
+  const n = Number(raw.trim());
+  if (!(MAGLEV_TABLE_SIZES as readonly number[]).includes(n))
+    throw new ValueError(`expected one of ${MAGLEV_TABLE_SIZES.join(', ')}`);
+  return n;
+}
 
 export function parseLbAcceleration(raw: string): LbAcceleration {
   const a = raw.trim();

@@ -60,6 +60,12 @@ enum sy_svc_flags {
 	 * leave from it, and the kernel would drop a forwarded packet from a
 	 * local address, so the programs route them out themselves (fib.h). */
 	SY_SVC_F_NODE_ADDR = 1 << 6,
+	/* Maglev (--bpf-lb-algorithm=maglev, external addresses): the slots are
+	 * the service's Maglev table (backend_count is its size M), and a flow's
+	 * slot is a hash of its source, ports and protocol, not of its
+	 * destination, so every node and every service address picks the same
+	 * backend for it. */
+	SY_SVC_F_MAGLEV = 1 << 7,
 };
 
 struct sy_service {

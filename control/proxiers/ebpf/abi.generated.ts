@@ -201,6 +201,7 @@ export const SySvcFlags = {
   EXTERNAL_LOCAL: 16,
   SRC_RANGES: 32,
   NODE_ADDR: 64,
+  MAGLEV: 128,
 } as const;
 
 /** enum sy_svc_flags: value → name, lower case without SY_SVC_F_ (metric labels, the API's names). */
@@ -212,6 +213,7 @@ export const SySvcFlagsNames: Readonly<Record<number, string>> = {
   16: 'external_local',
   32: 'src_ranges',
   64: 'node_addr',
+  128: 'maglev',
 };
 
 /** enum sy_ct_dir: the constants without SY_CT_. */

@@ -17,6 +17,7 @@ import { IdAllocator } from './ids.js';
 import { openMaps, type MapBackend } from './map-backend.js';
 import type { MapName } from './maps.js';
 import { decodeFlow, decodeFlows } from './flows.js';
+import { isPrime } from './maglev.js';
 import { UPLINK_F_XDP_TX } from './maps.js';
 import { protocolNumber } from './protocol.js';
 import { readMaps } from './read-back.js';
@@ -165,6 +166,11 @@ function validate(spec: ServicePortSpec): void {
     throw bad(`ClusterIP "${spec.internal.address}" for in-cluster clients is not an IPv4 address`);
   for (const r of spec.sourceRanges ?? [])
     if (!isIPv4Cidr(r)) throw bad(`source range "${r}" is not an IPv4 network/bits`);
+  if (
+    spec.maglev !== undefined &&
+    (!isPrime(spec.maglev) || spec.maglev > 0xffff || spec.maglev < spec.backends.length)
+  )
+    throw bad(`Maglev table size ${spec.maglev} is not a prime of at most 65535 and at least the backend count`);
 }
 
 export class EbpfDataplane {

@@ -55,6 +55,7 @@ export const SVC_F_SNAT_OFF_CLUSTER = SySvcFlags.SNAT_OFF_CLUSTER;
 export const SVC_F_EXTERNAL_LOCAL = SySvcFlags.EXTERNAL_LOCAL;
 export const SVC_F_SRC_RANGES = SySvcFlags.SRC_RANGES;
 export const SVC_F_NODE_ADDR = SySvcFlags.NODE_ADDR;
+export const SVC_F_MAGLEV = SySvcFlags.MAGLEV;
 export const CT_F_HAIRPIN = SyCtFlags.HAIRPIN;
 export const CT_F_SNAT = SyCtFlags.SNAT;
 export const CT_ORIGINAL = SyCtDir.ORIGINAL;

@@ -15,6 +15,7 @@ export const ebpfMode: ModeDefinition = defineMode<EbpfProxier>({
       mapSizes: options.ebpf.mapSizes,
       devices: options.ebpf.devices,
       acceleration: options.ebpf.acceleration,
+      ...(options.ebpf.lbAlgorithm === 'maglev' ? { maglevTableSize: options.ebpf.maglevTableSize } : {}),
       masqueradeAll: options.masqueradeAll,
       clusterCidrs: options.clusterCIDRs,
       ...(options.ebpf.cgroupRoot ? { cgroupRoot: options.ebpf.cgroupRoot } : {}),

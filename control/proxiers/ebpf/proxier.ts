@@ -28,6 +28,8 @@ export interface EbpfProxierOptions {
   devices: string[];
   /** XDP on the uplinks (--bpf-lb-acceleration); default best-effort. */
   acceleration?: LbAcceleration;
+  /** --bpf-lb-algorithm=maglev: external addresses pick backends by Maglev tables of this size. */
+  maglevTableSize?: number;
   cgroupRoot?: string;
   /** --masquerade-all: every ClusterIP flow source-NATed. */
   masqueradeAll?: boolean;
@@ -59,6 +61,8 @@ export interface SpecContext {
   nodeAddresses: readonly string[];
   /** How flows to ClusterIPs are source-NATed: --masquerade-all, --cluster-cidr, or not at all. */
   clusterSnat: ServicePortSpec['snat'];
+  /** Maglev tables of this size for external addresses (--bpf-lb-algorithm=maglev). */
+  maglev?: number;
 }
 
 /**
@@ -68,7 +72,7 @@ export interface SpecContext {
  */
 export function specContext(
   node: NodeFacts,
-  opts: { masqueradeAll: boolean; clusterCidrs: readonly string[] },
+  opts: { masqueradeAll: boolean; clusterCidrs: readonly string[]; maglev?: number },
 ): SpecContext {
   const v4 = (ips: readonly string[]) => ips.filter((ip) => isIPv4(ip));
   const listed = node.nodePortAddresses.IPv4;
@@ -76,6 +80,7 @@ export function specContext(
     nodePortAddresses: listed ? v4(listed) : [...new Set([...v4(node.localAddresses), '127.0.0.1'])],
     nodeAddresses: [...new Set([...v4(node.addresses), ...v4(node.localAddresses)])],
     clusterSnat: opts.masqueradeAll ? 'always' : opts.clusterCidrs.length > 0 ? 'off-cluster' : undefined,
+    ...(opts.maglev ? { maglev: opts.maglev } : {}),
   };
 }
 
@@ -125,8 +130,12 @@ export function dataplaneSpecs(sp: ServicePortState, ctx: SpecContext): { specs:
 
   const local = sp.externalTrafficPolicy === 'Local';
   const clusterIP = sp.clusterIPs[0];
+  const externalBackends = backendsOf(local ? sp.localEndpoints : sp.clusterEndpoints);
+  // Maglev: the table's order (by endpoint), which the maps give back too.
+  if (ctx.maglev) externalBackends.sort((a, b) => (endpointOf(a) < endpointOf(b) ? -1 : 1));
   const external = {
-    ...common(backendsOf(local ? sp.localEndpoints : sp.clusterEndpoints)),
+    ...common(externalBackends),
+    ...(ctx.maglev ? { maglev: ctx.maglev } : {}),
     // Cluster: masqueraded, so replies come back through this node. Local:
     // the client's address kept; a pod goes to the ClusterIP's endpoints.
     ...(local ? (clusterIP ? { internal: { address: clusterIP, port: sp.port } } : {}) : { snat: 'always' as const }),
@@ -153,6 +162,7 @@ function sameSpec(a: ServicePortSpec, b: ServicePortSpec): boolean {
   return (
     a.affinityTimeoutSeconds === b.affinityTimeoutSeconds &&
     a.snat === b.snat &&
+    a.maglev === b.maglev &&
     !!a.nodeAddress === !!b.nodeAddress &&
     a.internal?.address === b.internal?.address &&
     a.internal?.port === b.internal?.port &&
@@ -298,7 +308,11 @@ export class EbpfProxier implements Proxier {
     const dp = this.dataplane;
     const result: SyncResult = { written: 0, removed: 0, skipped: [] };
     const clusterCidrs = (this.#opts.clusterCidrs ?? []).filter((c) => isIPv4(c.split('/')[0]!)).map(networkOf);
-    const ctx = specContext(req.node, { masqueradeAll: !!this.#opts.masqueradeAll, clusterCidrs });
+    const ctx = specContext(req.node, {
+      masqueradeAll: !!this.#opts.masqueradeAll,
+      clusterCidrs,
+      ...(this.#opts.maglevTableSize ? { maglev: this.#opts.maglevTableSize } : {}),
+    });
     // The node's addresses changed (DHCP, a new uplink): every NodePort
     // entry may move, so the sync is a full one.
     const full = req.full || JSON.stringify(ctx) !== JSON.stringify(this.#context);

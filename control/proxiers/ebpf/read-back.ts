@@ -6,6 +6,7 @@ import {
   SVC_F_AFFINITY,
   SVC_F_DROP_NO_BACKEND,
   SVC_F_EXTERNAL_LOCAL,
+  SVC_F_MAGLEV,
   SVC_F_NODE_ADDR,
   SVC_F_SNAT,
   SVC_F_SNAT_OFF_CLUSTER,
@@ -56,10 +57,14 @@ export async function readMaps(
         slotList.push(-1); // a slot without its backend record: the next upsert rewrites it
         continue;
       }
-      backendIds.set(endpointOf({ address: b.addr, port: b.port }), bid);
+      const ep = endpointOf({ address: b.addr, port: b.port });
       slotList.push(bid);
+      if (backendIds.has(ep)) continue; // a Maglev table names each backend many times
+      backendIds.set(ep, bid);
       list.push({ address: b.addr, port: b.port });
     }
+    // A Maglev table's backends, in the table's order (sorted by endpoint).
+    if (v.flags & SVC_F_MAGLEV) list.sort((a, b) => (endpointOf(a) < endpointOf(b) ? -1 : 1));
     const spec: ServicePortSpec = {
       address: k.addr,
       port: k.port,
@@ -74,6 +79,7 @@ export async function readMaps(
           : {}),
       ...(v.flags & SVC_F_EXTERNAL_LOCAL ? { internal: { address: v.cluster_addr, port: v.cluster_port } } : {}),
       ...(v.flags & SVC_F_NODE_ADDR ? { nodeAddress: true } : {}),
+      ...(v.flags & SVC_F_MAGLEV ? { maglev: v.backend_count } : {}),
       ...(v.flags & SVC_F_SRC_RANGES ? { sourceRanges: (rangesById.get(v.id) ?? []).sort() } : {}),
     };
     return { id: v.id, spec, backendIds, slots: slotList };

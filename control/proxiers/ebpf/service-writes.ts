@@ -5,10 +5,12 @@
 // "Update order"): a packet sees the old service or the new one, each complete.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { IdAllocator } from './ids.js';
+import { maglevTable } from './maglev.js';
 import {
   SVC_F_AFFINITY,
   SVC_F_DROP_NO_BACKEND,
   SVC_F_EXTERNAL_LOCAL,
+  SVC_F_MAGLEV,
   SVC_F_NODE_ADDR,
   SVC_F_SNAT,
   SVC_F_SNAT_OFF_CLUSTER,
@@ -96,7 +98,8 @@ export function serviceFlags(spec: ServicePortSpec): number {
     (spec.snat ? SNAT_FLAGS[spec.snat] : 0) |
     (spec.internal ? SVC_F_EXTERNAL_LOCAL : 0) |
     (spec.sourceRanges?.length ? SVC_F_SRC_RANGES : 0) |
-    (spec.nodeAddress ? SVC_F_NODE_ADDR : 0)
+    (spec.nodeAddress ? SVC_F_NODE_ADDR : 0) |
+    (spec.maglev ? SVC_F_MAGLEV : 0)
   );
 }
 
@@ -123,7 +126,11 @@ export function planUpsert(
   const newIds: number[] = [];
   const newEndpoints: Backend[] = [];
   const changedSlots: number[] = [];
-  for (const b of spec.backends) {
+  // Maglev: the slots are the table, each entry a backend's place in the
+  // table's (sorted) order; otherwise one slot per backend, in spec order.
+  const maglev = spec.maglev ? maglevTable(spec.backends, spec.maglev) : undefined;
+  const byIndex: number[] = [];
+  for (const b of maglev?.order ?? spec.backends) {
     const ep = endpointOf(b);
     if (backendIds.has(ep)) continue; // the same endpoint twice is one backend
     let bid = prev?.backendIds.get(ep);
@@ -133,9 +140,11 @@ export function planUpsert(
       newEndpoints.push(b);
     }
     backendIds.set(ep, bid);
-    if (prev?.slots[slots.length] !== bid) changedSlots.push(slots.length);
-    slots.push(bid);
+    byIndex.push(bid);
   }
+  if (maglev) for (const i of maglev.table) slots.push(byIndex[i]!);
+  else slots.push(...byIndex);
+  for (let i = 0; i < slots.length; i++) if (prev?.slots[i] !== slots[i]) changedSlots.push(i);
   const gone: UpsertPlan['gone'] = [];
   if (prev) for (const entry of prev.backendIds) if (!backendIds.has(entry[0])) gone.push(entry);
   const affinity = spec.affinityTimeoutSeconds;

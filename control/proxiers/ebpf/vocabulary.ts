@@ -45,6 +45,12 @@ export interface ServicePortSpec extends ServicePortKey {
    * packet from a local address).
    */
   nodeAddress?: boolean;
+  /**
+   * Maglev with a table of this many entries (a prime): backends chosen by a
+   * hash of the flow every node computes alike, not at random; the backends
+   * then in endpointOf() order (the table's).
+   */
+  maglev?: number;
   /** loadBalancerSourceRanges of a load-balancer IP, as "network/bits", sorted; new flows from elsewhere are dropped. */
   sourceRanges?: string[];
 }

@@ -504,4 +504,60 @@ describe.runIf(requirePrivileges())('north-south translation (BPF_PROG_TEST_RUN)
       uplinks.set(wire, { flags: UPLINK_F_XDP_TX });
     }
   });
+
+  it('Maglev: every node sends a flow to the same backend (the table and the hash agree), and flows spread over all', async () => {
+    const spec = {
+      address: '198.51.100.40',
+      port: 80,
+      protocol: 'TCP' as const,
+      backends: [
+        { address: REMOTE_BACKEND, port: 8080 },
+        { address: '10.244.2.12', port: 8080 },
+        { address: '10.244.2.13', port: 8080 },
+      ],
+      snat: 'always' as const,
+      maglev: 251,
+    };
+    dp.upsertService(spec);
+    // Another node: its own maps and programs, the same service.
+    const other = await EbpfDataplane.open({ objectDir, pinRoot: net.pinDir('north-south-other') });
+    const otherTc = BpfObject.load(`${objectDir}/tc.bpf.o`, { pinRoot: net.pinDir('north-south-other') });
+    try {
+      other.configure({ snatAddress: NODE, natPorts: NAT_PORTS, clusterCidrs: [POD_CIDR] });
+      // Its ids differ: another order of creation.
+      other.upsertService({
+        address: '198.51.100.41',
+        port: 80,
+        protocol: 'TCP',
+        backends: [{ address: '10.244.3.1', port: 1 }],
+      });
+      other.upsertService(spec);
+      const prog = otherTc.program('sy_tc_ingress');
+      const seen = new Set<string>();
+      try {
+        for (let i = 0; i < 24; i++) {
+          const frame = buildPacket({
+            src: CLIENT,
+            dst: spec.address,
+            sport: 41000 + i,
+            dport: 80,
+            proto: 'tcp',
+            flags: TCP.SYN,
+          });
+          const here = parsePacket(runOn('tc', frame).data).dst;
+          const there = parsePacket(runTc(prog, frame, { ifindex: wire, netns: net.netnsPath(node) }).data).dst;
+          expect(there).toBe(here);
+          // The same flow again (a fresh SYN: a new choice) lands on the same backend.
+          expect(parsePacket(runOn('xdp', frame).data).dst).toBe(here);
+          seen.add(here);
+        }
+      } finally {
+        prog.close();
+      }
+      expect(seen).toEqual(new Set(spec.backends.map((b) => b.address)));
+    } finally {
+      otherTc.close();
+      other.close();
+    }
+  });
 });

@@ -55,6 +55,8 @@ const VALUE_FLAGS: [string, string, (o: ProxyOptions) => unknown, unknown][] = [
   ['bpf-object-dir', '/usr/lib/switchyard/bpf', (o) => o.ebpf.objectDir, '/usr/lib/switchyard/bpf'],
   ['devices', 'eth0,veth+', (o) => o.ebpf.devices, ['eth0', 'veth+']],
   ['bpf-lb-acceleration', 'native', (o) => o.ebpf.acceleration, 'native'],
+  ['bpf-lb-algorithm', 'maglev', (o) => o.ebpf.lbAlgorithm, 'maglev'],
+  ['bpf-lb-maglev-table-size', '251', (o) => o.ebpf.maglevTableSize, 251],
   ['cgroup-root', '/sys/fs/cgroup/switchyard.slice', (o) => o.ebpf.cgroupRoot, '/sys/fs/cgroup/switchyard.slice'],
   [
     'bpf-map-sizes',
@@ -260,6 +262,8 @@ describe('invalid values', () => {
     ['--proxy-mode=fast', /"fast" for --proxy-mode: expected one of ebpf, iptables, ipvs, kernelspace, userspace/],
     ['-v=high', /"high" for --v: expected a non-negative integer/],
     ['--logging-format=yaml', /"yaml" for --logging-format: expected text or json/],
+    ['--bpf-lb-algorithm=hash', /"hash" for --bpf-lb-algorithm: expected random or maglev/],
+    ['--bpf-lb-maglev-table-size=1000', /"1000" for --bpf-lb-maglev-table-size: expected one of 251, 509/],
     ['--bpf-lb-acceleration=fast', /"fast" for --bpf-lb-acceleration: expected disabled, best-effort or native/],
     ['--masquerade-all=maybe', /"maybe" for --masquerade-all: expected true or false/],
     ['--devices=eth0,a-name-far-too-long', /"a-name-far-too-long"/],

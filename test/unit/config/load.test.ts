@@ -70,6 +70,8 @@ describe('defaults', () => {
         objectDir: '/opt/switchyard/bpf',
         devices: [],
         acceleration: 'best-effort',
+        lbAlgorithm: 'random',
+        maglevTableSize: 16381,
         mapSizes: {},
       },
       logLevel: 'info',
