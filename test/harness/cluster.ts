@@ -3,6 +3,7 @@
 // lives inside this run's namespaces; the root namespace is never touched.
 //
 //   client ─┐                     172.31.0.0/24 on a bridge in the "sw" namespace
+//   far ────┤ (router 172.31.0.2, to farclient 172.30.0.100 with path MTU 1280)
 //   n1 ─────┼── br0 (ns sw)       br0 172.31.0.1, the nodes' default router
 //   n2 ─────┘                     node i: wire 172.31.0.(10+i), pods 10.244.i.0/24
 //   pod n<i>p<j>: eth0 10.244.i.(10+j)/32, default via 169.254.1.1 (Calico-style)
@@ -41,12 +42,19 @@ export interface Cluster {
   nodes: Node[];
   /** `ip` is the address its connections leave from; `secondIp`, a second one a probe may bind (`source`). */
   client?: { ns: string; ip: string; secondIp: string };
+  /** Behind a router on the nodes' segment whose path to it takes `pathMtu` bytes (FAR_PATH_MTU). */
+  farClient?: { ns: string; ip: string; pathMtu: number };
   pods(): Pod[];
 }
 
 /** The pod gateway every pod routes through; the node answers ARP for it. */
 export const POD_GATEWAY = '169.254.1.1';
 export const SERVICE_CIDR = '10.96.0.0/12';
+/** The far client's subnet, behind the router FAR_ROUTER (on the nodes' segment) with a lower path MTU. */
+export const FAR_CIDR = '172.30.0.0/24';
+export const FAR_ROUTER = '172.31.0.2';
+export const FAR_CLIENT_IP = '172.30.0.100';
+export const FAR_PATH_MTU = 1280;
 export const POD_CIDR = '10.244.0.0/16';
 /**
  * Addresses outside every cluster range that a load balancer or an operator
@@ -184,5 +192,32 @@ export function buildCluster(
     client = { ns, ip: CLIENT_IP, secondIp: CLIENT_SECOND_IP };
   }
 
-  return { switchNs, nodes, client, pods: () => nodes.flatMap((n) => n.pods) };
+  // A client farther away, behind a router whose path toward it takes only
+  // FAR_PATH_MTU bytes (a route MTU: both ends keep 1500, so their TCP
+  // advertises a 1460-byte MSS and only path-MTU discovery can find the
+  // limit). The router answers a larger DF packet toward the client with
+  // ICMP fragmentation needed, to the packet's source: through a NodePort,
+  // the node's address, which the proxy must turn back to the backend.
+  let farClient: Cluster['farClient'];
+  if (withClient) {
+    const router = net.namespace('far');
+    const ns = net.namespace('farclient');
+    net.sysctl(router, 'net.ipv4.ip_forward', 1);
+    net.veth({ ns: router, name: 'lan' }, { ns: switchNs, name: 'far' });
+    net.ip(switchNs, 'link', 'set', 'far', 'master', 'br0');
+    net.exec(switchNs, 'ethtool', ['-K', 'far', 'gro', 'on']);
+    nicLike(net, router, 'lan');
+    net.ip(router, 'addr', 'add', `${FAR_ROUTER}/24`, 'dev', 'lan');
+    net.veth({ ns: router, name: 'edge' }, { ns, name: 'wire' });
+    nicLike(net, router, 'edge');
+    nicLike(net, ns, 'wire');
+    net.ip(router, 'addr', 'add', '172.30.0.1/24', 'dev', 'edge', 'noprefixroute');
+    net.ip(router, 'route', 'add', FAR_CIDR, 'dev', 'edge', 'mtu', 'lock', String(FAR_PATH_MTU));
+    net.ip(ns, 'addr', 'add', `${FAR_CLIENT_IP}/24`, 'dev', 'wire');
+    net.ip(ns, 'route', 'add', 'default', 'via', '172.30.0.1');
+    for (const node of nodes) net.ip(node.ns, 'route', 'add', FAR_CIDR, 'via', FAR_ROUTER);
+    farClient = { ns, ip: FAR_CLIENT_IP, pathMtu: FAR_PATH_MTU };
+  }
+
+  return { switchNs, nodes, client, farClient, pods: () => nodes.flatMap((n) => n.pods) };
 }

@@ -38,6 +38,7 @@ export type Capability =
   | 'source-ranges'
   | 'health-check-node-port'
   | 'nodeport-from-node'
+  | 'path-mtu'
   | 'localhost-nodeport'
   | 'restart'
   | 'cleanup';
@@ -369,6 +370,27 @@ export function defineServiceSuite(mode: ProxyMode, opts: ServiceSuiteOptions = 
           expect(names(rs), node).toEqual(new Set(ALL));
           // Cluster policy: the node SNATs, so a backend on the other node answers through it.
           expect(unmasqueraded(rs), node).toEqual([]);
+        }
+      },
+    );
+
+    test(
+      'path-mtu',
+      'carries large replies through a NodePort to a client behind a lower path MTU (ICMP fragmentation needed reaches the backend)',
+      async () => {
+        const far = world.cluster.farClient!;
+        // A request of a few hundred bytes; each backend's echo of it in
+        // segments of the 1460-byte MSS both ends advertise, which the far
+        // router cannot take: only if its ICMP error reaches the backend,
+        // translated back, do smaller segments follow.
+        for (const node of ['n1', 'n2']) {
+          const held = await holdConnection(world.net, far.ns, `${nodeIp(node)}:${NODE_PORT}`, { timeoutMs: 5000 });
+          try {
+            const line = 'x'.repeat(3 * far.pathMtu);
+            expect(await held.send(line), node).toBe(`${held.name} ${line}`);
+          } finally {
+            await held.close();
+          }
         }
       },
     );

@@ -119,7 +119,7 @@ describe.runIf(requirePrivileges())('namespace cluster', () => {
   });
 
   it('leaves no namespace of the run behind after teardown', async () => {
-    expect(ourNamespaces(net.prefix).length).toBe(1 + 2 + 2 * 2 + 1); // switch, nodes, pods, client
+    expect(ourNamespaces(net.prefix).length).toBe(1 + 2 + 2 * 2 + 1 + 2); // switch, nodes, pods, client, far router and client
     await net.teardown();
     torndown = true;
     expect(ourNamespaces(net.prefix)).toEqual([]);
