@@ -337,6 +337,9 @@ Napi::Value BpfProgram::DetachXdp(const Napi::CallbackInfo& info) {
   }
   int ret = bpf_xdp_detach(ifindex, flags, &opts);
   if (old_fd >= 0) close(old_fd);
+  // EEXIST with expectedId: that program is not what the hook holds (gone
+  // already, or another owner's there now): nothing of ours to detach.
+  if (ret == -EEXIST && expected_id != 0) return env.Undefined();
   if (ret < 0 && ret != -ENODEV)
     throw SyscallError(env, {"program.detachXdp", "ifindex " + std::to_string(ifindex)}, -ret);
   return env.Undefined();
