@@ -53,6 +53,11 @@ IPVS_VM_TESTS=(
   test/privileged/bench/smoke-ipvs.test.ts
 )
 IPVS_VM_KERNEL=${SWITCHYARD_IPVS_VM_KERNEL:-6.12}
+# Each VM run's limit, with a wide margin over a quiet machine's time, for a
+# CI machine twice as slow and busy: the BPF files take ~1.5 min per kernel
+# here, the ipvs stage ~9 min (the e2e suite ~3 min, the proxier's own ~4-5).
+VM_TIMEOUT=${SWITCHYARD_VM_TIMEOUT:-1200}
+IPVS_VM_TIMEOUT=${SWITCHYARD_IPVS_VM_TIMEOUT:-2700}
 
 bash scripts/setup.sh
 use_node24
@@ -77,11 +82,11 @@ if [ "$which" = all ] || [ "$which" = vm ]; then
   [ "$which" = vm ] && [ $# -gt 0 ] && files=("$@")
   for kernel in "${VM_KERNELS[@]}"; do
     log "privileged tests in a VM booting Debian's $kernel kernel: ${files[*]}"
-    test/vm/run.sh --kernel "$kernel" -- bash scripts/with-node.sh vitest run --project privileged "${files[@]}" || status=1
+    test/vm/run.sh --kernel "$kernel" --timeout "$VM_TIMEOUT" -- bash scripts/with-node.sh vitest run --project privileged "${files[@]}" || status=1
   done
   if [ "$which" = all ] || [ $# -eq 0 ]; then
     log "the ipvs mode in a VM booting Debian's $IPVS_VM_KERNEL kernel: ${IPVS_VM_TESTS[*]}"
-    test/vm/run.sh --kernel "$IPVS_VM_KERNEL" --cpus 2 --memory 3G -- bash scripts/with-node.sh vitest run --project privileged "${IPVS_VM_TESTS[@]}" || status=1
+    test/vm/run.sh --kernel "$IPVS_VM_KERNEL" --cpus 2 --memory 3G --timeout "$IPVS_VM_TIMEOUT" -- bash scripts/with-node.sh vitest run --project privileged "${IPVS_VM_TESTS[@]}" || status=1
   fi
 fi
 exit $status
