@@ -142,6 +142,25 @@ describe('ebpf: external addresses', () => {
     });
   });
 
+  it('a load-balancer IP that is a node address is served there, routed by the programs, its ranges applied', () => {
+    const sp = port(
+      service({
+        type: 'LoadBalancer',
+        ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 8080, nodePort: 30081 }],
+        loadBalancerIPs: [NODE_IP],
+        loadBalancerSourceRanges: ['203.0.113.0/24'],
+      }),
+      [there('10.244.2.11')],
+    );
+    const { specs, skipped } = dataplaneSpecs(sp, ctx());
+    expect(skipped).toEqual([]);
+    expect(specs.find((s) => s.address === NODE_IP && s.port === 80)).toMatchObject({
+      nodeAddress: true,
+      snat: 'always',
+      sourceRanges: ['203.0.113.0/24'],
+    });
+  });
+
   it('ClusterIPs: source-NATed off the cluster with --cluster-cidr, always with --masquerade-all, never without either', () => {
     const sp = port(service(), [there('10.244.2.11')]);
     expect(dataplaneSpecs(sp, ctx()).specs[0]!.snat).toBe('off-cluster');
