@@ -1,14 +1,15 @@
 // The load test's report, three ways: a text table with the ratios the
-// targets are stated in, an SVG chart (rate and p99 latency against the
-// number of services), and the README's figures section.
+// targets are stated in, SVG charts (ClusterIP rate and p99 latency against
+// the number of services; north-south NodePort rates and UDP datagrams per
+// second), and the README's figures section.
 //
 // A mode measured elsewhere (the ipvs column, in the test VM under qemu
 // emulation: `emulated`) brings its own direct-to-pod baseline (`direct`),
 // and its "× direct" ratios are against that, never this machine's; it may
 // also have run at another size (`services`), which its column header says.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { ConnrateResult } from './connrate.js';
-import type { BenchReport, ModeReport } from './types.js';
+import type { BenchReport, ModeReport, NorthSouthBackend, NorthSouthDirect, NorthSouthVariant } from './types.js';
 
 const fmt = (n: number, digits = 0) =>
   Number.isFinite(n)
@@ -148,8 +149,195 @@ export function renderTable(r: BenchReport): string {
     ]),
     ...modes.filter((m) => m.failed).map((m) => `${m.mode} did not finish: ${m.failed}`),
     '',
+    ...northSouthLines(r),
   ];
   return out.join('\n');
+}
+
+// ---------------------------------------------------------------------------
+// North-south: NodePorts from the outside client, against routed-direct.
+
+interface NsColumn {
+  m: ModeReport;
+  v: NorthSouthVariant;
+}
+
+/** Every north-south variant of the report, mode by mode. */
+function nsColumns(r: BenchReport): NsColumn[] {
+  return r.modes.flatMap((m) => (m.northSouth ?? []).map((v) => ({ m, v })));
+}
+
+/** The routed-direct baseline a variant's ratios are against: its mode's own (measured where it ran) or the run's. */
+const nsDirectOf = (r: BenchReport, m: ModeReport): NorthSouthDirect | undefined =>
+  m.northSouthDirect ?? r.northSouthDirect;
+const nsTcp = (c: NsColumn, services: number, backend: NorthSouthBackend) =>
+  c.v.tcp.find((t) => t.services === services && t.backend === backend)?.result;
+const nsUdp = (c: NsColumn, services: number) => c.v.udp.find((u) => u.services === services)?.result;
+/** The variant's size at "N": its mode's. */
+const nsAt = (r: BenchReport, c: NsColumn, s: number) => (s === 10 ? 10 : sizeOf(r, c.m));
+const nsTcpTimes = (r: BenchReport, c: NsColumn, s: number, b: NorthSouthBackend) =>
+  ratio(nsTcp(c, nsAt(r, c, s), b)?.connPerSec ?? NaN, nsDirectOf(r, c.m)?.tcp[b].connPerSec ?? NaN);
+const nsUdpTimes = (r: BenchReport, c: NsColumn, s: number) =>
+  ratio(nsUdp(c, nsAt(r, c, s))?.receivedPerSec ?? NaN, nsDirectOf(r, c.m)?.udp.receivedPerSec ?? NaN);
+const BACKENDS: Array<[NorthSouthBackend, string]> = [
+  ['otherNode', 'other node'],
+  ['sameNode', 'same node'],
+];
+
+function nsHeader(r: BenchReport, c: NsColumn): string {
+  const notes = [
+    ...(c.m.emulated ? ['emulated'] : []),
+    ...(sizeOf(r, c.m) !== r.params.services ? [`${fmt(sizeOf(r, c.m))} svc`] : []),
+  ];
+  return notes.length ? `${c.v.name} (${notes.join(', ')})` : c.v.name;
+}
+
+function describeDirect(d: NorthSouthDirect): string {
+  const t = (c: ConnrateResult) =>
+    `${fmt(c.connPerSec)} conn/s (p50 ${fmt(c.latencyUs.p50)} µs, p99 ${fmt(c.latencyUs.p99)} µs)`;
+  return `other node ${t(d.tcp.otherNode)}, same node ${t(d.tcp.sameNode)}; UDP ${fmt(d.udp.receivedPerSec)} datagrams/s received of ${fmt(d.udp.sentPerSec)} sent`;
+}
+
+/** Each north-south target, per variant: the NodePort rate against routed-direct, and XDP against iptables in datagrams per second. */
+function nsVerdicts(r: BenchReport, cols: NsColumn[]): string[] {
+  const out: string[] = [];
+  const check = (ok: boolean, text: string) => out.push(`  ${ok ? 'met   ' : 'MISSED'} ${text}`);
+  for (const c of cols) {
+    out.push(`targets, north-south, ${nsHeader(r, c)}:`);
+    for (const s of [10, r.params.services]) {
+      const xs = BACKENDS.map(([b]) => nsTcpTimes(r, c, s, b));
+      check(
+        xs.every((x) => x >= 0.95),
+        `NodePort rate ≥ 0.95 × ${c.m.northSouthDirect ? 'its own ' : ''}routed-direct at ${fmt(nsAt(r, c, s))} services: ${BACKENDS.map(([, label], i) => `${label} ${fmt(xs[i]!, 2)} ×`).join(', ')}`,
+      );
+    }
+  }
+  // XDP against iptables: only measured side by side, in this run's own place.
+  const xdp = cols.find((c) => c.v.hook === 'xdp' && !c.m.emulated);
+  const ipt = cols.find((c) => c.m.mode === 'iptables' && !c.m.emulated);
+  if (xdp && ipt) {
+    out.push('targets, north-south:');
+    for (const s of [10, r.params.services]) {
+      const x = ratio(nsUdp(xdp, s)?.receivedPerSec ?? NaN, nsUdp(ipt, s)?.receivedPerSec ?? NaN);
+      check(x > 1, `${xdp.v.name} ahead of iptables in UDP datagrams/s at ${fmt(s)} services: ${fmt(x, 2)} ×`);
+    }
+  }
+  return out;
+}
+
+/** The north-south part of the table: what was measured how, one column per variant, the targets, and what went wrong. */
+export function northSouthLines(r: BenchReport): string[] {
+  const cols = nsColumns(r);
+  if (!cols.length) return [];
+  const n = r.params.services;
+  const head = [
+    "north-south: an outside client (on the nodes' L2) to NodePorts at n1's address, externalTrafficPolicy Cluster (source-NATed to n1);",
+    '  its backend a pod on the other node (the SNAT path: n1 → n2 and back) or on n1; UDP datagrams to a counter on the other node.',
+    `  routed-direct (the same client to the pods' own addresses through n1, no proxy): ${r.northSouthDirect ? describeDirect(r.northSouthDirect) : 'not measured'}`,
+    ...cols
+      .filter((c) => c.m.northSouthDirect)
+      .map(
+        (c) =>
+          `  ${c.v.name}: its own routed-direct${c.m.emulated ? ' in the test VM' : ''}: ${describeDirect(c.m.northSouthDirect!)}`,
+      ),
+    ...cols
+      .filter((c) => c.v.hook === 'xdp')
+      .map(
+        (c) =>
+          `  ${c.v.name}: XDP on n1's veth uplink (${c.v.args.join(' ')}): it translates, and tc behind it sends what it routes (a veth may not XDP_TX it), so this is not a physical NIC's figure`,
+      ),
+  ];
+  const rows: Array<[string, ...string[]]> = [['', ...cols.map((c) => nsHeader(r, c))]];
+  for (const [b, label] of BACKENDS) {
+    for (const s of [10, n]) {
+      rows.push([
+        `NodePort → ${label}, ${fmt(s)} svc: conn/s (× routed-direct)`,
+        ...cols.map((c) => `${fmt(nsTcp(c, nsAt(r, c, s), b)?.connPerSec ?? NaN)} (${fmt(nsTcpTimes(r, c, s, b), 2)})`),
+      ]);
+      rows.push([
+        `NodePort → ${label}, ${fmt(s)} svc: p50 / p99 (µs)`,
+        ...cols.map((c) => {
+          const t = nsTcp(c, nsAt(r, c, s), b);
+          return `${fmt(t?.latencyUs.p50 ?? NaN)} / ${fmt(t?.latencyUs.p99 ?? NaN)}`;
+        }),
+      ]);
+    }
+  }
+  for (const s of [10, n]) {
+    rows.push([
+      `UDP NodePort, ${fmt(s)} svc: received/s (× routed-direct)`,
+      ...cols.map((c) => `${fmt(nsUdp(c, nsAt(r, c, s))?.receivedPerSec ?? NaN)} (${fmt(nsUdpTimes(r, c, s), 2)})`),
+    ]);
+    rows.push([
+      `UDP NodePort, ${fmt(s)} svc: sent/s (received)`,
+      ...cols.map((c) => {
+        const u = nsUdp(c, nsAt(r, c, s));
+        return `${fmt(u?.sentPerSec ?? NaN)} (${fmt(u ? (100 * u.received) / u.sent : NaN)}%)`;
+      }),
+    ]);
+  }
+  rows.push([
+    `NodePort failed connections, 10 / ${fmt(n)} svc`,
+    ...cols.map((c) =>
+      [10, n]
+        .map((s) => {
+          const rs = BACKENDS.map(([b]) => nsTcp(c, nsAt(r, c, s), b));
+          return rs.every((x) => x) ? fmt(rs.reduce((a, x) => a + x!.errors, 0)) : '—';
+        })
+        .join(' / '),
+    ),
+  ]);
+  const xdp = cols.find((c) => c.v.hook === 'xdp' && !c.m.emulated);
+  const ipt = cols.find((c) => c.m.mode === 'iptables' && !c.m.emulated);
+  if (xdp && ipt) {
+    const x = (s: number) => fmt(ratio(nsUdp(xdp, s)?.receivedPerSec ?? NaN, nsUdp(ipt, s)?.receivedPerSec ?? NaN), 2);
+    rows.push([
+      `${xdp.v.name} / iptables: UDP received/s at 10 / ${fmt(n)}`,
+      `${x(10)} / ${x(n)}`,
+      ...cols.slice(1).map(() => ''),
+    ]);
+  }
+  // What failed, by kind: a mode that does not carry north-south traffic shows here.
+  const errors = cols.flatMap((c) => [
+    ...c.v.tcp
+      .filter((t) => t.result.errors > 0)
+      .map(
+        (t) =>
+          `${c.v.name}, NodePort → ${BACKENDS.find(([b]) => b === t.backend)![1]} at ${fmt(t.services)} svc: ${fmt(t.result.errors)} failed (${kinds(t.result.errorKinds)})`,
+      ),
+    ...c.v.udp
+      .filter((u) => u.result.errors > 0 || u.result.received === 0)
+      .map(
+        (u) =>
+          `${c.v.name}, UDP NodePort at ${fmt(u.services)} svc: ${fmt(u.result.received)} of ${fmt(u.result.sent)} received${u.result.errors ? `, ${fmt(u.result.errors)} failed sends (${kinds(u.result.errorKinds)})` : ''}`,
+      ),
+  ]);
+  return [
+    ...head,
+    '',
+    ...table(rows),
+    '',
+    ...nsVerdicts(r, cols),
+    ...errors,
+    ...cols.filter((c) => c.v.failed).map((c) => `${c.v.name} north-south did not finish: ${c.v.failed}`),
+    '',
+  ];
+}
+
+const kinds = (k: Record<string, number>) =>
+  Object.entries(k)
+    .map(([name, n]) => `${name}×${fmt(n)}`)
+    .join(', ');
+
+/** Rows as aligned text: the first column left, the others right. */
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
+  return rows.map((row) =>
+    row
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /**
@@ -235,6 +423,124 @@ export function writeChart(r: BenchReport, path: string): void {
   writeFileSync(path, chartSvg(r));
 }
 
+const NS_COLORS: Record<string, string> = {
+  'ebpf (XDP)': '#1f77b4',
+  'ebpf (tc)': '#9467bd',
+  iptables: '#d62728',
+  ipvs: '#2ca02c',
+};
+
+/**
+ * North-south against services: NodePort connections per second with the
+ * backend on the other node and on the same node, and UDP datagrams per
+ * second received, one line per variant, routed-direct dashed. A variant
+ * with its own baseline (emulated) is drawn dashed and scaled by this
+ * machine's routed-direct over its own, as in chartSvg. Undefined without
+ * north-south figures.
+ */
+export function northSouthChartSvg(r: BenchReport): string | undefined {
+  const cols = nsColumns(r);
+  const here = r.northSouthDirect;
+  if (!cols.length || !here) return undefined;
+  const W = 1080;
+  const H = 300;
+  const pw0 = W / 3;
+  const pad = { l: 70, r: 20, t: 40, b: 50 };
+  const xs = [10, r.params.services];
+  const panel = (
+    x0: number,
+    title: string,
+    value: (c: NsColumn, s: number) => number,
+    direct: (d: NorthSouthDirect) => number,
+    unit: string,
+  ) => {
+    const pw = pw0 - pad.l - pad.r;
+    const ph = H - pad.t - pad.b;
+    const at = (c: NsColumn, i: number) => {
+      const own = c.m.northSouthDirect;
+      const scale = own ? ratio(direct(here), direct(own)) : 1;
+      return value(c, nsAt(r, c, xs[i]!)) * scale;
+    };
+    const values = cols.flatMap((c) => xs.map((_, i) => at(c, i))).concat(direct(here));
+    const max = Math.max(...values.filter(Number.isFinite)) * 1.15 || 1;
+    const X = (i: number) => x0 + pad.l + (i === 0 ? pw * 0.1 : pw * 0.9);
+    const Y = (v: number) => pad.t + ph - (v / max) * ph;
+    const parts = [
+      `<text x="${x0 + pad.l + pw / 2}" y="22" text-anchor="middle" font-weight="bold">${title}</text>`,
+      `<line x1="${x0 + pad.l}" y1="${pad.t + ph}" x2="${x0 + pad.l + pw}" y2="${pad.t + ph}" stroke="#333"/>`,
+      `<line x1="${x0 + pad.l}" y1="${pad.t}" x2="${x0 + pad.l}" y2="${pad.t + ph}" stroke="#333"/>`,
+      ...[0, 0.5, 1].map(
+        (f) => `<text x="${x0 + pad.l - 6}" y="${Y(max * f) + 4}" text-anchor="end">${fmt(max * f)}</text>`,
+      ),
+      `<text x="${x0 + 14}" y="${pad.t + ph / 2}" transform="rotate(-90 ${x0 + 14} ${pad.t + ph / 2})" text-anchor="middle">${unit}</text>`,
+      ...xs.map((s, i) => `<text x="${X(i)}" y="${pad.t + ph + 18}" text-anchor="middle">${fmt(s)} services</text>`),
+      `<line x1="${x0 + pad.l}" y1="${Y(direct(here))}" x2="${x0 + pad.l + pw}" y2="${Y(direct(here))}" stroke="#555" stroke-dasharray="5,4"/>`,
+      `<text x="${x0 + pad.l + pw}" y="${Y(direct(here)) - 5}" text-anchor="end" fill="#555">routed-direct, no proxy</text>`,
+    ];
+    for (const c of cols) {
+      const color = NS_COLORS[c.v.name] ?? '#7f7f7f';
+      const pts = xs.map((_, i) => [X(i), Y(at(c, i))] as const).filter(([, y]) => Number.isFinite(y));
+      const dash = c.m.northSouthDirect ? ' stroke-dasharray="8,4"' : '';
+      parts.push(
+        `<polyline fill="none" stroke="${color}" stroke-width="2"${dash} points="${pts.map((p) => p.join(',')).join(' ')}"/>`,
+      );
+      for (const [x, y] of pts) parts.push(`<circle cx="${x}" cy="${y}" r="4" fill="${color}"/>`);
+      const last = pts.at(-1);
+      if (last && pts.length === 2 && sizeOf(r, c.m) !== r.params.services)
+        parts.push(
+          `<text x="${last[0] - 8}" y="${last[1] - 8}" text-anchor="end" fill="${color}">at ${fmt(sizeOf(r, c.m))}</text>`,
+        );
+    }
+    return parts.join('\n');
+  };
+  let lx = pad.l;
+  const legend = cols
+    .map((c) => {
+      const color = NS_COLORS[c.v.name] ?? '#7f7f7f';
+      const label = `${c.v.name}${c.m.emulated ? ', emulated, scaled to routed-direct here' : c.m.northSouthDirect ? ', scaled to routed-direct here' : ''}`;
+      const item = `<rect x="${lx}" y="${H - 18}" width="12" height="12" fill="${color}"/><text x="${lx + 18}" y="${H - 8}">${label}</text>`;
+      lx += Math.max(120, 30 + label.length * 6.5);
+      return item;
+    })
+    .join('\n');
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    panel(
+      0,
+      'NodePort → pod on the other node (SNAT)',
+      (c, s) => nsTcp(c, s, 'otherNode')?.connPerSec ?? NaN,
+      (d) => d.tcp.otherNode.connPerSec,
+      'new conn/s',
+    ),
+    panel(
+      pw0,
+      'NodePort → pod on the same node',
+      (c, s) => nsTcp(c, s, 'sameNode')?.connPerSec ?? NaN,
+      (d) => d.tcp.sameNode.connPerSec,
+      'new conn/s',
+    ),
+    panel(
+      2 * pw0,
+      'UDP NodePort → other node',
+      (c, s) => nsUdp(c, s)?.receivedPerSec ?? NaN,
+      (d) => d.udp.receivedPerSec,
+      'datagrams/s received',
+    ),
+    legend,
+    '</svg>',
+    '',
+  ].join('\n');
+}
+
+/** Writes the north-south chart to `path`, or removes a stale one when the report has no north-south figures. */
+export function writeNorthSouthChart(r: BenchReport, path: string): boolean {
+  const svg = northSouthChartSvg(r);
+  if (svg) writeFileSync(path, svg);
+  else rmSync(path, { force: true });
+  return svg !== undefined;
+}
+
 const START = '<!-- bench:start (written by npm run bench -- --update-readme) -->';
 const END = '<!-- bench:end -->';
 
@@ -251,7 +557,7 @@ export function readmeSection(r: BenchReport): string {
     const size =
       sizeOf(r, m) !== r.params.services ? ` at ${fmt(sizeOf(r, m))} services × ${r.params.endpoints} endpoints` : '';
     lines.push(
-      `The ${m.mode} column is measured${size} in the project's test VM (\`test/vm/run.sh --kernel 6.12\`), since this machine's kernel has no IPVS: qemu emulates every instruction (TCG, 10-20× slower), so its times do not compare with the other columns', and its "× direct" is against a direct-to-pod baseline measured in the same VM run.`,
+      `The ${m.mode} column is measured${size} in the project's test VM (\`test/vm/run.sh --kernel 6.12\`), since this machine's kernel has no IPVS: qemu emulates every instruction (TCG, 10-20× slower), so its times do not compare with the other columns', and its "× direct" is against a direct-to-pod baseline measured in the same VM run${m.northSouthDirect ? ' (its north-south "× routed-direct" against a routed-direct one)' : ''}.`,
     );
   }
   const phases = r.modes.filter((m) => m.phaseSec && Object.keys(m.phaseSec).length);
@@ -272,6 +578,12 @@ export function readmeSection(r: BenchReport): string {
     '```',
     '',
     '![connection rate and latency against services](bench/report/latest.svg)',
+    ...(northSouthChartSvg(r)
+      ? [
+          '',
+          '![north-south: NodePort connection rates and UDP datagrams per second against services](bench/report/latest-north-south.svg)',
+        ]
+      : []),
     '',
   ].join('\n');
 }

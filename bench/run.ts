@@ -1,16 +1,24 @@
 // The load test: N services × M endpoints served by the Kubernetes API test
 // server over real HTTP, switchyard run in each mode in turn on a node of a
 // namespace cluster, and measured: full sync, incremental change latency,
-// memory and CPU, and new-connection rate and latency through a ClusterIP
-// (at 10 services and at N) against the backend pod directly.
+// memory and CPU, new-connection rate and latency through a ClusterIP (at 10
+// services and at N) against the backend pod directly, and north-south: an
+// outside client's new connections to a NodePort whose backend is on the
+// other node (the SNAT path) and on the same node, and its UDP datagrams per
+// second through a NodePort, against the same client reaching those pods
+// through the node with no proxy (routed-direct). North-south measures the
+// ebpf mode twice, with XDP on the uplink (--bpf-lb-acceleration=native) and
+// on tc only (disabled), each in daemon runs of its own; iptables and ipvs in
+// their ClusterIP runs.
 //
 //   npm run bench                      10,000 × 10, ebpf then iptables
 //   npm run bench -- --services 100 --endpoints 3 --changes 5 --duration 1
 //   npm run bench -- --modes ebpf,iptables,ipvs      and ipvs, in a VM here
 //   npm run bench -- --modes ipvs --merge-from bench/report/latest.json
 //   flags: --services N --endpoints M --changes K (per kind) --duration S
+//          --warmup S (before each connection and datagram window; 1)
 //          --concurrency C --modes ebpf,iptables,ipvs --udp 0.1 --nodeport 0
-//          --out DIR (default bench/report) --update-readme
+//          --no-north-south (skip it) --out DIR (default bench/report) --update-readme
 //          --ipvs-services N (the ipvs run's size when it runs in the VM;
 //          default --services) --merge-from FILE --vm-cpus 2 --vm-memory 8G
 //          --vm-timeout S (3600) --vm-kernel 6.12 --daemon-logs DIR (each
@@ -38,16 +46,42 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'n
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ApiServer } from '../test/harness/apiserver.js';
-import { buildCluster, type Pod } from '../test/harness/cluster.js';
+import { CLIENT_IP, addPod, buildCluster, type Pod } from '../test/harness/cluster.js';
 import { writeKubeconfig } from '../test/harness/daemon.js';
 import { TestNet } from '../test/harness/netns.js';
 import { nodeBinary, repoRoot } from '../test/harness/paths.js';
+import type { Background } from '../test/harness/run.js';
 import { agentPath } from '../test/harness/traffic.js';
-import { TARGET, clusterObjects, generated, slice, type GenOptions } from './cluster-gen.js';
+import {
+  GENERATED_NODE_PORTS,
+  NORTH_SOUTH,
+  TARGET,
+  clusterObjects,
+  generated,
+  generatedCount,
+  slice,
+  type GenOptions,
+} from './cluster-gen.js';
 import { connrateBinary, parseConnrate, type ConnrateResult } from './connrate.js';
 import { MeasuredDaemon, type LogLine } from './daemon-run.js';
-import { readReport, renderTable, updateReadme, writeChart } from './report.js';
-import { percentiles, type BenchMode, type BenchReport, type ChangeKind, type ModeReport } from './types.js';
+import { readReport, renderTable, updateReadme, writeChart, writeNorthSouthChart } from './report.js';
+import {
+  percentiles,
+  type BenchMode,
+  type BenchReport,
+  type ChangeKind,
+  type ModeReport,
+  type NorthSouthDirect,
+  type NorthSouthVariant,
+} from './types.js';
+import {
+  parseUdpSend,
+  parseUdpSink,
+  udpResult,
+  udprateBinary,
+  type UdpSinkReport,
+  type UdprateResult,
+} from './udprate.js';
 import { readToolCalls, summarise, toolShims } from './tool-times.js';
 import { VM_FAILED, needsVm, runModeInVm } from './vm-run.js';
 
@@ -56,10 +90,12 @@ interface Options {
   endpoints: number;
   changes: number;
   duration: number;
+  warmup: number;
   concurrency: number;
   modes: BenchMode[];
   udp: number;
   nodePort: number;
+  northSouth: boolean;
   out: string;
   updateReadme: boolean;
   ipvsServices: number | undefined;
@@ -77,10 +113,12 @@ function parseArgs(argv: string[]): Options {
     endpoints: 10,
     changes: 40,
     duration: 5,
+    warmup: 1,
     concurrency: 8,
     modes: ['ebpf', 'iptables', 'ipvs'],
     udp: 0.1,
     nodePort: 0,
+    northSouth: true,
     out: join(repoRoot, 'bench', 'report'),
     updateReadme: false,
     ipvsServices: undefined,
@@ -110,6 +148,9 @@ function parseArgs(argv: string[]): Options {
       case '--duration':
         o.duration = num(flag, 1);
         break;
+      case '--warmup':
+        o.warmup = num(flag, 0);
+        break;
       case '--concurrency':
         o.concurrency = num(flag, 1);
         break;
@@ -118,6 +159,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--nodeport':
         o.nodePort = num(flag, 0);
+        break;
+      case '--no-north-south':
+        o.northSouth = false;
         break;
       case '--out':
         o.out = value();
@@ -163,8 +207,10 @@ function parseArgs(argv: string[]): Options {
   }
   if (o.toolTimes && !o.daemonLogs) throw new Error('--tool-times needs --daemon-logs DIR (where the tool log goes)');
   if (o.udp > 1 || o.nodePort > 1) throw new Error('--udp and --nodeport are fractions between 0 and 1');
-  if (o.services * o.nodePort > 2767)
-    throw new Error('--nodeport: at most 2767 NodePort services fit the default range');
+  if (o.services * o.nodePort > GENERATED_NODE_PORTS - 1)
+    throw new Error(
+      `--nodeport: at most ${GENERATED_NODE_PORTS - 1} NodePort services fit the default range (north-south keeps its top three)`,
+    );
   return o;
 }
 
@@ -182,6 +228,22 @@ const FAILED_SYNCS = 2;
 const CHANGE_TIMEOUT_MS = 60_000 * SLOW;
 /** /readyz polling: each poll is a `curl` process, which under emulation costs the daemon CPU it would sync with. */
 const READY_POLL_MS = 20 * SLOW;
+/** Node n1's address on the wire: the outside client's NodePort target. */
+const NODE_IP = '172.31.0.11';
+/** The backends' TCP port (connrate serve) and UDP port (udprate sink). */
+const TCP_PORT = 8080;
+const UDP_PORT = 9090;
+/**
+ * The ebpf mode's north-south variants, each measured in daemon runs of its
+ * own: XDP on n1's uplink (a veth: `best-effort` leaves a virtual device on
+ * tc, so `native` forces XDP there; it translates, and tc behind it sends
+ * what it routes, since a veth may not XDP_TX it), and tc only.
+ */
+const EBPF_VARIANTS: Array<{ name: string; args: string[]; hook: 'xdp' | 'tc' }> = [
+  { name: 'ebpf (XDP)', args: ['--bpf-lb-acceleration=native'], hook: 'xdp' },
+  { name: 'ebpf (tc)', args: ['--bpf-lb-acceleration=disabled'], hook: 'tc' },
+];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 class Bench {
   readonly net = new TestNet();
@@ -191,6 +253,11 @@ class Bench {
   client!: Pod;
   backend!: Pod;
   nodeNs!: string;
+  /** North-south: the outside client's namespace, the pod on n1 that is the same-node backend, and the datagram counter on `backend`. */
+  outside: string | undefined;
+  local: Pod | undefined;
+  sink: Background | undefined;
+  udpRun = 0;
   api: ApiServer | undefined;
 
   constructor(opts: Options) {
@@ -199,26 +266,52 @@ class Bench {
       services: opts.services,
       endpoints: opts.endpoints,
       mix: { udp: opts.udp, nodePort: opts.nodePort },
-      target: { ip: '10.244.2.11', port: 8080, node: 'n2' },
+      target: { ip: '10.244.2.11', port: TCP_PORT, node: 'n2' },
       endpointNode: 'n2',
+      ...(opts.northSouth
+        ? {
+            northSouth: {
+              otherNode: { ip: '10.244.2.11', port: TCP_PORT, node: 'n2' },
+              sameNode: { ip: '10.244.1.12', port: TCP_PORT, node: 'n1' },
+              udp: { ip: '10.244.2.11', port: UDP_PORT, node: 'n2' },
+            },
+          }
+        : {}),
     };
   }
 
   async setUp(): Promise<void> {
-    const cluster = buildCluster(this.net, { nodes: 2, podsPerNode: 1, client: false });
+    // With north-south: the outside client on the nodes' L2 (routing the pod CIDR through n1), and a second pod on n1.
+    const cluster = buildCluster(this.net, { nodes: 2, podsPerNode: 1, client: this.opts.northSouth });
     this.client = cluster.nodes[0]!.pods[0]!;
     this.backend = cluster.nodes[1]!.pods[0]!;
     this.nodeNs = cluster.nodes[0]!.ns;
-    const server = this.net.spawn(this.backend.ns, connrateBinary, [
-      'serve',
-      '--listen',
-      `${this.backend.ip}:8080`,
-      '--threads',
-      '2',
-      '--name',
-      this.backend.name,
-    ]);
-    await server.waitFor(/listening|ready/i).catch(() => new Promise((r) => setTimeout(r, 300)));
+    const serve = async (pod: Pod) => {
+      const server = this.net.spawn(pod.ns, connrateBinary, [
+        'serve',
+        '--listen',
+        `${pod.ip}:${TCP_PORT}`,
+        '--threads',
+        '2',
+        '--name',
+        pod.name,
+      ]);
+      await server.waitFor(/listening|ready/i).catch(() => new Promise((r) => setTimeout(r, 300)));
+    };
+    await serve(this.backend);
+    if (this.opts.northSouth) {
+      this.outside = cluster.client!.ns;
+      this.local = addPod(this.net, cluster.nodes[0]!);
+      if (this.local.ip !== this.gen.northSouth!.sameNode.ip)
+        throw new Error(`n1's second pod is ${this.local.ip}, not the north-south backend the services name`);
+      await serve(this.local);
+      this.sink = this.net.spawn(this.backend.ns, udprateBinary, [
+        'sink',
+        '--listen',
+        `${this.backend.ip}:${UDP_PORT}`,
+      ]);
+      await this.sink.waitFor(/"listening"/);
+    }
     const fwd = this.net.spawn(this.nodeNs, nodeBinary, [
       agentPath,
       'forward',
@@ -239,15 +332,16 @@ class Bench {
     await this.api.listen({ path: join(this.dir, 'api.sock') });
   }
 
-  async connections(target: string): Promise<ConnrateResult> {
-    const p = this.net.spawn(this.client.ns, connrateBinary, [
+  /** New connections to `target` for --duration s, from pod n1p1 (or the namespace `from`, e.g. the outside client's). */
+  async connections(target: string, from = this.client.ns): Promise<ConnrateResult> {
+    const p = this.net.spawn(from, connrateBinary, [
       'client',
       '--target',
       target,
       '--duration',
       String(this.opts.duration),
       '--warmup',
-      '1',
+      String(this.opts.warmup),
       '--concurrency',
       String(this.opts.concurrency),
       '--threads',
@@ -258,8 +352,148 @@ class Bench {
     return parseConnrate(p.stdout);
   }
 
+  /** Datagrams from the outside client to `target` for --duration s, as the counter on n2p1 received them. */
+  async datagrams(target: string): Promise<UdprateResult> {
+    const run = ++this.udpRun;
+    const p = this.net.spawn(this.outside!, udprateBinary, [
+      'send',
+      '--target',
+      target,
+      '--duration',
+      String(this.opts.duration),
+      '--warmup',
+      String(this.opts.warmup),
+      '--run',
+      String(run),
+    ]);
+    const code = await p.exited;
+    if (code !== 0) throw new Error(`udprate send exited ${code}: ${p.stderr}`);
+    const sent = parseUdpSend(p.stdout);
+    await sleep(100); // what is still on its way
+    return udpResult(sent, await this.sinkReport());
+  }
+
+  /** The counter's report (SIGUSR1: it prints one line and goes on counting). */
+  async sinkReport(): Promise<UdpSinkReport> {
+    const sink = this.sink!;
+    const from = sink.stdout.length;
+    sink.child.kill('SIGUSR1');
+    const deadline = Date.now() + 5000 * SLOW;
+    for (;;) {
+      const fresh = sink.stdout.slice(from);
+      const nl = fresh.indexOf('\n');
+      if (nl >= 0) return parseUdpSink(fresh.slice(0, nl));
+      if (sink.child.exitCode !== null) throw new Error(`udprate sink exited ${sink.child.exitCode}: ${sink.stderr}`);
+      if (Date.now() > deadline) throw new Error('udprate sink did not report within 5 s of SIGUSR1');
+      await sleep(10);
+    }
+  }
+
+  /** Routed-direct: the outside client to the north-south pods by their own addresses, through n1 (no proxy yet). */
+  async routedDirect(): Promise<NorthSouthDirect> {
+    const b = this.gen.northSouth!;
+    return {
+      tcp: {
+        otherNode: await this.connections(`${b.otherNode.ip}:${b.otherNode.port}`, this.outside),
+        sameNode: await this.connections(`${b.sameNode.ip}:${b.sameNode.port}`, this.outside),
+      },
+      udp: await this.datagrams(`${b.udp.ip}:${b.udp.port}`),
+    };
+  }
+
+  /**
+   * North-south at `services` into `v`: connections from the outside client
+   * to n1's NodePorts (backend on n2, then on n1), then datagrams to the UDP
+   * one. A failure is recorded in `v` (and ends its measurements), never
+   * thrown: north-south does not end the mode's other phases.
+   */
+  async northSouthAt(v: NorthSouthVariant, services: number): Promise<void> {
+    if (v.failed) return;
+    progress(`${v.name}: north-south at ${services} services`);
+    try {
+      for (const backend of ['otherNode', 'sameNode'] as const) {
+        const result = await this.connections(`${NODE_IP}:${NORTH_SOUTH[backend].nodePort}`, this.outside);
+        v.tcp.push({ services, backend, result });
+      }
+      v.udp.push({ services, result: await this.datagrams(`${NODE_IP}:${NORTH_SOUTH.udp.nodePort}`) });
+      const [a, b] = v.tcp.slice(-2);
+      const u = v.udp.at(-1)!.result;
+      progress(
+        `${v.name}: NodePort ${Math.round(a!.result.connPerSec)} conn/s (other node), ${Math.round(b!.result.connPerSec)} (same node); UDP ${Math.round(u.receivedPerSec)} of ${Math.round(u.sentPerSec)} datagrams/s received`,
+      );
+    } catch (err) {
+      v.failed = `${services} services: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`;
+      progress(`${v.name}: north-south did not finish: ${v.failed}`);
+    }
+  }
+
+  /** What n1's uplink (wire) has attached: an XDP program, a tc ingress BPF filter. */
+  uplinkHooks(): { xdp: boolean; tc: boolean } {
+    const [link] = JSON.parse(this.net.ip(this.nodeNs, '-j', 'link', 'show', 'dev', 'wire')) as Array<{
+      xdp?: unknown;
+    }>;
+    const tc = this.net.exec(this.nodeNs, 'tc', ['filter', 'show', 'dev', 'wire', 'ingress'], { allowFail: true });
+    return { xdp: link?.xdp !== undefined, tc: /\bbpf\b/.test(tc) };
+  }
+
+  /** Waits (5 s at most) for the uplink to have the hook `want` and no other, as the daemon attaches it; throws otherwise. */
+  async expectHook(want: 'xdp' | 'tc'): Promise<void> {
+    const deadline = Date.now() + 5000 * SLOW;
+    for (;;) {
+      const h = this.uplinkHooks();
+      if (want === 'xdp' ? h.xdp && h.tc : h.tc && !h.xdp) return;
+      if (Date.now() > deadline)
+        throw new Error(
+          `n1's uplink has ${h.xdp ? 'an XDP program' : 'no XDP program'} and ${h.tc ? 'a tc filter' : 'no tc filter'}, not ${want === 'xdp' ? 'XDP in front of tc' : 'tc only'}`,
+        );
+      await sleep(50);
+    }
+  }
+
+  /**
+   * The ebpf mode's north-south variants (EBPF_VARIANTS), each in a daemon
+   * run of its own at 10 services and at N, from a cold start as the mode's
+   * other runs; the uplink's hook is checked before measuring.
+   */
+  async ebpfNorthSouth(): Promise<NorthSouthVariant[]> {
+    const out: NorthSouthVariant[] = EBPF_VARIANTS.map((v) => ({
+      name: v.name,
+      args: v.args,
+      tcp: [],
+      udp: [],
+      phaseSec: {},
+    }));
+    const why = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0];
+    for (const services of [10, this.opts.services]) {
+      try {
+        await this.serve(services);
+      } catch (err) {
+        for (const v of out) v.failed ??= `${services} services: the API server: ${why(err)}`;
+      }
+      for (const [i, v] of out.entries()) {
+        if (v.failed) continue;
+        const at = Date.now();
+        let d: MeasuredDaemon | undefined;
+        try {
+          d = this.start('ebpf', `${v.name.replace(/\W+/g, '-').replace(/-$/, '')}-${services}`, v.args);
+          await this.firstSync(d);
+          await this.expectHook(EBPF_VARIANTS[i]!.hook);
+          v.hook = EBPF_VARIANTS[i]!.hook;
+        } catch (err) {
+          v.failed = `${services} services: ${why(err)}`;
+          progress(`${v.name}: did not start: ${v.failed}`);
+        }
+        if (!v.failed) await this.northSouthAt(v, services);
+        await d?.stop();
+        await this.cleanup();
+        v.phaseSec![`${services} services`] = Math.round((Date.now() - at) / 100) / 10;
+      }
+    }
+    return out;
+  }
+
   /** The daemon in `mode`; with --daemon-logs its log is written to DIR/`logName`.log as it comes (readable from the host while the VM runs). */
-  start(mode: BenchMode, logName: string): MeasuredDaemon {
+  start(mode: BenchMode, logName: string, extraArgs: string[] = []): MeasuredDaemon {
     const path = this.opts.toolTimes ? toolShims(this.toolDir(mode)) : undefined;
     const d = new MeasuredDaemon(
       this.net,
@@ -271,6 +505,7 @@ class Bench {
         `--bpffs-root=${this.net.pinDir('n1')}`,
         '--healthz-bind-address=127.0.0.1:10256',
         '--metrics-bind-address=',
+        ...extraArgs,
       ],
       path ? { path } : {},
     );
@@ -388,7 +623,7 @@ class Bench {
     const pause = () => new Promise((r) => setTimeout(r, MIN_SYNC_MS[mode] + 50));
     for (let k = 0; k < this.opts.changes; k++) {
       // A generated service, spread over the table.
-      const i = 1 + Math.floor(((k + 0.5) * (this.opts.services - 1)) / this.opts.changes);
+      const i = 1 + Math.floor(((k + 0.5) * generatedCount(this.opts.services, this.gen)) / this.opts.changes);
       const g = generated(i, this.gen);
       const eps = (g.slice.endpoints as Array<{ addresses: string[] }>).map((e) => ({
         ip: e.addresses[0]!,
@@ -469,10 +704,22 @@ class Bench {
     let phaseAt = Date.now();
     const phaseSec: Record<string, number> = {};
     report.phaseSec = phaseSec;
+    // A phase entered again (north-south, between the others) adds up.
     const enter = (next: string) => {
-      phaseSec[phase] = Math.round((Date.now() - phaseAt) / 100) / 10;
+      phaseSec[phase] = Math.round(((phaseSec[phase] ?? 0) + (Date.now() - phaseAt) / 1000) * 10) / 10;
       phase = next;
       phaseAt = Date.now();
+    };
+    // North-south in this mode's own runs (iptables, ipvs); the ebpf mode's variants run after, in runs of their own.
+    const inline: NorthSouthVariant | undefined =
+      this.opts.northSouth && mode !== 'ebpf' ? { name: mode, args: [], tcp: [], udp: [] } : undefined;
+    if (inline) report.northSouth = [inline];
+    const northSouth = async (services: number) => {
+      if (!inline) return;
+      const back = phase;
+      enter('north-south');
+      await this.northSouthAt(inline, services);
+      enter(back);
     };
     let d: MeasuredDaemon | undefined;
     try {
@@ -481,6 +728,7 @@ class Bench {
       d = this.start(mode, `${mode}-10`);
       await this.firstSync(d);
       report.connections.push({ services: 10, target: 'clusterIP', result: await this.connections(target) });
+      await northSouth(10);
       await d.stop();
       d = undefined;
       await this.cleanup();
@@ -520,6 +768,7 @@ class Bench {
       report.connections.push({ services, target: 'clusterIP', result: await this.connections(target) });
       if (mode === 'ipvs') await this.ipvsConnectionsGone();
       report.connections.push({ services, target: 'podIP', result: await this.connections(`${this.backend.ip}:8080`) });
+      await northSouth(services);
 
       enter('incremental changes');
       progress(`${mode}: ${this.opts.changes} changes of each kind`);
@@ -534,6 +783,13 @@ class Bench {
       await this.cleanup();
       enter('');
       delete phaseSec[''];
+    }
+    if (inline && !inline.failed && report.failed && inline.udp.length < 2)
+      inline.failed = `the mode stopped (${report.failed})`;
+    if (mode === 'ebpf' && this.opts.northSouth) {
+      const at = Date.now();
+      report.northSouth = await this.ebpfNorthSouth();
+      phaseSec['north-south'] = Math.round((Date.now() - at) / 100) / 10;
     }
     return report;
   }
@@ -552,6 +808,8 @@ function params(o: Options): BenchReport['params'] {
     endpoints: o.endpoints,
     changesPerKind: o.changes,
     connDurationSec: o.duration,
+    // Only when not the default 1 s, so reports from before the flag still merge.
+    ...(o.warmup !== 1 ? { connWarmupSec: o.warmup } : {}),
     concurrency: o.concurrency,
     mix: { udp: o.udp, nodePort: o.nodePort },
   };
@@ -564,7 +822,7 @@ function loadBase(o: Options): BenchReport | undefined {
   const want = JSON.stringify(params(o));
   if (JSON.stringify(base.params) !== want) {
     throw new Error(
-      `--merge-from ${o.mergeFrom}: its parameters ${JSON.stringify(base.params)} differ from this run's ${want}; give the same --services, --endpoints, --changes, --duration, --concurrency, --udp and --nodeport`,
+      `--merge-from ${o.mergeFrom}: its parameters ${JSON.stringify(base.params)} differ from this run's ${want}; give the same --services, --endpoints, --changes, --duration, --warmup, --concurrency, --udp and --nodeport`,
     );
   }
   return base;
@@ -589,11 +847,19 @@ async function main(): Promise<void> {
   }
   const measured = new Map<BenchMode, ModeReport>();
   let direct: BenchReport['direct'] | undefined;
+  let nsDirect: NorthSouthDirect | undefined;
   if (bench) {
     try {
       await bench.setUp();
       progress(`direct: connections to the pod, no proxy (${opts.duration} s)`);
       direct = await bench.connections(`${bench.backend.ip}:8080`);
+      if (opts.northSouth) {
+        progress(`routed-direct: the outside client (${CLIENT_IP}) to the pods through n1, no proxy`);
+        nsDirect = await bench.routedDirect();
+        progress(
+          `routed-direct: ${Math.round(nsDirect.tcp.otherNode.connPerSec)} conn/s (other node), ${Math.round(nsDirect.tcp.sameNode.connPerSec)} (same node); UDP ${Math.round(nsDirect.udp.receivedPerSec)} of ${Math.round(nsDirect.udp.sentPerSec)} datagrams/s received`,
+        );
+      }
       for (const mode of here) measured.set(mode, await bench.mode(mode));
     } finally {
       await bench.tearDown();
@@ -608,12 +874,15 @@ async function main(): Promise<void> {
     String(opts.changes),
     '--duration',
     String(opts.duration),
+    '--warmup',
+    String(opts.warmup),
     '--concurrency',
     String(opts.concurrency),
     '--udp',
     String(opts.udp),
     '--nodeport',
     String(opts.nodePort),
+    ...(opts.northSouth ? [] : ['--no-north-south']),
   ];
   // The guest writes only inside the project.
   if (opts.daemonLogs?.startsWith(`${repoRoot}/`))
@@ -644,11 +913,14 @@ async function main(): Promise<void> {
   if (base) {
     // Ours replace theirs of the same mode; the rest of theirs stay, in their order.
     if (direct && keepBaseDirect) for (const m of ours) if (!m.emulated) m.direct = direct;
+    if (nsDirect && keepBaseDirect) for (const m of ours) if (!m.emulated) m.northSouthDirect = nsDirect;
     modes = [
       ...base.modes.map((m) => measured.get(m.mode) ?? m),
       ...ours.filter((m) => !base.modes.some((b) => b.mode === m.mode)),
     ];
   }
+  // North-south's routed-direct baseline goes with the ClusterIP one.
+  const nsBaseline = keepBaseDirect ? base!.northSouthDirect : (nsDirect ?? base?.northSouthDirect);
   const report: BenchReport = {
     version: 1,
     startedAt: new Date(started).toISOString(),
@@ -657,6 +929,7 @@ async function main(): Promise<void> {
     machine: base?.machine ?? { cpus: cpus().length, kernel: release(), memoryGiB: Math.round(totalmem() / 2 ** 30) },
     params: params(opts),
     direct: keepBaseDirect ? base!.direct : (direct ?? base?.direct)!,
+    ...(nsBaseline ? { northSouthDirect: nsBaseline } : {}),
     modes,
     ...(base && kept.length
       ? {
@@ -673,9 +946,12 @@ async function main(): Promise<void> {
   mkdirSync(opts.out, { recursive: true });
   writeFileSync(join(opts.out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   writeChart(report, join(opts.out, 'latest.svg'));
+  const nsChart = writeNorthSouthChart(report, join(opts.out, 'latest-north-south.svg'));
   process.stdout.write(renderTable(report));
   if (opts.updateReadme) updateReadme(report, join(repoRoot, 'README.md'));
-  progress(`done in ${report.durationSec} s; wrote ${join(opts.out, 'latest.json')} and latest.svg`);
+  progress(
+    `done in ${report.durationSec} s; wrote ${join(opts.out, 'latest.json')}, latest.svg${nsChart ? ' and latest-north-south.svg' : ''}`,
+  );
 }
 
 main().catch((err: unknown) => {

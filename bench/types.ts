@@ -1,6 +1,7 @@
 // The load test's report: what bench/run.ts writes as JSON, and what the
 // table, the chart and the README section are rendered from.
 import type { ConnrateResult } from './connrate.js';
+import type { UdprateResult } from './udprate.js';
 
 export type BenchMode = 'ebpf' | 'iptables' | 'ipvs';
 export type ChangeKind = 'addEndpoint' | 'removeEndpoint' | 'addService' | 'removeService';
@@ -17,6 +18,47 @@ export interface Connections {
   services: number;
   target: 'clusterIP' | 'podIP';
   result: ConnrateResult;
+}
+
+/**
+ * North-south: an outside client (on the nodes' L2, not in the cluster) to a
+ * NodePort on node n1, externalTrafficPolicy Cluster, so source-NATed to the
+ * node. `otherNode`: the backend is a pod on n2 (the SNAT path: n1 sends it
+ * on, the reply comes back through n1); `sameNode`: a pod on n1.
+ */
+export type NorthSouthBackend = 'otherNode' | 'sameNode';
+
+/**
+ * The same outside client reaching the same pods by their own addresses,
+ * routed through n1 (the client's route to the pod CIDR), no proxy running:
+ * what a NodePort's figures are against ("routed-direct").
+ */
+export interface NorthSouthDirect {
+  tcp: Record<NorthSouthBackend, ConnrateResult>;
+  /** Datagrams to the pod on n2. */
+  udp: UdprateResult;
+}
+
+/**
+ * One dataplane's north-south figures: a mode, or a variant of one (the ebpf
+ * mode with XDP on the uplink, and on tc only), each at 10 services and at
+ * the mode's full size.
+ */
+export interface NorthSouthVariant {
+  /** As the table heads it: "ebpf (XDP)", "ebpf (tc)", "iptables", "ipvs". */
+  name: string;
+  /** The flags it ran with besides the mode's. */
+  args: string[];
+  /** The hook the uplink (n1's wire) had while measured, as `ip link` and `tc filter` showed it (the ebpf variants). */
+  hook?: 'xdp' | 'tc';
+  /** New connections from the outside client to the NodePort. */
+  tcp: Array<{ services: number; backend: NorthSouthBackend; result: ConnrateResult }>;
+  /** Datagrams from the outside client to a UDP NodePort whose backend is on n2. */
+  udp: Array<{ services: number; result: UdprateResult }>;
+  /** Where and why it stopped; its later figures are missing. */
+  failed?: string;
+  /** Wall time of its own daemon runs (the ebpf variants), s. */
+  phaseSec?: Record<string, number>;
 }
 
 export interface Machine {
@@ -56,6 +98,10 @@ export interface ModeReport {
   incremental: Record<ChangeKind, Percentiles>;
   steady: { rssMB: number; cpuPercent: number; windowSec: number };
   connections: Connections[];
+  /** North-south, per variant of this mode (ebpf: XDP and tc; the others: one). Absent: not measured. */
+  northSouth?: NorthSouthVariant[];
+  /** The routed-direct baseline measured where this mode ran, when not the report's (the VM run of an emulated mode). */
+  northSouthDirect?: NorthSouthDirect;
   /** The phase that failed or timed out, and why; figures from there on are NaN. */
   failed?: string;
 }
@@ -71,11 +117,15 @@ export interface BenchReport {
     endpoints: number;
     changesPerKind: number;
     connDurationSec: number;
+    /** The warm-up before each measured window, when not 1 s. */
+    connWarmupSec?: number;
     concurrency: number;
     mix: { udp: number; nodePort: number };
   };
   /** New connections straight to the backend pod, no proxy running: the physical limit. */
   direct: ConnrateResult;
+  /** North-south's baseline: the outside client to the pods through n1, no proxy running. Absent: not measured. */
+  northSouthDirect?: NorthSouthDirect;
   modes: ModeReport[];
   /** Modes taken from an earlier report (--merge-from) rather than measured by this run, with that run's own line. */
   merged?: { from: string; startedAt: string; durationSec: number; command: string; modes: BenchMode[] };

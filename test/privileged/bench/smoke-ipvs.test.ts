@@ -2,8 +2,9 @@
 // harness runs this file; this machine's kernel has none, so here it skips and
 // says why). The same pipeline as smoke.test.ts, in the ipvs mode: the daemon
 // programs 50 services through netlink, ipset and iptables, changes are timed
-// from the daemon's log, and connections go through IPVS. The figures are not
-// judged here.
+// from the daemon's log, and connections go through IPVS, ClusterIPs from a
+// pod and NodePorts from the outside client (north-south, TCP and UDP). The
+// figures are not judged here.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,6 +40,8 @@ describe.runIf(runnable)(title, () => {
           '2',
           '--duration',
           '1',
+          '--warmup',
+          '0.5',
           '--modes',
           'ipvs',
           '--out',
@@ -64,6 +67,18 @@ describe.runIf(runnable)(title, () => {
         expect(c.result.errors, `${c.target} at ${c.services}`).toBe(0);
         expect(c.result.connections).toBeGreaterThan(0);
       }
+      // North-south through the ipvs mode's NodePorts, against this run's routed-direct.
+      expect(report.northSouthDirect?.udp.received).toBeGreaterThan(0);
+      const [ns] = m!.northSouth ?? [];
+      expect(ns?.name).toBe('ipvs');
+      expect(ns!.failed).toBeUndefined();
+      expect(ns!.tcp).toHaveLength(4);
+      for (const t of ns!.tcp) {
+        expect(t.result.errors, `NodePort ${t.backend} at ${t.services}`).toBe(0);
+        expect(t.result.connections).toBeGreaterThan(0);
+      }
+      expect(ns!.udp.map((u) => u.services)).toEqual([10, 50]);
+      for (const u of ns!.udp) expect(u.result.received, `UDP at ${u.services}`).toBeGreaterThan(0);
     },
     scaled(150_000),
   );

@@ -1,6 +1,8 @@
 // The load test at a small size, so it never rots: the whole pipeline (API
-// test server, both modes, changes, connection rates, report, chart) on 100
-// services. The figures are not judged here; bench/report/ holds the real run.
+// test server, both modes, changes, connection rates, north-south with the
+// ebpf mode's XDP and tc variants, report, charts) on 100 services. The
+// figures are not judged here, only that every path carried its traffic;
+// bench/report/ holds the real run.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +29,8 @@ describe.runIf(requirePrivileges())('npm run bench at 100 services', () => {
         '3',
         '--duration',
         '1',
+        '--warmup',
+        '0.5',
         '--modes',
         'ebpf,iptables',
         '--out',
@@ -54,5 +58,33 @@ describe.runIf(requirePrivileges())('npm run bench at 100 services', () => {
       }
     }
     expect(readFileSync(join(out, 'latest.svg'), 'utf8')).toMatch(/^<svg /);
+
+    // North-south: the outside client through each variant's NodePorts, at 10 and 100 services.
+    expect(run.stdout).toMatch(/targets, north-south, ebpf \(XDP\):/);
+    const d = report.northSouthDirect!;
+    for (const r of [d.tcp.otherNode, d.tcp.sameNode]) expect(r.connections).toBeGreaterThan(0);
+    expect(d.udp.received).toBeGreaterThan(0);
+    const variants = report.modes.flatMap((m) => m.northSouth ?? []);
+    expect(variants.map((v) => [v.name, v.hook])).toEqual([
+      ['ebpf (XDP)', 'xdp'],
+      ['ebpf (tc)', 'tc'],
+      ['iptables', undefined],
+    ]);
+    for (const v of variants) {
+      expect(v.failed, v.name).toBeUndefined();
+      expect(v.tcp.map((t) => `${t.services} ${t.backend}`)).toEqual([
+        '10 otherNode',
+        '10 sameNode',
+        '100 otherNode',
+        '100 sameNode',
+      ]);
+      for (const t of v.tcp) {
+        expect(t.result.errors, `${v.name} ${t.backend} at ${t.services}`).toBe(0);
+        expect(t.result.connections).toBeGreaterThan(0);
+      }
+      expect(v.udp.map((u) => u.services)).toEqual([10, 100]);
+      for (const u of v.udp) expect(u.result.received, `${v.name} UDP at ${u.services}`).toBeGreaterThan(0);
+    }
+    expect(readFileSync(join(out, 'latest-north-south.svg'), 'utf8')).toMatch(/^<svg /);
   }, 300_000);
 });

@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chartSvg, readReport, readmeSection, renderTable } from '../../../bench/report.js';
-import type { BenchReport, ModeReport } from '../../../bench/types.js';
+import { chartSvg, northSouthChartSvg, readReport, readmeSection, renderTable } from '../../../bench/report.js';
+import type { BenchReport, ModeReport, NorthSouthVariant } from '../../../bench/types.js';
 import { failedMode, failureLine } from '../../../bench/vm-run.js';
 
 const result = (connPerSec: number) => ({
@@ -255,5 +255,159 @@ describe('failureLine', () => {
     expect(failureLine(tail)).toBe('guest kernel: Kernel panic - not syncing: Fatal exception in interrupt');
     expect(failureLine(tail.slice(0, 3))).toBe('the VM ended without reporting an exit status (exited)');
     expect(failureLine(['[bench] ipvs: 10 services', 'bench: Error: boom'])).toBe('bench: Error: boom');
+  });
+});
+
+// North-south: one column per variant (the ebpf mode's XDP and tc, iptables,
+// ipvs from the VM), each against routed-direct (its own, for the VM's), the
+// targets per variant, XDP against iptables in datagrams per second, and
+// failures shown rather than hidden.
+const udp = (receivedPerSec: number, sentPerSec = receivedPerSec) => ({
+  sent: sentPerSec * 5,
+  sentPerSec,
+  received: receivedPerSec * 5,
+  receivedPerSec,
+  errors: 0,
+  errorKinds: {},
+  durationSec: 5,
+  flows: 8,
+  size: 64,
+});
+const nsDirect = { tcp: { otherNode: result(10_000), sameNode: result(12_000) }, udp: udp(100_000) };
+const variant = (
+  name: string,
+  at10: [number, number, number],
+  atN: [number, number, number],
+  extra: Partial<NorthSouthVariant> = {},
+  n = 10_000,
+): NorthSouthVariant => ({
+  name,
+  args: [],
+  tcp: [
+    { services: 10, backend: 'otherNode', result: result(at10[0]) },
+    { services: 10, backend: 'sameNode', result: result(at10[1]) },
+    { services: n, backend: 'otherNode', result: result(atN[0]) },
+    { services: n, backend: 'sameNode', result: result(atN[1]) },
+  ],
+  udp: [
+    { services: 10, result: udp(at10[2]) },
+    { services: n, result: udp(atN[2], atN[2] * 2) },
+  ],
+  ...extra,
+});
+const nsReport: BenchReport = {
+  ...report,
+  northSouthDirect: nsDirect,
+  modes: [
+    {
+      ...finished,
+      northSouth: [
+        variant('ebpf (XDP)', [9800, 12_000, 90_000], [9600, 11_900, 88_000], {
+          args: ['--bpf-lb-acceleration=native'],
+          hook: 'xdp',
+        }),
+        variant('ebpf (tc)', [9700, 11_800, 85_000], [9500, 11_700, 84_000], {
+          args: ['--bpf-lb-acceleration=disabled'],
+          hook: 'tc',
+        }),
+      ],
+    },
+    { ...finished, mode: 'iptables', northSouth: [variant('iptables', [9000, 11_000, 60_000], [4000, 5000, 55_000])] },
+    {
+      ...emulated,
+      northSouthDirect: { tcp: { otherNode: result(1000), sameNode: result(1000) }, udp: udp(10_000) },
+      northSouth: [variant('ipvs', [960, 990, 9000], [950, 980, 8000])],
+    },
+  ],
+};
+
+describe('the north-south table', () => {
+  const text = renderTable(nsReport);
+  const ns = text.slice(text.indexOf('north-south:'));
+  const cells = (label: string) =>
+    ns
+      .split('\n')
+      .find((l) => (label ? l.startsWith(label) : l.startsWith('  ') && l.includes('ebpf (XDP)  ')))!
+      .split(/\s{2,}/)
+      .filter(Boolean)
+      .slice(label ? 1 : 0);
+
+  it('has a column per variant, the VM one marked emulated, and says what routed-direct is', () => {
+    expect(cells('')).toEqual(['ebpf (XDP)', 'ebpf (tc)', 'iptables', 'ipvs (emulated)']);
+    expect(ns).toContain('routed-direct (the same client to the pods');
+    expect(ns).toContain('other node 10,000 conn/s (p50 100 µs, p99 200 µs), same node 12,000 conn/s');
+    expect(ns).toContain('ipvs: its own routed-direct in the test VM: other node 1,000 conn/s');
+    expect(ns).toContain('(a veth may not XDP_TX it), so this is not a physical NIC');
+  });
+
+  it("takes each variant's rates against routed-direct, the VM's against its own", () => {
+    expect(cells('NodePort → other node, 10 svc: conn/s')).toEqual([
+      '9,800 (0.98)',
+      '9,700 (0.97)',
+      '9,000 (0.90)',
+      '960 (0.96)',
+    ]);
+    expect(cells('NodePort → same node, 10,000 svc: conn/s')).toEqual([
+      '11,900 (0.99)',
+      '11,700 (0.98)',
+      '5,000 (0.42)',
+      '980 (0.98)',
+    ]);
+    expect(cells('UDP NodePort, 10,000 svc: received/s')).toEqual([
+      '88,000 (0.88)',
+      '84,000 (0.84)',
+      '55,000 (0.55)',
+      '8,000 (0.80)',
+    ]);
+    expect(cells('UDP NodePort, 10,000 svc: sent/s (received)')[0]).toBe('176,000 (50%)');
+    expect(cells('ebpf (XDP) / iptables: UDP received/s at 10 / 10,000')).toEqual(['1.50 / 1.60']);
+  });
+
+  it('judges each variant at 10 and at N, both backends together, and XDP against iptables', () => {
+    expect(ns).toContain(
+      'targets, north-south, ebpf (XDP):\n' +
+        '  met    NodePort rate ≥ 0.95 × routed-direct at 10 services: other node 0.98 ×, same node 1.00 ×\n' +
+        '  met    NodePort rate ≥ 0.95 × routed-direct at 10,000 services: other node 0.96 ×, same node 0.99 ×',
+    );
+    expect(ns).toContain(
+      '  MISSED NodePort rate ≥ 0.95 × routed-direct at 10 services: other node 0.90 ×, same node 0.92 ×',
+    );
+    expect(ns).toContain('  met    NodePort rate ≥ 0.95 × its own routed-direct at 10,000 services: other node 0.95 ×');
+    expect(ns).toContain('  met    ebpf (XDP) ahead of iptables in UDP datagrams/s at 10,000 services: 1.60 ×');
+  });
+
+  it('lists failed connections and a variant that did not finish', () => {
+    const broken = variant('ebpf (XDP)', [0, 12_000, 0], [NaN, NaN, NaN], {
+      hook: 'xdp',
+      failed: '10,000 services: the daemon exited',
+    });
+    broken.tcp[0]!.result = { ...result(0), errors: 40, errorKinds: { ETIMEDOUT: 40 } };
+    broken.udp[0]!.result = udp(0, 50_000);
+    broken.tcp.splice(2);
+    broken.udp.splice(1);
+    const t = renderTable({ ...nsReport, modes: [{ ...finished, northSouth: [broken] }] });
+    expect(t).toContain('ebpf (XDP), NodePort → other node at 10 svc: 40 failed (ETIMEDOUT×40)');
+    expect(t).toContain('ebpf (XDP), UDP NodePort at 10 svc: 0 of 250,000 received');
+    expect(t).toContain('ebpf (XDP) north-south did not finish: 10,000 services: the daemon exited');
+    expect(t).toMatch(/NodePort failed connections, 10 \/ 10,000 svc\s+40 \/ —/);
+    expect(t).toContain('  MISSED NodePort rate ≥ 0.95 × routed-direct at 10,000 services: other node — ×');
+  });
+
+  it('is left out of a report without north-south', () => {
+    expect(renderTable(report)).not.toContain('north-south');
+    expect(northSouthChartSvg(report)).toBeUndefined();
+    expect(readmeSection(report)).not.toContain('latest-north-south.svg');
+  });
+});
+
+describe('northSouthChartSvg', () => {
+  it('draws three panels with a line per variant, the VM one dashed and scaled to routed-direct here', () => {
+    const svg = northSouthChartSvg(nsReport)!;
+    expect(svg).toMatch(/^<svg /);
+    expect(svg.split('\n').filter((l) => l.startsWith('<polyline'))).toHaveLength(12);
+    const ipvs = svg.split('\n').filter((l) => l.startsWith('<polyline') && l.includes('#2ca02c'));
+    expect(ipvs.every((l) => l.includes('stroke-dasharray'))).toBe(true);
+    expect(svg).toContain('ipvs, emulated, scaled to routed-direct here');
+    expect(readmeSection(nsReport)).toContain('(bench/report/latest-north-south.svg)');
   });
 });
