@@ -317,7 +317,8 @@ export class EbpfProxier implements Proxier {
     // entry may move, so the sync is a full one.
     const full = req.full || JSON.stringify(ctx) !== JSON.stringify(this.#context);
     const snatAddress = ctx.nodeAddresses[0];
-    if (!snatAddress && this.#context?.nodeAddresses[0] !== snatAddress)
+    // Said once when the node has (or comes to have) no IPv4 address, not every sync.
+    if (!snatAddress && (this.#context === undefined || this.#context.nodeAddresses[0] !== undefined))
       this.#opts.logger.warn('the node has no IPv4 address yet: flows to source-NAT are dropped until it has one');
     dp.configure({ snatAddress, natPorts: NAT_PORTS, clusterCidrs });
     // A partial sync also retries the ports a full map refused last time.
