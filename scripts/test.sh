@@ -42,15 +42,20 @@ VM_TESTS=(
 read -ra VM_KERNELS <<< "${SWITCHYARD_VM_KERNELS:-6.1 6.12}"
 # The ipvs mode, in one kernel (its behaviour is IPVS's, not a verifier's):
 # the end-to-end suite in --proxy-mode=ipvs (~3.5 min under TCG), the mode's
-# own layout and IPVS behaviour (~5 min: three daemon restarts at ~25 s each),
-# the ipset and kube-ipvs0 helpers on a real dummy driver (this host's
-# kernel has none), and the load test's ipvs pipeline at 50 services.
+# own layout and IPVS behaviour (~5 min: three daemon restarts at ~25 s each,
+# NodePorts and source ranges), and the ipset and kube-ipvs0 helpers on a real
+# dummy driver (this host's kernel has none). The load test's ipvs pipeline
+# (test/privileged/bench/smoke-ipvs.test.ts, ~3 min more under TCG) is left
+# out of CI: with the north-south cases the stage took ~15.5 min in a
+# fresh-clone run here. `npm run bench` runs the same pipeline in the same VM;
+# to run the smoke test alone: test/vm/run.sh --kernel 6.12 --cpus 2
+# --memory 3G -- bash scripts/with-node.sh vitest run --project privileged
+# test/privileged/bench/smoke-ipvs.test.ts
 IPVS_VM_TESTS=(
   test/privileged/e2e/ipvs.test.ts
   test/privileged/ipvs/proxier.test.ts
   test/privileged/ipvs/ipset.test.ts
   test/privileged/ipvs/dummy.test.ts
-  test/privileged/bench/smoke-ipvs.test.ts
 )
 IPVS_VM_KERNEL=${SWITCHYARD_IPVS_VM_KERNEL:-6.12}
 # Each VM run's limit, with a wide margin over a quiet machine's time, for a
