@@ -261,6 +261,44 @@ export const IpvsBody = Type.Object({
   remaining: Type.Integer(),
 });
 
+export const HnsQuery = IpvsQuery;
+const HnsLoadBalancer = Type.Object({
+  id: Type.String({ description: 'the HNS GUID' }),
+  frontend: Type.String({ description: 'family/protocol/VIP/port, "*" for a NodePort (every node address)' }),
+  servicePort: Type.Optional(Type.String()),
+  family: Type.String(),
+  frontendVip: Type.Optional(Type.String()),
+  sourceVip: Type.Optional(Type.String()),
+  protocol: Type.Integer({ description: 'IP protocol number: 6 TCP, 17 UDP, 132 SCTP' }),
+  internalPort: Type.Integer(),
+  externalPort: Type.Integer(),
+  flags: Type.Array(Type.String(), { description: 'LoadBalancerFlags: DSR, IPv6' }),
+  portMappingFlags: Type.Array(Type.String(), {
+    description: 'LocalRoutedVIP, UseMux, PreserveDIP, VipExternalIP',
+  }),
+  distribution: Type.String({ description: 'None, or SourceIP for ClientIP session affinity' }),
+  endpoints: Type.Array(Type.String({ description: 'HostComputeEndpoint GUIDs' })),
+});
+const HnsEndpoint = Type.Object({
+  id: Type.String(),
+  ip: Type.String(),
+  name: Type.Optional(Type.String()),
+  remote: Type.Boolean({ description: "a remote endpoint (a pod on another node); else the CNI's local one" }),
+  owned: Type.Boolean({ description: 'created by switchyard, deleted when no load balancer needs it' }),
+  users: Type.Array(Type.String(), { description: 'the service ports whose load balancers name it' }),
+});
+export const HnsBody = Type.Object({
+  mode: Type.String(),
+  message: Type.Optional(Type.String({ description: 'why a mode has no HNS objects' })),
+  network: Type.Optional(Type.Object({ id: Type.String(), name: Type.String(), type: Type.String() })),
+  hnsVersion: Type.Optional(Type.String()),
+  families: Type.Array(Type.Object({ family: Type.String(), disabled: Type.Optional(Type.String()) })),
+  items: Type.Array(HnsLoadBalancer),
+  continue: Type.Optional(Type.String()),
+  remaining: Type.Integer(),
+  endpoints: Type.Array(HnsEndpoint),
+});
+
 export const ConntrackQuery = Type.Object(
   {
     limit: Type.Optional(Limit),

@@ -51,6 +51,14 @@ export function defaultOptions(env: DefaultsEnv = {}): ProxyOptions {
       maglevTableSize: 16381,
       mapSizes: {},
     },
+    // kube-proxy's Windows flag defaults (cmd/kube-proxy/app/server_windows.go).
+    winkernel: {
+      networkName: '',
+      sourceVip: '',
+      enableDSR: false,
+      rootHnsEndpointName: 'cbr0',
+      forwardHealthCheckVip: false,
+    },
     logLevel: 'info',
     logFormat: 'text',
   };

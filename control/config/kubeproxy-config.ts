@@ -121,6 +121,11 @@ export const USED_FIELDS = [
   'ipvs.tcpTimeout',
   'ipvs.tcpFinTimeout',
   'ipvs.udpTimeout',
+  'winkernel.networkName',
+  'winkernel.sourceVip',
+  'winkernel.enableDSR',
+  'winkernel.rootHnsEndpointName',
+  'winkernel.forwardHealthCheckVip',
 ] as const;
 
 const CONNTRACK = 'switchyard does not tune the kernel conntrack table (the ebpf mode tracks flows in its own map)';
@@ -128,7 +133,6 @@ const CLIENT = 'switchyard uses its Kubernetes client defaults';
 const LOGGING = 'switchyard logs through pino; only logging.verbosity and logging.format apply';
 const LOCAL = 'switchyard tells local traffic by clusterCIDR';
 const NFTABLES = 'switchyard has no nftables mode';
-const WINKERNEL = 'the kernelspace mode does not read winkernel settings yet';
 const REMOVED = 'the field is no longer part of KubeProxyConfiguration';
 
 /** Fields accepted and ignored: why, and kube-proxy's default (a default value draws no note). Durations in ms. */
@@ -153,11 +157,6 @@ export const IGNORED_FIELDS: Readonly<Record<string, { reason: string; default?:
   'nftables.masqueradeAll': { reason: NFTABLES },
   'nftables.syncPeriod': { reason: NFTABLES, default: 30_000 },
   'nftables.minSyncPeriod': { reason: NFTABLES, default: 1000 },
-  'winkernel.networkName': { reason: WINKERNEL },
-  'winkernel.sourceVip': { reason: WINKERNEL },
-  'winkernel.enableDSR': { reason: WINKERNEL },
-  'winkernel.rootHnsEndpointName': { reason: WINKERNEL },
-  'winkernel.forwardHealthCheckVip': { reason: WINKERNEL },
   detectLocalMode: { reason: LOCAL, default: 'ClusterCIDR' },
   'detectLocal.bridgeInterface': { reason: LOCAL },
   'detectLocal.interfaceNamePrefix': { reason: LOCAL },
@@ -336,6 +335,14 @@ export function applyKubeProxyConfiguration(
   o.ipvs.tcpTimeoutMs = period('ipvs.tcpTimeout', ipvs.tcpTimeout, false) ?? o.ipvs.tcpTimeoutMs;
   o.ipvs.tcpFinTimeoutMs = period('ipvs.tcpFinTimeout', ipvs.tcpFinTimeout, false) ?? o.ipvs.tcpFinTimeoutMs;
   o.ipvs.udpTimeoutMs = period('ipvs.udpTimeout', ipvs.udpTimeout, false) ?? o.ipvs.udpTimeoutMs;
+
+  const win = c.winkernel ?? {};
+  if (win.networkName) o.winkernel.networkName = win.networkName.trim();
+  if (win.sourceVip)
+    o.winkernel.sourceVip = field('winkernel.sourceVip', win.sourceVip, () => v.parseOptionalIp(win.sourceVip!));
+  if (win.enableDSR !== undefined) o.winkernel.enableDSR = win.enableDSR;
+  if (win.rootHnsEndpointName) o.winkernel.rootHnsEndpointName = win.rootHnsEndpointName.trim();
+  if (win.forwardHealthCheckVip !== undefined) o.winkernel.forwardHealthCheckVip = win.forwardHealthCheckVip;
 
   return {
     hostnameOverride: c.hostnameOverride || undefined,

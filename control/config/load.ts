@@ -199,6 +199,7 @@ export function validateOptions(o: ProxyOptions): void {
     if (!Number.isInteger(size) || size < 1 || size > 2 ** 32 - 1)
       fail(`invalid --bpf-map-sizes entry ${name}=${size}: sizes are 1 to 4294967295`);
   }
+  check('--source-vip', o.winkernel.sourceVip, () => v.parseOptionalIp(o.winkernel.sourceVip));
   if (!LOG_LEVELS.includes(o.logLevel))
     fail(`invalid log level ${JSON.stringify(o.logLevel)}: expected one of ${LOG_LEVELS.join(', ')}`);
   check('--logging-format', o.logFormat, () => v.parseLogFormat(o.logFormat));

@@ -77,6 +77,23 @@ export interface ProxyOptions {
     mapSizes: Record<string, number>;
   };
 
+  /**
+   * The kernelspace mode (Windows, HNS): kube-proxy's winkernel settings,
+   * from its Windows flags or the config file's winkernel section.
+   */
+  winkernel: {
+    /** --network-name: the HNS network pods are on; "" takes $KUBE_NETWORK, as kube-proxy. */
+    networkName: string;
+    /** --source-vip: the address non-DSR load balancers source-NAT to on an overlay network. */
+    sourceVip: string;
+    /** --enable-dsr: direct server return for ClusterIP load balancers (HNS must support DSR). */
+    enableDSR: boolean;
+    /** --root-hnsendpoint-name: the host's endpoint on an l2bridge network (the health-check VIP's backend). */
+    rootHnsEndpointName: string;
+    /** --forward-healthcheck-vip: a load balancer per ingress IP forwarding the health-check port to the host. */
+    forwardHealthCheckVip: boolean;
+  };
+
   /** pino level: trace, debug, info, warn, error. kube-proxy's -v maps onto it. */
   logLevel: string;
   logFormat: 'json' | 'text';

@@ -74,6 +74,13 @@ export function parseBindAddress(raw: string, defaultPort: number): string {
 }
 
 /** One CIDR block, as Go's net.ParseCIDR takes it (host bits may be set). */
+/** An IP address, or "" for none (kube-proxy's --source-vip). */
+export function parseOptionalIp(raw: string): string {
+  const ip = raw.trim();
+  if (ip !== '' && isIP(ip) === 0) throw new ValueError('expected an IP address');
+  return ip;
+}
+
 export function parseCidr(raw: string): string {
   const t = raw.trim();
   const slash = t.indexOf('/');

@@ -100,6 +100,7 @@ function buildServicePort(
   };
   if (port.nodePort !== undefined) state.nodePort = port.nodePort;
   if (svc.affinityTimeoutSeconds !== undefined) state.affinityTimeoutSeconds = svc.affinityTimeoutSeconds;
+  if (svc.preserveDestination) state.preserveDestination = true;
   // kube-proxy's NeedsHealthCheck: only a LoadBalancer with externalTrafficPolicy
   // Local tells the load balancer which nodes have endpoints.
   if (svc.type === 'LoadBalancer' && svc.externalTrafficPolicy === 'Local' && svc.healthCheckNodePort !== undefined) {

@@ -38,6 +38,8 @@ export interface ServicePortState {
   loadBalancerSourceRanges: string[];
   /** ClientIP session affinity timeout; undefined when sessionAffinity is None. */
   affinityTimeoutSeconds?: number;
+  /** The service's "preserve-destination: true" annotation (winkernel's PreserveDIP; the kernelspace mode only). */
+  preserveDestination?: true;
   internalTrafficPolicy: TrafficPolicy;
   externalTrafficPolicy: TrafficPolicy;
   /** NodePort, LoadBalancer or externalIPs: reachable from outside the cluster. */

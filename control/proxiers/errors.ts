@@ -6,6 +6,12 @@
 export const ProxierErrorCode = {
   /** --proxy-mode names a mode this build or node cannot run (daemon.ts UnsupportedModeError). */
   ModeUnsupported: 'ERR_PROXY_MODE_UNSUPPORTED',
+  /** The mode runs on another operating system (kernelspace off Windows, ebpf/iptables/ipvs off Linux). */
+  ModePlatform: 'ERR_PROXY_MODE_PLATFORM',
+  /** kernelspace: HNS cannot be loaded or reached, or its version lacks the V2 API or a feature asked for. */
+  HnsUnavailable: 'ERR_HNS_UNAVAILABLE',
+  /** kernelspace: the HNS network is missing, of a type the mode does not serve, or lacks what its type needs. */
+  HnsNetwork: 'ERR_HNS_NETWORK',
   /** ebpf: the pin root is not on a BPF filesystem (BpffsError). */
   BpffsMissing: 'ERR_BPFFS_MISSING',
   /** ipvs: a sync could not bring IPVS to the wanted state (IpvsSyncError). */

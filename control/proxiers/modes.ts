@@ -29,6 +29,15 @@ export interface ModeEntry {
   /** One line for --help and errors. */
   readonly summary: string;
   readonly shares: readonly SharedObjects[];
+  /**
+   * The operating systems the mode runs on. Another's node refuses it at
+   * start-up (ERR_PROXY_MODE_PLATFORM), and never loads its implementation
+   * unless `portable`: the Linux modes load the libbpf addon and run
+   * iptables, which a Windows node has not.
+   */
+  readonly runsOn: readonly NodeJS.Platform[];
+  /** The implementation loads on every system (no native code at import): its routes answer everywhere. */
+  readonly portable?: boolean;
   /** Set for a mode kube-proxy has and switchyard does not build yet: why it is refused. */
   readonly planned?: string;
   /** The implementation; only the running daemon (and --cleanup) loads it. */
@@ -106,25 +115,36 @@ export const MODES = [
     name: 'ebpf',
     summary: 'tc (and XDP) programs reading BPF maps; the default',
     shares: [],
+    runsOn: ['linux'],
     load: async (): Promise<ModeDefinition> => (await import('./ebpf/mode.js')).ebpfMode,
   },
   {
     name: 'iptables',
     summary: "kube-proxy's iptables layout, written with iptables-restore",
     shares: ['kube-chains'],
+    runsOn: ['linux'],
     load: async (): Promise<ModeDefinition> => (await import('./iptables/mode.js')).iptablesMode,
   },
   {
     name: 'ipvs',
     summary: "kube-proxy's IPVS layout: virtual servers, ipsets and a few iptables rules",
     shares: ['kube-chains'],
+    runsOn: ['linux'],
     load: async (): Promise<ModeDefinition> => (await import('./ipvs/mode.js')).ipvsMode,
   },
-  { name: 'kernelspace', summary: 'Windows nodes: VFP through HNS', shares: [], planned: 'not built yet' },
+  {
+    name: 'kernelspace',
+    summary: 'Windows nodes: VFP load balancers programmed through HNS',
+    shares: [],
+    runsOn: ['win32'],
+    portable: true,
+    load: async (): Promise<ModeDefinition> => (await import('./kernelspace/mode.js')).kernelspaceMode,
+  },
   {
     name: 'userspace',
     summary: "kube-proxy's original proxier, in the proxy process",
     shares: [],
+    runsOn: ['linux', 'win32'],
     planned: 'not built yet',
   },
 ] as const satisfies readonly ModeEntry[];
@@ -136,12 +156,28 @@ export class UnsupportedModeError extends Error {
   readonly code = ProxierErrorCode.ModeUnsupported;
 }
 
+/** The mode is built but runs on another operating system. */
+export class ModePlatformError extends Error {
+  readonly code = ProxierErrorCode.ModePlatform;
+}
+
+const SYSTEM: Partial<Record<NodeJS.Platform, string>> = { linux: 'Linux', win32: 'Windows' };
+const systemName = (p: NodeJS.Platform) => SYSTEM[p] ?? p;
+
+/** What a mode needs of the node, for the refusal on another system. */
+const NEEDS: Record<string, string> = {
+  kernelspace: 'Windows with the Host Networking Service (it programs VFP through computenetwork.dll)',
+};
+
 /** A set of modes: the built-in table, or a test's own. */
 export class ModeRegistry {
   readonly entries: readonly ModeEntry[];
+  /** The system this node runs (process.platform; tests name another). */
+  readonly platform: NodeJS.Platform;
 
-  constructor(entries: readonly ModeEntry[] = MODES) {
+  constructor(entries: readonly ModeEntry[] = MODES, platform: NodeJS.Platform = process.platform) {
     this.entries = entries;
+    this.platform = platform;
   }
 
   entry(name: string): ModeEntry | undefined {
@@ -153,22 +189,40 @@ export class ModeRegistry {
     return this.entries.filter((e) => e.load && !e.planned);
   }
 
+  /** The built modes this node's system runs. */
+  runnable(): ModeEntry[] {
+    return this.built().filter((e) => e.runsOn.includes(this.platform));
+  }
+
+  /** The built modes whose implementation may be loaded here: the runnable ones and the portable ones. */
+  loadable(): ModeEntry[] {
+    return this.built().filter((e) => e.runsOn.includes(this.platform) || e.portable);
+  }
+
   /** The running mode's definition, or a refusal that names the modes there are. */
   async load(name: string): Promise<ModeDefinition> {
     const e = this.entry(name);
     if (!e?.load || e.planned) {
-      const built = this.built().map((b) => `--proxy-mode=${b.name}`);
+      const built = this.runnable().map((b) => `--proxy-mode=${b.name}`);
       const what = e
         ? `is not available in this build yet (${e.summary}: ${e.planned ?? 'not built'})`
         : 'is not a mode switchyard has';
       throw new UnsupportedModeError(`--proxy-mode=${name} ${what}; use ${built.join(', ')}`);
     }
+    if (!e.runsOn.includes(this.platform)) {
+      const needs = NEEDS[name] ?? e.runsOn.map(systemName).join(' or ');
+      const others = this.runnable().map((b) => `--proxy-mode=${b.name}`);
+      throw new ModePlatformError(
+        `--proxy-mode=${name} needs ${needs}, and this node runs ${systemName(this.platform)}` +
+          (others.length ? `; here use ${others.join(', ')}` : ''),
+      );
+    }
     return e.load();
   }
 
-  /** Every built mode's definition, with its entry (the API registers all their routes). */
-  async loadAll(): Promise<Array<{ entry: ModeEntry; mode: ModeDefinition }>> {
-    return Promise.all(this.built().map(async (entry) => ({ entry, mode: await entry.load!() })));
+  /** The definitions of `entries` (the loadable modes by default), each with its entry. */
+  async loadAll(entries = this.loadable()): Promise<Array<{ entry: ModeEntry; mode: ModeDefinition }>> {
+    return Promise.all(entries.map(async (entry) => ({ entry, mode: await entry.load!() })));
   }
 
   /**
@@ -194,7 +248,7 @@ export class ModeRegistry {
    */
   async removeOthers(running: string, deps: CleanupDeps): Promise<void> {
     const mine = new Set<SharedObjects>(this.entry(running)?.shares ?? []);
-    for (const { entry, mode } of await this.loadAll()) {
+    for (const { entry, mode } of await this.loadAll(this.runnable())) {
       if (entry.name === running) continue;
       await mode.cleanup(deps, { keepShared: entry.shares.some((s) => mine.has(s)) });
     }
@@ -202,6 +256,6 @@ export class ModeRegistry {
 
   /** --cleanup: every mode's leftovers, shared objects included. */
   async cleanupAll(deps: CleanupDeps): Promise<void> {
-    for (const { mode } of await this.loadAll()) await mode.cleanup(deps, { keepShared: false });
+    for (const { mode } of await this.loadAll(this.runnable())) await mode.cleanup(deps, { keepShared: false });
   }
 }

@@ -225,6 +225,8 @@ const PROTOCOLS = ['TCP', 'UDP', 'SCTP'] as const;
 const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'] as const;
 const POLICIES = ['Cluster', 'Local'] as const;
 const LB_RANGES_ANNOTATION = 'service.beta.kubernetes.io/load-balancer-source-ranges';
+/** winkernel's annotation (no prefix): keep the load-balancer IP as the destination. */
+const PRESERVE_DESTINATION_ANNOTATION = 'preserve-destination';
 
 /** name, protocol, port of a service or slice port; undefined (with a warning) when unusable. */
 function basePort(
@@ -364,6 +366,7 @@ export function slimService(raw: unknown): Slimmed<Service> {
           `metadata.annotations["${LB_RANGES_ANNOTATION}"]`,
           p,
         );
+  if (annotations[PRESERVE_DESTINATION_ANNOTATION] === 'true') service.preserveDestination = true;
   if (oneOf(spec.sessionAffinity, ['None', 'ClientIP'], 'None', 'spec.sessionAffinity', p) === 'ClientIP') {
     const config = isRec(spec.sessionAffinityConfig) ? spec.sessionAffinityConfig.clientIP : undefined;
     const t = isRec(config) ? config.timeoutSeconds : undefined;

@@ -53,6 +53,12 @@ export interface Service {
   healthCheckNodePort?: number;
   /** The service.kubernetes.io/service-proxy-name label, if set. */
   serviceProxyName?: string;
+  /**
+   * The "preserve-destination" annotation is "true": winkernel keeps the
+   * load-balancer IP as the destination (HNS PreserveDIP) and uses local
+   * endpoints only. Only the kernelspace mode reads it.
+   */
+  preserveDestination?: true;
 }
 
 export interface EndpointHints {

@@ -58,6 +58,9 @@ const VALUE_FLAGS: [string, string, (o: ProxyOptions) => unknown, unknown][] = [
   ['bpf-lb-algorithm', 'maglev', (o) => o.ebpf.lbAlgorithm, 'maglev'],
   ['bpf-lb-maglev-table-size', '251', (o) => o.ebpf.maglevTableSize, 251],
   ['cgroup-root', '/sys/fs/cgroup/switchyard.slice', (o) => o.ebpf.cgroupRoot, '/sys/fs/cgroup/switchyard.slice'],
+  ['network-name', 'Calico', (o) => o.winkernel.networkName, 'Calico'],
+  ['source-vip', '10.244.1.254', (o) => o.winkernel.sourceVip, '10.244.1.254'],
+  ['root-hnsendpoint-name', 'cbr1', (o) => o.winkernel.rootHnsEndpointName, 'cbr1'],
   [
     'bpf-map-sizes',
     'services=65536,sy_backends=262144',
@@ -72,6 +75,8 @@ const BOOL_FLAGS: [string, (o: ProxyOptions) => boolean, boolean][] = [
   ['cleanup', (o) => o.cleanup, false],
   ['ipvs-strict-arp', (o) => o.ipvs.strictARP, false],
   ['iptables-localhost-nodeports', (o) => o.iptables.localhostNodePorts, true],
+  ['enable-dsr', (o) => o.winkernel.enableDSR, false],
+  ['forward-healthcheck-vip', (o) => o.winkernel.forwardHealthCheckVip, false],
 ];
 
 // A valid value for each type of ignored flag.

@@ -74,6 +74,13 @@ describe('defaults', () => {
         maglevTableSize: 16381,
         mapSizes: {},
       },
+      winkernel: {
+        networkName: '',
+        sourceVip: '',
+        enableDSR: false,
+        rootHnsEndpointName: 'cbr0',
+        forwardHealthCheckVip: false,
+      },
       logLevel: 'info',
       logFormat: 'text',
     });

@@ -80,13 +80,23 @@ function fakeRegistry(log: string[]) {
       name: 'fake',
       summary: 'a test mode',
       shares: ['kube-chains'],
+      runsOn: ['linux'],
       load: async () => fake as unknown as ModeDefinition,
     },
-    { name: 'other', summary: 'shares with fake', shares: ['kube-chains'], load: async () => other },
-    { name: 'lone', summary: 'shares nothing', shares: [], load: async () => other },
-    { name: 'later', summary: 'not built', shares: [], planned: 'not built yet' },
+    { name: 'other', summary: 'shares with fake', shares: ['kube-chains'], runsOn: ['linux'], load: async () => other },
+    { name: 'lone', summary: 'shares nothing', shares: [], runsOn: ['linux'], load: async () => other },
+    { name: 'later', summary: 'not built', shares: [], runsOn: ['linux'], planned: 'not built yet' },
+    {
+      name: 'elsewhere',
+      summary: 'another system',
+      shares: [],
+      runsOn: ['win32'],
+      load: async () => {
+        throw new Error('a mode of another system is never loaded');
+      },
+    },
   ];
-  return { registry: new ModeRegistry(entries), proxiers };
+  return { registry: new ModeRegistry(entries, 'linux'), proxiers };
 }
 
 describe('mode registry', () => {
@@ -149,6 +159,11 @@ describe('mode registry', () => {
         /--proxy-mode=later is not available in this build yet \(not built: not built yet\); use --proxy-mode=fake, --proxy-mode=other, --proxy-mode=lone/,
       ),
     });
+    await expect(registry.load('elsewhere')).rejects.toMatchObject({
+      code: 'ERR_PROXY_MODE_PLATFORM',
+      message:
+        '--proxy-mode=elsewhere needs Windows, and this node runs Linux; here use --proxy-mode=fake, --proxy-mode=other, --proxy-mode=lone',
+    });
     await expect(registry.load('nftables')).rejects.toMatchObject({
       code: 'ERR_PROXY_MODE_UNSUPPORTED',
       message: expect.stringContaining('--proxy-mode=nftables is not a mode switchyard has'),
@@ -169,7 +184,17 @@ describe('mode registry', () => {
   it('the built-in table: --proxy-mode values, and which modes share kube-proxy’s chains', async () => {
     expect(MODES.map((m) => m.name)).toEqual(['ebpf', 'iptables', 'ipvs', 'kernelspace', 'userspace']);
     const built = new ModeRegistry().built().map((m) => m.name);
-    expect(built).toEqual(['ebpf', 'iptables', 'ipvs']);
+    expect(built).toEqual(['ebpf', 'iptables', 'ipvs', 'kernelspace']);
+    expect(new ModeRegistry(MODES, 'linux').runnable().map((m) => m.name)).toEqual(['ebpf', 'iptables', 'ipvs']);
+    expect(new ModeRegistry(MODES, 'win32').runnable().map((m) => m.name)).toEqual(['kernelspace']);
+    // A Windows node never loads a Linux mode (the libbpf addon, iptables): their routes are not registered there.
+    expect(new ModeRegistry(MODES, 'win32').loadable().map((m) => m.name)).toEqual(['kernelspace']);
+    expect(new ModeRegistry(MODES, 'linux').loadable().map((m) => m.name)).toEqual([
+      'ebpf',
+      'iptables',
+      'ipvs',
+      'kernelspace',
+    ]);
     const sharing = MODES.filter((m) => m.shares.includes('kube-chains' as never)).map((m) => m.name);
     expect(sharing).toEqual(['iptables', 'ipvs']);
     for (const entry of new ModeRegistry().built()) {
@@ -177,6 +202,12 @@ describe('mode registry', () => {
       expect(typeof mode.create).toBe('function');
       expect(typeof mode.cleanup).toBe('function');
     }
-    await expect(new ModeRegistry().load('kernelspace')).rejects.toMatchObject({ code: 'ERR_PROXY_MODE_UNSUPPORTED' });
+    await expect(new ModeRegistry(MODES, 'linux').load('kernelspace')).rejects.toMatchObject({
+      code: 'ERR_PROXY_MODE_PLATFORM',
+    });
+    await expect(new ModeRegistry(MODES, 'win32').load('ebpf')).rejects.toMatchObject({
+      code: 'ERR_PROXY_MODE_PLATFORM',
+      message: '--proxy-mode=ebpf needs Linux, and this node runs Windows; here use --proxy-mode=kernelspace',
+    });
   });
 });
