@@ -390,6 +390,63 @@ describe('kernelspace: HCN calls', () => {
   });
 });
 
+describe('kernelspace: the ops API', () => {
+  it('/v1/hns shows the load balancers with their service ports, and the endpoints with their users', async () => {
+    const w = await l2bridge();
+    await w.apply(
+      service({ name: 'web', clusterIP: '10.96.0.10', type: 'NodePort', nodePort: 30080, affinity: true }),
+      slice('web', [{ ip: LOCAL }, { ip: REMOTE, node: 'win-2' }]),
+      service({ name: 'api', clusterIP: '10.96.0.11' }),
+      slice('api', [{ ip: REMOTE, node: 'win-2' }]),
+    );
+    const app = w.daemon.ops.servers[0]!;
+    const body = (await app.inject('/v1/hns')).json();
+    expect(body).toMatchObject({
+      mode: 'kernelspace',
+      network: { name: 'cbr0', type: 'L2Bridge' },
+      hnsVersion: '16.0',
+      families: [{ family: 'IPv4' }, { family: 'IPv6' }],
+      remaining: 0,
+    });
+    expect(body.items.map((i: { frontend: string; servicePort: string }) => [i.frontend, i.servicePort])).toEqual([
+      ['IPv4/6/*/30080', 'demo/web:p/TCP'],
+      ['IPv4/6/10.96.0.10/80', 'demo/web:p/TCP'],
+      ['IPv4/6/10.96.0.11/80', 'demo/api:p/TCP'],
+    ]);
+    expect(body.items[0]).toMatchObject({
+      portMappingFlags: ['LocalRoutedVIP', 'VipExternalIP'],
+      distribution: 'SourceIP',
+      flags: [],
+    });
+    // The shared remote endpoint, with both its users (its reference count).
+    expect(body.endpoints.find((e: { ip: string }) => e.ip === REMOTE)).toMatchObject({
+      remote: true,
+      owned: true,
+      users: ['demo/api:p/TCP', 'demo/web:p/TCP'],
+    });
+    const api = (await app.inject('/v1/hns?service=demo/api')).json();
+    expect(api.items.map((i: { frontend: string }) => i.frontend)).toEqual(['IPv4/6/10.96.0.11/80']);
+    const status = (await app.inject('/v1/status')).json();
+    expect(status).toMatchObject({ mode: 'kernelspace', counts: { programmed: 3, maps: null } });
+  });
+
+  it('the shared remote endpoint outlives one of its users, and goes with the last', async () => {
+    const w = await l2bridge();
+    await w.apply(
+      service({ name: 'web', clusterIP: '10.96.0.10' }),
+      slice('web', [{ ip: REMOTE, node: 'win-2' }]),
+      service({ name: 'api', clusterIP: '10.96.0.11' }),
+      slice('api', [{ ip: REMOTE, node: 'win-2' }]),
+    );
+    const id = w.endpoint(REMOTE)!.ID;
+    await w.remove('Service', 'web');
+    expect(w.endpoint(REMOTE)?.ID).toBe(id);
+    await w.remove('Service', 'api');
+    expect(w.endpoint(REMOTE)).toBeUndefined();
+    expect(w.hns.loadBalancers()).toEqual([]);
+  });
+});
+
 describe('kernelspace on Linux', () => {
   it('--proxy-mode=kernelspace is refused with ERR_PROXY_MODE_PLATFORM before anything loads', async () => {
     await expect(new ModeRegistry(MODES, 'linux').load('kernelspace')).rejects.toMatchObject({
