@@ -115,12 +115,13 @@ export function planHns(ports: Iterable<ServicePortState>, ctx: HnsNodeContext):
   const dsr = ctx.features.dsr;
   const ipv6 = ctx.family === 'IPv6' ? LbFlags.IPv6 : 0;
 
+  const users = new Map<string, Set<ServicePortName>>();
   const need = (e: Omit<PlannedEndpoint, 'users'>, user: ServicePortName) => {
     const key = e.ip.toLowerCase();
-    const held = endpoints.get(key);
-    if (held) {
-      if (!held.users.includes(user)) held.users.push(user);
-    } else endpoints.set(key, { ...e, users: [user] });
+    if (!endpoints.has(key)) endpoints.set(key, { ...e, users: [] });
+    let set = users.get(key);
+    if (!set) users.set(key, (set = new Set()));
+    set.add(user);
   };
 
   for (const sp of [...ports].sort((a, b) => a.name.localeCompare(b.name))) {
@@ -267,7 +268,7 @@ export function planHns(ports: Iterable<ServicePortState>, ctx: HnsNodeContext):
   return {
     loadBalancers: [...lbs.values()].sort(byKey),
     endpoints: [...endpoints.values()]
-      .map((e) => ({ ...e, users: [...e.users].sort() }))
+      .map((e) => ({ ...e, users: [...(users.get(e.ip.toLowerCase()) ?? [])].sort() }))
       .sort((a, b) => a.ip.localeCompare(b.ip)),
     skipped,
   };
