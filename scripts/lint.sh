@@ -18,7 +18,7 @@ command -v clang-format >/dev/null || die "no clang-format: run scripts/setup.sh
 
 # Every C and C++ source we write; nothing under bpf/ or native/ is generated
 # or vendored (the build writes to build/, libbpf's headers come from the system).
-c_sources() { find bpf test/bpf native -type f \( -name '*.c' -o -name '*.h' -o -name '*.cc' \) | LC_ALL=C sort; }
+c_sources() { find bpf test/bpf test/native native -type f \( -name '*.c' -o -name '*.h' -o -name '*.cc' \) | LC_ALL=C sort; }
 
 status=0
 case "${1:-all}" in
