@@ -84,6 +84,8 @@ export class HnsReconciler {
   /** The network's endpoints of this family, by IP (lower case). */
   #endpoints = new Map<string, HeldEndpoint>();
   #rootEndpointId: string | undefined;
+  /** Endpoint IDs read and found to be of the other family (or a second endpoint of an IP held): not queried again. */
+  readonly #otherEndpointIds = new Set<string>();
   #networkId: string | undefined;
   /** Nothing read yet: the next read adopts what matches and deletes the rest of this family's (kube-proxy wipes all). */
   #firstRead = true;
@@ -156,7 +158,9 @@ export class HnsReconciler {
       this.forget();
     }
     this.#networkId = opts.networkId;
-    if (opts.full || this.#firstRead || this.#reread) await this.#read(plan);
+    const read = opts.full || this.#firstRead || this.#reread;
+    if (read) await this.#read(plan);
+    else if (this.#unresolvedLocal(plan)) await this.#readNewEndpoints();
 
     const result: ReconcileResult = { written: 0, removed: 0, skipped: [...plan.skipped] };
     const skip = (name: ServicePortName, reason: string) => result.skipped.push({ name, reason });
@@ -299,20 +303,17 @@ export class HnsReconciler {
     const [endpoints, lbs] = [await client.endpoints(this.#networkId!), await client.loadBalancers()];
 
     this.#endpoints = new Map();
+    this.#otherEndpointIds.clear();
     this.#rootEndpointId = undefined;
     for (const doc of endpoints) {
       if (!doc.ID) continue;
       if (doc.Name === rootEndpointName) this.#rootEndpointId = doc.ID;
       const ip = doc.IpConfigurations?.[0]?.IpAddress;
-      if (!ofFamily(family, ip)) continue;
-      const held: HeldEndpoint = {
-        id: doc.ID,
-        ip: ip!,
-        remote: ((doc.Flags ?? 0) & EndpointFlags.RemoteEndpoint) !== 0,
-        ours: doc.Name?.startsWith(ENDPOINT_NAME_PREFIX) ?? false,
-        doc,
-      };
-      if (doc.Name) held.name = doc.Name;
+      if (!ofFamily(family, ip)) {
+        if (doc.Name !== rootEndpointName) this.#otherEndpointIds.add(doc.ID.toUpperCase());
+        continue;
+      }
+      const held = this.#held(doc, ip!);
       // The same IP twice (a WS2019/2022 bug gives a local and a remote endpoint one IP): the local one wins.
       const earlier = this.#endpoints.get(ipKey(ip!));
       if (!earlier || (earlier.remote && !held.remote)) this.#endpoints.set(ipKey(ip!), held);
@@ -353,6 +354,54 @@ export class HnsReconciler {
       logger.info({ adopted, family }, 'adopted the HNS load balancers already serving wanted frontends');
     this.#firstRead = false;
     this.#reread = false;
+  }
+
+  /** A load balancer names a pod of this node (or the root endpoint) that the mode has not read from HNS. */
+  #unresolvedLocal(plan: HnsPlan): boolean {
+    return plan.loadBalancers.some((lb) =>
+      lb.backends.some((b) => (b.kind === 'local' || b.kind === 'root') && this.#resolve(b) === undefined),
+    );
+  }
+
+  /**
+   * Endpoints HNS holds that this mode has not read: the CNI creates a pod's
+   * endpoint before its EndpointSlice lists it, so a new local backend is
+   * looked for here (one enumerate, then one query per unknown ID) rather
+   * than only at the next full read. IDs read once and not of this family
+   * are not queried again.
+   */
+  async #readNewEndpoints(): Promise<void> {
+    const { client, family, rootEndpointName } = this.#o;
+    const known = new Set([...this.#endpoints.values()].map((e) => e.id.toUpperCase()));
+    if (this.#rootEndpointId) known.add(this.#rootEndpointId.toUpperCase());
+    const ids = await client.endpointIds(this.#networkId!);
+    const present = new Set(ids.map((id) => id.toUpperCase()));
+    for (const id of this.#otherEndpointIds) if (!present.has(id)) this.#otherEndpointIds.delete(id);
+    for (const id of ids) {
+      const upperId = id.toUpperCase();
+      if (known.has(upperId) || this.#otherEndpointIds.has(upperId)) continue;
+      const doc = await client.endpoint(id);
+      if (!doc?.ID) continue;
+      if (doc.Name === rootEndpointName) this.#rootEndpointId = doc.ID;
+      const ip = doc.IpConfigurations?.[0]?.IpAddress;
+      if (!ofFamily(family, ip) || this.#endpoints.has(ipKey(ip!))) {
+        if (doc.Name !== rootEndpointName) this.#otherEndpointIds.add(upperId);
+        continue;
+      }
+      this.#endpoints.set(ipKey(ip!), this.#held(doc, ip!));
+    }
+  }
+
+  #held(doc: HostComputeEndpoint, ip: string): HeldEndpoint {
+    const held: HeldEndpoint = {
+      id: doc.ID!,
+      ip,
+      remote: ((doc.Flags ?? 0) & EndpointFlags.RemoteEndpoint) !== 0,
+      ours: doc.Name?.startsWith(ENDPOINT_NAME_PREFIX) ?? false,
+      doc,
+    };
+    if (doc.Name) held.name = doc.Name;
+    return held;
   }
 
   async #createEndpoint(e: PlannedEndpoint): Promise<void> {

@@ -364,6 +364,31 @@ describe('kernelspace: HCN calls', () => {
     expect(summarize(w).map((l) => l.backends)).toEqual([[LOCAL, REMOTE]]);
   });
 
+  it('a pod started on this node since the last read: its CNI endpoint found by one enumerate and one query', async () => {
+    const w = await l2bridge();
+    await w.apply(service({ name: 'web', clusterIP: '10.96.0.10' }), slice('web', [{ ip: LOCAL }]));
+    // The CNI makes the new pod's endpoint before its EndpointSlice lists it.
+    const NEW = '10.244.1.9';
+    w.hns.addLocalEndpoint({ ip: NEW });
+    w.api.reset();
+    const report = await w.apply(slice('web', [{ ip: LOCAL }, { ip: NEW }]));
+    expect(report.error).toBeUndefined();
+    expect(summarize(w).map((l) => l.backends)).toEqual([[LOCAL, NEW]]);
+    expect(w.api.counts.get('HcnEnumerateEndpoints')).toBe(1);
+    expect(w.api.counts.get('HcnQueryEndpointProperties')).toBe(1);
+    expect(w.api.counts.get('HcnEnumerateLoadBalancers')).toBeUndefined();
+    expect(w.api.counts.get('HcnCreateEndpoint')).toBeUndefined();
+    // A pod the CNI has not made yet is left out, and served once its endpoint appears.
+    const LATER = '10.244.1.10';
+    const left = await w.apply(slice('web', [{ ip: LOCAL }, { ip: NEW }, { ip: LATER }]));
+    expect(JSON.stringify(left.result)).toContain(`local endpoint ${LATER} not found`);
+    expect(summarize(w).map((l) => l.backends)).toEqual([[LOCAL, NEW]]);
+    w.hns.addLocalEndpoint({ ip: LATER });
+    await w.apply(service({ name: 'web', clusterIP: '10.96.0.10', affinity: true }));
+    expect(summarize(w).map((l) => l.backends)).toEqual([[LATER, LOCAL, NEW]]); // summarize sorts them as strings
+    expect(w.hns.openHandles()).toBe(0);
+  });
+
   it('below HNS 15.5 (no ModifyLoadBalancer) a change is a delete and a create', async () => {
     const w = await l2bridge({ hns: { version: { major: 15, minor: 4 } } });
     await w.apply(service({ name: 'web', clusterIP: '10.96.0.10' }), slice('web', [{ ip: LOCAL }]));

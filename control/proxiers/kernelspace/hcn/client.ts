@@ -147,6 +147,18 @@ export class HcnClient {
     return this.#list<HostComputeLoadBalancer>('LoadBalancer', hcnQuery());
   }
 
+  /** One endpoint by ID, or undefined when HNS no longer holds it. */
+  async endpoint(id: string): Promise<HostComputeEndpoint | undefined> {
+    let handle: HcnHandle;
+    try {
+      handle = check('HcnOpenEndpoint', await this.api.HcnOpenEndpoint(id), `endpoint ${id}`).handle;
+    } catch (err) {
+      if (isHcnError(err) && err.notFound) return undefined;
+      throw err;
+    }
+    return this.#queryAndClose<HostComputeEndpoint>('Endpoint', handle);
+  }
+
   /** The IDs of the network's endpoints: one call, the cheap check that nothing this mode made went away. */
   endpointIds(networkId: string): Promise<string[]> {
     return this.#ids('Endpoint', hcnQuery({ VirtualNetwork: networkId }));
