@@ -1,10 +1,26 @@
 #!/usr/bin/env bash
 # Builds what setup installed the tools for: BPF objects, the native addon and the
 # TypeScript. Each step is incremental; nothing is rebuilt that is up to date.
+#
+#   scripts/build.sh                everything
+#   scripts/build.sh --typescript   the TypeScript only: the Windows image's build stage
+#                                   (deploy/windows/Dockerfile), which needs no addon, no BPF
+#                                   objects and no load-test tool, and has no clang. The ABI file
+#                                   is the checked-in one (CI's full build regenerates and diffs it).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$SWITCHYARD_ROOT"
 use_node24
+
+case "${1:-}" in
+  '') ;;
+  --typescript)
+    tsc -p tsconfig.build.json || die "tsc failed"
+    log "build: done (TypeScript only)"
+    exit 0
+    ;;
+  *) die "usage: scripts/build.sh [--typescript]" ;;
+esac
 
 # The addon: rebuilt when a source is newer than the built module.
 addon=build/Release/switchyard.node

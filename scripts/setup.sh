@@ -8,14 +8,21 @@
 #   SWITCHYARD_SKIP_APT=1 ...            skip the Debian packages (an image that has them)
 #   SWITCHYARD_IMAGE_BUILD=1 ...         the image's build stage: only the packages the build
 #                                        needs (the runtime stage installs its own), no bpffs
+#   SWITCHYARD_IMAGE_BUILD=windows ...   the Windows image's build stage (deploy/windows/Dockerfile):
+#                                        Node 24, npm ci and the TypeScript only (build.sh
+#                                        --typescript); no Debian packages but npm's, no addon, no
+#                                        BPF objects, no bpffs
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$SWITCHYARD_ROOT"
 
-image_build() { [ "${SWITCHYARD_IMAGE_BUILD:-0}" = 1 ]; }
+windows_image_build() { [ "${SWITCHYARD_IMAGE_BUILD:-0}" = windows ]; }
+image_build() { [ "${SWITCHYARD_IMAGE_BUILD:-0}" = 1 ] || windows_image_build; }
 
 install_apt_packages() {
   [ "${SWITCHYARD_SKIP_APT:-0}" = 1 ] && return
+  # Nothing is compiled: ensure_npm installs Debian's npm if there is no npm.
+  windows_image_build && return
   if image_build; then
     bash scripts/apt-install.sh build
   else
@@ -75,5 +82,10 @@ mount_bpffs
 install_node24
 use_node24
 install_npm_dependencies
+if windows_image_build; then
+  bash scripts/build.sh --typescript
+  log "setup: done ($(node --version); TypeScript only)"
+  exit 0
+fi
 bash scripts/build.sh
 log "setup: done ($(node --version), $(clang --version | head -1))"

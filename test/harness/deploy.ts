@@ -1,26 +1,29 @@
-// The deployment manifests (deploy/*.yaml) as tests read them: every document
-// of every file in apply order, parsed as YAML 1.1 as kubectl's go-yaml reads
-// it (yes/no are booleans there), and the pieces the tests look at: the
-// objects by kind, the DaemonSet's container, and the KubeProxyConfiguration
-// the ConfigMap holds with the path the daemon reads it from.
+// The deployment manifests (deploy/*.yaml, and deploy/windows/*.yaml for
+// Windows nodes) as tests read them: every document of every file of one
+// folder in apply order, parsed as YAML 1.1 as kubectl's go-yaml reads it
+// (yes/no are booleans there), and the pieces the tests look at: the objects
+// by kind, the DaemonSet's container, and the KubeProxyConfiguration the
+// ConfigMap holds with the path the daemon reads it from.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { repoRoot } from './paths.js';
 
 export const deployDir = join(repoRoot, 'deploy');
+/** The Windows nodes' DaemonSet and ConfigMap (they run as deploy/'s ServiceAccount), and their image's Dockerfile. */
+export const windowsDeployDir = join(deployDir, 'windows');
 
 // The manifests are plain data: `any` keeps the tests that read them short.
 export type Obj = any;
 
 export interface Manifest {
-  /** File name under deploy/, and the document's index in it. */
+  /** File name in its folder (deploy/ or deploy/windows/), and the document's index in it. */
   file: string;
   index: number;
   object: Obj;
 }
 
-/** Every document of every .yaml file, in the order `kubectl apply -f deploy/` applies them. */
+/** Every document of every .yaml file of `dir`, in the order `kubectl apply -f <dir>` applies them (not recursive). */
 export function readManifests(dir = deployDir): Manifest[] {
   const files = readdirSync(dir)
     .filter((f) => /\.ya?ml$/.test(f))
@@ -42,7 +45,7 @@ export function theObject(manifests: Manifest[], kind: string, name?: string): O
     (m) => m.object.kind === kind && (name === undefined || m.object.metadata?.name === name),
   );
   if (hits.length !== 1)
-    throw new Error(`expected one ${kind}${name ? ` ${name}` : ''} in deploy/, found ${hits.length}`);
+    throw new Error(`expected one ${kind}${name ? ` ${name}` : ''} in the manifests, found ${hits.length}`);
   return hits[0]!.object;
 }
 

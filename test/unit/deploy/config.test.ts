@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadOptions, type LoadedOptions } from '../../../control/config/load.js';
 import { daemonContainer, readManifests, shippedConfig, type Obj } from '../../harness/deploy.js';
+import { kubeletExpand } from './kubelet.js';
 
 const manifests = readManifests();
 const container = daemonContainer(manifests);
@@ -13,20 +14,7 @@ const config = shippedConfig(manifests);
 const NODE = 'worker-7';
 
 /** The container's args after the kubelet's $(VAR) expansion, with spec.nodeName = NODE. */
-function kubeletArgs(): string[] {
-  const env = new Map<string, string>();
-  for (const e of container.env as Obj[]) {
-    if (e.valueFrom?.fieldRef?.fieldPath === 'spec.nodeName') env.set(e.name, NODE);
-    else if (typeof e.value === 'string') env.set(e.name, e.value);
-  }
-  return (container.args as string[]).map((a) =>
-    a.replace(/\$\((\w+)\)/g, (_whole, name: string) => {
-      const value = env.get(name);
-      if (value === undefined) throw new Error(`${a}: $(${name}) is not in the container's env`);
-      return value;
-    }),
-  );
-}
+const kubeletArgs = (): string[] => kubeletExpand(container, container.args as string[], NODE);
 
 function load(): LoadedOptions {
   const loaded = loadOptions(kubeletArgs(), {

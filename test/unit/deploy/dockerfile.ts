@@ -2,7 +2,8 @@
 // the image is built by: every RUN is one of our scripts, apt-get or npm (so
 // the build logic is what CI runs, and nothing is fetched but Debian and npm
 // packages), ADD (which can fetch URLs) is not used, and every stage starts
-// from Debian.
+// from Debian, save one from an image the caller names where nothing runs
+// (the Windows image's HostProcess base: see windows-dockerfile.test.ts).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -16,6 +17,8 @@ export interface Instruction {
 export interface Stage {
   image: string;
   name?: string;
+  /** FROM's --platform, when given. */
+  platform?: string;
   instructions: Instruction[];
 }
 
@@ -36,9 +39,15 @@ export function parseDockerfile(text: string): Stage[] {
     const keyword = m[1]!.toUpperCase();
     const args = m[2]!.trim();
     if (keyword === 'FROM') {
-      const from = /^(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args);
+      const from = /^((?:--\S+\s+)*)(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args);
       if (!from) throw new Error(`Dockerfile line ${start + 1}: cannot read FROM ${args}`);
-      stages.push({ image: from[1]!, ...(from[2] ? { name: from[2] } : {}), instructions: [] });
+      const platform = /--platform=(\S+)/.exec(from[1]!)?.[1];
+      stages.push({
+        image: from[2]!,
+        ...(from[3] ? { name: from[3] } : {}),
+        ...(platform ? { platform } : {}),
+        instructions: [],
+      });
     } else {
       const stage = stages.at(-1);
       if (!stage) throw new Error(`Dockerfile line ${start + 1}: ${keyword} before FROM`);
@@ -63,15 +72,29 @@ export function withoutEnv(words: string[]): string[] {
   return first < 0 ? [] : words.slice(first);
 }
 
+export interface RuleOptions {
+  /**
+   * Images a stage may start from besides Debian, in which nothing may run:
+   * the Windows image's HostProcess base, whose stage a Linux builder makes
+   * by copying alone (it cannot run Windows programs, and the image has none).
+   */
+  copyOnlyImages?: readonly string[];
+}
+
 /** Breaks of the rule, one message each; [] when the Dockerfile keeps it. */
-export function ruleBreaks(stages: Stage[], repoRoot: string): string[] {
+export function ruleBreaks(stages: Stage[], repoRoot: string, options: RuleOptions = {}): string[] {
   const breaks: string[] = [];
   for (const stage of stages) {
-    if (!/^debian:[a-z]+(-slim)?$/.test(stage.image))
+    const copyOnly = options.copyOnlyImages?.includes(stage.image) ?? false;
+    if (!copyOnly && !/^debian:[a-z]+(-slim)?$/.test(stage.image))
       breaks.push(`FROM ${stage.image}: every stage starts from a Debian image`);
     for (const ins of stage.instructions) {
       if (ins.keyword === 'ADD') breaks.push(`line ${ins.line}: ADD can fetch URLs; use COPY`);
       if (ins.keyword !== 'RUN') continue;
+      if (copyOnly) {
+        breaks.push(`line ${ins.line}: RUN in the stage FROM ${stage.image}, where nothing runs; run it on Debian`);
+        continue;
+      }
       for (const words of runCommands(ins)) {
         const [cmd, script] = withoutEnv(words);
         if (cmd === 'apt-get' || cmd === 'npm') continue;

@@ -5,10 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { watchedResources } from '../../../control/sources/kubernetes.js';
 import { daemonContainer, flagValue, readManifests, theObject, type Obj } from '../../harness/deploy.js';
 import { repoRoot } from '../../harness/paths.js';
 import { checkObject } from './api-types.js';
+import { grantsOf, neededGrants, podIdentity, watchedGroupResources } from './rbac.js';
 
 const manifests = readManifests();
 const clone = (o: Obj): Obj => structuredClone(o);
@@ -84,31 +84,10 @@ describe('the checker rejects broken manifests', () => {
 
 describe('RBAC: what the Kubernetes source reads, events, and nothing more', () => {
   const role = theObject(manifests, 'ClusterRole', 'switchyard');
-  /** Every (group, resource, verb) the role grants. */
-  const grants = new Set<string>(
-    (role.rules as Obj[]).flatMap((r) =>
-      (r.apiGroups as string[]).flatMap((g) =>
-        (r.resources as string[]).flatMap((res) => (r.verbs as string[]).map((v) => `${g}/${res}:${v}`)),
-      ),
-    ),
-  );
-  /** "/api/v1/services" → "/services"; "/apis/discovery.k8s.io/v1/endpointslices" → "discovery.k8s.io/endpointslices". */
-  const groupResource = (path: string) => {
-    const core = /^\/api\/v1\/([a-z]+)$/.exec(path);
-    if (core) return `/${core[1]}`;
-    const named = /^\/apis\/([^/]+)\/[^/]+\/([a-z]+)$/.exec(path);
-    if (!named) throw new Error(`cannot read the group and resource of ${path}`);
-    return `${named[1]}/${named[2]}`;
-  };
 
   it('grants list and watch on every resource the source lists and watches, events, and nothing else', () => {
-    const watched = watchedResources({ serviceProxyName: '', nodeName: 'n1' }).map((r) => groupResource(r.path));
-    expect(watched.sort()).toEqual(['/nodes', '/services', 'discovery.k8s.io/endpointslices']);
-    const expected = [
-      ...watched.flatMap((gr) => [`${gr}:list`, `${gr}:watch`]),
-      ...['', 'events.k8s.io'].flatMap((g) => [`${g}/events:create`, `${g}/events:patch`]),
-    ];
-    expect([...grants].sort()).toEqual(expected.sort());
+    expect(watchedGroupResources()).toEqual(['/nodes', '/services', 'discovery.k8s.io/endpointslices']);
+    expect(grantsOf(role)).toEqual(neededGrants());
     expect(role.rules.every((r: Obj) => !r.resourceNames && !r.nonResourceURLs)).toBe(true);
   });
 
@@ -126,6 +105,19 @@ describe('RBAC: what the Kubernetes source reads, events, and nothing more', () 
     ]);
     expect(ds.spec.template.spec.serviceAccountName).toBe(sa.metadata.name);
     expect(ds.metadata.namespace).toBe(sa.metadata.namespace);
+    expect(podIdentity(ds, manifests)).toEqual({ serviceAccount: sa, binding, role });
+  });
+
+  it('the grant check fails on a grant too many or too few', () => {
+    const more = clone(role);
+    more.rules[0].verbs.push('get');
+    expect(grantsOf(more)).not.toEqual(neededGrants());
+    const fewer = clone(role);
+    fewer.rules.splice(1, 1);
+    expect(neededGrants().filter((g) => !grantsOf(fewer).includes(g))).toEqual([
+      'discovery.k8s.io/endpointslices:list',
+      'discovery.k8s.io/endpointslices:watch',
+    ]);
   });
 });
 
