@@ -22,7 +22,7 @@ import {
   type HostComputeNetwork,
   type RemoteSubnetRoute,
 } from './hcn/schema.js';
-import { planHns } from './plan.js';
+import { HnsPlanner } from './plan.js';
 import { HnsReconciler, type HeldEndpoint, type HeldLoadBalancer } from './reconcile.js';
 import type { HnsNetworkType, HnsNodeContext } from './types.js';
 
@@ -193,6 +193,7 @@ export class KernelspaceProxier implements Proxier {
   readonly mode = 'kernelspace' as const;
   readonly #o: KernelspaceProxierOptions;
   #reconciler: HnsReconciler | undefined;
+  readonly #planner = new HnsPlanner();
   #session: HnsSession | undefined;
   #networkType: HnsNetworkType | undefined;
   /** Why this family is not programmed (IPv6 on overlay, or below HNS 11.10). */
@@ -259,7 +260,7 @@ export class KernelspaceProxier implements Proxier {
     if (winkernel.sourceVip) ctx.sourceVip = winkernel.sourceVip;
     const mac = (this.#o.hostMacOf ?? interfaceMacOf)(nodeIP);
     if (mac) ctx.hostMac = mac;
-    const plan = planHns(req.desired.values(), ctx);
+    const plan = this.#planner.plan(req.desired.values(), ctx, { sorted: false });
     const idle = !req.full && req.changed.size === 0 && req.removed.size === 0;
     if (idle) await reconciler.checkDrift(network.ID!);
     return reconciler.reconcile(plan, { full: req.full, networkId: network.ID! });

@@ -29,7 +29,7 @@ import {
   type HostComputeLoadBalancer,
 } from './hcn/schema.js';
 import { frontendKeyOf, loadBalancerDocument } from './plan.js';
-import type { BackendRef, HnsPlan, PlannedEndpoint } from './types.js';
+import type { BackendRef, HnsPlan, PlannedEndpoint, PlannedLoadBalancer } from './types.js';
 
 /** Remote endpoints this mode creates carry this name prefix: the only ones it ever deletes. */
 export const ENDPOINT_NAME_PREFIX = 'switchyard-';
@@ -89,12 +89,21 @@ export class HnsReconciler {
   #networkId: string | undefined;
   /** Nothing read yet: the next read adopts what matches and deletes the rest of this family's (kube-proxy wipes all). */
   #firstRead = true;
+  /**
+   * Per frontend, the planned load balancer last made so with all its
+   * backends. The planner hands over the same object while its service port
+   * is unchanged, so an unchanged frontend costs one lookup; a read of HNS
+   * forgets them all.
+   */
+  readonly #applied = new Map<string, PlannedLoadBalancer>();
+  /** Endpoints whose create or delete failed, by lower-case IP: a plan's delta leaves them out, so they are kept here. */
+  readonly #createsOwed = new Map<string, PlannedEndpoint>();
+  readonly #deletesOwed = new Set<string>();
   /** HNS answered as if it had lost objects the memory holds (an endpoint not found): read it on the next sync. */
   #reread = false;
   #modify: boolean;
   /** The plan last applied, for the ops API. */
   #plan: HnsPlan = { loadBalancers: [], endpoints: [], skipped: [] };
-  #usersByIp = new Map<string, ServicePortName[]>();
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
@@ -108,8 +117,9 @@ export class HnsReconciler {
 
   /** The network's endpoints of this family, with the service ports using each. */
   endpoints(): Array<HeldEndpoint & { users: ServicePortName[] }> {
+    const users = new Map(this.#plan.endpoints.map((e) => [ipKey(e.ip), e.users]));
     return [...this.#endpoints.values()]
-      .map((e) => ({ ...e, users: this.#usersByIp.get(ipKey(e.ip)) ?? [] }))
+      .map((e) => ({ ...e, users: [...(users.get(ipKey(e.ip)) ?? [])].sort() }))
       .sort((a, b) => a.ip.localeCompare(b.ip));
   }
 
@@ -145,6 +155,7 @@ export class HnsReconciler {
   /** The network changed identity (the CNI recreated it): forget what was held on the old one. */
   forget(): void {
     this.#lbs.clear();
+    this.#applied.clear();
     this.#stale.clear();
     this.#endpoints.clear();
     this.#rootEndpointId = undefined;
@@ -164,10 +175,16 @@ export class HnsReconciler {
 
     const result: ReconcileResult = { written: 0, removed: 0, skipped: [...plan.skipped] };
     const skip = (name: ServicePortName, reason: string) => result.skipped.push({ name, reason });
+    // The plan changed the one last applied port by port, and HNS was not read: only its endpoint changes need a look.
+    const delta = !read && plan.delta?.previous === this.#plan ? plan.delta : undefined;
 
-    // 1. Endpoints the load balancers will name.
+    // 1. Endpoints the load balancers will name (with a delta: the new ones, and those whose create failed before).
     const failed = new Map<string, string>();
-    for (const e of plan.endpoints) {
+    const toCreate = delta
+      ? [...delta.added, ...[...this.#createsOwed.values()].filter((e) => delta.has(e.ip))]
+      : plan.endpoints;
+    this.#createsOwed.clear();
+    for (const e of toCreate) {
       if (this.#endpoints.has(ipKey(e.ip))) continue;
       try {
         await this.#createEndpoint(e);
@@ -176,6 +193,7 @@ export class HnsReconciler {
         if (isUnreachable(err)) throw err;
         const reason = `cannot create the HNS endpoint of ${e.ip}: ${(err as Error).message}`;
         failed.set(ipKey(e.ip), reason);
+        this.#createsOwed.set(ipKey(e.ip), e);
         logger.warn({ err, ip: e.ip, users: e.users }, 'cannot create an HNS endpoint');
       }
     }
@@ -183,6 +201,16 @@ export class HnsReconciler {
     // 2. Load balancers.
     const wanted = new Set<string>();
     for (const lb of plan.loadBalancers) {
+      // The very plan entry applied before, with every backend, and HNS not read since: nothing to do.
+      if (this.#applied.get(lb.key) === lb) {
+        const held = this.#lbs.get(lb.key);
+        if (held) {
+          wanted.add(lb.key);
+          held.servicePort = lb.servicePort;
+          continue;
+        }
+      }
+      this.#applied.delete(lb.key);
       const ids: string[] = [];
       const missing: string[] = [];
       for (const b of lb.backends) {
@@ -198,14 +226,17 @@ export class HnsReconciler {
       wanted.add(lb.key);
       const doc = loadBalancerDocument(lb, ids);
       const held = this.#lbs.get(lb.key);
+      const complete = missing.length === 0;
       if (held && this.#same(held.doc, doc)) {
         held.servicePort = lb.servicePort;
+        if (complete) this.#applied.set(lb.key, lb);
         continue;
       }
       try {
         if (held) await this.#replace(held, doc, lb.servicePort);
         else await this.#create(lb.key, doc, lb.servicePort);
         result.written++;
+        if (complete) this.#applied.set(lb.key, lb);
       } catch (err) {
         if (isUnreachable(err)) throw err;
         if (isHcnError(err, HResult.HCN_ENDPOINT_NOT_FOUND)) this.#reread = true;
@@ -218,6 +249,7 @@ export class HnsReconciler {
     for (const [key, held] of this.#lbs) {
       if (wanted.has(key)) continue;
       this.#lbs.delete(key);
+      this.#applied.delete(key);
       this.#stale.set(held.id, { key, attempts: 0 });
     }
     let retries = 0;
@@ -238,10 +270,24 @@ export class HnsReconciler {
       }
     }
 
-    // 4. Remote endpoints of ours that no load balancer or VIP needs any more.
-    const needed = new Set(plan.endpoints.map((e) => ipKey(e.ip)));
-    for (const [ip, e] of this.#endpoints) {
-      if (!e.ours || needed.has(ip)) continue;
+    // 4. Remote endpoints of ours that no load balancer or VIP needs any more
+    // (with a delta: the ones it dropped, and those whose delete failed before).
+    let unneeded: Iterable<[string, HeldEndpoint]>;
+    if (delta) {
+      const keys = new Set([...delta.removed, ...this.#deletesOwed]);
+      unneeded = [...keys]
+        .filter((ip) => !delta.has(ip))
+        .flatMap((ip) => {
+          const e = this.#endpoints.get(ip);
+          return e ? [[ip, e] as [string, HeldEndpoint]] : [];
+        });
+    } else {
+      const needed = new Set(plan.endpoints.map((e) => ipKey(e.ip)));
+      unneeded = [...this.#endpoints].filter(([ip]) => !needed.has(ip));
+    }
+    this.#deletesOwed.clear();
+    for (const [ip, e] of unneeded) {
+      if (!e.ours) continue;
       try {
         await this.#o.client.deleteEndpoint(e.id);
         result.removed++;
@@ -249,12 +295,14 @@ export class HnsReconciler {
       } catch (err) {
         if (isUnreachable(err)) throw err;
         if (isHcnError(err) && err.notFound) this.#endpoints.delete(ip);
-        else logger.warn({ err, ip: e.ip, id: e.id }, 'cannot delete an HNS endpoint; retried next sync');
+        else {
+          this.#deletesOwed.add(ip);
+          logger.warn({ err, ip: e.ip, id: e.id }, 'cannot delete an HNS endpoint; retried next sync');
+        }
       }
     }
 
     this.#plan = plan;
-    this.#usersByIp = new Map(plan.endpoints.map((e) => [ipKey(e.ip), e.users]));
     return result;
   }
 
@@ -303,6 +351,7 @@ export class HnsReconciler {
     const [endpoints, lbs] = [await client.endpoints(this.#networkId!), await client.loadBalancers()];
 
     this.#endpoints = new Map();
+    this.#applied.clear();
     this.#otherEndpointIds.clear();
     this.#rootEndpointId = undefined;
     for (const doc of endpoints) {
@@ -358,8 +407,10 @@ export class HnsReconciler {
 
   /** A load balancer names a pod of this node (or the root endpoint) that the mode has not read from HNS. */
   #unresolvedLocal(plan: HnsPlan): boolean {
-    return plan.loadBalancers.some((lb) =>
-      lb.backends.some((b) => (b.kind === 'local' || b.kind === 'root') && this.#resolve(b) === undefined),
+    return plan.loadBalancers.some(
+      (lb) =>
+        this.#applied.get(lb.key) !== lb &&
+        lb.backends.some((b) => (b.kind === 'local' || b.kind === 'root') && this.#resolve(b) === undefined),
     );
   }
 

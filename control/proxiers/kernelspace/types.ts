@@ -89,4 +89,16 @@ export interface HnsPlan {
   endpoints: PlannedEndpoint[];
   /** Service ports (or one of their frontends) not programmed, with why. */
   skipped: Array<{ name: ServicePortName; reason: string }>;
+  /**
+   * From the planner that made `previous`, when this plan only changed it
+   * port by port: the endpoints newly needed, the ones (by lower-case IP) no
+   * longer needed, and whether the plan needs an IP. A reconciler that last
+   * applied `previous` and has not read HNS since need look at no others.
+   */
+  delta?: {
+    previous: HnsPlan;
+    added: PlannedEndpoint[];
+    removed: string[];
+    has: (ip: string) => boolean;
+  };
 }

@@ -8,6 +8,7 @@ import { hnsFeatures } from '../../../control/proxiers/kernelspace/hcn/schema.js
 import {
   conjureMac,
   frontendKeyOf,
+  HnsPlanner,
   loadBalancerDocument,
   planHns,
 } from '../../../control/proxiers/kernelspace/plan.js';
@@ -195,4 +196,74 @@ describe('loadBalancerDocument and frontendKeyOf', () => {
     expect(frontendKeyOf(doc)).toBe(lb!.key);
     expect(frontendKeyOf({ ...doc, FrontendVIPs: [], Flags: 2 })).toBe('IPv6/6/*/80');
   });
+});
+
+describe('HnsPlanner, port by port', () => {
+  /** A small deterministic generator (mulberry32): the same sequence on every run. */
+  function random(seed: number) {
+    let t = seed;
+    return () => {
+      t = (t + 0x6d2b79f5) | 0;
+      let r = Math.imul(t ^ (t >>> 15), 1 | t);
+      r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
+      return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  for (const [name, ctx] of [
+    ['l2bridge', L2],
+    ['overlay', OVERLAY],
+  ] as const)
+    it(`gives what planHns gives after every change of a random sequence, with a true delta (${name})`, () => {
+      const rnd = random(name === 'l2bridge' ? 7 : 11);
+      const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
+      // Few addresses, so endpoints are shared between services and external IPs clash.
+      const podIps = [...Array(12).keys()].map((i) => (i % 2 ? `10.244.1.${10 + i}` : `192.168.2.${10 + i}`));
+      const generate = (i: number): ServicePortState[] => {
+        const eps = podIps
+          .filter(() => rnd() < 0.3)
+          .map((ip) => ({ ip, ...(ip.startsWith('192.168.2.') ? { node: 'win-2' } : {}), ready: rnd() < 0.9 }));
+        const type = pick(['ClusterIP', 'ClusterIP', 'NodePort', 'LoadBalancer'] as const);
+        return ports(
+          {
+            name: `s${i}`,
+            clusterIP: `10.96.0.${i + 1}`,
+            type,
+            ...(type !== 'ClusterIP' ? { nodePort: 30000 + i } : {}),
+            ...(type === 'LoadBalancer' ? { ingress: [`203.0.113.${i + 1}`] } : {}),
+            // Now and then two services on one external IP: a clash, settled by putting the plan together whole.
+            ...(rnd() < 0.03 ? { externalIPs: [pick(['198.51.100.1', '198.51.100.2'])] } : {}),
+            ...(rnd() < 0.2 ? { affinity: true } : {}),
+            ...(rnd() < 0.2 ? { externalTrafficPolicy: 'Local' as const } : {}),
+          },
+          eps,
+        );
+      };
+      const state = new Map<number, ServicePortState[]>();
+      const planner = new HnsPlanner();
+      let last: ReturnType<typeof planHns> | undefined;
+      let deltas = 0;
+      for (let step = 0; step < 300; step++) {
+        const i = Math.floor(rnd() * 25);
+        if (state.has(i) && rnd() < 0.25) state.delete(i);
+        else state.set(i, generate(i));
+        const all = [...state.values()].flat();
+        const plan = planner.plan(all, ctx);
+        const { delta, ...whole } = plan;
+        expect(whole, `step ${step}`).toEqual(planHns(all, ctx));
+        if (delta) {
+          deltas++;
+          expect(delta.previous).toBe(last);
+          const before = new Set(last!.endpoints.map((e) => e.ip));
+          for (const ip of delta.removed) before.delete(ip);
+          for (const e of delta.added) before.add(e.ip);
+          expect([...before].sort(), `step ${step}`).toEqual(plan.endpoints.map((e) => e.ip).sort());
+          for (const e of plan.endpoints) expect(delta.has(e.ip)).toBe(true);
+          for (const ip of delta.removed) expect(delta.has(ip)).toBe(false);
+        }
+        last = plan;
+      }
+      // Most plans are changes of the last, not wholes (clashing external IPs make some whole).
+      expect(deltas).toBeGreaterThan(100);
+    });
 });
