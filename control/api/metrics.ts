@@ -287,6 +287,39 @@ export class ProxyMetrics {
   observeMapFailure(err: unknown, op: string): void {
     this.#mapFailures.inc({ code: codeOf(err), op });
   }
+
+  /**
+   * The userspace mode's connections (UDP: client sessions), by protocol:
+   * accepted, failed (no endpoint, or none answered) and open now. Called
+   * once, by that mode.
+   */
+  proxyConnections(): Record<'tcp' | 'udp', { accepted(): void; failed(): void; opened(): void; closed(): void }> {
+    const registers = [this.registry];
+    const total = new Counter({
+      name: 'switchyard_userspace_connections_total',
+      help: 'Connections (UDP: client sessions) the userspace proxy accepted, by protocol and result (proxied, or failed: no endpoint answered)',
+      labelNames: ['protocol', 'result'],
+      registers,
+    });
+    const active = new Gauge({
+      name: 'switchyard_userspace_connections_active',
+      help: 'Connections (UDP: client sessions) the userspace proxy holds open, by protocol',
+      labelNames: ['protocol'],
+      registers,
+    });
+    const of = (protocol: 'tcp' | 'udp') => {
+      total.inc({ protocol, result: 'accepted' }, 0);
+      total.inc({ protocol, result: 'failed' }, 0);
+      active.set({ protocol }, 0);
+      return {
+        accepted: () => total.inc({ protocol, result: 'accepted' }),
+        failed: () => total.inc({ protocol, result: 'failed' }),
+        opened: () => active.inc({ protocol }),
+        closed: () => active.dec({ protocol }),
+      };
+    };
+    return { tcp: of('tcp'), udp: of('udp') };
+  }
 }
 
 function codeOf(err: unknown): string {

@@ -154,6 +154,22 @@ export const ServicePortSchema = Type.Object(
         description: 'iptables mode: the nat chains this port owns (KUBE-SVC-…, KUBE-SEP-…)',
       }),
     ),
+    proxy: Type.Optional(
+      Type.Array(
+        Type.Object({
+          class: Type.Union([Type.Literal('internal'), Type.Literal('external')]),
+          protocol: Type.Union([Type.Literal('tcp'), Type.Literal('udp')]),
+          proxyPort: Type.Integer(),
+          active: Type.Integer(),
+          accepted: Type.Integer(),
+          failed: Type.Integer(),
+        }),
+        {
+          description:
+            'userspace mode: the proxy sockets of this port (internal: ClusterIPs; external: NodePort, externalIPs, LB IPs), with their connections (UDP: client sessions)',
+        },
+      ),
+    ),
   },
   { $id: 'ServicePort' },
 );

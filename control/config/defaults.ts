@@ -59,6 +59,8 @@ export function defaultOptions(env: DefaultsEnv = {}): ProxyOptions {
       rootHnsEndpointName: 'cbr0',
       forwardHealthCheckVip: false,
     },
+    // kube-proxy's userspace flag defaults (--proxy-port-range "", --udp-timeout 250ms).
+    userspace: { portRange: '', udpTimeoutMs: 250 },
     logLevel: 'info',
     logFormat: 'text',
   };

@@ -9,6 +9,7 @@ import { defaultObjectDir } from './install.js';
 import type { ProxyOptions } from './options.js';
 import * as v from './values.js';
 import { MODES } from '../proxiers/modes.js';
+import { parsePortRange } from '../proxiers/userspace/ports.js';
 
 export type FlagSection = 'general' | 'kube-proxy' | 'switchyard' | 'ignored';
 
@@ -636,6 +637,30 @@ export const FLAGS: readonly FlagDef[] = [
     section: 'ignored',
     ignored: 'switchyard does not write a default configuration; note that it goes on to run instead of exiting',
     parse: string,
+  }),
+  // kube-proxy's userspace flags (the userspace mode).
+  flag<string>({
+    name: 'proxy-port-range',
+    type: 'string',
+    section: 'kube-proxy',
+    configField: 'portRange',
+    usage:
+      'userspace mode: the host ports (begin-end, a single port, or begin+offset, inclusive) the proxy may take to proxy service traffic; empty, 0 or 0-0 lets the kernel choose.',
+    parse: (raw) => {
+      parsePortRange(raw);
+      return raw.trim();
+    },
+    apply: (o, x) => (o.userspace.portRange = x),
+  }),
+  flag<number>({
+    name: 'udp-timeout',
+    type: 'duration',
+    default: '250ms',
+    section: 'kube-proxy',
+    configField: 'udpIdleTimeout',
+    usage: "userspace mode: how long an idle UDP session is kept open (e.g. '250ms', '2s'); must be greater than 0.",
+    parse: positiveDuration,
+    apply: (o, x) => (o.userspace.udpTimeoutMs = x),
   }),
   // kube-proxy's Windows flags (the kernelspace mode).
   flag<string>({

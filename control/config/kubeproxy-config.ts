@@ -13,6 +13,7 @@ import { ConfigError, ConfigErrorCode, ValueError } from './errors.js';
 import type { ProxyOptions } from './options.js';
 import { DecodeError, decode, t, valueAt, type Decoded } from './strict-decode.js';
 import * as v from './values.js';
+import { parsePortRange } from '../proxiers/userspace/ports.js';
 
 export const API_VERSION = 'kubeproxy.config.k8s.io/v1alpha1';
 export const KIND = 'KubeProxyConfiguration';
@@ -89,7 +90,7 @@ export const KUBE_PROXY_CONFIGURATION = t.object({
   configSyncPeriod: t.duration,
   portRange: t.string,
   windowsRunAsService: t.bool,
-  // Removed from v1alpha1 with the old userspace proxy and resource containers.
+  // Removed from v1alpha1 with the old userspace proxy (older ConfigMaps still carry them; the userspace mode reads them).
   udpIdleTimeout: t.duration,
   resourceContainer: t.string,
 });
@@ -126,6 +127,8 @@ export const USED_FIELDS = [
   'winkernel.enableDSR',
   'winkernel.rootHnsEndpointName',
   'winkernel.forwardHealthCheckVip',
+  'portRange',
+  'udpIdleTimeout',
 ] as const;
 
 const CONNTRACK = 'switchyard does not tune the kernel conntrack table (the ebpf mode tracks flows in its own map)';
@@ -170,9 +173,7 @@ export const IGNORED_FIELDS: Readonly<Record<string, { reason: string; default?:
   'conntrack.udpStreamTimeout': { reason: CONNTRACK },
   'conntrack.max': { reason: `${REMOVED}; ${CONNTRACK}` },
   configSyncPeriod: { reason: 'switchyard watches the API server and does not re-list on a timer', default: 900_000 },
-  portRange: { reason: REMOVED },
   windowsRunAsService: { reason: 'switchyard does not run as a Windows service' },
-  udpIdleTimeout: { reason: REMOVED, default: 250 },
   resourceContainer: { reason: REMOVED, default: '/kube-proxy' },
 };
 
@@ -343,6 +344,14 @@ export function applyKubeProxyConfiguration(
   if (win.enableDSR !== undefined) o.winkernel.enableDSR = win.enableDSR;
   if (win.rootHnsEndpointName) o.winkernel.rootHnsEndpointName = win.rootHnsEndpointName.trim();
   if (win.forwardHealthCheckVip !== undefined) o.winkernel.forwardHealthCheckVip = win.forwardHealthCheckVip;
+
+  if (c.portRange !== undefined && c.portRange.trim() !== '')
+    o.userspace.portRange = field('portRange', c.portRange, () => {
+      parsePortRange(c.portRange!);
+      return c.portRange!.trim();
+    });
+  const udpIdle = period('udpIdleTimeout', c.udpIdleTimeout, true);
+  if (udpIdle !== undefined) o.userspace.udpTimeoutMs = udpIdle;
 
   return {
     hostnameOverride: c.hostnameOverride || undefined,

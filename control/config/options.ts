@@ -94,6 +94,14 @@ export interface ProxyOptions {
     forwardHealthCheckVip: boolean;
   };
 
+  /** The userspace mode: kube-proxy's userspace settings (its flags, or the config file's portRange and udpIdleTimeout). */
+  userspace: {
+    /** --proxy-port-range: "begin-end", "port" or "begin+offset"; "" (or 0, 0-0) lets the kernel choose. */
+    portRange: string;
+    /** --udp-timeout: how long an idle UDP session is kept. */
+    udpTimeoutMs: number;
+  };
+
   /** pino level: trace, debug, info, warn, error. kube-proxy's -v maps onto it. */
   logLevel: string;
   logFormat: 'json' | 'text';

@@ -142,10 +142,10 @@ export const MODES = [
   },
   {
     name: 'userspace',
-    summary: "kube-proxy's original proxier, in the proxy process",
+    summary: "kube-proxy's original proxier: iptables redirects each service to a socket of the proxy process",
     shares: [],
-    runsOn: ['linux', 'win32'],
-    planned: 'not built yet',
+    runsOn: ['linux'],
+    load: async (): Promise<ModeDefinition> => (await import('./userspace/mode.js')).userspaceMode,
   },
 ] as const satisfies readonly ModeEntry[];
 

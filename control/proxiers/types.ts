@@ -64,7 +64,20 @@ export interface ProgrammedEntryView {
  * /v1/services item: BPF entries in the ebpf mode, nat chains in the
  * iptables mode; nothing in a mode that shows no per-port detail.
  */
-export type ServicePortEntries = { programmed?: ProgrammedEntryView[]; chains?: string[] };
+export type ServicePortEntries = { programmed?: ProgrammedEntryView[]; chains?: string[]; proxy?: ProxySocketView[] };
+
+/** The userspace mode: one proxy socket of a service port, with its connections. */
+export interface ProxySocketView {
+  /** internal: the ClusterIPs; external: NodePort, externalIPs and LB IPs. */
+  class: 'internal' | 'external';
+  protocol: 'tcp' | 'udp';
+  /** The port on this node the class's addresses are redirected to. */
+  proxyPort: number;
+  /** Connections (UDP: client sessions) open now, accepted and failed since the socket opened. */
+  active: number;
+  accepted: number;
+  failed: number;
+}
 
 /** Entries and capacity of one table of a dataplane (a BPF map), for the metrics. */
 export interface TableUsage {

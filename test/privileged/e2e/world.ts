@@ -25,7 +25,7 @@ import {
 } from '../../harness/traffic.js';
 import { ManifestDir, POD_TCP_PORT, POD_UDP_PORT, type ServiceSpec } from './fixtures.js';
 
-export type ProxyMode = 'ebpf' | 'iptables' | 'ipvs';
+export type ProxyMode = 'ebpf' | 'iptables' | 'ipvs' | 'userspace';
 export type Protocol = 'tcp' | 'udp';
 
 // The privileged project's 60 s per test and hook (vitest.config.ts), scaled:

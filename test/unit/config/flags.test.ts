@@ -59,6 +59,8 @@ const VALUE_FLAGS: [string, string, (o: ProxyOptions) => unknown, unknown][] = [
   ['bpf-lb-maglev-table-size', '251', (o) => o.ebpf.maglevTableSize, 251],
   ['cgroup-root', '/sys/fs/cgroup/switchyard.slice', (o) => o.ebpf.cgroupRoot, '/sys/fs/cgroup/switchyard.slice'],
   ['network-name', 'Calico', (o) => o.winkernel.networkName, 'Calico'],
+  ['proxy-port-range', '30000-30100', (o) => o.userspace.portRange, '30000-30100'],
+  ['udp-timeout', '2s', (o) => o.userspace.udpTimeoutMs, 2000],
   ['source-vip', '10.244.1.254', (o) => o.winkernel.sourceVip, '10.244.1.254'],
   ['root-hnsendpoint-name', 'cbr1', (o) => o.winkernel.rootHnsEndpointName, 'cbr1'],
   [
@@ -273,6 +275,12 @@ describe('invalid values', () => {
     ['--masquerade-all=maybe', /"maybe" for --masquerade-all: expected true or false/],
     ['--devices=eth0,a-name-far-too-long', /"a-name-far-too-long"/],
     ['--bpf-map-sizes=services', /expected name=size pairs/],
+    ['--proxy-port-range=30100-30000', /"30100-30000" for --proxy-port-range: .*the first no greater than the last/],
+    [
+      '--proxy-port-range=ports',
+      /"ports" for --proxy-port-range: .*expected begin-end, a single port, or begin\+offset/,
+    ],
+    ['--udp-timeout=0s', /"0s" for --udp-timeout: expected a duration greater than 0/],
     ['--bpf-map-sizes=services=0', /sizes from 1 to 4294967295/],
     ['--bpffs-root=sys/fs/bpf', /"sys\/fs\/bpf" for --bpffs-root: expected an absolute path/],
     ['--oom-score-adj=lots', /"lots" for --oom-score-adj: expected an integer/],

@@ -250,10 +250,15 @@ describe('a full KubeProxyConfiguration', () => {
   });
 
   it('accepts fields removed from v1alpha1 that old ConfigMaps still carry, with a note', () => {
-    const { notes } = applied(
-      minimal('udpIdleTimeout: 100ms\nresourceContainer: /kube-proxy\nconntrack:\n  max: 100000\n'),
-    );
-    expect(notes.map((n) => /"([^"]+)"/.exec(n)![1])).toEqual(['conntrack.max', 'udpIdleTimeout']);
+    const { notes } = applied(minimal('resourceContainer: /kube-proxy/x\nconntrack:\n  max: 100000\n'));
+    expect(notes.map((n) => /"([^"]+)"/.exec(n)![1])).toEqual(['conntrack.max', 'resourceContainer']);
+  });
+
+  it("reads the userspace mode's portRange and udpIdleTimeout (removed from v1alpha1, still in old ConfigMaps)", () => {
+    const { o, notes } = applied(minimal('portRange: 30000+99\nudpIdleTimeout: 100ms\n'));
+    expect(o.userspace).toEqual({ portRange: '30000+99', udpTimeoutMs: 100 });
+    expect(notes).toEqual([]);
+    expect(() => applied(minimal('portRange: 1-2-3\n'))).toThrow(/field "portRange": invalid value "1-2-3"/);
   });
 });
 

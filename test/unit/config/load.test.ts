@@ -81,6 +81,7 @@ describe('defaults', () => {
         rootHnsEndpointName: 'cbr0',
         forwardHealthCheckVip: false,
       },
+      userspace: { portRange: '', udpTimeoutMs: 250 },
       logLevel: 'info',
       logFormat: 'text',
     });
