@@ -12,6 +12,8 @@ export const ProxierErrorCode = {
   HnsUnavailable: 'ERR_HNS_UNAVAILABLE',
   /** kernelspace: the HNS network is missing, of a type the mode does not serve, or lacks what its type needs. */
   HnsNetwork: 'ERR_HNS_NETWORK',
+  /** userspace: --proxy-port-range has no free port left for a service port's proxy socket (that port is skipped). */
+  ProxyPortRange: 'ERR_PROXY_PORT_RANGE',
   /** ebpf: the pin root is not on a BPF filesystem (BpffsError). */
   BpffsMissing: 'ERR_BPFFS_MISSING',
   /** ipvs: a sync could not bring IPVS to the wanted state (IpvsSyncError). */

@@ -5,6 +5,7 @@
 import { createServer, type Server } from 'node:net';
 import { createSocket, type Socket } from 'node:dgram';
 import { ValueError } from '../../config/errors.js';
+import { ProxierErrorCode } from '../errors.js';
 
 export interface PortRange {
   base: number;
@@ -29,7 +30,7 @@ export const formatPortRange = (r: PortRange | undefined): string =>
   r ? `${r.base}-${r.base + r.size - 1}` : 'any free port';
 
 export class PortRangeExhaustedError extends Error {
-  readonly code = 'ERR_PROXY_PORT_RANGE';
+  readonly code = ProxierErrorCode.ProxyPortRange;
 }
 
 export type Protocol = 'tcp' | 'udp';

@@ -69,10 +69,13 @@ describe.runIf(requirePrivileges())('modes a node cannot run', () => {
     120_000,
   );
 
-  it('a mode this build does not have', () => {
-    const out = start('--proxy-mode=userspace', `--bpffs-root=${net.pinDir('n1')}`);
+  it('kernelspace on Linux: refused as a Windows mode, creating nothing', () => {
+    const pins = net.pinDir('kernelspace');
+    const out = start('--proxy-mode=kernelspace', `--bpffs-root=${pins}`);
     expect(out.status).toBe(1);
-    expect(out.stderr).toMatch(/ERR_PROXY_MODE_UNSUPPORTED/);
-    expect(out.stderr).toMatch(/--proxy-mode=userspace is not available/);
+    expect(out.stderr).toMatch(/ERR_PROXY_MODE_PLATFORM/);
+    expect(out.stderr).toMatch(/--proxy-mode=kernelspace needs Windows with the Host Networking Service/);
+    expect(net.exec(ns, 'iptables-save', [], { allowFail: true })).not.toMatch(/KUBE-/);
+    expect(readdirSync(pins)).toEqual([]);
   });
 });

@@ -477,7 +477,7 @@ describe('kernelspace on Linux', () => {
     await expect(new ModeRegistry(MODES, 'linux').load('kernelspace')).rejects.toMatchObject({
       code: 'ERR_PROXY_MODE_PLATFORM',
       message:
-        '--proxy-mode=kernelspace needs Windows with the Host Networking Service (it programs VFP through computenetwork.dll), and this node runs Linux; here use --proxy-mode=ebpf, --proxy-mode=iptables, --proxy-mode=ipvs',
+        '--proxy-mode=kernelspace needs Windows with the Host Networking Service (it programs VFP through computenetwork.dll), and this node runs Linux; here use --proxy-mode=ebpf, --proxy-mode=iptables, --proxy-mode=ipvs, --proxy-mode=userspace',
     });
   });
 });

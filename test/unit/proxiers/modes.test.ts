@@ -184,8 +184,13 @@ describe('mode registry', () => {
   it('the built-in table: --proxy-mode values, and which modes share kube-proxy’s chains', async () => {
     expect(MODES.map((m) => m.name)).toEqual(['ebpf', 'iptables', 'ipvs', 'kernelspace', 'userspace']);
     const built = new ModeRegistry().built().map((m) => m.name);
-    expect(built).toEqual(['ebpf', 'iptables', 'ipvs', 'kernelspace']);
-    expect(new ModeRegistry(MODES, 'linux').runnable().map((m) => m.name)).toEqual(['ebpf', 'iptables', 'ipvs']);
+    expect(built).toEqual(['ebpf', 'iptables', 'ipvs', 'kernelspace', 'userspace']);
+    expect(new ModeRegistry(MODES, 'linux').runnable().map((m) => m.name)).toEqual([
+      'ebpf',
+      'iptables',
+      'ipvs',
+      'userspace',
+    ]);
     expect(new ModeRegistry(MODES, 'win32').runnable().map((m) => m.name)).toEqual(['kernelspace']);
     // A Windows node never loads a Linux mode (the libbpf addon, iptables): their routes are not registered there.
     expect(new ModeRegistry(MODES, 'win32').loadable().map((m) => m.name)).toEqual(['kernelspace']);
@@ -194,6 +199,7 @@ describe('mode registry', () => {
       'iptables',
       'ipvs',
       'kernelspace',
+      'userspace',
     ]);
     const sharing = MODES.filter((m) => m.shares.includes('kube-chains' as never)).map((m) => m.name);
     expect(sharing).toEqual(['iptables', 'ipvs']);
