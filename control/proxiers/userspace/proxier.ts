@@ -132,6 +132,13 @@ export class UserspaceProxier implements Proxier {
       result.removed++;
     }
     if (gone.length) log.debug({ removed: gone.length }, 'userspace: proxy sockets of removed service ports closed');
+    // Ports waiting for a socket get the ones just freed, in this sync rather than the next periodic one.
+    if (gone.length && this.#wanting.size) {
+      const again = new Set(this.#wanting);
+      const retry = await this.sync({ ...req, full: false, changed: again, removed: new Map() });
+      result.written += retry.written;
+      result.skipped = [...result.skipped.filter((s) => !again.has(s.name)), ...retry.skipped];
+    }
     return result;
   }
 
