@@ -2,7 +2,7 @@
 // namespace, its JSON log read incrementally (a 10,000-service run logs a
 // lot; the test harness's re-parse-everything reader would be quadratic),
 // and its memory and CPU read from /proc.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { daemonMain } from '../test/harness/daemon.js';
 import type { TestNet } from '../test/harness/netns.js';
 import { nodeBinary } from '../test/harness/paths.js';
@@ -69,6 +69,15 @@ export class MeasuredDaemon {
   rssMB(): number {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : NaN;
+  }
+
+  /** Open file descriptors (sockets, maps, files). */
+  fds(): number {
+    try {
+      return readdirSync(`/proc/${this.pid}/fd`).length;
+    } catch {
+      return NaN;
+    }
   }
 
   /** CPU time (user + system) in seconds so far. */

@@ -94,6 +94,9 @@ export function renderTable(r: BenchReport): string {
         ] as [string, ...string[]],
     ),
     ['RSS (MB) / CPU at rest (%)', ...modes.map((m) => `${fmt(m.steady.rssMB)} / ${fmt(m.steady.cpuPercent, 1)}`)],
+    ...(modes.some((m) => m.steady.fds !== undefined)
+      ? [['open file descriptors at rest', ...modes.map((m) => fmt(m.steady.fds ?? NaN))] as [string, ...string[]]]
+      : []),
     ...[10, n].flatMap((s) => {
       const at = (m: ModeReport) => (s === 10 ? 10 : sizeOf(r, m));
       return [

@@ -105,7 +105,7 @@ interface Options {
   vm: { kernel: string; cpus: number; memory: string; timeoutSec: number };
 }
 
-const MODES: BenchMode[] = ['ebpf', 'iptables', 'ipvs'];
+const MODES: BenchMode[] = ['ebpf', 'iptables', 'ipvs', 'userspace'];
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
@@ -115,7 +115,7 @@ function parseArgs(argv: string[]): Options {
     duration: 5,
     warmup: 1,
     concurrency: 8,
-    modes: ['ebpf', 'iptables', 'ipvs'],
+    modes: ['ebpf', 'iptables', 'ipvs', 'userspace'],
     udp: 0.1,
     nodePort: 0,
     northSouth: true,
@@ -217,7 +217,7 @@ function parseArgs(argv: string[]): Options {
 const t0 = Date.now();
 const progress = (msg: string) => process.stderr.write(`[bench] ${msg} (+${Math.round((Date.now() - t0) / 1000)} s)\n`);
 /** kube-proxy's default --*-min-sync-period per mode: changes are spaced beyond it, so latency measures programming, not rate limiting. */
-const MIN_SYNC_MS: Record<BenchMode, number> = { ebpf: 0, iptables: 1000, ipvs: 0 };
+const MIN_SYNC_MS: Record<BenchMode, number> = { ebpf: 0, iptables: 1000, ipvs: 0, userspace: 1000 };
 /** In the test VM (qemu TCG) everything runs 10-20× slower: the bounds that only guard against a hang stretch by this much. */
 const SLOW = process.env.SWITCHYARD_IN_VM ? 10 : 1;
 /** The first sync at N services; past it the mode is reported as not finished. */
@@ -760,8 +760,11 @@ class Bench {
         rssMB: Math.round(d.rssMB()),
         cpuPercent: Math.round(((d.cpuSeconds() - cpu0) / windowSec) * 1000) / 10,
         windowSec,
+        fds: d.fds(),
       };
-      progress(`${mode}: steady state ${report.steady.rssMB} MB, ${report.steady.cpuPercent}% CPU`);
+      progress(
+        `${mode}: steady state ${report.steady.rssMB} MB, ${report.steady.cpuPercent}% CPU, ${report.steady.fds} open file descriptors`,
+      );
 
       enter('connections');
       progress(`${mode}: connections through the ClusterIP and to the pod, ${services} services`);

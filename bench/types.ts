@@ -3,7 +3,7 @@
 import type { ConnrateResult } from './connrate.js';
 import type { UdprateResult } from './udprate.js';
 
-export type BenchMode = 'ebpf' | 'iptables' | 'ipvs';
+export type BenchMode = 'ebpf' | 'iptables' | 'ipvs' | 'userspace';
 export type ChangeKind = 'addEndpoint' | 'removeEndpoint' | 'addService' | 'removeService';
 
 export interface Percentiles {
@@ -96,7 +96,8 @@ export interface ModeReport {
     startToReadyMs: number;
   };
   incremental: Record<ChangeKind, Percentiles>;
-  steady: { rssMB: number; cpuPercent: number; windowSec: number };
+  /** At rest with every service programmed; fds: the daemon's open file descriptors (the userspace mode holds a socket per service port). */
+  steady: { rssMB: number; cpuPercent: number; windowSec: number; fds?: number };
   connections: Connections[];
   /** North-south, per variant of this mode (ebpf: XDP and tc; the others: one). Absent: not measured. */
   northSouth?: NorthSouthVariant[];
