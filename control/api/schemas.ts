@@ -39,6 +39,10 @@ export const ReadyzBody = Type.Object({
   ready: Type.Boolean(),
   initialSyncDone: Type.Boolean(),
   healthy: Type.Boolean(),
+  servesWhileStopped: Type.Boolean({
+    description:
+      'whether the node keeps serving services while this process is stopped or restarting: false in the userspace mode, whose proxy sockets are the dataplane',
+  }),
   reason: Type.Optional(Type.String()),
 });
 

@@ -179,6 +179,7 @@ function mergedView(views: ProxierView[]): ProxierView {
   const sum = (xs: Array<number | null>): number | null =>
     xs.every((x) => x === null) ? null : xs.reduce<number>((a, x) => a + (x ?? 0), 0);
   const view: ProxierView = {
+    ...(views.some((v) => v.servesWhileStopped === false) ? { servesWhileStopped: false } : {}),
     programmedCount: () => sum(views.map((v) => v.programmedCount())),
     mapCount: () => sum(views.map((v) => v.mapCount())),
     interfaces: () => {

@@ -91,6 +91,12 @@ export interface TableUsage {
  * Every method answers from memory or from a cheap read; none writes.
  */
 export interface ProxierView {
+  /**
+   * false where the dataplane is this process (the userspace mode): nothing
+   * is served while it is stopped or restarting. The kernel modes leave it
+   * out (true): their programs, rules or virtual servers keep serving.
+   */
+  servesWhileStopped?: boolean;
   /** Dataplane entries held (null where the mode does not count them, or before start). */
   programmedCount(): number | null;
   /** BPF maps pinned (null in a mode without maps). */

@@ -1,6 +1,8 @@
 // /healthz and /livez exactly as kube-proxy serves them (same JSON body, same
 // 200/503 rules, counted in kubeproxy_proxy_{healthz,livez}_total), and
-// /readyz: live, and the first sync has programmed the dataplane.
+// /readyz: live, and the first sync has programmed the dataplane; it also says
+// whether the node keeps serving while this process is down (not in the
+// userspace mode, whose sockets are the dataplane).
 import type { ApiApp } from '../app.js';
 import type { ApiContext } from '../context.js';
 import { HealthzBody, LivezBody, ReadyzBody } from '../schemas.js';
@@ -40,7 +42,10 @@ export function healthRoutes(app: ApiApp, ctx: ApiContext): void {
         : !healthy
           ? 'a queued change is older than the health timeout'
           : undefined;
-      return reply.code(ready ? 200 : 503).send({ ready, initialSyncDone, healthy, ...(reason ? { reason } : {}) });
+      const servesWhileStopped = ctx.proxier.servesWhileStopped !== false;
+      return reply
+        .code(ready ? 200 : 503)
+        .send({ ready, initialSyncDone, healthy, servesWhileStopped, ...(reason ? { reason } : {}) });
     },
   );
 }

@@ -268,6 +268,7 @@ export class UserspaceProxier implements Proxier {
 
   view(): ProxierView {
     return {
+      servesWhileStopped: false,
       programmedCount: () => (this.#started ? this.#programmed.size : null),
       mapCount: () => null,
       interfaces: () => [],

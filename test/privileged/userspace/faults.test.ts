@@ -27,6 +27,15 @@ describe.runIf(requirePrivileges())('userspace mode: faults and load', () => {
   let daemon: DaemonProcess;
   const pod = (name: string): Pod => cluster.pods().find((p) => p.name === name)!;
   let specs: ServiceSpec[];
+  let other: DaemonProcess | undefined;
+  const nodeNs = () => cluster.nodes[0]!.ns;
+  const api = (path: string) => JSON.parse(net.exec(nodeNs(), 'curl', ['-sS', `http://127.0.0.1:10249${path}`]));
+  const portalChains = () =>
+    net
+      .exec(nodeNs(), 'iptables-save', [])
+      .split('\n')
+      .filter((l) => /^:KUBE-(PORTALS|NODEPORT)-/.test(l))
+      .map((l) => l.slice(1, l.indexOf(' ')));
 
   const apply = async () => {
     const before = daemon.syncs().length;
@@ -59,12 +68,15 @@ describe.runIf(requirePrivileges())('userspace mode: faults and load', () => {
         '--iptables-min-sync-period=0',
         '--proxy-port-range=40100+3',
         `--manifests=${dir}`,
+        '--metrics-bind-address=127.0.0.1:10249',
+        '--healthz-bind-address=127.0.0.1:10256',
       ],
     });
     await daemon.waitForLog((r) => r.msg === 'synced');
   }, 120_000);
   afterAll(async () => {
     await daemon?.stop();
+    await other?.stop();
     await net.teardown();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -108,6 +120,28 @@ describe.runIf(requirePrivileges())('userspace mode: faults and load', () => {
     expect(daemon.proc.child.exitCode).toBeNull();
   });
 
+  it('/v1/services shows each port’s proxy socket and its connections; /metrics counts them', async () => {
+    await tcpProbe(net, pod('n1p1').ns, '10.96.0.52:80', { count: 5, timeoutMs: 5000 });
+    const { items } = api('/v1/services/e2e/many');
+    expect(items[0].proxy).toEqual([
+      {
+        class: 'internal',
+        protocol: 'tcp',
+        proxyPort: expect.any(Number),
+        active: 0,
+        accepted: expect.any(Number),
+        failed: 0,
+      },
+    ]);
+    expect(items[0].proxy[0].proxyPort).toBeGreaterThanOrEqual(40100);
+    expect(items[0].proxy[0].accepted).toBeGreaterThanOrEqual(5);
+    const ready = JSON.parse(net.exec(nodeNs(), 'curl', ['-sS', 'http://127.0.0.1:10256/readyz']));
+    expect(ready).toMatchObject({ ready: true, servesWhileStopped: false });
+    const metrics = net.exec(nodeNs(), 'curl', ['-sS', 'http://127.0.0.1:10249/metrics']);
+    expect(metrics).toMatch(/switchyard_userspace_connections_total\{protocol="tcp",result="accepted"\} \d+/);
+    expect(metrics).toMatch(/switchyard_userspace_connections_active\{protocol="tcp"\} 0/);
+  });
+
   it('1,000 connections at once, every one carried', async () => {
     const rs = await tcpProbe(net, pod('n1p2').ns, '10.96.0.52:80', {
       count: 1000,
@@ -117,5 +151,51 @@ describe.runIf(requirePrivileges())('userspace mode: faults and load', () => {
     expect(rs).toHaveLength(1000);
     expect(failures(rs)).toEqual([]);
     expect(names(rs)).toEqual(new Set(['n1p1']));
+  }, 120_000);
+
+  it('stopped: refused (the proxy is the dataplane); the other modes’ start-up and --cleanup remove its chains', async () => {
+    expect(portalChains().sort()).toEqual([
+      'KUBE-NODEPORT-CONTAINER',
+      'KUBE-NODEPORT-HOST',
+      'KUBE-PORTALS-CONTAINER',
+      'KUBE-PORTALS-FILTER',
+      'KUBE-PORTALS-HOST',
+    ]);
+    expect(await daemon.stop()).toBe(0);
+    const [r] = await tcpProbe(net, pod('n1p1').ns, '10.96.0.52:80', { timeoutMs: 3000 });
+    expect(r).toMatchObject({ ok: false, error: 'ECONNREFUSED' });
+
+    // Another mode takes the node over and removes what this one left.
+    other = startDaemon(net, {
+      ns: nodeNs(),
+      nodeName: 'n1',
+      pinDir: net.pinDir('n1'),
+      args: ['--proxy-mode=iptables', '--iptables-min-sync-period=0', `--manifests=${dir}`, '--metrics-bind-address='],
+    });
+    await other.waitForLog((l) => l.msg === 'removed what other proxy modes left on this node');
+    expect(portalChains()).toEqual([]);
+    expect(net.exec(nodeNs(), 'iptables-save', [])).not.toMatch(/KUBE-PORTALS-FILTER/);
+    expect(failures(await tcpProbe(net, pod('n1p1').ns, '10.96.0.52:80', { count: 3, timeoutMs: 5000 }))).toEqual([]);
+    expect(await other.stop()).toBe(0);
+    other = undefined;
+
+    // And back: userspace's chains again, then its --cleanup removes them.
+    daemon = startDaemon(net, {
+      ns: nodeNs(),
+      nodeName: 'n1',
+      pinDir: net.pinDir('n1'),
+      args: ['--proxy-mode=userspace', `--manifests=${dir}`, '--metrics-bind-address='],
+    });
+    await daemon.waitForLog((l) => l.msg === 'synced');
+    expect(portalChains()).toHaveLength(5);
+    expect(await daemon.stop()).toBe(0);
+    const cleanup = startDaemon(net, {
+      ns: nodeNs(),
+      nodeName: 'n1',
+      pinDir: net.pinDir('n1'),
+      args: ['--proxy-mode=userspace', `--manifests=${dir}`, '--cleanup'],
+    });
+    expect(await cleanup.proc.exited).toBe(0);
+    expect(net.exec(nodeNs(), 'iptables-save', [])).not.toMatch(/KUBE-/);
   }, 120_000);
 });

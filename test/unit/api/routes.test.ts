@@ -83,7 +83,12 @@ describe('ops API routes (injected)', () => {
       expect(Object.keys(h.json())).toEqual(['lastUpdated', 'currentTime', 'nodeEligible']);
       expect((await a.inject('/livez')).statusCode).toBe(200);
     }
-    expect((await app.inject('/readyz')).json()).toEqual({ ready: true, initialSyncDone: true, healthy: true });
+    expect((await app.inject('/readyz')).json()).toEqual({
+      ready: true,
+      initialSyncDone: true,
+      healthy: true,
+      servesWhileStopped: true,
+    });
   });
 
   it('the health server has nothing else, and says so in JSON', async () => {
