@@ -10,7 +10,7 @@ import { sameNodeFacts, type NodeFacts } from '../../model/node-facts.js';
 import type { ServicePortName } from '../../model/types.js';
 import type { Proxier, ProxierView, SyncRequest, SyncResult } from '../types.js';
 import { StaleUdpFlows } from '../../netfilter/stale-udp.js';
-import { Iptables, chainsOf } from '../../netfilter/iptables.js';
+import { Iptables, RESTORE_CHUNK_LINES, chainsOf } from '../../netfilter/iptables.js';
 import { KUBE_MARK_MASQ, KUBE_POSTROUTING, isServiceChain } from '../../netfilter/names.js';
 import { portRules, type PortRules, type RuleContext } from './rules.js';
 import {
@@ -22,16 +22,6 @@ import {
   nodePortsTail,
 } from '../../netfilter/kube-chains.js';
 
-/**
- * Lines of service-port chains in one iptables-restore. Debian 12's
- * iptables-nft-restore (1.8.9) with --noflush takes time that grows with the
- * square of its input (measured here, 11 chains and 31 rules a service:
- * 1,000 services 6 s, 2,000 28 s, 4,000 235 s; iptables-legacy-restore 0.3,
- * 0.7 and 1.9 s), so kube-proxy's one transaction for 10,000 services does
- * not finish in minutes. In pieces of about this size, 10,000 take 11 s;
- * pieces of 11,000 lines took 16 s and of 1,800 lines 15 s.
- */
-export const RESTORE_CHUNK_LINES = 4500;
 const MASQ_CHAINS: ReadonlySet<string> = new Set([KUBE_MARK_MASQ, KUBE_POSTROUTING]);
 
 export interface IptablesProxierOptions {

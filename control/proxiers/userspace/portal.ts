@@ -182,7 +182,7 @@ export class UdpPortal {
       }
       s = this.#open(key, from, b);
     }
-    this.#touch(s);
+    s.timer.refresh();
     s.socket.send(msg, s.backend.port, s.backend.ip);
   }
 
@@ -190,7 +190,7 @@ export class UdpPortal {
     const socket = createSocket({ type: 'udp4' });
     const s: Session = { backend, socket, timer: setTimeout(() => this.#end(key), this.#timeoutMs) };
     socket.on('message', (reply) => {
-      this.#touch(s);
+      s.timer.refresh();
       this.#socket.send(reply, client.port, client.address);
     });
     // ICMP port unreachable from the endpoint (it went away): the session ends, the next datagram picks again.
@@ -202,10 +202,6 @@ export class UdpPortal {
     this.#events.accepted();
     this.#events.opened();
     return s;
-  }
-
-  #touch(s: Session): void {
-    s.timer.refresh();
   }
 
   #end(key: string): void {

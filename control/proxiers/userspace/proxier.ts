@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import { sameNodeFacts, type NodeFacts } from '../../model/node-facts.js';
 import type { ServicePortName, ServicePortState } from '../../model/types.js';
-import { Iptables, type Table } from '../../netfilter/iptables.js';
+import { Iptables, RESTORE_CHUNK_LINES, type Table } from '../../netfilter/iptables.js';
 import { cleanupIptables, missingJumps, type ChainScope } from '../../netfilter/kube-chains.js';
 import type { Proxier, ProxierView, ProxySocketView, ServicePortEntries, SyncRequest, SyncResult } from '../types.js';
 import { PortAllocator, type PortRange, type Protocol } from './ports.js';
@@ -35,8 +35,6 @@ export const USERSPACE_MODE: ChainScope = {
   markMasq: false,
 };
 
-/** Lines per iptables-restore on a full sync (iptables-nft-restore's time grows with the square of its input). */
-const RESTORE_CHUNK_LINES = 4000;
 const CLASSES: readonly FrontendClass[] = ['internal', 'external'];
 
 export interface UserspaceProxierOptions {

@@ -136,10 +136,10 @@ export function portRules(
   const ranges = sp.loadBalancerSourceRanges;
 
   const nodeIP = proxyAddress(node);
-  const toProxy = (_chain: string, port: number) =>
+  const toProxy = (port: number) =>
     nodeIP ? `-j DNAT --to-destination ${nodeIP}:${port}` : `-j REDIRECT --to-ports ${port}`;
   const redirect = (chain: string, dst: string, port: number, what: string, src = '') =>
-    `-A ${chain} -m comment --comment ${q(`${name} ${what}`)}${src} ${match} ${dst} ${toProxy(chain, port)}`;
+    `-A ${chain} -m comment --comment ${q(`${name} ${what}`)}${src} ${match} ${dst} ${toProxy(port)}`;
   const refuse = (dst: string, s: { target: 'REJECT' | 'DROP'; why: string }) =>
     `-A ${KUBE_PORTALS_FILTER} -m comment --comment ${q(`${name} ${s.why}`)} ${match} ${dst} -j ${s.target}`;
 
