@@ -88,6 +88,12 @@ export class Daemon {
             healthLogger.error({ err, family }, 'cannot sync the health check node ports');
           }
         },
+        onFamilyUnavailable: (family, err) => {
+          logger.warn(
+            { family, err: err.message, code: (err as { code?: string }).code },
+            `the ${options.mode} mode cannot program ${family} on this node; it serves the other family only, and reports each ${family} address as not programmed`,
+          );
+        },
       },
     );
     const periods = init.mode.periods(options);

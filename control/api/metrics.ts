@@ -4,6 +4,7 @@
 // builds as many as it likes.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { RestoreReport } from '../proxiers/iptables/proxier.js';
+import type { IPFamily } from '../sources/types.js';
 import type { SyncReport } from '../sync/sync-loop.js';
 
 /** kube-proxy's SyncProxyRulesLatency buckets: 1 ms doubling to ~16 s. */
@@ -52,6 +53,8 @@ export class ProxyMetrics {
   readonly #syncErrors: Counter;
   readonly #mapFailures: Counter<'code' | 'op'>;
   readonly #restoreFailures: Counter;
+  /** The last successful restore of each family's proxier. */
+  readonly #restoreByFamily = new Map<IPFamily, RestoreReport>();
   readonly #partialRestoreFailures: Counter;
   readonly #iptablesRules: Gauge<'table'>;
   readonly #noLocalEndpoints: Gauge<'traffic_policy'>;
@@ -269,10 +272,25 @@ export class ProxyMetrics {
       if (!r.full) this.#partialRestoreFailures.inc();
       return;
     }
-    this.#iptablesRules.set({ table: 'filter' }, r.rules.filter);
-    this.#iptablesRules.set({ table: 'nat' }, r.rules.nat);
-    this.#noLocalEndpoints.set({ traffic_policy: 'internal' }, r.noLocalEndpoints.internal);
-    this.#noLocalEndpoints.set({ traffic_policy: 'external' }, r.noLocalEndpoints.external);
+    // One proxier per family writes its own tables: the gauges are the node's, both families summed.
+    this.#restoreByFamily.set(r.family ?? 'IPv4', r);
+    const sum = (f: (x: RestoreReport) => number) => [...this.#restoreByFamily.values()].reduce((a, x) => a + f(x), 0);
+    this.#iptablesRules.set(
+      { table: 'filter' },
+      sum((x) => x.rules.filter),
+    );
+    this.#iptablesRules.set(
+      { table: 'nat' },
+      sum((x) => x.rules.nat),
+    );
+    this.#noLocalEndpoints.set(
+      { traffic_policy: 'internal' },
+      sum((x) => x.noLocalEndpoints.internal),
+    );
+    this.#noLocalEndpoints.set(
+      { traffic_policy: 'external' },
+      sum((x) => x.noLocalEndpoints.external),
+    );
   }
 
   observeHealthz(status: number): void {

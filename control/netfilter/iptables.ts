@@ -2,6 +2,7 @@
 // written atomically through `iptables-restore --noflush`, state read back
 // with `iptables-save`. Asynchronous: a restore of 10,000 services takes
 // seconds, and the ops API must keep answering meanwhile.
+import type { IPFamily } from '../sources/types.js';
 import { runTool, type ToolOutput as Output } from './run-tool.js';
 import type { IptablesErrorCode } from './errors.js';
 
@@ -45,39 +46,61 @@ function exec(cmd: string, args: string[], input?: string): Promise<Output> {
 /** The xtables lock: wait up to 5 s for it, polling every 100 ms (kube-proxy's -w 5 -W 100000). */
 const WAIT = ['-w', '5', '-W', '100000'];
 
+/** The binaries of one family: iptables for IPv4, ip6tables for IPv6 (kube-proxy runs one of each). */
+export const IPTABLES_BINARIES: Record<IPFamily, { cmd: string; restore: string; save: string }> = {
+  IPv4: { cmd: 'iptables', restore: 'iptables-restore', save: 'iptables-save' },
+  IPv6: { cmd: 'ip6tables', restore: 'ip6tables-restore', save: 'ip6tables-save' },
+};
+
 export class Iptables {
+  readonly family: IPFamily;
+  readonly #bin: (typeof IPTABLES_BINARIES)[IPFamily];
+
+  constructor(family: IPFamily = 'IPv4') {
+    this.family = family;
+    this.#bin = IPTABLES_BINARIES[family];
+  }
+
+  /** The family's iptables command ("iptables", "ip6tables"), for messages. */
+  get command(): string {
+    return this.#bin.cmd;
+  }
+
   /** Writes restore input without flushing the tables; chains it declares are flushed, others kept. */
   async restore(input: string): Promise<void> {
-    const out = await exec('iptables-restore', [...WAIT, '--noflush', '--counters'], input);
+    const { restore } = this.#bin;
+    const out = await exec(restore, [...WAIT, '--noflush', '--counters'], input);
     if (out.status === 0) return;
     const at = /line:? (\d+)/.exec(out.stderr);
     const line = at ? input.split('\n')[Number(at[1]) - 1] : undefined;
     throw new IptablesError(
       'ERR_IPTABLES_RESTORE',
-      `iptables-restore failed (exit ${out.status}): ${out.stderr.trim()}${line ? `; the refused line: ${line}` : ''}`,
+      `${restore} failed (exit ${out.status}): ${out.stderr.trim()}${line ? `; the refused line: ${line}` : ''}`,
       line,
     );
   }
 
   async save(table: Table): Promise<string> {
-    const out = await exec('iptables-save', ['-t', table]);
+    const { save } = this.#bin;
+    const out = await exec(save, ['-t', table]);
     if (out.status !== 0)
-      throw new IptablesError('ERR_IPTABLES_SAVE', `iptables-save -t ${table} failed: ${out.stderr.trim()}`);
+      throw new IptablesError('ERR_IPTABLES_SAVE', `${save} -t ${table} failed: ${out.stderr.trim()}`);
     return out.stdout;
   }
 
   /** Fails with what is missing when this node cannot run iptables rules of kube-proxy's kind. */
   async check(): Promise<void> {
-    for (const bin of ['iptables-restore', 'iptables-save']) {
+    for (const bin of [this.#bin.restore, this.#bin.save]) {
       const out = await exec(bin, ['--version']);
       if (out.status !== 0)
         throw new IptablesError('ERR_IPTABLES_MISSING', `${bin} --version failed: ${out.stderr.trim()}`);
     }
-    const nat = await exec('iptables', [...WAIT, '-t', 'nat', '-S', 'POSTROUTING']);
+    const nat = await exec(this.#bin.cmd, [...WAIT, '-t', 'nat', '-S', 'POSTROUTING']);
     if (nat.status !== 0) {
+      const legacy = this.family === 'IPv4' ? 'iptable_nat' : 'ip6table_nat';
       throw new IptablesError(
         'ERR_IPTABLES_KERNEL',
-        `the kernel's iptables nat table is not usable (needs nf_tables with nft_compat, or iptable_nat): ${nat.stderr.trim()}`,
+        `the kernel's ${this.#bin.cmd} nat table is not usable (needs nf_tables with nft_compat, or ${legacy}): ${nat.stderr.trim()}`,
       );
     }
   }

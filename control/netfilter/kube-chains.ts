@@ -2,6 +2,7 @@
 // jumps into them from the built-in chains, the masquerade machinery, and
 // the removal of all of it (kube-proxy's CleanupLeftovers).
 import type { Logger } from 'pino';
+import type { IPFamily } from '../sources/types.js';
 import { Iptables, IptablesError, chainsOf, type Table } from './iptables.js';
 import {
   KUBE_EXTERNAL_SERVICES,
@@ -119,16 +120,28 @@ export function forwardRules(mark: string): string[] {
   ];
 }
 
-/** The tail of nat KUBE-SERVICES: anything for a local address may be a NodePort. Must stay last. */
 /**
  * The last rules of KUBE-SERVICES: traffic to a NodePort address enters
  * KUBE-NODEPORTS. `addresses` (--nodeport-addresses resolved on this node):
  * one rule per address; undefined: every local address, by address type.
+ * Loopback is a NodePort address in IPv4 only, with --iptables-localhost-nodeports
+ * (kube-proxy: IPv6 has no route_localnet, so ::1 never is).
  */
-export function nodePortsTail(localhostNodePorts: boolean, addresses?: readonly string[]): string[] {
+export function nodePortsTail(
+  localhostNodePorts: boolean,
+  addresses?: readonly string[],
+  family: IPFamily = 'IPv4',
+): string[] {
   const comment = '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain"';
-  if (addresses) return addresses.map((ip) => `-A ${KUBE_SERVICES} ${comment} -d ${ip} -j ${KUBE_NODEPORTS}`);
-  const dst = localhostNodePorts ? '-m addrtype --dst-type LOCAL' : '-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8';
+  const ipv6 = family === 'IPv6';
+  if (addresses) {
+    return addresses
+      .filter((ip) => !(ipv6 && ip === '::1'))
+      .map((ip) => `-A ${KUBE_SERVICES} ${comment} -d ${ip} -j ${KUBE_NODEPORTS}`);
+  }
+  let dst = '-m addrtype --dst-type LOCAL';
+  if (ipv6) dst += ' ! -d ::1/128';
+  else if (!localhostNodePorts) dst += ' ! -d 127.0.0.0/8';
   return [`-A ${KUBE_SERVICES} ${comment} ${dst} -j ${KUBE_NODEPORTS}`];
 }
 

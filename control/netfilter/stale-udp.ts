@@ -3,14 +3,15 @@
 // client that keeps sending from one port stays on an endpoint that is gone,
 // or on the REJECT a service without endpoints had, for as long as it sends.
 import { spawn } from 'node:child_process';
-import { isIPv4 } from 'node:net';
 import type { Logger } from 'pino';
+import { ipFamilyOf } from '../model/address.js';
 import type { ServicePortName, ServicePortState } from '../model/types.js';
+import type { IPFamily } from '../sources/types.js';
 import type { SyncRequest } from '../proxiers/types.js';
 
 /** What a UDP service port needs remembered between syncs. */
 export interface UdpPort {
-  /** Every IPv4 address the port answers on: ClusterIP, externalIPs, load-balancer IPs. */
+  /** Every address of the proxier's family the port answers on: ClusterIP, externalIPs, load-balancer IPs. */
   vips: string[];
   port: number;
   nodePort?: number;
@@ -18,12 +19,12 @@ export interface UdpPort {
   endpoints: Set<string>;
 }
 
-export function udpPort(sp: ServicePortState): UdpPort | undefined {
+export function udpPort(sp: ServicePortState, family: IPFamily = 'IPv4'): UdpPort | undefined {
   if (sp.protocol !== 'UDP') return undefined;
   const endpoints = new Set<string>();
   for (const e of [...(sp.clusterEndpoints ?? []), ...(sp.localEndpoints ?? [])]) endpoints.add(e.ip);
   return {
-    vips: [...sp.clusterIPs, ...sp.externalIPs, ...sp.loadBalancerIPs].filter((ip) => isIPv4(ip)),
+    vips: [...sp.clusterIPs, ...sp.externalIPs, ...sp.loadBalancerIPs].filter((ip) => ipFamilyOf(ip) === family),
     port: sp.port,
     ...(sp.nodePort ? { nodePort: sp.nodePort } : {}),
     endpoints,
@@ -51,10 +52,13 @@ export function staleFilters(before: UdpPort | undefined, after: UdpPort | undef
 
 export class ConntrackCleaner {
   readonly #logger: Logger;
+  /** conntrack's -f: the family's table of flows. */
+  readonly #family: 'ipv4' | 'ipv6';
   #missing = false;
 
-  constructor(logger: Logger) {
+  constructor(logger: Logger, family: IPFamily = 'IPv4') {
     this.#logger = logger;
+    this.#family = family === 'IPv6' ? 'ipv6' : 'ipv4';
   }
 
   /** Deletes the UDP entries each filter matches; failures are logged, never fatal. */
@@ -62,7 +66,7 @@ export class ConntrackCleaner {
     if (this.#missing) return;
     for (const f of filters) {
       const status = await new Promise<number | 'ENOENT'>((resolve) => {
-        const child = spawn('conntrack', ['-D', '-p', 'udp', ...f], { stdio: 'ignore' });
+        const child = spawn('conntrack', ['-D', '-f', this.#family, '-p', 'udp', ...f], { stdio: 'ignore' });
         child.on('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ENOENT' ? 'ENOENT' : -1));
         child.on('close', (code) => resolve(code ?? -1));
       });
@@ -88,9 +92,11 @@ export class ConntrackCleaner {
 export class StaleUdpFlows {
   readonly #cleaner: ConntrackCleaner;
   readonly #udp = new Map<ServicePortName, UdpPort>();
+  readonly #family: IPFamily;
 
-  constructor(logger: Logger) {
-    this.#cleaner = new ConntrackCleaner(logger);
+  constructor(logger: Logger, family: IPFamily = 'IPv4') {
+    this.#cleaner = new ConntrackCleaner(logger, family);
+    this.#family = family;
   }
 
   /** After a sync's rules are in: `full` looks at every port, otherwise at what changed. */
@@ -101,8 +107,9 @@ export class StaleUdpFlows {
       : new Set([...req.changed, ...req.removed.keys()]);
     for (const name of names) {
       const sp = req.desired.get(name);
-      const after = sp ? udpPort(sp) : undefined;
-      const before = this.#udp.get(name) ?? (req.removed.has(name) ? udpPort(req.removed.get(name)!) : undefined);
+      const after = sp ? udpPort(sp, this.#family) : undefined;
+      const before =
+        this.#udp.get(name) ?? (req.removed.has(name) ? udpPort(req.removed.get(name)!, this.#family) : undefined);
       // A removed port: every flow to it is stale.
       filters.push(...staleFilters(before, after ?? (before ? { ...before, endpoints: new Set() } : undefined)));
       if (after) this.#udp.set(name, after);

@@ -26,11 +26,20 @@ export interface DualStackHooks {
    * the dataplane's (the health-check node ports). Its errors are its own.
    */
   afterSync?: (family: IPFamily, req: SyncRequest) => Promise<void>;
+  /**
+   * A family other than the primary whose proxier could not start (the node
+   * has no ip6tables nat table, say): the mode runs on without it, as
+   * kube-proxy falls back to single-stack, and reports its addresses as not
+   * programmed. Called once, at start-up.
+   */
+  onFamilyUnavailable?: (family: IPFamily, err: Error) => void;
 }
 
 export class DualStackProxier<P extends Proxier = Proxier> implements Proxier {
   readonly mode: ProxyMode;
-  readonly #proxiers: Array<{ family: IPFamily; proxier: P }>;
+  #proxiers: Array<{ family: IPFamily; proxier: P }>;
+  /** Families whose proxier could not start, with why. */
+  readonly #unavailable = new Map<IPFamily, string>();
   /**
    * Per family, the projected desired state last handed to its proxier,
    * kept up to date from each request's changes instead of rebuilt (a
@@ -66,8 +75,27 @@ export class DualStackProxier<P extends Proxier = Proxier> implements Proxier {
     return this.#proxiers[0]!.proxier;
   }
 
+  /**
+   * Starts every family's proxier. The primary family's failure is the
+   * mode's; another family's leaves the mode serving the primary one.
+   */
   async start(): Promise<void> {
-    for (const { proxier } of this.#proxiers) await proxier.start();
+    for (const [i, { family, proxier }] of [...this.#proxiers.entries()]) {
+      try {
+        await proxier.start();
+      } catch (err) {
+        if (i === 0) throw err;
+        const e = err instanceof Error ? err : new Error(String(err));
+        this.#unavailable.set(family, e.message);
+        this.#proxiers = this.#proxiers.filter((p) => p.family !== family);
+        this.#hooks.onFamilyUnavailable?.(family, e);
+      }
+    }
+  }
+
+  /** The families the mode has a proxier for that could not start on this node, with why. */
+  get unavailable(): ReadonlyMap<IPFamily, string> {
+    return this.#unavailable;
   }
 
   async sync(req: SyncRequest): Promise<SyncResult> {
@@ -159,12 +187,15 @@ export class DualStackProxier<P extends Proxier = Proxier> implements Proxier {
   #unserved(req: SyncRequest, family: IPFamily): SyncResult['skipped'] {
     const skipped: SyncResult['skipped'] = [];
     const served = this.families.join(' and ');
+    const why = this.#unavailable.get(family);
     const report = (sp: ServicePortState | undefined) => {
       if (!sp) return;
       for (const { kind, address } of addressesOfFamily(sp, family)) {
         skipped.push({
           name: sp.name,
-          reason: `${family} ${kind} ${address} is not programmed by the ${this.mode} mode yet (it serves ${served} only)`,
+          reason: why
+            ? `${family} ${kind} ${address} is not programmed: the ${this.mode} mode cannot program ${family} on this node (${why})`
+            : `${family} ${kind} ${address} is not programmed by the ${this.mode} mode yet (it serves ${served} only)`,
         });
       }
     };
@@ -197,7 +228,8 @@ function mergedView(views: ProxierView[]): ProxierView {
         for (const e of each) {
           const entry = e?.[i];
           if (entry?.programmed) (merged.programmed ??= []).push(...entry.programmed);
-          if (entry?.chains) (merged.chains ??= []).push(...entry.chains);
+          // The iptables proxiers of both families name a port's chains alike (one name, two tables).
+          if (entry?.chains) merged.chains = [...new Set([...(merged.chains ?? []), ...entry.chains])];
         }
         return merged;
       });

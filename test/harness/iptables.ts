@@ -28,15 +28,18 @@ export function parseSave(text: string): SavedTables {
   };
 }
 
-/** iptables-save of the node namespace `ns`, parsed. */
-export function iptablesSave(net: TestNet, ns: string, opts: { counters?: boolean } = {}): SavedTables {
-  return parseSave(net.exec(ns, 'iptables-save', opts.counters ? ['-c'] : []));
+/** iptables-save (ip6tables-save with `ipv6`) of the node namespace `ns`, parsed. */
+export function iptablesSave(net: TestNet, ns: string, opts: { counters?: boolean; ipv6?: boolean } = {}): SavedTables {
+  return parseSave(net.exec(ns, opts.ipv6 ? 'ip6tables-save' : 'iptables-save', opts.counters ? ['-c'] : []));
 }
 
-/** Every KUBE-* chain and every rule mentioning one, in any table: what must be gone after a cleanup. */
+/** Every KUBE-* chain and every rule mentioning one, in any table of either family: what must be gone after a cleanup. */
 export function kubeLeftovers(net: TestNet, ns: string): string[] {
-  return net
-    .exec(ns, 'iptables-save', [])
-    .split('\n')
-    .filter((l) => /KUBE-/.test(l));
+  return ['iptables-save', 'ip6tables-save'].flatMap((save) =>
+    net
+      .exec(ns, save, [])
+      .split('\n')
+      .filter((l) => /KUBE-/.test(l))
+      .map((l) => `${save}: ${l}`),
+  );
 }

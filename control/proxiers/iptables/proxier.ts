@@ -6,8 +6,10 @@
 // rewrites everything and removes chains nothing owns any more.
 import { writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { ipFamilyOf } from '../../model/address.js';
 import { sameNodeFacts, type NodeFacts } from '../../model/node-facts.js';
 import type { ServicePortName } from '../../model/types.js';
+import type { IPFamily } from '../../sources/types.js';
 import type { Proxier, ProxierView, SyncRequest, SyncResult } from '../types.js';
 import { StaleUdpFlows } from '../../netfilter/stale-udp.js';
 import { Iptables, RESTORE_CHUNK_LINES, chainsOf } from '../../netfilter/iptables.js';
@@ -25,10 +27,14 @@ import {
 const MASQ_CHAINS: ReadonlySet<string> = new Set([KUBE_MARK_MASQ, KUBE_POSTROUTING]);
 
 export interface IptablesProxierOptions {
+  /** The family this proxier programs, with iptables (IPv4) or ip6tables (IPv6), as kube-proxy runs one per family. */
+  family?: IPFamily;
   masqueradeAll: boolean;
   /** --iptables-masquerade-bit: the fwmark bit that asks for SNAT. */
   masqueradeBit: number;
+  /** --cluster-cidr, both families' ranges: this proxier takes its family's. */
   clusterCIDRs: string[];
+  /** --iptables-localhost-nodeports: IPv4 only (kube-proxy never serves NodePorts on ::1). */
   localhostNodePorts: boolean;
   logger: Logger;
   /** Called after every restore with its outcome (metrics). */
@@ -37,6 +43,8 @@ export interface IptablesProxierOptions {
 }
 
 export interface RestoreReport {
+  /** The proxier's family (IPv4 when left out). */
+  family?: IPFamily;
   full: boolean;
   ok: boolean;
   /** Rules in each table after the sync (kube-proxy's sync_proxy_rules_iptables_total). */
@@ -46,6 +54,7 @@ export interface RestoreReport {
 
 export class IptablesProxier implements Proxier {
   readonly mode = 'iptables' as const;
+  readonly family: IPFamily;
   readonly #opts: IptablesProxierOptions;
   readonly #ipt: Iptables;
   #ctx: RuleContext;
@@ -58,10 +67,11 @@ export class IptablesProxier implements Proxier {
 
   constructor(opts: IptablesProxierOptions) {
     this.#opts = opts;
-    this.#ipt = opts.iptables ?? new Iptables();
-    this.#staleUdp = new StaleUdpFlows(opts.logger);
+    this.family = opts.family ?? 'IPv4';
+    this.#ipt = opts.iptables ?? new Iptables(this.family);
+    this.#staleUdp = new StaleUdpFlows(opts.logger, this.family);
     const mark = `0x${(1 << opts.masqueradeBit).toString(16)}`;
-    const clusterCIDR = opts.clusterCIDRs.find((c) => c.includes('.'));
+    const clusterCIDR = opts.clusterCIDRs.find((c) => ipFamilyOf(c.split('/')[0]!) === this.family);
     this.#ctx = {
       masqueradeMark: mark,
       masqueradeAll: opts.masqueradeAll,
@@ -70,14 +80,14 @@ export class IptablesProxier implements Proxier {
     };
     if (!clusterCIDR && !opts.masqueradeAll) {
       opts.logger.info(
-        'no IPv4 --cluster-cidr: traffic from outside the cluster to a ClusterIP is not masqueraded (kube-proxy behaves the same)',
+        `no ${this.family} --cluster-cidr: traffic from outside the cluster to a ClusterIP is not masqueraded (kube-proxy behaves the same)`,
       );
     }
   }
 
   async start(): Promise<void> {
     await this.#ipt.check();
-    if (this.#opts.localhostNodePorts) {
+    if (this.#opts.localhostNodePorts && this.family === 'IPv4') {
       // As kube-proxy: NodePorts on 127.0.0.1 need martian loopback routing.
       try {
         writeFileSync('/proc/sys/net/ipv4/conf/all/route_localnet', '1');
@@ -221,7 +231,9 @@ export class IptablesProxier implements Proxier {
         )
       : [];
     filterRules.push(...forwardRules(mark));
-    natShared.push(...nodePortsTail(this.#opts.localhostNodePorts, this.#node?.nodePortAddresses.IPv4));
+    natShared.push(
+      ...nodePortsTail(this.#opts.localhostNodePorts, this.#node?.nodePortAddresses[this.family], this.family),
+    );
     const lines = [
       '*filter',
       ...SHARED_CHAINS.filter.map((c) => `:${c} - [0:0]`),

@@ -3,7 +3,7 @@
 // chains (KUBE-SERVICES, KUBE-NODEPORTS, KUBE-EXTERNAL-SERVICES, …) and the
 // service's own chains (KUBE-SVC/SVL/EXT/FW/SEP). Pure: model in, text out,
 // so a partial sync recomputes only the ports that changed.
-import { BlockList, isIPv4 } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { hostPort } from '../../model/address.js';
 import type { EndpointState, ServicePortState } from '../../model/types.js';
 import {
@@ -19,7 +19,7 @@ export interface RuleContext {
   /** "-j MARK --or-mark" value, 1 << --iptables-masquerade-bit, as hex. */
   masqueradeMark: string;
   masqueradeAll: boolean;
-  /** --cluster-cidr (IPv4): traffic from elsewhere to a ClusterIP is masqueraded. Undefined: no local-traffic detector. */
+  /** --cluster-cidr of the proxier's family: traffic from elsewhere to a ClusterIP is masqueraded. Undefined: no local-traffic detector. */
   clusterCIDR?: string;
   /** This node's addresses, for loadBalancerSourceRanges that contain the node. */
   nodeIPs: string[];
@@ -281,8 +281,10 @@ function closed(out: PortRules): PortRules {
 
 function cidrContains(cidr: string, ip: string): boolean {
   const [base, bits] = cidr.split('/');
-  if (!base || !isIPv4(base) || !isIPv4(ip)) return false;
+  const family = base ? isIP(base) : 0;
+  if (family === 0 || isIP(ip) !== family) return false;
+  const type = family === 4 ? 'ipv4' : 'ipv6';
   const range = new BlockList();
-  range.addSubnet(base, Number(bits ?? 32), 'ipv4');
-  return range.check(ip, 'ipv4');
+  range.addSubnet(base!, Number(bits ?? (family === 4 ? 32 : 128)), type);
+  return range.check(ip, type);
 }

@@ -135,6 +135,77 @@ describe.runIf(requirePrivileges())('iptables mode (kube-proxy layout)', () => {
     expect(metric('kubeproxy_sync_proxy_rules_iptables_total{table="nat"}')).toBeGreaterThan(20);
   });
 
+  it('writes a dual-stack service into both families, ip6tables with the same chain names', async () => {
+    const file = join(dir, 'dualstack.yaml');
+    const slice = (family: 'IPv4' | 'IPv6', addresses: string[]) => `---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: both-${family.toLowerCase()}, namespace: demo, labels: { kubernetes.io/service-name: both } }
+addressType: ${family}
+ports: [{ name: http, protocol: TCP, port: 8080 }]
+endpoints:
+${addresses.map((a) => `  - { addresses: ["${a}"], nodeName: n2, conditions: { ready: true } }`).join('\n')}
+`;
+    const syncs = daemon.syncs().length;
+    writeFileSync(
+      file,
+      `apiVersion: v1
+kind: Service
+metadata: { name: both, namespace: demo }
+spec:
+  ipFamilyPolicy: RequireDualStack
+  ipFamilies: [IPv4, IPv6]
+  clusterIP: 10.96.0.50
+  clusterIPs: [10.96.0.50, "fd00:10:96::50"]
+  ports: [{ name: http, protocol: TCP, port: 80, targetPort: 8080 }]
+${slice('IPv4', ['10.244.2.11'])}${slice('IPv6', ['fd00:10:244:2::11', 'fd00:10:244:2::12'])}`,
+    );
+    try {
+      await daemon.waitForLog((r) => r.msg === 'synced', { count: syncs + 1 });
+      const chain = svc('demo/both:http', 'tcp');
+      const four = save();
+      const six = iptablesSave(net, n1.ns, { ipv6: true });
+      expect(four.rules('nat', 'KUBE-SERVICES')).toContainEqual(
+        expect.stringMatching(/-d 10\.96\.0\.50\/32 .* -j (\S+)$/),
+      );
+      expect(six.rules('nat', 'KUBE-SERVICES')).toContain(
+        `-A KUBE-SERVICES -d fd00:10:96::50/128 -p tcp -m comment --comment "demo/both:http cluster IP" -m tcp --dport 80 -j ${chain}`,
+      );
+      expect(four.rules('nat', chain)).toHaveLength(1);
+      expect(six.rules('nat', chain).map((l) => l.split(' -j ')[1])).toEqual([
+        sep('demo/both:http', 'tcp', '[fd00:10:244:2::11]:8080'),
+        sep('demo/both:http', 'tcp', '[fd00:10:244:2::12]:8080'),
+      ]);
+      const ep = sep('demo/both:http', 'tcp', '[fd00:10:244:2::12]:8080');
+      expect(six.rules('nat', ep)).toContain(
+        `-A ${ep} -p tcp -m comment --comment "demo/both:http" -m tcp -j DNAT --to-destination [fd00:10:244:2::12]:8080`,
+      );
+      // Only IPv6 in ip6tables; the shared chains are there as in iptables, and ::1 is never a NodePort address.
+      expect(six.rules('nat', 'KUBE-SERVICES').join('\n')).not.toMatch(/\d+\.\d+\.\d+\.\d+/);
+      expect(six.rules('nat', 'KUBE-SERVICES').at(-1)).toMatch(/--dst-type LOCAL -j KUBE-NODEPORTS$/);
+      expect(six.rules('nat', 'KUBE-SERVICES').at(-1)).toContain('! -d ::1/128');
+      expect(six.rules('nat', 'POSTROUTING')).toContain(
+        '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
+      );
+      // One view of the port in the ops API: the same chain names once.
+      const body = JSON.parse(net.exec(n1.ns, 'curl', ['-sS', 'http://127.0.0.1:10249/v1/services/demo/both'])) as {
+        items: Array<{ chains: string[] }>;
+      };
+      expect(
+        body.items[0]!.chains.filter((c) => c === chain),
+        JSON.stringify(body.items[0]),
+      ).toHaveLength(1);
+      expect(
+        body.items[0]!.chains.filter((c) => c.startsWith('KUBE-SEP-')),
+        JSON.stringify(body.items[0]),
+      ).toHaveLength(3);
+    } finally {
+      rmSync(file);
+      await daemon.waitForLog((r) => r.msg === 'synced', { count: syncs + 2 });
+    }
+    expect(iptablesSave(net, n1.ns, { ipv6: true }).chains('nat')).not.toContain(svc('demo/both:http', 'tcp'));
+  });
+
   it('rewrites only the changed service’s chains on a partial sync: other rules keep their counters', async () => {
     const client = n1.pods[0]!;
     expect((await tcpProbe(net, client.ns, '10.96.0.10:80', { count: 12, concurrency: 3 })).every((r) => r.ok)).toBe(

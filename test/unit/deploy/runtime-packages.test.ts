@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { IPTABLES_BINARIES } from '../../../control/netfilter/iptables.js';
 import { nodeBinary, repoRoot } from '../../harness/paths.js';
 
 const sh = (script: string) => execFileSync('bash', ['-c', script], { encoding: 'utf8', cwd: repoRoot });
@@ -37,12 +38,16 @@ function owner(path: string): string {
 /** Shared libraries a binary links (ldd's "name => path" lines). */
 const linkedLibraries = (binary: string) => [...sh(`ldd '${binary}'`).matchAll(/=> (\/\S+)/g)].map((m) => m[1]!);
 
-/** Commands the control plane starts: the literal first argument of spawn/execFile/exec calls under control/. */
+/**
+ * Commands the control plane starts: the literal first argument of
+ * spawn/execFile/exec calls under control/, and the iptables binaries of
+ * each family (run by name from a table).
+ */
 function commandsRun(): string[] {
   const files = readdirSync(join(repoRoot, 'control'), { recursive: true, encoding: 'utf8' }).filter((f) =>
     f.endsWith('.ts'),
   );
-  const found = new Set<string>();
+  const found = new Set<string>(Object.values(IPTABLES_BINARIES).flatMap((b) => [b.cmd, b.restore, b.save]));
   for (const f of files) {
     const text = readFileSync(join(repoRoot, 'control', f), 'utf8');
     for (const m of text.matchAll(/\b(?:spawn|spawnSync|execFile|execFileSync|exec)\(\s*'([\w.-]+)'/g))
@@ -57,7 +62,7 @@ describe('the runtime packages are what the daemon links and runs', () => {
   it('finds the commands the modes run', () => {
     // Guards the scan itself: these are known to be run (ebpf: ip; iptables: the rest).
     expect(commandsRun()).toEqual(
-      expect.arrayContaining(['conntrack', 'ip', 'iptables', 'iptables-restore', 'iptables-save']),
+      expect.arrayContaining(['conntrack', 'ip', 'ip6tables-restore', 'iptables', 'iptables-restore', 'iptables-save']),
     );
   });
 

@@ -7,7 +7,7 @@ import { servicePortOfFamily } from '../../../control/model/family.js';
 import { buildServicePorts } from '../../../control/model/service-port.js';
 import { chainHash, endpointChain, servicePortChains } from '../../../control/proxiers/iptables/names.js';
 import { portRules, probability, type RuleContext } from '../../../control/proxiers/iptables/rules.js';
-import { missingJumps } from '../../../control/netfilter/kube-chains.js';
+import { missingJumps, nodePortsTail } from '../../../control/netfilter/kube-chains.js';
 import type { Service } from '../../../control/sources/types.js';
 import { NODE, NOT_READY, SERVING_TERMINATING, endpoint, service, slice } from '../model/fixtures.js';
 
@@ -267,6 +267,83 @@ describe('a service port whose endpoints are of the other family', () => {
 
   it("IPv6 only: nothing of it is the IPv4 proxier's, NodePort included", () => {
     expect(nodePort(['fd00::30'])).toBeUndefined();
+  });
+});
+
+describe("the IPv6 proxier's rules (ip6tables)", () => {
+  const CTX6: RuleContext = {
+    masqueradeMark: '0x4000',
+    masqueradeAll: false,
+    clusterCIDR: 'fd00:10:244::/56',
+    nodeIPs: ['fd00:172:31::11'],
+  };
+  /** A dual-stack LoadBalancer with endpoints of both families, as the IPv6 proxier is handed it. */
+  const dualStack = (ranges: string[] = []) => {
+    const s = service({
+      namespace: 'ns1',
+      name: 'svc1',
+      type: 'LoadBalancer',
+      clusterIPs: ['172.30.0.41', 'fd00:10:96::41'],
+      loadBalancerIPs: ['1.2.3.4', '2001:db8::4'],
+      loadBalancerSourceRanges: ranges,
+      ports: [{ name: 'p80', protocol: 'TCP', port: 80, targetPort: 80, nodePort: 30080 }],
+    });
+    const port = [{ name: 'p80', protocol: 'TCP' as const, port: 80 }];
+    const [sp] = buildServicePorts(
+      s,
+      [
+        slice('s4', [endpoint('10.180.0.1')], { namespace: 'ns1', serviceName: 'svc1', ports: port }),
+        slice('s6', [endpoint('fd00:10:244:1::11')], {
+          namespace: 'ns1',
+          serviceName: 'svc1',
+          addressType: 'IPv6',
+          ports: port,
+        }),
+      ],
+      NODE,
+    );
+    return { v4: servicePortOfFamily(sp!, 'IPv4')!, v6: servicePortOfFamily(sp!, 'IPv6')! };
+  };
+
+  it('names its chains as the IPv4 proxier does (kube-proxy hashes the port name, not the family)', () => {
+    const { v4, v6 } = dualStack();
+    const four = portRules(v4, CTX);
+    const six = portRules(v6, CTX6);
+    const own = (r: ReturnType<typeof portRules>) => [...r.chains.keys()].filter((c) => !c.startsWith('KUBE-SEP-'));
+    expect(own(six)).toEqual(own(four));
+    expect(own(six)).toContain(servicePortChains('ns1/svc1:p80', 'tcp').svc);
+  });
+
+  it('holds only IPv6 addresses, and DNATs to the bracketed endpoint', () => {
+    const r = portRules(dualStack().v6, CTX6);
+    const text = [...r.nat, ...r.filter, ...all(r)].join('\n');
+    expect(text).not.toMatch(/\b\d+\.\d+\.\d+\.\d+\b/);
+    expect(r.nat).toContainEqual(expect.stringContaining('-d fd00:10:96::41 --dport 80 -j KUBE-SVC-'));
+    expect(r.nat).toContainEqual(expect.stringContaining('-d 2001:db8::4 --dport 80 -j KUBE-EXT-'));
+    const sep = endpointChain('ns1/svc1:p80', 'tcp', '[fd00:10:244:1::11]:80');
+    expect(r.chains.get(sep)).toContainEqual(
+      `-A ${sep} -m comment --comment ns1/svc1:p80 -m tcp -p tcp -j DNAT --to-destination [fd00:10:244:1::11]:80`,
+    );
+    expect(all(r)).toContainEqual(expect.stringContaining('! -s fd00:10:244::/56 -j KUBE-MARK-MASQ'));
+  });
+
+  it('lets the node past its own source ranges when a range holds its IPv6 address', () => {
+    const r = portRules(dualStack(['fd00:172:31::/64', '10.0.0.0/8']).v6, CTX6);
+    const fw = [...r.chains].find(([c]) => c.startsWith('KUBE-FW-'))![1];
+    expect(fw).toContainEqual(expect.stringContaining('-s fd00:172:31::/64 -j KUBE-EXT-'));
+    expect(fw).toContainEqual(expect.stringContaining('-s 2001:db8::4 -j KUBE-EXT-'));
+    expect(fw.join('\n')).not.toContain('10.0.0.0/8');
+  });
+
+  it('never makes ::1 a NodePort address, whatever --iptables-localhost-nodeports says', () => {
+    expect(nodePortsTail(true, undefined, 'IPv6')).toEqual([
+      expect.stringMatching(/--dst-type LOCAL ! -d ::1\/128 -j KUBE-NODEPORTS$/),
+    ]);
+    expect(nodePortsTail(true, ['::1', 'fd00::5'], 'IPv6')).toEqual([
+      expect.stringMatching(/-d fd00::5 -j KUBE-NODEPORTS$/),
+    ]);
+    // IPv4 keeps 127.0.0.1 when asked to serve it.
+    expect(nodePortsTail(true, ['127.0.0.1'])).toEqual([expect.stringMatching(/-d 127\.0\.0\.1 -j KUBE-NODEPORTS$/)]);
   });
 });
 
