@@ -17,8 +17,11 @@ class FamilyProxier implements Proxier {
   readonly mode = 'fake' as ProxyMode;
   readonly syncs: SyncRequest[] = [];
   fail = false;
+  startFails = false;
   constructor(readonly label: string) {}
-  async start() {}
+  async start() {
+    if (this.startFails) throw new Error(`no ${this.label} nat table`);
+  }
   async sync(req: SyncRequest): Promise<SyncResult> {
     if (this.fail) throw new Error(`${this.label} failed`);
     this.syncs.push(req);
@@ -232,6 +235,33 @@ describe('DualStackProxier', () => {
     await meta.sync(request([dual], { full: true, changed: [] }));
     expect([...v6.syncs[0]!.desired.keys()]).toEqual([dual.name]);
     expect(v6.syncs[0]!.full).toBe(true);
+  });
+
+  it('a secondary family that cannot start leaves the mode serving the primary, its addresses reported', async () => {
+    const v4 = new FamilyProxier('v4');
+    const v6 = new FamilyProxier('v6');
+    v6.startFails = true;
+    const unavailable: string[] = [];
+    const meta = new DualStackProxier(
+      'fake' as ProxyMode,
+      { IPv4: v4, IPv6: v6 },
+      { onFamilyUnavailable: (family, err) => unavailable.push(`${family}: ${err.message}`) },
+    );
+    await meta.start();
+    expect(unavailable).toEqual(['IPv6: no v6 nat table']);
+    expect(meta.families).toEqual(['IPv4']);
+    const dual = port(DUAL);
+    const result = await meta.sync(request([dual]));
+    expect(v6.syncs).toEqual([]);
+    expect(result.skipped.map((s) => s.reason)).toContainEqual(
+      'IPv6 ClusterIP fd00::10 is not programmed: the fake mode cannot program IPv6 on this node (no v6 nat table)',
+    );
+    // The primary family's failure is the mode's.
+    const v4down = new FamilyProxier('v4');
+    v4down.startFails = true;
+    await expect(new DualStackProxier('fake' as ProxyMode, { IPv4: v4down, IPv6: v6 }).start()).rejects.toThrow(
+      'no v4 nat table',
+    );
   });
 
   it('refuses a mode with no family proxier at all', () => {
