@@ -139,7 +139,12 @@ export class TestNet {
   }
 
   sysctl(ns: string, key: string, value: string | number): void {
-    this.exec(ns, 'sysctl', ['-qw', `${key}=${value}`]);
+    this.sysctls(ns, { [key]: value });
+  }
+
+  /** Several sysctls inside a namespace, in order, with one process. */
+  sysctls(ns: string, settings: Record<string, string | number>): void {
+    this.exec(ns, 'sysctl', ['-qw', ...Object.entries(settings).map(([key, value]) => `${key}=${value}`)]);
   }
 
   ifindex(ns: string, ifname: string): number {
