@@ -4,10 +4,15 @@
 // Plain ES module, no dependencies. Every client attempt has a timeout and the
 // process exits by itself.
 //
+// Targets are "IP:PORT" for IPv4 and "[IP]:PORT" for IPv6; a peer's address
+// is printed the same way.
+//
 //   serve --name NAME [--tcp P[,P...]] [--udp P[,P...]]
-//       TCP: greets each connection with "NAME <addr>:<port>\n", then answers
-//       each line with "NAME <line>\n". UDP: answers each datagram with
-//       "NAME <addr>:<port>". Prints "ready" once everything listens.
+//       Listens on 0.0.0.0 and on :: (IPv6 only, so an IPv4 client never
+//       shows up as ::ffff:a.b.c.d) for every port. TCP: greets each
+//       connection with "NAME <peer>\n", then answers each line with
+//       "NAME <line>\n". UDP: answers each datagram with "NAME <peer>".
+//       Prints "ready" once everything listens.
 //   tcp  --target IP:PORT --count N --timeout MS [--concurrency C] [--source IP]
 //   udp  --target IP:PORT --count N --timeout MS [--concurrency C] [--sport P] [--source IP]
 //       N fresh connections / sockets (a new source port each); one JSON line
@@ -15,7 +20,8 @@
 //       UDP with --sport: every socket binds source port P, so every attempt
 //       is the same flow to conntrack (run them one at a time). --source: every
 //       socket binds that local address (one the namespace holds) instead of
-//       the one the route picks, to test from a second address.
+//       the one the route picks, to test from a second address (of the
+//       target's family).
 //   http --target IP:PORT [--path /P] --timeout MS
 //       One HTTP GET: prints {"ok":true,"status":..,"body":..,"ms":..} or
 //       {"ok":false,"error":..,"ms":..} (a health-check node port, probed as a
@@ -31,7 +37,7 @@
 //       files, not bound to a network namespace). Prints "ready".
 import dgram from 'node:dgram';
 import http from 'node:http';
-import net from 'node:net';
+import net, { isIPv6 } from 'node:net';
 import readline from 'node:readline';
 
 function parseArgs(argv) {
@@ -54,11 +60,18 @@ const ports = (s) => (s ? s.split(',').filter(Boolean).map(Number) : []);
 const out = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
 const since = (t0) => Math.round((performance.now() - t0) * 1000) / 1000;
 
-function target(flags) {
-  const m = /^(.+):(\d+)$/.exec(flags.target ?? '');
-  if (!m) fail('--target IP:PORT is required');
-  return { host: m[1], port: Number(m[2]) };
+/** "IP:PORT" or "[IP]:PORT" into its parts, or undefined. */
+function splitTarget(s) {
+  const m = /^\[([0-9A-Fa-f:.]+)\]:(\d+)$/.exec(s) ?? /^([^:[\]]+):(\d+)$/.exec(s);
+  return m ? { host: m[1], port: Number(m[2]) } : undefined;
 }
+
+function target(flags) {
+  return splitTarget(flags.target ?? '') ?? fail('--target IP:PORT (or [IPv6]:PORT) is required');
+}
+
+/** How a peer is printed: "addr:port", "[addr]:port" for IPv6. */
+const peerOf = (address, port) => (isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`);
 
 /** Splits "NAME rest" into its parts. */
 function named(line) {
@@ -66,28 +79,43 @@ function named(line) {
   return i < 0 ? { name: line, rest: '' } : { name: line.slice(0, i), rest: line.slice(i + 1) };
 }
 
+/** Every port is served on each family's wildcard address, by its own socket. */
+const WILDCARDS = [
+  { host: '0.0.0.0', udp: 'udp4', ipv6Only: false },
+  { host: '::', udp: 'udp6', ipv6Only: true },
+];
+
 async function serve(flags) {
   const name = flags.name || fail('--name is required');
+  const greet = (sock) => {
+    sock.on('error', () => {}); // resets from clients are normal
+    sock.setNoDelay(true);
+    sock.write(`${name} ${peerOf(sock.remoteAddress, sock.remotePort)}\n`);
+    readline
+      .createInterface({ input: sock })
+      .on('line', (line) => {
+        if (!sock.destroyed) sock.write(`${name} ${line}\n`);
+      })
+      // readline re-emits the socket's errors: without a listener a client's RST would end the server.
+      .on('error', () => {});
+  };
   const listening = [];
   for (const port of ports(flags.tcp)) {
-    const server = net.createServer((sock) => {
-      sock.on('error', () => {}); // resets from clients are normal
-      sock.setNoDelay(true);
-      sock.write(`${name} ${sock.remoteAddress}:${sock.remotePort}\n`);
-      readline
-        .createInterface({ input: sock })
-        .on('line', (line) => {
-          if (!sock.destroyed) sock.write(`${name} ${line}\n`);
-        })
-        // readline re-emits the socket's errors: without a listener a client's RST would end the server.
-        .on('error', () => {});
-    });
-    listening.push(new Promise((resolve, reject) => server.once('error', reject).listen(port, '0.0.0.0', resolve)));
+    for (const { host, ipv6Only } of WILDCARDS) {
+      const server = net.createServer(greet);
+      listening.push(
+        new Promise((resolve, reject) => server.once('error', reject).listen({ port, host, ipv6Only }, resolve)),
+      );
+    }
   }
   for (const port of ports(flags.udp)) {
-    const sock = dgram.createSocket('udp4');
-    sock.on('message', (_msg, rinfo) => sock.send(`${name} ${rinfo.address}:${rinfo.port}`, rinfo.port, rinfo.address));
-    listening.push(new Promise((resolve, reject) => sock.once('error', reject).bind(port, '0.0.0.0', resolve)));
+    for (const { host, udp, ipv6Only } of WILDCARDS) {
+      const sock = dgram.createSocket({ type: udp, ipv6Only });
+      sock.on('message', (_msg, rinfo) =>
+        sock.send(`${name} ${peerOf(rinfo.address, rinfo.port)}`, rinfo.port, rinfo.address),
+      );
+      listening.push(new Promise((resolve, reject) => sock.once('error', reject).bind(port, host, resolve)));
+    }
   }
   if (!listening.length) fail('serve needs --tcp or --udp ports');
   await Promise.all(listening);
@@ -127,7 +155,7 @@ function tcpOnce({ host, port }, timeoutMs, { source } = {}) {
 function udpOnce({ host, port }, timeoutMs, { sport, source } = {}) {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const sock = dgram.createSocket('udp4');
+    const sock = dgram.createSocket(isIPv6(host) ? 'udp6' : 'udp4');
     let done = false;
     const finish = (result) => {
       if (done) return;
@@ -261,9 +289,9 @@ async function hold(flags) {
 }
 
 async function forward(flags) {
-  const m = /^(.+):(\d+)$/.exec(flags.listen ?? '');
-  if (!m || !flags.unix) fail('forward needs --listen IP:PORT and --unix PATH');
-  const [, host, port] = m;
+  const listen = splitTarget(flags.listen ?? '');
+  if (!listen || !flags.unix) fail('forward needs --listen IP:PORT (or [IPv6]:PORT) and --unix PATH');
+  const { host, port } = listen;
   const server = net.createServer((conn) => {
     const upstream = net.connect({ path: flags.unix });
     conn.pipe(upstream).pipe(conn);
@@ -276,7 +304,7 @@ async function forward(flags) {
     conn.on('close', end);
     upstream.on('close', end);
   });
-  await new Promise((resolve) => server.listen(Number(port), host, resolve));
+  await new Promise((resolve) => server.listen(port, host, resolve));
   process.stdout.write('ready\n');
 }
 

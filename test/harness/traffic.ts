@@ -3,6 +3,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { splitHostPort } from '../../control/model/address.js';
 import type { Background } from './run.js';
 import type { TestNet } from './netns.js';
 import { nodeBinary, repoRoot } from './paths.js';
@@ -10,7 +11,17 @@ import { scaled } from './slow.js';
 
 export const agentPath = join(repoRoot, 'test', 'harness', 'agent.mjs');
 
-/** One attempt: `name` is the answering server's name, `peer` the address it saw us as. */
+// Every target below is "IP:PORT" for IPv4 or "[IP]:PORT" for IPv6
+// (hostPort in cluster.ts), and every peer is printed the same way.
+
+/** The address of a peer or target, without its port (and brackets): "10.0.0.1", "fd00::1". */
+export function addressOf(peer: string): string;
+export function addressOf(peer: string | undefined): string | undefined;
+export function addressOf(peer: string | undefined): string | undefined {
+  return peer === undefined ? undefined : splitHostPort(peer).ip;
+}
+
+/** One attempt: `name` is the answering server's name, `peer` the address it saw us as ("ip:port", "[ip]:port"). */
 export interface ProbeResult {
   ok: boolean;
   name?: string;
@@ -25,11 +36,11 @@ export interface ProbeOptions {
   concurrency?: number;
   /** UDP only: send every datagram from this source port, so all are one flow (use with concurrency 1). */
   sourcePort?: number;
-  /** Bind this local address (one the namespace holds) rather than the one the route picks. */
+  /** Bind this local address (one the namespace holds, of the target's family) rather than the one the route picks. */
   source?: string;
 }
 
-/** Starts TCP and UDP servers named after the pod inside it; resolves once they listen. */
+/** Starts TCP and UDP servers named after the pod inside it, on every IPv4 and IPv6 address; resolves once they listen. */
 export async function startServers(
   net: TestNet,
   pod: { ns: string; name: string },
@@ -65,7 +76,7 @@ function probe(mode: 'tcp' | 'udp', ns: string, target: string, opts: ProbeOptio
   });
 }
 
-/** `count` fresh TCP connections to `target` ("IP:PORT"), each reading the greeting. */
+/** `count` fresh TCP connections to `target` ("IP:PORT", "[IP]:PORT"), each reading the greeting. */
 export const tcpProbe = (_net: TestNet, ns: string, target: string, opts: ProbeOptions = {}) =>
   probe('tcp', ns, target, opts);
 
@@ -82,7 +93,7 @@ export interface HttpResult {
   ms: number;
 }
 
-/** One HTTP GET of `path` at `target` ("IP:PORT") from a namespace, whatever the status. */
+/** One HTTP GET of `path` at `target` ("IP:PORT", "[IP]:PORT") from a namespace, whatever the status. */
 export function httpGet(
   _net: TestNet,
   ns: string,
