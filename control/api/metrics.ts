@@ -308,10 +308,17 @@ export class ProxyMetrics {
 
   /**
    * The userspace mode's connections (UDP: client sessions), by protocol:
-   * accepted, failed (no endpoint, or none answered) and open now. Called
-   * once, by that mode.
+   * accepted, failed (no endpoint, or none answered) and open now. The
+   * mode's proxiers of both families count into the same series.
    */
-  proxyConnections(): Record<'tcp' | 'udp', { accepted(): void; failed(): void; opened(): void; closed(): void }> {
+  proxyConnections(): ProxyConnectionEvents {
+    this.#proxyConnections ??= this.#createProxyConnections();
+    return this.#proxyConnections;
+  }
+
+  #proxyConnections: ProxyConnectionEvents | undefined;
+
+  #createProxyConnections(): ProxyConnectionEvents {
     const registers = [this.registry];
     const total = new Counter({
       name: 'switchyard_userspace_connections_total',
@@ -339,6 +346,11 @@ export class ProxyMetrics {
     return { tcp: of('tcp'), udp: of('udp') };
   }
 }
+
+type ProxyConnectionEvents = Record<
+  'tcp' | 'udp',
+  { accepted(): void; failed(): void; opened(): void; closed(): void }
+>;
 
 function codeOf(err: unknown): string {
   const c = (err as { code?: unknown } | null)?.code;

@@ -162,6 +162,7 @@ export const ServicePortSchema = Type.Object(
       Type.Array(
         Type.Object({
           class: Type.Union([Type.Literal('internal'), Type.Literal('external')]),
+          family: Type.Union([Type.Literal('IPv4'), Type.Literal('IPv6')]),
           protocol: Type.Union([Type.Literal('tcp'), Type.Literal('udp')]),
           proxyPort: Type.Integer(),
           active: Type.Integer(),

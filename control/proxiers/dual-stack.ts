@@ -228,6 +228,7 @@ function mergedView(views: ProxierView[]): ProxierView {
         for (const e of each) {
           const entry = e?.[i];
           if (entry?.programmed) (merged.programmed ??= []).push(...entry.programmed);
+          if (entry?.proxy) (merged.proxy ??= []).push(...entry.proxy);
           // The iptables proxiers of both families name a port's chains alike (one name, two tables).
           if (entry?.chains) merged.chains = [...new Set([...(merged.chains ?? []), ...entry.chains])];
         }

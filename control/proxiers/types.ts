@@ -2,6 +2,7 @@
 // A proxier receives the whole desired state plus what changed since the last
 // sync it was given, and owns everything it writes. It never decides when to
 // sync: the sync loop does.
+import type { IPFamily } from '../sources/types.js';
 import type { ProxyMode } from '../config/options.js';
 import type { NodeFacts } from '../model/node-facts.js';
 import type { ServicePortName, ServicePortState } from '../model/types.js';
@@ -70,6 +71,8 @@ export type ServicePortEntries = { programmed?: ProgrammedEntryView[]; chains?: 
 export interface ProxySocketView {
   /** internal: the ClusterIPs; external: NodePort, externalIPs and LB IPs. */
   class: 'internal' | 'external';
+  /** The family of the addresses redirected to it (each family's proxier has sockets of its own). */
+  family: IPFamily;
   protocol: 'tcp' | 'udp';
   /** The port on this node the class's addresses are redirected to. */
   proxyPort: number;

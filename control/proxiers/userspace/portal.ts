@@ -187,7 +187,7 @@ export class UdpPortal {
   }
 
   #open(key: string, client: RemoteInfo, backend: Backend): Session {
-    const socket = createSocket({ type: 'udp4' });
+    const socket = createSocket({ type: backend.ip.includes(':') ? 'udp6' : 'udp4' });
     const s: Session = { backend, socket, timer: setTimeout(() => this.#end(key), this.#timeoutMs) };
     socket.on('message', (reply) => {
       s.timer.refresh();

@@ -53,7 +53,7 @@ export class PortAllocator {
     this.range = range;
   }
 
-  /** A socket listening (TCP) or bound (UDP) on `host` (0.0.0.0 by default) at a port of the range. */
+  /** A socket listening (TCP) or bound (UDP) on `host` (0.0.0.0 by default; an IPv6 host: IPv6 only) at a port of the range. */
   async bind(protocol: Protocol, host = '0.0.0.0'): Promise<Bound> {
     const r = this.range;
     if (!r) {
@@ -93,12 +93,13 @@ function bindOn(protocol: Protocol, port: number, host: string): Promise<Bound |
     if (protocol === 'tcp') {
       const server = createServer({ allowHalfOpen: true });
       server.once('error', taken);
-      server.listen({ port, host, exclusive: true, backlog: 1024 }, () => {
+      // On '::' the IPv6 proxier's socket only: the IPv4 one holds the same port number on 0.0.0.0.
+      server.listen({ port, host, exclusive: true, backlog: 1024, ipv6Only: host.includes(':') }, () => {
         server.removeListener('error', taken);
         resolve({ kind: 'tcp', server, port: (server.address() as { port: number }).port });
       });
     } else {
-      const socket = createSocket({ type: 'udp4' });
+      const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', ipv6Only: host.includes(':') });
       socket.once('error', (err) => {
         socket.close();
         taken(err);

@@ -7,6 +7,7 @@
 // a redirect. Unlike the kernel modes it cannot serve without the process:
 // when the daemon stops, its redirects lead to a closed port (refused).
 import type { Logger } from 'pino';
+import type { IPFamily } from '../../sources/types.js';
 import { sameNodeFacts, type NodeFacts } from '../../model/node-facts.js';
 import type { ServicePortName, ServicePortState } from '../../model/types.js';
 import { Iptables, RESTORE_CHUNK_LINES, type Table } from '../../netfilter/iptables.js';
@@ -38,6 +39,8 @@ export const USERSPACE_MODE: ChainScope = {
 const CLASSES: readonly FrontendClass[] = ['internal', 'external'];
 
 export interface UserspaceProxierOptions {
+  /** The family this proxier serves, with iptables (IPv4) or ip6tables (IPv6) rules and sockets of that family. */
+  family?: IPFamily;
   portRange: PortRange | undefined;
   udpTimeoutMs: number;
   logger: Logger;
@@ -61,6 +64,7 @@ const NO_EVENTS: PortalEvents = { accepted() {}, failed() {}, opened() {}, close
 
 export class UserspaceProxier implements Proxier {
   readonly mode = 'userspace' as const;
+  readonly family: IPFamily;
   readonly #o: UserspaceProxierOptions;
   readonly #ipt: Iptables;
   readonly #ports: PortAllocator;
@@ -72,7 +76,8 @@ export class UserspaceProxier implements Proxier {
 
   constructor(o: UserspaceProxierOptions) {
     this.#o = o;
-    this.#ipt = o.iptables ?? new Iptables();
+    this.family = o.family ?? 'IPv4';
+    this.#ipt = o.iptables ?? new Iptables(this.family);
     this.#ports = new PortAllocator(o.portRange);
   }
 
@@ -103,7 +108,7 @@ export class UserspaceProxier implements Proxier {
       const held = this.#programmed.get(sp.name);
       const before = held?.rules;
       const p = await this.#serve(sp, held, result);
-      const rules = portRules(sp, p.states, req.node);
+      const rules = portRules(sp, p.states, req.node, this.family);
       const next: Programmed = { sp, portals: p.portals, rules };
       this.#programmed.set(sp.name, next);
       if (full || !sameRules(before, rules)) changed.push({ before, after: next });
@@ -149,11 +154,11 @@ export class UserspaceProxier implements Proxier {
     const protocol: Protocol | undefined = sp.protocol === 'TCP' ? 'tcp' : sp.protocol === 'UDP' ? 'udp' : undefined;
     const portals: Partial<Record<FrontendClass, Portal>> = {};
     const states: Record<FrontendClass, ClassState> = { internal: undefined, external: undefined };
-    const f = frontends(sp);
+    const f = frontends(sp, this.family);
     for (const cls of CLASSES) {
       const old = held?.portals[cls];
       const wanted = cls === 'internal' ? f.internal.length > 0 : f.hasExternal;
-      const eps = classEndpoints(sp, cls).filter((e) => e.family === 'IPv4');
+      const eps = classEndpoints(sp, cls).filter((e) => e.family === this.family);
       if (!wanted || !protocol || eps.length === 0) {
         if (old) this.#closeOne(old);
         if (wanted && protocol)
@@ -189,7 +194,11 @@ export class UserspaceProxier implements Proxier {
 
   /** UDP sockets bind to the node's IP (the rules' DNAT target), so their replies leave from it. */
   #udpAddress(): string {
-    return (this.#node && proxyAddress(this.#node)) ?? '0.0.0.0';
+    return (this.#node && proxyAddress(this.#node, this.family)) ?? this.#anyAddress();
+  }
+
+  #anyAddress(): string {
+    return this.family === 'IPv6' ? '::' : '0.0.0.0';
   }
 
   /** A port still waits for a proxy socket: the periodic sync tries again (ports free up as services go). */
@@ -198,7 +207,7 @@ export class UserspaceProxier implements Proxier {
   }
 
   async #open(protocol: Protocol): Promise<Portal> {
-    const bound = await this.#ports.bind(protocol, protocol === 'udp' ? this.#udpAddress() : '0.0.0.0');
+    const bound = await this.#ports.bind(protocol, protocol === 'udp' ? this.#udpAddress() : this.#anyAddress());
     const events = this.#o.events?.[protocol] ?? NO_EVENTS;
     const logger = this.#o.logger;
     if (bound.kind === 'tcp')
@@ -256,6 +265,7 @@ export class UserspaceProxier implements Proxier {
       return [
         {
           class: cls,
+          family: this.family,
           protocol: portal instanceof TcpPortal ? ('tcp' as const) : ('udp' as const),
           proxyPort: portal.port,
           ...portal.counters,

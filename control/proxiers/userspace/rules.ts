@@ -17,10 +17,16 @@
 // from the node itself to 127.0.0.1, where a UDP reply from the proxy's
 // socket leaves with another source than conntrack expects. The UDP sockets
 // are bound to the node's IP, so their replies leave from it. Only a node
-// without a known IPv4 address falls back to REDIRECT.
+// without a known address of the family falls back to REDIRECT.
+//
+// One proxier per family writes these chains, in iptables (IPv4) and
+// ip6tables (IPv6), each with its family's addresses only; ::1 is no
+// NodePort address, as in kube-proxy's other modes.
 import type { NodeFacts } from '../../model/node-facts.js';
+import { hostPort, ipFamilyOf } from '../../model/address.js';
 import type { ServicePortState } from '../../model/types.js';
 import type { Jump } from '../../netfilter/kube-chains.js';
+import type { IPFamily } from '../../sources/types.js';
 import { kubeServicePortName } from '../iptables/names.js';
 
 export const KUBE_PORTALS_CONTAINER = 'KUBE-PORTALS-CONTAINER';
@@ -108,36 +114,38 @@ export function classEndpoints(sp: ServicePortState, cls: FrontendClass) {
   return (local ? sp.localEndpoints : sp.clusterEndpoints) ?? [];
 }
 
-/** The port's IPv4 ClusterIPs (internal) and external addresses; NodePort separately. */
-export function frontends(sp: ServicePortState) {
-  const v4 = (ip: string) => !ip.includes(':');
+/** The port's ClusterIPs (internal) and external addresses of `family`; NodePort separately. */
+export function frontends(sp: ServicePortState, family: IPFamily = 'IPv4') {
+  const mine = (ip: string) => ipFamilyOf(ip) === family;
   return {
-    internal: sp.clusterIPs.filter(v4),
-    external: [...sp.externalIPs.filter(v4), ...sp.loadBalancerIPs.filter(v4)],
-    hasExternal: sp.nodePort !== undefined || sp.externalIPs.some(v4) || sp.loadBalancerIPs.some(v4),
+    internal: sp.clusterIPs.filter(mine),
+    external: [...sp.externalIPs.filter(mine), ...sp.loadBalancerIPs.filter(mine)],
+    hasExternal: sp.nodePort !== undefined || sp.externalIPs.some(mine) || sp.loadBalancerIPs.some(mine),
   };
 }
 
-/** The address the rules send to, and the UDP sockets bind: the node's first IPv4 address. */
-export const proxyAddress = (node: Pick<NodeFacts, 'addresses'>): string | undefined =>
-  node.addresses.find((a) => !a.includes(':'));
+/** The address the rules send to, and the UDP sockets bind: the node's first address of `family`. */
+export const proxyAddress = (node: Pick<NodeFacts, 'addresses'>, family: IPFamily = 'IPv4'): string | undefined =>
+  node.addresses.find((a) => ipFamilyOf(a) === family);
 
 export function portRules(
   sp: ServicePortState,
   states: Record<FrontendClass, ClassState>,
   node: Pick<NodeFacts, 'nodePortAddresses' | 'addresses'>,
+  family: IPFamily = 'IPv4',
 ): PortRules {
   const out: PortRules = { nat: [], filter: [] };
+  const host = family === 'IPv6' ? '/128' : '/32';
   const name = kubeServicePortName(sp);
   const proto = sp.protocol.toLowerCase();
   const match = `-p ${proto} -m ${proto}`;
-  const f = frontends(sp);
+  const f = frontends(sp, family);
   const lbIPs = new Set(sp.loadBalancerIPs);
   const ranges = sp.loadBalancerSourceRanges;
 
-  const nodeIP = proxyAddress(node);
+  const nodeIP = proxyAddress(node, family);
   const toProxy = (port: number) =>
-    nodeIP ? `-j DNAT --to-destination ${nodeIP}:${port}` : `-j REDIRECT --to-ports ${port}`;
+    nodeIP ? `-j DNAT --to-destination ${hostPort(nodeIP, port)}` : `-j REDIRECT --to-ports ${port}`;
   const redirect = (chain: string, dst: string, port: number, what: string, src = '') =>
     `-A ${chain} -m comment --comment ${q(`${name} ${what}`)}${src} ${match} ${dst} ${toProxy(port)}`;
   const refuse = (dst: string, s: { target: 'REJECT' | 'DROP'; why: string }) =>
@@ -145,7 +153,7 @@ export function portRules(
 
   const internal = states.internal;
   for (const ip of f.internal) {
-    const dst = `-d ${ip}/32 --dport ${sp.port}`;
+    const dst = `-d ${ip}${host} --dport ${sp.port}`;
     if (internal && 'proxyPort' in internal) {
       out.nat.push(redirect(KUBE_PORTALS_CONTAINER, dst, internal.proxyPort, 'cluster IP'));
       out.nat.push(redirect(KUBE_PORTALS_HOST, dst, internal.proxyPort, 'cluster IP'));
@@ -154,7 +162,7 @@ export function portRules(
 
   const external = states.external;
   for (const ip of f.external) {
-    const dst = `-d ${ip}/32 --dport ${sp.port}`;
+    const dst = `-d ${ip}${host} --dport ${sp.port}`;
     const what = lbIPs.has(ip) ? 'loadbalancer IP' : 'external IP';
     if (external && 'proxyPort' in external) {
       if (lbIPs.has(ip) && ranges.length > 0) {
@@ -172,8 +180,11 @@ export function portRules(
   }
 
   if (sp.nodePort !== undefined) {
-    const listed = node.nodePortAddresses.IPv4;
-    const dsts = listed ? listed.map((a) => `-d ${a}/32 --dport ${sp.nodePort}`) : [`--dport ${sp.nodePort}`];
+    const listed = node.nodePortAddresses[family]?.filter((a) => !(family === 'IPv6' && a === '::1'));
+    const anyButLoopback6 = family === 'IPv6' ? '! -d ::1/128 ' : '';
+    const dsts = listed
+      ? listed.map((a) => `-d ${a}${host} --dport ${sp.nodePort}`)
+      : [`${anyButLoopback6}--dport ${sp.nodePort}`];
     for (const dst of dsts) {
       if (external && 'proxyPort' in external) {
         out.nat.push(redirect(KUBE_NODEPORT_CONTAINER, dst, external.proxyPort, 'node port'));

@@ -131,4 +131,32 @@ describe('portRules', () => {
       '-A KUBE-PORTALS-FILTER -m comment --comment "demo/web:p has no endpoints" -p tcp -m tcp -m addrtype --dst-type LOCAL --dport 30080 -j REJECT',
     ]);
   });
+
+  it('IPv6 (the ip6tables proxier): /128 matches, DNAT to the bracketed node address, ::1 never a NodePort address', () => {
+    const svc = slimService(service({ name: 'web', clusterIP: 'fd00:10:96::10', type: 'NodePort', nodePort: 30080 }))
+      .value!;
+    const [sp] = buildServicePorts(svc, [], { nodeName: 'n1' });
+    const r = portRules(
+      sp!,
+      { internal: { proxyPort: 40001 }, external: { proxyPort: 40002 } },
+      { addresses: ['10.0.0.4', 'fd00::4'], nodePortAddresses: {} },
+      'IPv6',
+    );
+    expect(r.nat).toContain(
+      '-A KUBE-PORTALS-CONTAINER -m comment --comment "demo/web:p cluster IP" -p tcp -m tcp -d fd00:10:96::10/128 --dport 80 -j DNAT --to-destination [fd00::4]:40001',
+    );
+    expect(r.nat).toContain(
+      '-A KUBE-NODEPORT-HOST -m comment --comment "demo/web:p node port" -p tcp -m tcp ! -d ::1/128 --dport 30080 -j DNAT --to-destination [fd00::4]:40002',
+    );
+    const listed = portRules(
+      sp!,
+      { internal: { proxyPort: 40001 }, external: { proxyPort: 40002 } },
+      { addresses: ['fd00::4'], nodePortAddresses: { IPv6: ['::1', 'fd00::4'] } },
+      'IPv6',
+    );
+    expect(listed.nat.filter((l) => l.includes('node port')).map((l) => /-d (\S+)/.exec(l)?.[1])).toEqual([
+      'fd00::4/128',
+      'fd00::4/128',
+    ]);
+  });
 });
