@@ -23,10 +23,12 @@
 // does not forward (ip_forward and IPv6 forwarding stay 0 in "sw"): such a
 // packet that reaches it is dropped, silently.
 import { hostPort } from '../../control/model/address.js';
+import type { IPFamily } from '../../control/sources/types.js';
 import type { TestNet } from './netns.js';
 
 /** "ip:port", or "[ip]:port" for IPv6: how the agent and the suite spell a target. */
 export { hostPort };
+export type { IPFamily };
 
 export interface Pod {
   name: string; // 'n1p1'
