@@ -3,4 +3,7 @@
 // suite's many small changes; the behaviour is the same.)
 import { defineServiceSuite } from './suite.js';
 
-defineServiceSuite('iptables', { args: ['--iptables-min-sync-period=0'] });
+defineServiceSuite('iptables', {
+  args: ['--iptables-min-sync-period=0'],
+  skipFamily: { IPv6: 'IPv6 in the iptables mode is issue 21, not built yet' },
+});

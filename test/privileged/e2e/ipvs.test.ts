@@ -9,6 +9,7 @@ import { defineServiceSuite } from './suite.js';
 if (requirePrivileges() && kernelHasIpvs()) {
   defineServiceSuite('ipvs', {
     args: ['--ipvs-min-sync-period=0'],
+    skipFamily: { IPv6: 'IPv6 in the ipvs mode is issue 21, not built yet' },
     skip: {
       // Not a gap: kube-proxy serves localhost NodePorts in its iptables mode only.
       'localhost-nodeport': "kube-proxy's ipvs mode never serves NodePorts on localhost",
