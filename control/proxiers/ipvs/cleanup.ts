@@ -96,7 +96,9 @@ export async function cleanupIpvsMode(logger: Logger, opts: IpvsCleanupOptions =
     logger.debug({ err: (err as Error).message }, 'ipsets not listed');
     return;
   }
-  const ours = [...Object.values(SETS).map((s) => s.name), ...KUBE_PROXY_ONLY_SETS].filter((n) => existing.includes(n));
+  const ours = [...Object.values(SETS).map((s) => s.name), ...KUBE_PROXY_ONLY_SETS.IPv4].filter((n) =>
+    existing.includes(n),
+  );
   if (ours.length) {
     await ipset.destroy(ours);
     logger.info({ sets: ours }, 'ipvs mode ipsets removed');

@@ -285,6 +285,7 @@ export class IpvsProxier implements Proxier {
   /** The context the layouts need: the scheduler, and this family's NodePort and node addresses. */
   #layoutContext(node: NodeFacts): LayoutContext {
     return {
+      family: 'IPv4',
       scheduler: this.#opts.scheduler,
       nodePortAddresses: nodePortAddresses(node),
       nodeAddresses: node.addresses.filter((a) => isIPv4(a)),
