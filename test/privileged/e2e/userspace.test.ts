@@ -10,7 +10,6 @@ const NOT_PRESERVED = 'the proxy dials each endpoint itself, so a backend never 
 
 defineServiceSuite('userspace', {
   args: ['--iptables-min-sync-period=0', '--udp-timeout=5s'],
-  skipFamily: { IPv6: 'IPv6 in the userspace mode is issue 21, not built yet' },
   skip: {
     'client-address': NOT_PRESERVED,
     'external-local': `externalTrafficPolicy Local keeps the client’s address, and ${NOT_PRESERVED}`,
