@@ -126,6 +126,7 @@ describe.runIf(requirePrivileges())('userspace mode: faults and load', () => {
     expect(items[0].proxy).toEqual([
       {
         class: 'internal',
+        family: 'IPv4',
         protocol: 'tcp',
         proxyPort: expect.any(Number),
         active: 0,
