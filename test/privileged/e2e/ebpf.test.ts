@@ -4,6 +4,10 @@
 // suite with XDP on them). Nothing is skipped in IPv4: the ebpf mode does
 // all the suite checks; IPv6 comes with issue 21. (The suite passes
 // requirePrivileges() before anything else, as every privileged test does.)
+import { EBPF_NO_IPV6, EBPF_NO_SCTP } from './gaps.js';
 import { defineServiceSuite } from './suite.js';
 
-defineServiceSuite('ebpf', { skipFamily: { IPv6: 'IPv6 in the ebpf mode is issue 21, not built yet' } });
+defineServiceSuite('ebpf', {
+  skipFamily: { IPv6: EBPF_NO_IPV6 },
+  skip: { sctp: EBPF_NO_SCTP, 'sctp-nodeport': EBPF_NO_SCTP },
+});

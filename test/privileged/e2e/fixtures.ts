@@ -14,6 +14,8 @@ export const NAMESPACE = 'e2e';
 /** The port every pod's agent serves (startServers in the suite). */
 export const POD_TCP_PORT = 8080;
 export const POD_UDP_PORT = 5353;
+/** The pods' SCTP server (sctp-agent.py), where the kernel has SCTP. */
+export const POD_SCTP_PORT = 9999;
 
 /** An endpoint of a service: a pod, with kube-proxy's three conditions (all ready by default). */
 export interface EndpointSpec {
@@ -30,8 +32,8 @@ export interface ServiceSpec {
    * SingleStack service, one of each family a RequireDualStack one.
    */
   clusterIPs: string[];
-  protocol?: 'TCP' | 'UDP';
-  /** The service port; the pods' port is POD_TCP_PORT or POD_UDP_PORT. */
+  protocol?: 'TCP' | 'UDP' | 'SCTP';
+  /** The service port; the pods' port is POD_TCP_PORT, POD_UDP_PORT or POD_SCTP_PORT. */
   port?: number;
   endpoints: Array<Pod | EndpointSpec>;
   internalTrafficPolicy?: 'Cluster' | 'Local';
@@ -51,6 +53,8 @@ export interface ServiceSpec {
   /** LoadBalancer with externalTrafficPolicy Local only, where the API server would allocate one. */
   healthCheckNodePort?: number;
 }
+
+const POD_PORTS = { TCP: POD_TCP_PORT, UDP: POD_UDP_PORT, SCTP: POD_SCTP_PORT } as const;
 
 const asEndpoint = (e: Pod | EndpointSpec): EndpointSpec => ('pod' in e ? e : { pod: e });
 
@@ -136,7 +140,7 @@ function sliceObject(s: ServiceSpec, family: IPFamily): Record<string, unknown> 
     kind: 'EndpointSlice',
     metadata: { name, namespace: NAMESPACE, labels: { 'kubernetes.io/service-name': s.name } },
     addressType: family,
-    ports: [{ name: 'main', protocol, port: protocol === 'UDP' ? POD_UDP_PORT : POD_TCP_PORT }],
+    ports: [{ name: 'main', protocol, port: POD_PORTS[protocol] }],
     endpoints: s.endpoints.map(asEndpoint).map((e) => ({
       addresses: [family === 'IPv4' ? e.pod.ip : e.pod.ip6],
       nodeName: e.pod.node,

@@ -95,6 +95,9 @@ const NUMBER = {
   'external-local': 35,
   'source-ranges': 36,
   'health-check': 37,
+  // SCTP, served where the kernel has it (the pods' SCTP servers start only then).
+  sctp: 40,
+  'sctp-nodeport': 41,
 } as const;
 
 export const NODE_PORT = 30080; // 'nodeport'
@@ -102,6 +105,7 @@ export const NODE_PORT_UDP = 30053; // 'nodeport-udp'
 export const LOCAL_NODE_PORT = 30082; // 'external-local', externalTrafficPolicy Local, endpoints on n1 only
 export const RANGES_NODE_PORT = 30083; // 'source-ranges'
 export const HC_NODE_PORT = 32100; // 'health-check'
+export const SCTP_NODE_PORT = 30090; // 'sctp-nodeport'
 
 /** The ClusterIP targets of one family ("ip:port", "[ip]:port"). */
 export function clusterTargets(plan: AddressPlan) {
@@ -117,6 +121,7 @@ export function clusterTargets(plan: AddressPlan) {
     LOCAL_N1: at('local-n1', 80),
     SCALE: at('scale', 80),
     EMPTY_UDP: at('empty-udp', 53),
+    SCTP: at('sctp', 80),
   };
 }
 
@@ -181,6 +186,8 @@ export function services(pod: (name: string) => Pod, families: readonly IPFamily
       loadBalancerSourceRanges: plans.map((p) => p.hostCidr(p.client)),
       endpoints: all,
     },
+    { ...ips('sctp'), protocol: 'SCTP', endpoints: all },
+    { ...ips('sctp-nodeport'), type: 'NodePort', protocol: 'SCTP', nodePort: SCTP_NODE_PORT, endpoints: all },
     {
       ...ips('health-check'),
       type: 'LoadBalancer',

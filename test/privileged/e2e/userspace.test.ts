@@ -6,6 +6,9 @@
 // than kube-proxy's default 250 ms apart.)
 import { defineServiceSuite } from './suite.js';
 
+// kube-proxy's userspace proxier never proxied SCTP either, and Node has no SCTP sockets.
+const NO_SCTP =
+  'the userspace mode proxies TCP and UDP only, as kube-proxy’s did (SCTP ports are logged as not programmed)';
 const NOT_PRESERVED = 'the proxy dials each endpoint itself, so a backend never sees the client’s address';
 
 defineServiceSuite('userspace', {
@@ -14,5 +17,7 @@ defineServiceSuite('userspace', {
     'client-address': NOT_PRESERVED,
     'external-local': `externalTrafficPolicy Local keeps the client’s address, and ${NOT_PRESERVED}`,
     restart: 'the proxy process is the dataplane: while it is down its redirects lead to a closed port (refused)',
+    sctp: NO_SCTP,
+    'sctp-nodeport': NO_SCTP,
   },
 });

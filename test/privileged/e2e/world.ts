@@ -24,10 +24,11 @@ import {
   type ProbeOptions,
   type ProbeResult,
 } from '../../harness/traffic.js';
-import { ManifestDir, POD_TCP_PORT, POD_UDP_PORT, type ServiceSpec } from './fixtures.js';
+import { kernelHasSctp, sctpProbe, startSctpServer } from '../../harness/sctp.js';
+import { ManifestDir, POD_SCTP_PORT, POD_TCP_PORT, POD_UDP_PORT, type ServiceSpec } from './fixtures.js';
 
 export type ProxyMode = 'ebpf' | 'iptables' | 'ipvs' | 'userspace';
-export type Protocol = 'tcp' | 'udp';
+export type Protocol = 'tcp' | 'udp' | 'sctp';
 
 // The privileged project's 60 s per test and hook (vitest.config.ts), scaled:
 // in the VM a daemon takes 25-60 s to its first sync, and beforeAll starts
@@ -72,6 +73,8 @@ export async function untilEvery(probe: () => Promise<ProbeResult[]>, want: Iter
   );
   return seen;
 }
+
+const probeOf = (proto: Protocol) => ({ tcp: tcpProbe, udp: udpProbe, sctp: sctpProbe })[proto];
 
 export class E2eWorld {
   readonly net = new TestNet();
@@ -123,6 +126,7 @@ export class E2eWorld {
     await Promise.all(
       this.cluster.pods().map((p) => startServers(this.net, p, { tcp: [POD_TCP_PORT], udp: [POD_UDP_PORT] })),
     );
+    if (kernelHasSctp()) await Promise.all(this.cluster.pods().map((p) => startSctpServer(this.net, p, POD_SCTP_PORT)));
     this.#manifests = new ManifestDir(this.#dir, this.cluster.nodes);
     this.#manifests.set(...services((name) => this.pod(name))).write();
     for (const node of this.cluster.nodes) this.#cgroups.set(node.name, this.net.cgroup(`${node.name}-host`));
@@ -174,7 +178,7 @@ export class E2eWorld {
 
   /** Fresh connections (TCP) or datagrams (UDP) from a pod. */
   fromPod(pod: string, proto: Protocol, target: string, opts: ProbeOptions = {}): Promise<ProbeResult[]> {
-    return (proto === 'tcp' ? tcpProbe : udpProbe)(this.net, this.pod(pod).ns, target, opts);
+    return probeOf(proto)(this.net, this.pod(pod).ns, target, opts);
   }
 
   /**
@@ -186,7 +190,7 @@ export class E2eWorld {
   fromClient(proto: Protocol, target: string, opts: ProbeOptions = {}): Promise<ProbeResult[]> {
     const client = this.cluster.client;
     if (!client) throw new Error('the cluster has no outside client');
-    return (proto === 'tcp' ? tcpProbe : udpProbe)(this.net, client.ns, target, opts);
+    return probeOf(proto)(this.net, client.ns, target, opts);
   }
 
   /** One HTTP GET from the outside client, as a cloud load balancer's health check. */
@@ -198,6 +202,7 @@ export class E2eWorld {
 
   /** The same from a process of the node itself, in the node's test cgroup. */
   async fromNode(node: string, proto: Protocol, target: string, opts: ProbeOptions = {}): Promise<ProbeResult[]> {
+    if (proto === 'sctp') throw new Error('the suite has no SCTP probe from a node');
     const { count = 1, timeoutMs = 2000, concurrency = 1 } = opts;
     const args = [
       agentPath,
