@@ -7,9 +7,23 @@
 // emulation: `emulated`) brings its own direct-to-pod baseline (`direct`),
 // and its "× direct" ratios are against that, never this machine's; it may
 // also have run at another size (`services`), which its column header says.
+//
+// A dual-stack run (params.families with IPv6) adds the IPv6 rows: the
+// ClusterIP rate over IPv6 against IPv6 direct (the pod's own IPv6 address),
+// and against the same mode's IPv4 rate. An IPv6 figure the daemon said it
+// did not program, or that no connection completed, is "—", and a line under
+// the table says why.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { IPFamily } from '../control/sources/types.js';
 import type { ConnrateResult } from './connrate.js';
-import type { BenchReport, ModeReport, NorthSouthBackend, NorthSouthDirect, NorthSouthVariant } from './types.js';
+import type {
+  BenchReport,
+  Connections,
+  ModeReport,
+  NorthSouthBackend,
+  NorthSouthDirect,
+  NorthSouthVariant,
+} from './types.js';
 
 const fmt = (n: number, digits = 0) =>
   Number.isFinite(n)
@@ -17,8 +31,34 @@ const fmt = (n: number, digits = 0) =>
     : '—';
 const ratio = (a: number, b: number) => (b > 0 ? a / b : NaN);
 
-function conn(m: ModeReport, services: number, target: 'clusterIP' | 'podIP'): ConnrateResult | undefined {
-  return m.connections.find((c) => c.services === services && c.target === target)?.result;
+function entry(
+  m: ModeReport,
+  services: number,
+  target: 'clusterIP' | 'podIP',
+  family: IPFamily = 'IPv4',
+): Connections | undefined {
+  return m.connections.find((c) => c.services === services && c.target === target && (c.family ?? 'IPv4') === family);
+}
+
+function conn(
+  m: ModeReport,
+  services: number,
+  target: 'clusterIP' | 'podIP',
+  family: IPFamily = 'IPv4',
+): ConnrateResult | undefined {
+  return entry(m, services, target, family)?.result;
+}
+
+/** Whether the run was dual-stack and measured IPv6: the IPv6 rows are shown. */
+const hasIPv6 = (r: BenchReport) => r.params.families?.includes('IPv6') ?? false;
+/**
+ * The mode's IPv6 ClusterIP figure at `services`, or undefined when there is
+ * none to show: not measured, not programmed by the daemon's own word, or no
+ * connection completed.
+ */
+function ipv6ClusterIP(m: ModeReport, services: number): ConnrateResult | undefined {
+  const c = entry(m, services, 'clusterIP', 'IPv6');
+  return c && !c.notServed && c.result.connections > 0 ? c.result : undefined;
 }
 
 /** The mode's full size: the run's, unless the mode ran at its own. */
@@ -28,6 +68,16 @@ const directOf = (r: BenchReport, m: ModeReport) => m.direct ?? r.direct;
 /** The ClusterIP rate at `services` (10, or the mode's full size) as a fraction of the mode's baseline. */
 const timesDirect = (r: BenchReport, m: ModeReport, services: number) =>
   ratio(conn(m, services, 'clusterIP')?.connPerSec ?? NaN, directOf(r, m).connPerSec);
+/** The IPv6 baseline: the mode's own when it brought its own `direct` (measured where it ran), else the run's. */
+const directIPv6Of = (r: BenchReport, m: ModeReport) => (m.direct ? m.directIPv6 : r.directIPv6);
+/** The IPv6 ClusterIP rate at `services` as a fraction of the mode's IPv6 baseline. */
+const timesDirectIPv6 = (r: BenchReport, m: ModeReport, services: number) =>
+  ratio(ipv6ClusterIP(m, services)?.connPerSec ?? NaN, directIPv6Of(r, m)?.connPerSec ?? NaN);
+/** The IPv6 ClusterIP rate at `services` as a fraction of the same mode's IPv4 one. */
+const ipv6OverIPv4 = (m: ModeReport, services: number) =>
+  ratio(ipv6ClusterIP(m, services)?.connPerSec ?? NaN, conn(m, services, 'clusterIP')?.connPerSec ?? NaN);
+const describeConn = (c: ConnrateResult) =>
+  `${fmt(c.connPerSec)} conn/s, p50 ${fmt(c.latencyUs.p50)} µs, p99 ${fmt(c.latencyUs.p99)} µs`;
 
 /** A column's header: the mode, "emulated" when it ran under qemu, and its size when it is not the run's. */
 export function columnHeader(r: BenchReport, m: ModeReport): string {
@@ -58,7 +108,41 @@ function verdicts(r: BenchReport, m: ModeReport): string[] {
     );
   }
   check(m.steady.rssMB <= 250, `control-plane RSS ≤ 250 MB: ${fmt(m.steady.rssMB)} MB`);
+  // The ClusterIP target holds in each family of a dual-stack cluster: an unserved IPv6 ClusterIP misses it.
+  if (hasIPv6(r)) {
+    for (const s of [10, sizeOf(r, m)]) {
+      const x = timesDirectIPv6(r, m, s);
+      const notServed = entry(m, s, 'clusterIP', 'IPv6')?.notServed;
+      check(
+        x >= 0.95,
+        `IPv6 ClusterIP rate ≥ 0.95 × ${m.direct ? 'its own ' : ''}IPv6 direct at ${fmt(s)} services: ${notServed ? 'not served' : `${fmt(x, 2)} ×`}`,
+      );
+    }
+  }
   return out;
+}
+
+/**
+ * Why a mode's IPv6 ClusterIP rows are "—": the daemon's reason, or what
+ * connrate saw when no connection completed; one line per reason, with the
+ * sizes it applies to.
+ */
+function ipv6Gaps(r: BenchReport, m: ModeReport): string[] {
+  const why = new Map<string, number[]>();
+  for (const s of [10, sizeOf(r, m)]) {
+    const c = entry(m, s, 'clusterIP', 'IPv6');
+    if (!c || ipv6ClusterIP(m, s)) continue;
+    const k = Object.entries(c.result.errorKinds)
+      .map(([name, n]) => `${name}×${fmt(n)}`)
+      .join(', ');
+    const reason = c.notServed
+      ? `not programmed: the daemon says "${c.notServed}"`
+      : `no connection completed${k ? ` (${k})` : ''}`;
+    why.set(reason, [...(why.get(reason) ?? []), s]);
+  }
+  return [...why].map(
+    ([reason, sizes]) => `${m.mode}: IPv6 ClusterIP at ${sizes.map((s) => fmt(s)).join(' and ')} svc is —, ${reason}`,
+  );
 }
 
 /** Where a mode measured elsewhere ran, its size when not the run's, and its baseline. */
@@ -71,7 +155,8 @@ function elsewhere(r: BenchReport, m: ModeReport): string {
     sizeOf(r, m) !== r.params.services
       ? `; at ${fmt(sizeOf(r, m))} services (its ${fmt(r.params.services)}-service rows are at ${fmt(sizeOf(r, m))})`
       : '';
-  const baseline = `${size}${d ? `; its direct to the pod, no proxy: ${fmt(d.connPerSec)} conn/s, p50 ${fmt(d.latencyUs.p50)} µs, p99 ${fmt(d.latencyUs.p99)} µs` : ''}`;
+  const d6 = m.directIPv6;
+  const baseline = `${size}${d ? `; its direct to the pod, no proxy: ${describeConn(d)}` : ''}${d && d6 ? `; over IPv6: ${describeConn(d6)}` : ''}`;
   return m.emulated
     ? `${m.mode}: measured in the test VM under qemu emulation (TCG, 10-20× slower: times and rates compare only with its own baseline), ${where}${baseline}`
     : `${m.mode}: measured in a run of its own${m.machine ? `, ${where}` : ''}${baseline}`;
@@ -120,6 +205,7 @@ export function renderTable(r: BenchReport): string {
       `pod IP with ${fmt(n)} svc programmed: conn/s`,
       ...modes.map((m) => fmt(conn(m, sizeOf(r, m), 'podIP')?.connPerSec ?? NaN)),
     ],
+    ...(hasIPv6(r) ? ipv6Rows(r) : []),
   ];
   // Ratios between modes only where they compare: the first two measured on this machine at the same size.
   const native = modes.filter((m) => !m.emulated && sizeOf(r, m) === n);
@@ -141,7 +227,12 @@ export function renderTable(r: BenchReport): string {
       .trimEnd();
   const others = modes.filter((m) => m.emulated || m.machine || m.direct);
   const out = [
-    `${fmt(n)} services × ${r.params.endpoints} endpoints; ${r.machine.cpus} CPUs, kernel ${r.machine.kernel}; direct to the pod, no proxy: ${fmt(r.direct.connPerSec)} conn/s, p50 ${fmt(r.direct.latencyUs.p50)} µs, p99 ${fmt(r.direct.latencyUs.p99)} µs`,
+    `${fmt(n)} services × ${r.params.endpoints} endpoints${hasIPv6(r) ? ', dual-stack' : ''}; ${r.machine.cpus} CPUs, kernel ${r.machine.kernel}; direct to the pod, no proxy: ${describeConn(r.direct)}`,
+    ...(hasIPv6(r)
+      ? [
+          `IPv6 direct (to the pod's IPv6 address, no proxy): ${r.directIPv6 ? describeConn(r.directIPv6) : 'not measured'}`,
+        ]
+      : []),
     ...others.map((m) => elsewhere(r, m)),
     '',
     ...rows.map(line),
@@ -151,10 +242,48 @@ export function renderTable(r: BenchReport): string {
       ...verdicts(r, m).map((v) => `  ${v}`),
     ]),
     ...modes.filter((m) => m.failed).map((m) => `${m.mode} did not finish: ${m.failed}`),
+    ...(hasIPv6(r) ? modes.flatMap((m) => ipv6Gaps(r, m)) : []),
     '',
     ...northSouthLines(r),
   ];
   return out.join('\n');
+}
+
+/**
+ * The IPv6 rows: the ClusterIP rate over IPv6 at 10 and at N (each mode's
+ * own full size) against IPv6 direct, the pod's IPv6 address with N
+ * programmed, and IPv6 against the same mode's IPv4 rate.
+ */
+function ipv6Rows(r: BenchReport): Array<[string, ...string[]]> {
+  const n = r.params.services;
+  const modes = r.modes;
+  const at = (m: ModeReport, s: number) => (s === 10 ? 10 : sizeOf(r, m));
+  return [
+    ...[10, n].flatMap((s) => [
+      [
+        `IPv6 ClusterIP at ${fmt(s)} svc: conn/s (× IPv6 direct)`,
+        ...modes.map((m) => {
+          const c = ipv6ClusterIP(m, at(m, s));
+          return c ? `${fmt(c.connPerSec)} (${fmt(timesDirectIPv6(r, m, at(m, s)), 2)})` : '—';
+        }),
+      ] as [string, ...string[]],
+      [
+        `IPv6 ClusterIP at ${fmt(s)} svc: p50 / p99 (µs)`,
+        ...modes.map((m) => {
+          const c = ipv6ClusterIP(m, at(m, s));
+          return c ? `${fmt(c.latencyUs.p50)} / ${fmt(c.latencyUs.p99)}` : '—';
+        }),
+      ] as [string, ...string[]],
+    ]),
+    [
+      `pod IPv6 with ${fmt(n)} svc programmed: conn/s`,
+      ...modes.map((m) => fmt(conn(m, sizeOf(r, m), 'podIP', 'IPv6')?.connPerSec ?? NaN)),
+    ],
+    [
+      `IPv6 / IPv4 ClusterIP conn/s at 10 / ${fmt(n)}`,
+      ...modes.map((m) => `${fmt(ipv6OverIPv4(m, 10), 2)} / ${fmt(ipv6OverIPv4(m, sizeOf(r, m)), 2)}`),
+    ],
+  ];
 }
 
 // ---------------------------------------------------------------------------
@@ -561,6 +690,11 @@ export function readmeSection(r: BenchReport): string {
       sizeOf(r, m) !== r.params.services ? ` at ${fmt(sizeOf(r, m))} services × ${r.params.endpoints} endpoints` : '';
     lines.push(
       `The ${m.mode} column is measured${size} in the project's test VM (\`test/vm/run.sh --kernel 6.12\`), since this machine's kernel has no IPVS: qemu emulates every instruction (TCG, 10-20× slower), so its times do not compare with the other columns', and its "× direct" is against a direct-to-pod baseline measured in the same VM run${m.northSouthDirect ? ' (its north-south "× routed-direct" against a routed-direct one)' : ''}.`,
+    );
+  }
+  if (hasIPv6(r)) {
+    lines.push(
+      "The cluster is dual-stack: every service is RequireDualStack (an IPv4 and an IPv6 ClusterIP, a slice of each family), so each mode programs both families at every size, and the sync, change, memory and CPU figures are a dual-stack cluster's. The IPv6 rows are new connections from the same pod to the target's IPv6 ClusterIP, against the backend pod's own IPv6 address (IPv6 direct); a mode that does not program IPv6 shows \"—\", and the line under the table says why (the daemon's own word).",
     );
   }
   const phases = r.modes.filter((m) => m.phaseSec && Object.keys(m.phaseSec).length);

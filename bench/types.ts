@@ -1,5 +1,6 @@
 // The load test's report: what bench/run.ts writes as JSON, and what the
 // table, the chart and the README section are rendered from.
+import type { IPFamily } from '../control/sources/types.js';
 import type { ConnrateResult } from './connrate.js';
 import type { UdprateResult } from './udprate.js';
 
@@ -17,6 +18,15 @@ export interface Connections {
   /** Services the node had programmed while measuring. */
   services: number;
   target: 'clusterIP' | 'podIP';
+  /** The target's family: the service's IPv6 ClusterIP or the pod's IPv6 address. Absent: IPv4 (every report before IPv6). */
+  family?: IPFamily;
+  /**
+   * The daemon's own word that it did not program the target (its "service
+   * port not programmed by this mode" warning's reason, e.g. a mode that
+   * serves IPv4 only): the figure is shown as "—" with this, whatever
+   * `result` holds.
+   */
+  notServed?: string;
   result: ConnrateResult;
 }
 
@@ -77,6 +87,8 @@ export interface ModeReport {
    * ratios are against this. Absent: the report's `direct`.
    */
   direct?: ConnrateResult;
+  /** Its IPv6 twin: new connections to the backend pod's IPv6 address, measured with `direct`. A mode with its own `direct` takes its IPv6 ratios against this only. */
+  directIPv6?: ConnrateResult;
   /** Where the mode ran, when not on the report's machine (the VM: vCPUs, its kernel, its memory). */
   machine?: Machine;
   /** Services at full size, when the mode ran at another size than `params.services` (--ipvs-services). */
@@ -122,9 +134,13 @@ export interface BenchReport {
     connWarmupSec?: number;
     concurrency: number;
     mix: { udp: number; nodePort: number };
+    /** ['IPv4', 'IPv6']: every service dual-stack, and the ClusterIP rate measured over IPv6 too. Absent: IPv4 only (single-stack). */
+    families?: IPFamily[];
   };
   /** New connections straight to the backend pod, no proxy running: the physical limit. */
   direct: ConnrateResult;
+  /** Dual-stack: new connections straight to the backend pod's IPv6 address, no proxy running: the IPv6 rows' limit ("IPv6 direct"). */
+  directIPv6?: ConnrateResult;
   /** North-south's baseline: the outside client to the pods through n1, no proxy running. Absent: not measured. */
   northSouthDirect?: NorthSouthDirect;
   modes: ModeReport[];

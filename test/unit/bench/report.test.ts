@@ -411,3 +411,118 @@ describe('northSouthChartSvg', () => {
     expect(readmeSection(nsReport)).toContain('(bench/report/latest-north-south.svg)');
   });
 });
+
+// Dual-stack: the IPv6 rows, each mode's IPv6 ClusterIP rate against IPv6
+// direct and against its own IPv4 rate; a mode the daemon said does not
+// program IPv6, or whose IPv6 connections all failed, shows "—" and why,
+// never a figure; the VM's mode against its own IPv6 baseline.
+const v6 = (services: number, target: 'clusterIP' | 'podIP', connPerSec: number, notServed?: string) => ({
+  services,
+  target,
+  family: 'IPv6' as const,
+  ...(notServed ? { notServed } : {}),
+  result: result(connPerSec),
+});
+const EBPF_SAYS = 'IPv6 ClusterIP fd00:10:96::a is not programmed by the ebpf mode yet (it serves IPv4 only)';
+const dual: BenchReport = {
+  ...report,
+  params: { ...report.params, families: ['IPv4', 'IPv6'] },
+  directIPv6: result(8000),
+  modes: [
+    {
+      ...finished,
+      connections: [
+        ...finished.connections,
+        v6(10, 'clusterIP', 0, EBPF_SAYS),
+        v6(10_000, 'clusterIP', 0, EBPF_SAYS),
+        v6(10_000, 'podIP', 7900),
+      ],
+    },
+    {
+      ...finished,
+      mode: 'iptables',
+      connections: [
+        { services: 10, target: 'clusterIP', result: result(9000) },
+        { services: 10_000, target: 'clusterIP', result: result(4000) },
+        { services: 10_000, target: 'podIP', result: result(6000) },
+        v6(10, 'clusterIP', 7200),
+        v6(10_000, 'clusterIP', 3000),
+        v6(10_000, 'podIP', 5000),
+      ],
+    },
+    {
+      ...emulated,
+      directIPv6: result(800),
+      connections: [
+        ...emulated.connections,
+        v6(10, 'clusterIP', 760),
+        { ...v6(10_000, 'clusterIP', 0), result: { ...result(0), errors: 40, errorKinds: { ETIMEDOUT: 40 } } },
+        v6(10_000, 'podIP', 790),
+      ],
+    },
+  ],
+};
+
+describe('renderTable, dual-stack', () => {
+  const text = renderTable(dual);
+  const cells = (label: string) =>
+    text
+      .split('\n')
+      .find((l) => l.startsWith(label))!
+      .split(/\s{2,}/)
+      .slice(1);
+
+  it('says the cluster is dual-stack and gives IPv6 direct, the VM mode its own', () => {
+    expect(text).toContain('10,000 services × 10 endpoints, dual-stack; 2 CPUs');
+    expect(text).toContain("IPv6 direct (to the pod's IPv6 address, no proxy): 8,000 conn/s, p50 100 µs, p99 200 µs");
+    expect(text).toContain(
+      'its direct to the pod, no proxy: 1,000 conn/s, p50 100 µs, p99 200 µs; over IPv6: 800 conn/s',
+    );
+  });
+
+  it('takes the IPv6 rates against IPv6 direct and against the IPv4 ones, "—" where there is no figure', () => {
+    expect(cells('IPv6 ClusterIP at 10 svc: conn/s (× IPv6 direct)')).toEqual(['—', '7,200 (0.90)', '760 (0.95)']);
+    expect(cells('IPv6 ClusterIP at 10,000 svc: conn/s (× IPv6 direct)')).toEqual(['—', '3,000 (0.38)', '—']);
+    expect(cells('IPv6 ClusterIP at 10 svc: p50 / p99 (µs)')).toEqual(['—', '100 / 200', '100 / 200']);
+    expect(cells('pod IPv6 with 10,000 svc programmed: conn/s')).toEqual(['7,900', '5,000', '790']);
+    expect(cells('IPv6 / IPv4 ClusterIP conn/s at 10 / 10,000')).toEqual(['— / —', '0.80 / 0.75', '0.84 / —']);
+    // The IPv4 rows are as they were.
+    expect(cells('ClusterIP at 10 svc: conn/s (× direct)')).toEqual(['9,800 (0.98)', '9,000 (0.90)', '900 (0.90)']);
+  });
+
+  it('says why each "—" is one: the daemon\'s word, or what connrate saw', () => {
+    expect(text).toContain(
+      `ebpf: IPv6 ClusterIP at 10 and 10,000 svc is —, not programmed: the daemon says "${EBPF_SAYS}"`,
+    );
+    expect(text).toContain('ipvs: IPv6 ClusterIP at 10,000 svc is —, no connection completed (ETIMEDOUT×40)');
+    expect(text).not.toContain('iptables: IPv6 ClusterIP');
+  });
+
+  it('judges the IPv6 ClusterIP rate as the IPv4 one, an unserved one missed', () => {
+    expect(text).toContain('  MISSED IPv6 ClusterIP rate ≥ 0.95 × IPv6 direct at 10 services: not served');
+    expect(text).toContain('  MISSED IPv6 ClusterIP rate ≥ 0.95 × IPv6 direct at 10 services: 0.90 ×');
+    expect(text).toContain('  met    IPv6 ClusterIP rate ≥ 0.95 × its own IPv6 direct at 10 services: 0.95 ×');
+    expect(text).toContain('  MISSED IPv6 ClusterIP rate ≥ 0.95 × its own IPv6 direct at 10,000 services: — ×');
+  });
+
+  it('never shows a figure the daemon said it did not program, whatever connrate got', () => {
+    const odd: BenchReport = {
+      ...dual,
+      modes: [{ ...finished, connections: [...finished.connections, v6(10, 'clusterIP', 5000, EBPF_SAYS)] }],
+    };
+    expect(
+      renderTable(odd)
+        .split('\n')
+        .find((l) => l.startsWith('IPv6 ClusterIP at 10 svc: conn/s'))!
+        .split(/\s{2,}/)
+        .slice(1),
+    ).toEqual(['—']);
+  });
+
+  it('has no IPv6 rows in a single-stack report, and the README section says the cluster is dual-stack', () => {
+    expect(renderTable(report)).not.toContain('IPv6');
+    expect(readmeSection(report)).not.toContain('dual-stack');
+    expect(readmeSection(dual)).toContain('The cluster is dual-stack: every service is RequireDualStack');
+    expect(readmeSection(dual)).toContain('IPv6 ClusterIP at 10,000 svc: conn/s (× IPv6 direct)');
+  });
+});
