@@ -11,6 +11,16 @@
 // on tc only (disabled), each in daemon runs of its own; iptables and ipvs in
 // their ClusterIP runs.
 //
+// The cluster is dual-stack by default (--families IPv4,IPv6): every service
+// RequireDualStack with an IPv4 and an IPv6 ClusterIP and a slice of each
+// family, so each mode programs both families' tables at every size, and
+// the ClusterIP rate is measured over IPv6 too (the target's IPv6 ClusterIP
+// at 10 services and at N, against the pod's own IPv6 address: IPv6
+// direct). A mode that does not program IPv6 says so in its log (the dual-
+// stack meta proxier's "service port not programmed" warning, with the
+// reason): its IPv6 connections are still run, and reported "—" with that
+// reason. --families IPv4 builds the single-stack cluster of the runs before.
+//
 //   npm run bench                      10,000 × 10, ebpf then iptables
 //   npm run bench -- --services 100 --endpoints 3 --changes 5 --duration 1
 //   npm run bench -- --modes ebpf,iptables,ipvs      and ipvs, in a VM here
@@ -18,7 +28,8 @@
 //   flags: --services N --endpoints M --changes K (per kind) --duration S
 //          --warmup S (before each connection and datagram window; 1)
 //          --concurrency C --modes ebpf,iptables,ipvs --udp 0.1 --nodeport 0
-//          --no-north-south (skip it) --out DIR (default bench/report) --update-readme
+//          --no-north-south (skip it) --families IPv4,IPv6 (default; IPv4: single-stack)
+//          --out DIR (default bench/report) --update-readme
 //          --ipvs-services N (the ipvs run's size when it runs in the VM;
 //          default --services) --merge-from FILE --vm-cpus 2 --vm-memory 8G
 //          --vm-timeout S (3600) --vm-kernel 6.12 --daemon-logs DIR (each
@@ -48,12 +59,14 @@ import { join, resolve } from 'node:path';
 import { ApiServer } from '../test/harness/apiserver.js';
 import { CLIENT_IP, addPod, buildCluster, type Pod } from '../test/harness/cluster.js';
 import { writeKubeconfig } from '../test/harness/daemon.js';
+import type { IPFamily } from '../control/sources/types.js';
 import { TestNet } from '../test/harness/netns.js';
 import { nodeBinary, repoRoot } from '../test/harness/paths.js';
 import type { Background } from '../test/harness/run.js';
 import { agentPath } from '../test/harness/traffic.js';
 import {
   GENERATED_NODE_PORTS,
+  MAX_DUAL_STACK_SERVICES,
   NORTH_SOUTH,
   TARGET,
   clusterObjects,
@@ -70,6 +83,7 @@ import {
   type BenchMode,
   type BenchReport,
   type ChangeKind,
+  type Connections,
   type ModeReport,
   type NorthSouthDirect,
   type NorthSouthVariant,
@@ -96,6 +110,8 @@ interface Options {
   udp: number;
   nodePort: number;
   northSouth: boolean;
+  /** ['IPv4'] or ['IPv4', 'IPv6']: the cluster's families, and the ClusterIP rates measured. */
+  families: IPFamily[];
   out: string;
   updateReadme: boolean;
   ipvsServices: number | undefined;
@@ -119,6 +135,7 @@ function parseArgs(argv: string[]): Options {
     udp: 0.1,
     nodePort: 0,
     northSouth: true,
+    families: ['IPv4', 'IPv6'],
     out: join(repoRoot, 'bench', 'report'),
     updateReadme: false,
     ipvsServices: undefined,
@@ -163,6 +180,14 @@ function parseArgs(argv: string[]): Options {
       case '--no-north-south':
         o.northSouth = false;
         break;
+      case '--families': {
+        const families = value().split(',');
+        // IPv4 is always in: the design's targets are stated in its figures, and north-south is IPv4's.
+        if (families.join(',') !== 'IPv4' && families.join(',') !== 'IPv4,IPv6')
+          throw new Error('--families: IPv4 (single-stack) or IPv4,IPv6 (dual-stack, the default)');
+        o.families = families as IPFamily[];
+        break;
+      }
       case '--out':
         o.out = value();
         break;
@@ -207,6 +232,10 @@ function parseArgs(argv: string[]): Options {
   }
   if (o.toolTimes && !o.daemonLogs) throw new Error('--tool-times needs --daemon-logs DIR (where the tool log goes)');
   if (o.udp > 1 || o.nodePort > 1) throw new Error('--udp and --nodeport are fractions between 0 and 1');
+  if (o.families.includes('IPv6') && o.services > MAX_DUAL_STACK_SERVICES)
+    throw new Error(
+      `--services: at most ${MAX_DUAL_STACK_SERVICES} fit the IPv6 service CIDR fd00:10:96::/112 (--families IPv4 for more)`,
+    );
   if (o.services * o.nodePort > GENERATED_NODE_PORTS - 1)
     throw new Error(
       `--nodeport: at most ${GENERATED_NODE_PORTS - 1} NodePort services fit the default range (north-south keeps its top three)`,
@@ -230,6 +259,8 @@ const CHANGE_TIMEOUT_MS = 60_000 * SLOW;
 const READY_POLL_MS = 20 * SLOW;
 /** Node n1's address on the wire: the outside client's NodePort target. */
 const NODE_IP = '172.31.0.11';
+/** The daemon's warning (its msg) for a service port address its mode did not program, logged with the reason (control/sync/sync-loop.ts). */
+const NOT_PROGRAMMED = 'service port not programmed by this mode';
 /** The backends' TCP port (connrate serve) and UDP port (udprate sink). */
 const TCP_PORT = 8080;
 const UDP_PORT = 9090;
@@ -253,6 +284,8 @@ class Bench {
   client!: Pod;
   backend!: Pod;
   nodeNs!: string;
+  /** Dual-stack: the ClusterIP rate is measured over IPv6 too. */
+  readonly ipv6: boolean;
   /** North-south: the outside client's namespace, the pod on n1 that is the same-node backend, and the datagram counter on `backend`. */
   outside: string | undefined;
   local: Pod | undefined;
@@ -262,18 +295,20 @@ class Bench {
 
   constructor(opts: Options) {
     this.opts = opts;
+    this.ipv6 = opts.families.includes('IPv6');
     this.gen = {
       services: opts.services,
       endpoints: opts.endpoints,
       mix: { udp: opts.udp, nodePort: opts.nodePort },
-      target: { ip: '10.244.2.11', port: TCP_PORT, node: 'n2' },
+      families: opts.families,
+      target: { ip: '10.244.2.11', ip6: 'fd00:10:244:2::11', port: TCP_PORT, node: 'n2' },
       endpointNode: 'n2',
       ...(opts.northSouth
         ? {
             northSouth: {
-              otherNode: { ip: '10.244.2.11', port: TCP_PORT, node: 'n2' },
-              sameNode: { ip: '10.244.1.12', port: TCP_PORT, node: 'n1' },
-              udp: { ip: '10.244.2.11', port: UDP_PORT, node: 'n2' },
+              otherNode: { ip: '10.244.2.11', ip6: 'fd00:10:244:2::11', port: TCP_PORT, node: 'n2' },
+              sameNode: { ip: '10.244.1.12', ip6: 'fd00:10:244:1::12', port: TCP_PORT, node: 'n1' },
+              udp: { ip: '10.244.2.11', ip6: 'fd00:10:244:2::11', port: UDP_PORT, node: 'n2' },
             },
           }
         : {}),
@@ -286,11 +321,17 @@ class Bench {
     this.client = cluster.nodes[0]!.pods[0]!;
     this.backend = cluster.nodes[1]!.pods[0]!;
     this.nodeNs = cluster.nodes[0]!.ns;
-    const serve = async (pod: Pod) => {
+    const t = this.gen.target;
+    if (this.backend.ip !== t.ip || this.backend.ip6 !== t.ip6)
+      throw new Error(
+        `n2's pod is ${this.backend.ip} and ${this.backend.ip6}, not the target's backend the services name`,
+      );
+    // One connrate server per address: IPv6 the pod's own, as its IPv4 one.
+    const serve = async (pod: Pod, host = pod.ip) => {
       const server = this.net.spawn(pod.ns, connrateBinary, [
         'serve',
         '--listen',
-        `${pod.ip}:${TCP_PORT}`,
+        `${host}:${TCP_PORT}`,
         '--threads',
         '2',
         '--name',
@@ -299,6 +340,7 @@ class Bench {
       await server.waitFor(/listening|ready/i).catch(() => new Promise((r) => setTimeout(r, 300)));
     };
     await serve(this.backend);
+    if (this.ipv6) await serve(this.backend, `[${this.backend.ip6}]`);
     if (this.opts.northSouth) {
       this.outside = cluster.client!.ns;
       this.local = addPod(this.net, cluster.nodes[0]!);
@@ -599,6 +641,38 @@ class Bench {
     );
   }
 
+  /**
+   * New connections to the target's IPv6 ClusterIP, with `services`
+   * programmed. They run whatever the daemon said; when it said it did not
+   * program that address (its NOT_PROGRAMMED warning, logged once by the
+   * sync that skipped it, before that sync's "synced"), its reason goes
+   * with them, and the report shows "—" and the reason, never a figure.
+   */
+  async ipv6ClusterIP(mode: BenchMode, d: MeasuredDaemon, services: number): Promise<Connections> {
+    const address = TARGET.clusterIP6;
+    const said = d
+      .lines()
+      .find(
+        (l) =>
+          l.msg === NOT_PROGRAMMED &&
+          typeof l.reason === 'string' &&
+          l.reason.startsWith('IPv6 ') &&
+          l.reason.split(/[\s(),]+/).includes(address),
+      );
+    const result = await this.connections(`[${address}]:${TARGET.port}`);
+    const reason = said ? String(said.reason) : undefined;
+    progress(
+      `${mode}: IPv6 ClusterIP at ${services} services: ${Math.round(result.connPerSec)} conn/s${reason ? `; the daemon: ${reason}` : ''}`,
+    );
+    return {
+      services,
+      target: 'clusterIP',
+      family: 'IPv6',
+      ...(reason ? { notServed: reason } : {}),
+      result,
+    };
+  }
+
   /** One change through the API, timed to the end of the sync that programmed it. */
   async change(d: MeasuredDaemon, write: () => void, label?: { mode: BenchMode; kind: ChangeKind }): Promise<number> {
     const from = d.lines().length;
@@ -728,6 +802,7 @@ class Bench {
       d = this.start(mode, `${mode}-10`);
       await this.firstSync(d);
       report.connections.push({ services: 10, target: 'clusterIP', result: await this.connections(target) });
+      if (this.ipv6) report.connections.push(await this.ipv6ClusterIP(mode, d, 10));
       await northSouth(10);
       await d.stop();
       d = undefined;
@@ -771,6 +846,17 @@ class Bench {
       report.connections.push({ services, target: 'clusterIP', result: await this.connections(target) });
       if (mode === 'ipvs') await this.ipvsConnectionsGone();
       report.connections.push({ services, target: 'podIP', result: await this.connections(`${this.backend.ip}:8080`) });
+      // IPv6 after every IPv4 figure, so those are measured exactly as before.
+      if (this.ipv6) {
+        report.connections.push(await this.ipv6ClusterIP(mode, d, services));
+        if (mode === 'ipvs') await this.ipvsConnectionsGone();
+        report.connections.push({
+          services,
+          target: 'podIP',
+          family: 'IPv6',
+          result: await this.connections(`[${this.backend.ip6}]:8080`),
+        });
+      }
       await northSouth(services);
 
       enter('incremental changes');
@@ -815,6 +901,8 @@ function params(o: Options): BenchReport['params'] {
     ...(o.warmup !== 1 ? { connWarmupSec: o.warmup } : {}),
     concurrency: o.concurrency,
     mix: { udp: o.udp, nodePort: o.nodePort },
+    // Only when dual-stack, so single-stack reports from before IPv6 still merge.
+    ...(o.families.includes('IPv6') ? { families: o.families } : {}),
   };
 }
 
@@ -825,7 +913,7 @@ function loadBase(o: Options): BenchReport | undefined {
   const want = JSON.stringify(params(o));
   if (JSON.stringify(base.params) !== want) {
     throw new Error(
-      `--merge-from ${o.mergeFrom}: its parameters ${JSON.stringify(base.params)} differ from this run's ${want}; give the same --services, --endpoints, --changes, --duration, --warmup, --concurrency, --udp and --nodeport`,
+      `--merge-from ${o.mergeFrom}: its parameters ${JSON.stringify(base.params)} differ from this run's ${want}; give the same --services, --endpoints, --changes, --duration, --warmup, --concurrency, --udp, --nodeport and --families`,
     );
   }
   return base;
@@ -850,12 +938,17 @@ async function main(): Promise<void> {
   }
   const measured = new Map<BenchMode, ModeReport>();
   let direct: BenchReport['direct'] | undefined;
+  let directIPv6: ConnrateResult | undefined;
   let nsDirect: NorthSouthDirect | undefined;
   if (bench) {
     try {
       await bench.setUp();
       progress(`direct: connections to the pod, no proxy (${opts.duration} s)`);
       direct = await bench.connections(`${bench.backend.ip}:8080`);
+      if (bench.ipv6) {
+        progress(`IPv6 direct: connections to the pod's IPv6 address, no proxy (${opts.duration} s)`);
+        directIPv6 = await bench.connections(`[${bench.backend.ip6}]:8080`);
+      }
       if (opts.northSouth) {
         progress(`routed-direct: the outside client (${CLIENT_IP}) to the pods through n1, no proxy`);
         nsDirect = await bench.routedDirect();
@@ -886,6 +979,8 @@ async function main(): Promise<void> {
     '--nodeport',
     String(opts.nodePort),
     ...(opts.northSouth ? [] : ['--no-north-south']),
+    '--families',
+    opts.families.join(','),
   ];
   // The guest writes only inside the project.
   if (opts.daemonLogs?.startsWith(`${repoRoot}/`))
@@ -915,7 +1010,12 @@ async function main(): Promise<void> {
   const keepBaseDirect = base !== undefined && keptModes.some((m) => !m.emulated && !m.direct);
   if (base) {
     // Ours replace theirs of the same mode; the rest of theirs stay, in their order.
-    if (direct && keepBaseDirect) for (const m of ours) if (!m.emulated) m.direct = direct;
+    if (direct && keepBaseDirect)
+      for (const m of ours)
+        if (!m.emulated) {
+          m.direct = direct;
+          if (directIPv6) m.directIPv6 = directIPv6;
+        }
     if (nsDirect && keepBaseDirect) for (const m of ours) if (!m.emulated) m.northSouthDirect = nsDirect;
     modes = [
       ...base.modes.map((m) => measured.get(m.mode) ?? m),
@@ -923,6 +1023,7 @@ async function main(): Promise<void> {
     ];
   }
   // North-south's routed-direct baseline goes with the ClusterIP one.
+  const baseline6 = keepBaseDirect ? base!.directIPv6 : (directIPv6 ?? base?.directIPv6);
   const nsBaseline = keepBaseDirect ? base!.northSouthDirect : (nsDirect ?? base?.northSouthDirect);
   const report: BenchReport = {
     version: 1,
@@ -932,6 +1033,7 @@ async function main(): Promise<void> {
     machine: base?.machine ?? { cpus: cpus().length, kernel: release(), memoryGiB: Math.round(totalmem() / 2 ** 30) },
     params: params(opts),
     direct: keepBaseDirect ? base!.direct : (direct ?? base?.direct)!,
+    ...(baseline6 ? { directIPv6: baseline6 } : {}),
     ...(nsBaseline ? { northSouthDirect: nsBaseline } : {}),
     modes,
     ...(base && kept.length

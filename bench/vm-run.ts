@@ -3,8 +3,8 @@
 // `test/vm/run.sh --kernel 6.12`, with only that mode and the same sizes,
 // its JSON written to a temporary directory under build/ (the project
 // directory is the guest's one writable share) and its ModeReport taken
-// back, marked emulated, with the VM run's own direct-to-pod baseline (and
-// its own routed-direct one for north-south).
+// back, marked emulated, with the VM run's own direct-to-pod baselines (IPv4
+// and, dual-stack, IPv6; and its own routed-direct one for north-south).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -123,6 +123,7 @@ export async function runModeInVm(
       ...m,
       emulated: true,
       direct: inner.direct,
+      ...(inner.directIPv6 ? { directIPv6: inner.directIPv6 } : {}),
       ...(inner.northSouthDirect ? { northSouthDirect: inner.northSouthDirect } : {}),
       machine: inner.machine,
       services: inner.params.services,
