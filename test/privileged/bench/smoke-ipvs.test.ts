@@ -3,8 +3,8 @@
 // says why). The same pipeline as smoke.test.ts, in the ipvs mode: the daemon
 // programs 50 services through netlink, ipset and iptables, changes are timed
 // from the daemon's log, and connections go through IPVS, ClusterIPs from a
-// pod and NodePorts from the outside client (north-south, TCP and UDP). The
-// figures are not judged here.
+// pod (IPv4 and IPv6: the cluster is dual-stack) and NodePorts from the
+// outside client (north-south, TCP and UDP). The figures are not judged here.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,9 +62,19 @@ describe.runIf(runnable)(title, () => {
       expect(m!.failed).toBeUndefined();
       expect(m!.fullSync.servicePorts).toBe(50);
       expect(m!.incremental.removeEndpoint.n).toBe(2);
-      expect(m!.connections).toHaveLength(3);
+      // Dual-stack: the ipvs mode serves IPv6 too, so its IPv6 connections carry as its IPv4 ones do.
+      expect(report.directIPv6!.connections).toBeGreaterThan(0);
+      expect(m!.connections.map((c) => `${c.family ?? 'IPv4'} ${c.target} ${c.services}`)).toEqual([
+        'IPv4 clusterIP 10',
+        'IPv6 clusterIP 10',
+        'IPv4 clusterIP 50',
+        'IPv4 podIP 50',
+        'IPv6 clusterIP 50',
+        'IPv6 podIP 50',
+      ]);
       for (const c of m!.connections) {
-        expect(c.result.errors, `${c.target} at ${c.services}`).toBe(0);
+        expect(c.notServed, `${c.family ?? 'IPv4'} ${c.target} at ${c.services}`).toBeUndefined();
+        expect(c.result.errors, `${c.family ?? 'IPv4'} ${c.target} at ${c.services}`).toBe(0);
         expect(c.result.connections).toBeGreaterThan(0);
       }
       // North-south through the ipvs mode's NodePorts, against this run's routed-direct.
