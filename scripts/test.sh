@@ -54,6 +54,7 @@ read -ra VM_KERNELS <<< "${SWITCHYARD_VM_KERNELS:-6.1 6.12}"
 IPVS_VM_TESTS=(
   test/privileged/e2e/ipvs.test.ts
   test/privileged/ipvs/proxier.test.ts
+  test/privileged/ipvs/dual-stack.test.ts
   test/privileged/ipvs/ipset.test.ts
   test/privileged/ipvs/dummy.test.ts
 )
