@@ -53,7 +53,7 @@
 // sizes) and replaces or adds only the modes given with --modes, keeping
 // FILE's others and its direct baseline: `--modes ipvs --merge-from
 // bench/report/latest.json` adds the ipvs column to the last full run.
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ApiServer } from '../test/harness/apiserver.js';
@@ -673,6 +673,22 @@ class Bench {
     };
   }
 
+  /**
+   * The userspace mode holds a proxy socket per service port and family
+   * (2,033 open files at 1,000 dual-stack services): past the open-file
+   * limit it inherits from us, its sync fails with EMFILE. Said before it
+   * starts, so a mode that stops there is not a mystery; measured anyway.
+   */
+  warnOpenFiles(): void {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    const limit = m && m[1] !== 'unlimited' ? Number(m[1]) : Infinity;
+    const need = this.opts.services * this.opts.families.length + 100;
+    if (need > limit)
+      progress(
+        `userspace: ${this.opts.services} services × ${this.opts.families.length} families need about ${need} open files, more than the limit of ${limit} (ulimit -n): its daemon may fail with EMFILE`,
+      );
+  }
+
   /** One change through the API, timed to the end of the sync that programmed it. */
   async change(d: MeasuredDaemon, write: () => void, label?: { mode: BenchMode; kind: ChangeKind }): Promise<number> {
     const from = d.lines().length;
@@ -796,6 +812,7 @@ class Bench {
       enter(back);
     };
     let d: MeasuredDaemon | undefined;
+    if (mode === 'userspace') this.warnOpenFiles();
     try {
       progress(`${mode}: 10 services`);
       await this.serve(10);
