@@ -43,7 +43,9 @@ read -ra VM_KERNELS <<< "${SWITCHYARD_VM_KERNELS:-6.1 6.12}"
 # The ipvs mode, in one kernel (its behaviour is IPVS's, not a verifier's):
 # the end-to-end suite in --proxy-mode=ipvs (~3.5 min under TCG), the mode's
 # own layout and IPVS behaviour (~5 min: three daemon restarts at ~25 s each,
-# NodePorts and source ranges), and the ipset and kube-ipvs0 helpers on a real
+# NodePorts and source ranges), its two family proxiers side by side (~5 min:
+# IPv6 traffic, two daemon restarts, one family's proxier run alone four
+# times), and the ipset and kube-ipvs0 helpers on a real
 # dummy driver (this host's kernel has none). The load test's ipvs pipeline
 # (test/privileged/bench/smoke-ipvs.test.ts, ~3 min more under TCG) is left
 # out of CI: with the north-south cases the stage took ~15.5 min in a
@@ -61,7 +63,8 @@ IPVS_VM_TESTS=(
 IPVS_VM_KERNEL=${SWITCHYARD_IPVS_VM_KERNEL:-6.12}
 # Each VM run's limit, with a wide margin over a quiet machine's time, for a
 # CI machine twice as slow and busy: the BPF files take ~1.5 min per kernel
-# here, the ipvs stage ~9 min (the e2e suite ~3 min, the proxier's own ~4-5).
+# here, the ipvs stage ~16 min (the e2e suite ~5 min, the proxier's own ~5-6,
+# the dual-stack file ~5; on a busy 2-CPU machine).
 VM_TIMEOUT=${SWITCHYARD_VM_TIMEOUT:-1200}
 IPVS_VM_TIMEOUT=${SWITCHYARD_IPVS_VM_TIMEOUT:-2700}
 
