@@ -14,6 +14,8 @@ export const ProxierErrorCode = {
   HnsNetwork: 'ERR_HNS_NETWORK',
   /** userspace: --proxy-port-range has no free port left for a service port's proxy socket (that port is skipped). */
   ProxyPortRange: 'ERR_PROXY_PORT_RANGE',
+  /** userspace: the open-file limit, less a reserve, has no descriptor left for a service port's proxy socket (that port is skipped). */
+  ProxyOpenFiles: 'ERR_PROXY_OPEN_FILES',
   /** ebpf: the pin root is not on a BPF filesystem (BpffsError). */
   BpffsMissing: 'ERR_BPFFS_MISSING',
   /** ipvs: a sync could not bring IPVS to the wanted state (IpvsSyncError). */

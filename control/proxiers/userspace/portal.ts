@@ -7,6 +7,7 @@ import { connect, type Server, type Socket as TcpSocket } from 'node:net';
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import type { Logger } from 'pino';
 import { Balancer, backendKey, type Backend } from './balancer.js';
+import { isOutOfFiles } from './open-files.js';
 
 /**
  * kube-proxy's userspace endpointDialTimeouts: each failed dial tries the
@@ -47,8 +48,24 @@ export class TcpPortal {
     this.#log = o.logger;
     this.#events = o.events;
     this.#dialTimeouts = o.dialTimeoutsMs ?? DIAL_TIMEOUTS_MS;
-    server.on('connection', (client) => this.#accept(client));
-    server.on('error', (err) => this.#log.warn({ err, port }, 'proxy listener error'));
+    // accept() without a descriptor left: libuv accepts and closes what waits
+    // (those clients see the connection end) and Node emits 'error' here,
+    // which must not end the process. Said once until a connection is accepted again.
+    let outOfFiles = false;
+    server.on('connection', (client) => {
+      outOfFiles = false;
+      this.#accept(client);
+    });
+    server.on('error', (err) => {
+      if (!isOutOfFiles(err)) this.#log.warn({ err, port }, 'proxy listener error');
+      else if (!outOfFiles) {
+        outOfFiles = true;
+        this.#log.warn(
+          { err, port },
+          'proxy listener cannot accept: no file descriptor left (see the open-file limit)',
+        );
+      }
+    });
   }
 
   #accept(client: TcpSocket): void {

@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:net';
 import { createSocket, type Socket } from 'node:dgram';
 import { ValueError } from '../../config/errors.js';
 import { ProxierErrorCode } from '../errors.js';
+import { OpenFilesError, isOutOfFiles } from './open-files.js';
 
 export interface PortRange {
   base: number;
@@ -85,11 +86,21 @@ export class PortAllocator {
   }
 }
 
-/** The bound socket, or undefined when the port is taken; other errors throw. */
+/**
+ * The bound socket, or undefined when the port is taken; no descriptor for
+ * the socket is an OpenFilesError (the port is skipped, not the range
+ * searched on); other errors throw.
+ */
 function bindOn(protocol: Protocol, port: number, host: string): Promise<Bound | undefined> {
   return new Promise((resolve, reject) => {
     const taken = (err: NodeJS.ErrnoException) =>
-      err.code === 'EADDRINUSE' || err.code === 'EACCES' ? resolve(undefined) : reject(err);
+      err.code === 'EADDRINUSE' || err.code === 'EACCES'
+        ? resolve(undefined)
+        : reject(
+            isOutOfFiles(err)
+              ? new OpenFilesError(`no file descriptor left for a ${protocol.toUpperCase()} proxy socket (${err.code})`)
+              : err,
+          );
     if (protocol === 'tcp') {
       const server = createServer({ allowHalfOpen: true });
       server.once('error', taken);

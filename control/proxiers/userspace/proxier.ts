@@ -13,6 +13,7 @@ import type { ServicePortName, ServicePortState } from '../../model/types.js';
 import { Iptables, RESTORE_CHUNK_LINES, type Table } from '../../netfilter/iptables.js';
 import { cleanupIptables, missingJumps, type ChainScope } from '../../netfilter/kube-chains.js';
 import type { Proxier, ProxierView, ProxySocketView, ServicePortEntries, SyncRequest, SyncResult } from '../types.js';
+import { OpenFilesBudget } from './open-files.js';
 import { PortAllocator, type PortRange, type Protocol } from './ports.js';
 import { TcpPortal, UdpPortal, type PortalEvents } from './portal.js';
 import {
@@ -48,6 +49,8 @@ export interface UserspaceProxierOptions {
   iptables?: Iptables;
   /** Dial timeouts per try (tests shorten them); kube-proxy's by default. */
   dialTimeoutsMs?: readonly number[];
+  /** How many proxy sockets the open-file limit allows (tests fake it); /proc/self's by default. */
+  openFiles?: OpenFilesBudget;
 }
 
 type Portal = TcpPortal | UdpPortal;
@@ -68,10 +71,11 @@ export class UserspaceProxier implements Proxier {
   readonly #o: UserspaceProxierOptions;
   readonly #ipt: Iptables;
   readonly #ports: PortAllocator;
+  readonly #openFiles: OpenFilesBudget;
   readonly #programmed = new Map<ServicePortName, Programmed>();
   #node: NodeFacts | undefined;
   #started = false;
-  /** Ports a proxy socket could not be had for (the range exhausted): tried again by every sync. */
+  /** Ports a proxy socket could not be had for (the range exhausted, no descriptor left): tried again by every sync. */
   readonly #wanting = new Set<ServicePortName>();
 
   constructor(o: UserspaceProxierOptions) {
@@ -79,6 +83,7 @@ export class UserspaceProxier implements Proxier {
     this.family = o.family ?? 'IPv4';
     this.#ipt = o.iptables ?? new Iptables(this.family);
     this.#ports = new PortAllocator(o.portRange);
+    this.#openFiles = o.openFiles ?? new OpenFilesBudget();
   }
 
   async start(): Promise<void> {
@@ -92,6 +97,7 @@ export class UserspaceProxier implements Proxier {
     const full = req.full || nodeChanged;
     this.#node = req.node;
     const log = this.#o.logger;
+    this.#openFiles.begin();
 
     // Sockets first: a port's rules name its proxy ports.
     const gone: Programmed[] = [];
@@ -177,7 +183,9 @@ export class UserspaceProxier implements Proxier {
         try {
           portal = await this.#open(protocol);
         } catch (err) {
-          result.skipped.push({ name: sp.name, reason: `${cls} frontends: ${(err as Error).message}` });
+          const code = (err as { code?: unknown }).code;
+          const why = `${(err as Error).message}${typeof code === 'string' && code.startsWith('ERR_') ? ` (${code})` : ''}`;
+          result.skipped.push({ name: sp.name, reason: `${cls} frontends: ${why}` });
           this.#wanting.add(sp.name);
           continue;
         }
@@ -207,6 +215,7 @@ export class UserspaceProxier implements Proxier {
   }
 
   async #open(protocol: Protocol): Promise<Portal> {
+    this.#openFiles.take();
     const bound = await this.#ports.bind(protocol, protocol === 'udp' ? this.#udpAddress() : this.#anyAddress());
     const events = this.#o.events?.[protocol] ?? NO_EVENTS;
     const logger = this.#o.logger;
