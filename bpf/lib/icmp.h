@@ -124,7 +124,7 @@ static __always_inline int icmp_readdress(sy_ctx_t *ctx, const struct sy_icmp_er
 
 /* An ICMP error about a translated flow, translated back; any other packet
  * (and an error about a flow we do not track) passes untouched. */
-static __always_inline int xlate_icmp_error(sy_ctx_t *ctx)
+static __noinline int xlate_icmp_error(sy_ctx_t *ctx)
 {
 	struct sy_icmp_error e;
 	struct sy_ct_key key = {};
@@ -132,30 +132,31 @@ static __always_inline int xlate_icmp_error(sy_ctx_t *ctx)
 
 	if (icmp_parse_error(ctx, &e) < 0)
 		return SY_VERDICT_PASS;
-	key.saddr = e.daddr;
-	key.daddr = e.saddr;
+	key.saddr = addr_from_v4(e.daddr);
+	key.daddr = addr_from_v4(e.saddr);
 	key.sport = e.dport;
 	key.dport = e.sport;
 	key.proto = e.proto;
 	key.dir = SY_CT_REPLY;
-	ct = bpf_map_lookup_elem(&sy_conntrack_v2, &key);
+	ct = bpf_map_lookup_elem(&sy_conntrack_v3, &key);
 	if (ct) {
 		/* About a packet of the client's, quoted as it left us: back to
 		 * client -> service, and to the client. */
-		__be32 client = (ct->flags & (SY_CT_F_SNAT | SY_CT_F_HAIRPIN)) ? ct->peer_addr : e.saddr;
+		__be32 client = (ct->flags & (SY_CT_F_SNAT | SY_CT_F_HAIRPIN)) ? addr_v4(&ct->peer_addr) : e.saddr;
 		__be16 client_port = (ct->flags & (SY_CT_F_SNAT | SY_CT_F_HAIRPIN)) ? ct->peer_port : e.sport;
 
-		return icmp_readdress(ctx, &e, client, client_port, ct->nat_addr, ct->nat_port, client);
+		return icmp_readdress(ctx, &e, client, client_port, addr_v4(&ct->nat_addr), ct->nat_port, client);
 	}
 	key.dir = SY_CT_ORIGINAL;
-	ct = bpf_map_lookup_elem(&sy_conntrack_v2, &key);
+	ct = bpf_map_lookup_elem(&sy_conntrack_v3, &key);
 	if (ct) {
 		/* About a backend's reply, quoted as it left us: back to backend ->
 		 * the source it saw (the client, or its NAT address), and to the backend. */
-		__be32 peer = (ct->flags & (SY_CT_F_SNAT | SY_CT_F_HAIRPIN)) ? ct->peer_addr : e.daddr;
+		__be32 peer = (ct->flags & (SY_CT_F_SNAT | SY_CT_F_HAIRPIN)) ? addr_v4(&ct->peer_addr) : e.daddr;
 		__be16 peer_port = (ct->flags & (SY_CT_F_SNAT | SY_CT_F_HAIRPIN)) ? ct->peer_port : e.dport;
 
-		return icmp_readdress(ctx, &e, ct->nat_addr, ct->nat_port, peer, peer_port, ct->nat_addr);
+		return icmp_readdress(ctx, &e, addr_v4(&ct->nat_addr), ct->nat_port, peer, peer_port,
+		                      addr_v4(&ct->nat_addr));
 	}
 	return SY_VERDICT_PASS;
 }

@@ -18,6 +18,7 @@ import { DropCounters } from './drops.js';
 import { InterfaceWatcher, type Link } from './interfaces.js';
 import type { MapBackend } from './map-backend.js';
 import { MapCatalog } from './map-catalog.js';
+import { inCidr, networkOf } from './addresses.js';
 import { endpointOf, keyOf, type Backend, type ServicePortSpec } from './vocabulary.js';
 
 export interface EbpfProxierOptions {
@@ -84,16 +85,7 @@ export function specContext(
   };
 }
 
-/** A CIDR as its network and prefix ("10.1.2.3/8" is 10.0.0.0/8), as kube-proxy parses source ranges. */
-export function networkOf(cidr: string): string {
-  const [addr, bits] = cidr.split('/');
-  const n = Number(bits ?? 32);
-  const value = addr!.split('.').reduce((v, o) => v * 256 + Number(o), 0);
-  const net = n === 0 ? 0 : value - (value % 2 ** (32 - n));
-  return `${[24, 16, 8, 0].map((s) => Math.floor(net / 2 ** s) % 256).join('.')}/${n}`;
-}
-
-const inCidr = (ip: string, cidr: string) => networkOf(`${ip}/${cidr.split('/')[1]}`) === networkOf(cidr);
+export { networkOf } from './addresses.js';
 
 /**
  * The dataplane entries of one service port: one per ClusterIP, with the
@@ -186,7 +178,7 @@ export class EbpfProxier implements Proxier {
   readonly #hooks = new Map<number, { hook: 'xdp' | 'tc' | 'none'; reason?: string }>();
   /** The context the programmed entries were made in: when it changes, every entry is planned again. */
   #context: SpecContext | undefined;
-  /** Service ports the last sync could not fit into sy_services_v2: retried by every sync. */
+  /** Service ports the last sync could not fit into sy_services_v3: retried by every sync. */
   readonly #refused = new Set<ServicePortName>();
   /** The pinned maps as the kernel holds them, for the ops API (its own read-only handles). */
   readonly maps: MapCatalog;
@@ -364,7 +356,7 @@ export class EbpfProxier implements Proxier {
     // runs two syncs at once), and a small one element by element.
     const remove = stale.flatMap((key) => programmed.get(key) ?? []);
     const upsert: ServicePortSpec[] = [];
-    // New entries beyond what sy_services_v2 holds are refused here, each
+    // New entries beyond what sy_services_v3 holds are refused here, each
     // reported, rather than by the kernel part-way through the write: a full
     // map must not stop the ports that fit (and every change to those
     // already served) from being programmed. They are tried again at every
@@ -380,7 +372,7 @@ export class EbpfProxier implements Proxier {
         this.#refused.add(owner);
         result.skipped.push({
           name: owner,
-          reason: `sy_services_v2 is full (${room.capacity} entries): ${spec.address}:${spec.port}/${spec.protocol} is not programmed; raise it with --bpf-map-sizes`,
+          reason: `sy_services_v3 is full (${room.capacity} entries): ${spec.address}:${spec.port}/${spec.protocol} is not programmed; raise it with --bpf-map-sizes`,
         });
         continue;
       }

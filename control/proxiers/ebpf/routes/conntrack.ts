@@ -14,7 +14,7 @@ import type { EbpfProxier } from '../proxier.js';
 import { pageOf } from '../../../api/paging.js';
 import { ConntrackBody, ConntrackQuery, ErrorResponses, type FlowT } from '../../../api/schemas.js';
 
-const CT_MAP = 'sy_conntrack_v2';
+const CT_MAP = 'sy_conntrack_v3';
 
 /** Service id → service port name, through the programmed entries and the model's ClusterIPs. */
 function serviceNames(ctx: ApiContext, programmed: readonly ProgrammedServicePort[]): Map<number, string> {
