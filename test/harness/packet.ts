@@ -447,3 +447,42 @@ export function reassemble6(first: Buffer, second: Buffer): Buffer {
 export function parseIp6Header(frame: Buffer): { src: string; dst: string } {
   return { src: ip6s(frame, 14 + 8), dst: ip6s(frame, 14 + 24) };
 }
+
+/**
+ * An ICMPv6 error (type 1 destination unreachable, 2 packet too big, 3 time
+ * exceeded) from `src` to `dst` quoting `about` (an IPv6 frame buildPacket
+ * made): its IPv6 header and first `quote` bytes after it (RFC 4443 says as
+ * much as fits; routers quote more, this keeps the frame small). `rest` is
+ * the 4 bytes after the checksum (packet too big: the MTU). The checksum
+ * covers the IPv6 pseudo-header, computed here.
+ */
+export function buildIcmp6Error(p: {
+  src: string;
+  dst: string;
+  type: number;
+  code: number;
+  rest?: number;
+  about: Buffer;
+  quote?: number;
+}): Buffer {
+  const quoted = p.about.subarray(14, Math.min(p.about.length, 14 + 40 + (p.quote ?? 8)));
+  const icmp = Buffer.alloc(8 + quoted.length);
+  icmp[0] = p.type;
+  icmp[1] = p.code;
+  icmp.writeUInt32BE(p.rest ?? 0, 4);
+  quoted.copy(icmp, 8);
+  const src = ip6(p.src);
+  const dst = ip6(p.dst);
+  icmp.writeUInt16BE(l6Checksum(src, dst, 58, icmp), 2);
+  return Buffer.concat([ETH_V6, ipv6Header(src, dst, 58, icmp.length), icmp]);
+}
+
+/** The IPv6 datagram an ICMPv6 error quotes: its addresses and ports. */
+export function parseQuoted6(quoted: Buffer): { src: string; dst: string; sport: number; dport: number } {
+  return {
+    src: ip6s(quoted, 8),
+    dst: ip6s(quoted, 24),
+    sport: quoted.readUInt16BE(40),
+    dport: quoted.readUInt16BE(42),
+  };
+}
