@@ -87,6 +87,12 @@ export interface DataplaneSettings {
   natPorts: { min: number; max: number };
   /** The cluster's pod ranges (--cluster-cidr), "network/bits" of either family. */
   clusterCidrs: readonly string[];
+  /**
+   * Only this family's half: its SNAT address and its cluster CIDRs are
+   * set, the other family's left as the maps hold them (the proxier of each
+   * family configures its own). Both when left out.
+   */
+  family?: 'IPv4' | 'IPv6';
 }
 
 /**
@@ -511,13 +517,18 @@ export class EbpfDataplane {
     if (s.snatAddress6 !== undefined && !isIPv6(s.snatAddress6))
       throw new RangeError(`SNAT address "${s.snatAddress6}" is not an IPv6 address`);
     let changed = false;
+    const cur = this.#maps.config.get(0);
+    const mine = (family: 'IPv4' | 'IPv6') => s.family === undefined || s.family === family;
     const config = {
-      snat_addr4: s.snatAddress ?? '0.0.0.0',
-      snat_addr6: s.snatAddress6 !== undefined ? canonicalIp(s.snatAddress6) : '::',
+      snat_addr4: mine('IPv4') ? (s.snatAddress ?? '0.0.0.0') : (cur?.snat_addr4 ?? '0.0.0.0'),
+      snat_addr6: mine('IPv6')
+        ? s.snatAddress6 !== undefined
+          ? canonicalIp(s.snatAddress6)
+          : '::'
+        : (cur?.snat_addr6 ?? '::'),
       nat_port_min: s.natPorts.min,
       nat_port_max: s.natPorts.max,
     };
-    const cur = this.#maps.config.get(0);
     if (
       !cur ||
       cur.snat_addr4 !== config.snat_addr4 ||
@@ -532,7 +543,8 @@ export class EbpfDataplane {
     const have = new Set<string>();
     for (const raw of [...this.#maps.clusterCidrs.keysEncoded()]) {
       const k = this.#maps.clusterCidrs.key.decode(raw);
-      have.add(cidrOfKey(k.addr, k.prefixlen));
+      // The other family's ranges are its proxier's.
+      if (mine(isIPv4(k.addr) ? 'IPv4' : 'IPv6')) have.add(cidrOfKey(k.addr, k.prefixlen));
     }
     for (const [c, k] of want) {
       if (have.has(c)) continue;
