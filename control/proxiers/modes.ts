@@ -85,9 +85,11 @@ export interface ModeDefinition<P extends Proxier = Proxier> {
    * The mode's own ops-API routes, registered whichever mode runs so the
    * API's shape never depends on the mode: `proxier` is the running mode's
    * primary family proxier when it is this mode, undefined otherwise (the route then says the
-   * running mode has no such thing).
+   * running mode has no such thing). `families`, with it: the proxier of
+   * every family the mode serves, as of the call (a family whose proxier
+   * could not start is not among them), for a route that shows both.
    */
-  routes?(app: ApiApp, ctx: ApiContext, proxier: P | undefined): void;
+  routes?(app: ApiApp, ctx: ApiContext, proxier: P | undefined, families?: () => readonly P[]): void;
 }
 
 /**
@@ -237,7 +239,8 @@ export class ModeRegistry {
       const routes = mode.routes;
       if (!routes) return [];
       const mine = running && entry.name === running.mode ? running.primary : undefined;
-      return [(app: ApiApp, ctx: ApiContext) => routes(app, ctx, mine)];
+      const families = mine ? () => running!.families.map((f) => running!.proxier(f)!) : undefined;
+      return [(app: ApiApp, ctx: ApiContext) => routes(app, ctx, mine, families)];
     });
   }
 

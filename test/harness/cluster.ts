@@ -23,10 +23,12 @@
 // does not forward (ip_forward and IPv6 forwarding stay 0 in "sw"): such a
 // packet that reaches it is dropped, silently.
 import { hostPort } from '../../control/model/address.js';
+import type { IPFamily } from '../../control/sources/types.js';
 import type { TestNet } from './netns.js';
 
 /** "ip:port", or "[ip]:port" for IPv6: how the agent and the suite spell a target. */
 export { hostPort };
+export type { IPFamily };
 
 export interface Pod {
   name: string; // 'n1p1'
@@ -151,25 +153,29 @@ export function addPod(net: TestNet, node: Node): Pod {
   net.veth({ ns: pod.ns, name: 'eth0' }, { ns: node.ns, name: pod.hostIf });
   nicLike(net, pod.ns, 'eth0');
   // Calico-style pod: a /32 and a default route via a link-local gateway,
-  // answered by the node.
-  net.ip(pod.ns, 'addr', 'add', `${pod.ip}/32`, 'dev', 'eth0');
-  net.ip(pod.ns, 'route', 'add', POD_GATEWAY, 'dev', 'eth0', 'scope', 'link');
-  net.ip(pod.ns, 'route', 'add', 'default', 'via', POD_GATEWAY, 'dev', 'eth0', 'onlink');
+  // answered by the node. IPv6 likewise: a /128 and a default route via
+  // fe80::1, an address the node holds on p<j> (each veth's own,
+  // link-local), so the node answers the pod's neighbour solicitation for
+  // it; a link-local gateway needs no on-link route, the device names the link.
+  net.ipBatch(pod.ns, [
+    ['addr', 'add', `${pod.ip}/32`, 'dev', 'eth0'],
+    ['route', 'add', POD_GATEWAY, 'dev', 'eth0', 'scope', 'link'],
+    ['route', 'add', 'default', 'via', POD_GATEWAY, 'dev', 'eth0', 'onlink'],
+    ['addr', 'add', `${pod.ip6}/128`, 'dev', 'eth0', 'nodad'],
+    ['route', 'add', 'default', 'via', POD_GATEWAY6, 'dev', 'eth0'],
+  ]);
   // As Calico does: proxy ARP for any other address a pod resolves on-link,
   // without the default random delay of up to 0.8 s before each answer.
+  // (An IPv6 pod resolves nothing but its gateway: every route is via fe80::1.)
   net.sysctls(node.ns, {
     [`net.ipv4.conf.${pod.hostIf}.proxy_arp`]: 1,
     [`net.ipv4.neigh.${pod.hostIf}.proxy_delay`]: 0,
   });
-  net.ip(node.ns, 'route', 'add', `${pod.ip}/32`, 'dev', pod.hostIf);
-  // IPv6 as Calico does it: a /128 and a default route via fe80::1, an
-  // address the node holds on p<j> (each veth's own, link-local), so the node
-  // answers the pod's neighbour solicitation for it. A link-local gateway
-  // needs no on-link route: the device names the link.
-  net.ip(pod.ns, 'addr', 'add', `${pod.ip6}/128`, 'dev', 'eth0', 'nodad');
-  net.ip(pod.ns, '-6', 'route', 'add', 'default', 'via', POD_GATEWAY6, 'dev', 'eth0');
-  net.ip(node.ns, 'addr', 'add', `${POD_GATEWAY6}/64`, 'dev', pod.hostIf, 'nodad');
-  net.ip(node.ns, 'route', 'add', `${pod.ip6}/128`, 'dev', pod.hostIf);
+  net.ipBatch(node.ns, [
+    ['route', 'add', `${pod.ip}/32`, 'dev', pod.hostIf],
+    ['addr', 'add', `${POD_GATEWAY6}/64`, 'dev', pod.hostIf, 'nodad'],
+    ['route', 'add', `${pod.ip6}/128`, 'dev', pod.hostIf],
+  ]);
   node.pods.push(pod);
   return pod;
 }
@@ -185,10 +191,12 @@ export function buildCluster(
   // groups, which a snooping bridge forwards only to ports it heard an MLD
   // report from, and nothing here queries, so its table would age by timing.
   const switchNs = clusterNamespace(net, 'sw');
-  net.ip(switchNs, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0');
-  net.ip(switchNs, 'link', 'set', 'br0', 'up');
-  net.ip(switchNs, 'addr', 'add', `${ROUTER}/24`, 'dev', 'br0');
-  net.ip(switchNs, 'addr', 'add', `${ROUTER6}/64`, 'dev', 'br0', 'nodad');
+  net.ipBatch(switchNs, [
+    ['link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0'],
+    ['link', 'set', 'br0', 'up'],
+    ['addr', 'add', `${ROUTER}/24`, 'dev', 'br0'],
+    ['addr', 'add', `${ROUTER6}/64`, 'dev', 'br0', 'nodad'],
+  ]);
   const plug = (ns: string, port: string) => {
     net.veth({ ns, name: 'wire' }, { ns: switchNs, name: port });
     net.ip(switchNs, 'link', 'set', port, 'master', 'br0');
@@ -218,10 +226,6 @@ export function buildCluster(
     }
     const ns = clusterNamespace(net, name, settings);
     plug(ns, name);
-    net.ip(ns, 'addr', 'add', `${wireIp(i)}/24`, 'dev', 'wire');
-    net.ip(ns, 'route', 'add', 'default', 'via', ROUTER, 'dev', 'wire');
-    net.ip(ns, 'addr', 'add', `${wireIp6(i)}/64`, 'dev', 'wire', 'nodad');
-    net.ip(ns, '-6', 'route', 'add', 'default', 'via', ROUTER6, 'dev', 'wire');
     // The pods' gateway is a node address, so the node answers their ARP for
     // it at once and a pod can ping it. (Proxy ARP alone would not do: it
     // answers only for addresses the node routes out of another interface, so
@@ -231,7 +235,13 @@ export function buildCluster(
     // link keeps it from ever being picked as a source address; arp_ignore 0
     // (else inherited from the root namespace) lets p<j> answer for an
     // address held by lo. (IPv6's gateway is on each p<j>: see addPod.)
-    net.ip(ns, 'addr', 'add', `${POD_GATEWAY}/32`, 'dev', 'lo', 'scope', 'link');
+    net.ipBatch(ns, [
+      ['addr', 'add', `${wireIp(i)}/24`, 'dev', 'wire'],
+      ['route', 'add', 'default', 'via', ROUTER, 'dev', 'wire'],
+      ['addr', 'add', `${wireIp6(i)}/64`, 'dev', 'wire', 'nodad'],
+      ['route', 'add', 'default', 'via', ROUTER6, 'dev', 'wire'],
+      ['addr', 'add', `${POD_GATEWAY}/32`, 'dev', 'lo', 'scope', 'link'],
+    ]);
 
     const node: Node = { name, ns, wireIp: wireIp(i), wireIp6: wireIp6(i), wireIf: 'wire', pods: [] };
     for (let j = 1; j <= podsPerNode; j++) addPod(net, node);
@@ -240,11 +250,17 @@ export function buildCluster(
 
   // Each node reaches the other nodes' pod subnets through that node's wire address.
   for (const [a, node] of nodes.entries()) {
-    for (const [b, other] of nodes.entries()) {
-      if (a === b) continue;
-      net.ip(node.ns, 'route', 'add', `10.244.${b + 1}.0/24`, 'via', other.wireIp);
-      net.ip(node.ns, 'route', 'add', `fd00:10:244:${b + 1}::/64`, 'via', other.wireIp6);
-    }
+    net.ipBatch(
+      node.ns,
+      nodes.flatMap((other, b) =>
+        a === b
+          ? []
+          : [
+              ['route', 'add', `10.244.${b + 1}.0/24`, 'via', other.wireIp],
+              ['route', 'add', `fd00:10:244:${b + 1}::/64`, 'via', other.wireIp6],
+            ],
+      ),
+    );
   }
 
   // The client stands outside the cluster and enters it through n1, for pod
@@ -259,16 +275,19 @@ export function buildCluster(
   if (withClient) {
     const ns = clusterNamespace(net, 'client');
     plug(ns, 'client');
-    net.ip(ns, 'addr', 'add', `${CLIENT_IP}/24`, 'dev', 'wire');
-    net.ip(ns, 'addr', 'add', `${CLIENT_SECOND_IP}/24`, 'dev', 'wire');
-    net.ip(ns, 'addr', 'add', `${CLIENT_IP6}/64`, 'dev', 'wire', 'nodad');
-    net.ip(ns, 'addr', 'add', `${CLIENT_SECOND_IP6}/64`, 'dev', 'wire', 'nodad', 'preferred_lft', '0');
-    if (nodes[0]) {
-      for (const cidr of [POD_CIDR, SERVICE_CIDR, EXTERNAL_CIDR])
-        net.ip(ns, 'route', 'add', cidr, 'via', nodes[0].wireIp);
-      for (const cidr of [POD_CIDR6, SERVICE_CIDR6, EXTERNAL_CIDR6])
-        net.ip(ns, 'route', 'add', cidr, 'via', nodes[0].wireIp6);
-    }
+    const n1 = nodes[0];
+    net.ipBatch(ns, [
+      ['addr', 'add', `${CLIENT_IP}/24`, 'dev', 'wire'],
+      ['addr', 'add', `${CLIENT_SECOND_IP}/24`, 'dev', 'wire'],
+      ['addr', 'add', `${CLIENT_IP6}/64`, 'dev', 'wire', 'nodad'],
+      ['addr', 'add', `${CLIENT_SECOND_IP6}/64`, 'dev', 'wire', 'nodad', 'preferred_lft', '0'],
+      ...(n1
+        ? [
+            ...[POD_CIDR, SERVICE_CIDR, EXTERNAL_CIDR].map((cidr) => ['route', 'add', cidr, 'via', n1.wireIp]),
+            ...[POD_CIDR6, SERVICE_CIDR6, EXTERNAL_CIDR6].map((cidr) => ['route', 'add', cidr, 'via', n1.wireIp6]),
+          ]
+        : []),
+    ]);
     client = { ns, ip: CLIENT_IP, secondIp: CLIENT_SECOND_IP, ip6: CLIENT_IP6, secondIp6: CLIENT_SECOND_IP6 };
   }
 
@@ -288,22 +307,28 @@ export function buildCluster(
     net.ip(switchNs, 'link', 'set', 'far', 'master', 'br0');
     net.exec(switchNs, 'ethtool', ['-K', 'far', 'gro', 'on']);
     nicLike(net, router, 'lan');
-    net.ip(router, 'addr', 'add', `${FAR_ROUTER}/24`, 'dev', 'lan');
-    net.ip(router, 'addr', 'add', `${FAR_ROUTER6}/64`, 'dev', 'lan', 'nodad');
     net.veth({ ns: router, name: 'edge' }, { ns, name: 'wire' });
     nicLike(net, router, 'edge');
     nicLike(net, ns, 'wire');
-    net.ip(router, 'addr', 'add', '172.30.0.1/24', 'dev', 'edge', 'noprefixroute');
-    net.ip(router, 'route', 'add', FAR_CIDR, 'dev', 'edge', 'mtu', 'lock', String(FAR_PATH_MTU));
-    net.ip(router, 'addr', 'add', 'fd00:172:30::1/64', 'dev', 'edge', 'nodad', 'noprefixroute');
-    net.ip(router, 'route', 'add', FAR_CIDR6, 'dev', 'edge', 'mtu', 'lock', String(FAR_PATH_MTU));
-    net.ip(ns, 'addr', 'add', `${FAR_CLIENT_IP}/24`, 'dev', 'wire');
-    net.ip(ns, 'route', 'add', 'default', 'via', '172.30.0.1');
-    net.ip(ns, 'addr', 'add', `${FAR_CLIENT_IP6}/64`, 'dev', 'wire', 'nodad');
-    net.ip(ns, '-6', 'route', 'add', 'default', 'via', 'fd00:172:30::1');
+    net.ipBatch(router, [
+      ['addr', 'add', `${FAR_ROUTER}/24`, 'dev', 'lan'],
+      ['addr', 'add', `${FAR_ROUTER6}/64`, 'dev', 'lan', 'nodad'],
+      ['addr', 'add', '172.30.0.1/24', 'dev', 'edge', 'noprefixroute'],
+      ['route', 'add', FAR_CIDR, 'dev', 'edge', 'mtu', 'lock', String(FAR_PATH_MTU)],
+      ['addr', 'add', 'fd00:172:30::1/64', 'dev', 'edge', 'nodad', 'noprefixroute'],
+      ['route', 'add', FAR_CIDR6, 'dev', 'edge', 'mtu', 'lock', String(FAR_PATH_MTU)],
+    ]);
+    net.ipBatch(ns, [
+      ['addr', 'add', `${FAR_CLIENT_IP}/24`, 'dev', 'wire'],
+      ['route', 'add', 'default', 'via', '172.30.0.1'],
+      ['addr', 'add', `${FAR_CLIENT_IP6}/64`, 'dev', 'wire', 'nodad'],
+      ['route', 'add', 'default', 'via', 'fd00:172:30::1'],
+    ]);
     for (const node of nodes) {
-      net.ip(node.ns, 'route', 'add', FAR_CIDR, 'via', FAR_ROUTER);
-      net.ip(node.ns, 'route', 'add', FAR_CIDR6, 'via', FAR_ROUTER6);
+      net.ipBatch(node.ns, [
+        ['route', 'add', FAR_CIDR, 'via', FAR_ROUTER],
+        ['route', 'add', FAR_CIDR6, 'via', FAR_ROUTER6],
+      ]);
     }
     farClient = { ns, ip: FAR_CLIENT_IP, ip6: FAR_CLIENT_IP6, pathMtu: FAR_PATH_MTU };
   }

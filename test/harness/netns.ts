@@ -133,6 +133,16 @@ export class TestNet {
     return run('ip', ['-n', ns, ...args]);
   }
 
+  /**
+   * Several `ip` commands in one namespace with one process (ip -batch), in
+   * order, stopping at the first that fails. A batch line takes no options:
+   * `route add default via fe80::1 dev eth0` (the family follows the address), not `-6 route …`.
+   */
+  ipBatch(ns: string, commands: string[][]): void {
+    if (commands.length === 0) return;
+    run('ip', ['-n', ns, '-batch', '-'], { input: `${commands.map((c) => c.join(' ')).join('\n')}\n` });
+  }
+
   /** Runs a command inside a namespace and returns its stdout. */
   exec(ns: string, cmd: string, args: string[] = [], opts: { input?: string; allowFail?: boolean } = {}): string {
     return run('ip', ['netns', 'exec', ns, cmd, ...args], opts);

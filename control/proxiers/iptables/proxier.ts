@@ -64,6 +64,8 @@ export class IptablesProxier implements Proxier {
   #programmed = new Map<ServicePortName, PortRules>();
   #lastRules = { filter: 0, nat: 0 };
   readonly #staleUdp: StaleUdpFlows;
+  /** Why the kernel takes no SCTP rule (no xt_sctp), if it does not: SCTP ports are then skipped, the rest programmed. */
+  #noSctp: string | undefined;
 
   constructor(opts: IptablesProxierOptions) {
     this.#opts = opts;
@@ -87,6 +89,7 @@ export class IptablesProxier implements Proxier {
 
   async start(): Promise<void> {
     await this.#ipt.check();
+    this.#noSctp = await this.#probeSctp();
     if (this.#opts.localhostNodePorts && this.family === 'IPv4') {
       // As kube-proxy: NodePorts on 127.0.0.1 need martian loopback routing.
       try {
@@ -97,6 +100,26 @@ export class IptablesProxier implements Proxier {
           'cannot set net.ipv4.conf.all.route_localnet=1; NodePorts on localhost will not answer',
         );
       }
+    }
+  }
+
+  /**
+   * Whether the kernel takes kube-proxy's SCTP match: one rule in a chain of
+   * its own, removed at once. A kernel without it would refuse the whole
+   * restore, and with it every other service, for one SCTP port; so it is
+   * asked once, said once, and SCTP ports are skipped.
+   */
+  async #probeSctp(): Promise<string | undefined> {
+    const chain = 'KUBE-SCTP-PROBE';
+    try {
+      await this.#ipt.restore(`*nat\n:${chain} - [0:0]\n-A ${chain} -m sctp -p sctp --dport 1 -j RETURN\nCOMMIT\n`);
+      return undefined;
+    } catch (err) {
+      const why = `the kernel refuses ${this.#ipt.command} SCTP rules (needs xt_sctp): ${(err as Error).message}`;
+      this.#opts.logger.warn({ family: this.family }, `${why}; SCTP service ports are not programmed, every other is`);
+      return why;
+    } finally {
+      await this.#ipt.restore(`*nat\n:${chain} - [0:0]\n-X ${chain}\nCOMMIT\n`).catch(() => undefined);
     }
   }
 
@@ -115,7 +138,7 @@ export class IptablesProxier implements Proxier {
     for (const name of req.full ? req.desired.keys() : req.changed) {
       const sp = req.desired.get(name);
       if (!sp) continue;
-      const rules = portRules(sp, this.#ctx);
+      const rules = sp.protocol === 'SCTP' && this.#noSctp ? unprogrammed(this.#noSctp) : portRules(sp, this.#ctx);
       for (const reason of rules.skipped) result.skipped.push({ name, reason });
       next.set(name, rules);
       rewrite.add(name);
@@ -283,4 +306,15 @@ export class IptablesProxier implements Proxier {
     await cleanupIptables(this.#opts.logger, this.#ipt);
     this.#programmed.clear();
   }
+}
+
+/** A port not programmed at all, with why. */
+function unprogrammed(why: string): PortRules {
+  return {
+    filter: [],
+    nat: [],
+    chains: new Map(),
+    noLocalEndpoints: { internal: false, external: false },
+    skipped: [`not programmed: ${why}`],
+  };
 }

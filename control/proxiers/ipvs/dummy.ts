@@ -91,7 +91,11 @@ export class DummyInterface {
     throw commandError(`ip link add ${this.name} type dummy`, out);
   }
 
-  /** The addresses bound to the link, without prefix length; its own fe80:: (had it been up) left out. Empty when there is no link. */
+  /**
+   * The addresses bound to the link, without prefix length, both families'
+   * (each family's proxier keeps to its own); its own fe80:: (had it been up)
+   * left out. Empty when there is no link.
+   */
   async addresses(): Promise<Set<string>> {
     const out = await exec('ip', ['-j', 'address', 'show', 'dev', this.name], this.#where);
     if (out.status !== 0) {
@@ -120,10 +124,14 @@ export class DummyInterface {
     if (!ops.length) return { failed };
 
     // `replace` adds, or leaves a present address as it is, without an error.
-    const lines = ops.map(
-      ({ address, op }) =>
-        `address ${op === 'add' ? 'replace' : 'del'} ${address}/${isIP(address) === 6 ? 128 : 32} dev ${this.name}`,
-    );
+    // An IPv6 one goes in with nodad: duplicate address detection would hold
+    // it tentative (no source address, no bind()) until the link came up,
+    // and kube-ipvs0 stays down; a service address is never on another host.
+    const lines = ops.map(({ address, op }) => {
+      const v6 = isIP(address) === 6;
+      const line = `address ${op === 'add' ? 'replace' : 'del'} ${address}/${v6 ? 128 : 32} dev ${this.name}`;
+      return op === 'add' && v6 ? `${line} nodad` : line;
+    });
     const out = await exec('ip', ['-force', '-batch', '-'], this.#where, lines.join('\n') + '\n');
     const refused = batchFailures(out.stderr);
     if (out.status !== 0 && refused.size === 0) throw commandError('ip -force -batch', out);

@@ -5,13 +5,18 @@
 // address's traffic policy as real servers of weight 1; the addresses to bind
 // on kube-ipvs0 (service addresses only: node addresses are the node's); and
 // the ipset members its iptables rules match. Pure: model and node in, layout
-// out, so a partial sync recomputes only what changed.
-import type { AddressKey, RealServer, VirtualServerOptions } from '../../netlink/types.js';
+// out, so a partial sync recomputes only what changed. One family at a time:
+// the IPv4 and the IPv6 proxier each lay out their own share of a port.
+import { canonicalIP } from '../../model/address.js';
 import type { EndpointState, ServicePortState } from '../../model/types.js';
-import type { Protocol } from '../../sources/types.js';
+import type { AddressKey, RealServer, VirtualServerOptions } from '../../netlink/types.js';
+import type { IPFamily, Protocol } from '../../sources/types.js';
+import { cidrHolds, parseCidr, type Cidr } from './cidr.js';
 import { ipPortMember, ipPortNetMember, loopBackMember, type SetKey } from './names.js';
 
 export interface LayoutContext {
+  /** The family of the proxier, and of every address and range it is handed. */
+  family: IPFamily;
   /** --ipvs-scheduler, "" meaning rr. */
   scheduler: string;
   /**
@@ -65,8 +70,10 @@ export interface PortLayout {
 
 /**
  * The layout of one service port, of one family (the dual-stack meta proxier
- * hands this proxier the port's IPv4 share only); what the mode lacks is
- * reported as skipped.
+ * hands each family's proxier that family's share of the port); what the
+ * mode lacks is reported as skipped. Service addresses are written as the
+ * kernel prints them back (IPv6 compressed, lower-case), so a virtual server
+ * read back from IPVS matches the one laid out.
  */
 export function portLayout(sp: ServicePortState, ctx: LayoutContext): PortLayout {
   const out: PortLayout = {
@@ -84,17 +91,17 @@ export function portLayout(sp: ServicePortState, ctx: LayoutContext): PortLayout
     return out;
   }
 
-  const clusterIPs = sp.clusterIPs;
-  const externalIPs = sp.externalIPs;
-  const lbIPs = sp.loadBalancerIPs;
+  const clusterIPs = sp.clusterIPs.map(canonicalIP);
+  const externalIPs = sp.externalIPs.map(canonicalIP);
+  const lbIPs = sp.loadBalancerIPs.map(canonicalIP);
   // The model drops ranges that are not CIDRs; one that still does not parse
   // here must not leave the load-balancer IPs open to all.
   const ranges: Cidr[] = [];
   if (lbIPs.length) {
     for (const text of sp.loadBalancerSourceRanges) {
-      const range = parseIPv4Cidr(text);
+      const range = parseCidr(text, ctx.family);
       if (!range) {
-        out.invalid = `loadBalancerSourceRanges entry ${JSON.stringify(text)} is not an IPv4 CIDR: the service port is not programmed (what it had stays)`;
+        out.invalid = `loadBalancerSourceRanges entry ${JSON.stringify(text)} is not an ${ctx.family} CIDR: the service port is not programmed (what it had stays)`;
         out.skipped.push(out.invalid);
         return out;
       }
@@ -102,7 +109,7 @@ export function portLayout(sp: ServicePortState, ctx: LayoutContext): PortLayout
     }
   }
   // A range of prefix 0 admits every source: no firewall at all, as without
-  // ranges (ipsets cannot hold a /0 either, kubernetes#132719).
+  // ranges (ipsets cannot hold a /0 either, kubernetes#132719): 0.0.0.0/0, ::/0.
   const firewalled = ranges.length > 0 && !ranges.some((r) => r.bits === 0);
   const nodePort = sp.nodePort !== undefined && ctx.nodePortAddresses.length > 0 ? sp.nodePort : undefined;
 
@@ -196,40 +203,4 @@ export function portLayout(sp: ServicePortState, ctx: LayoutContext): PortLayout
   }
   for (const m of hairpin) add('loopBack', m);
   return out;
-}
-
-/** An IPv4 CIDR: its network as ipset prints it (a /32 as the bare address), and its prefix. */
-interface Cidr {
-  text: string;
-  network: number;
-  bits: number;
-}
-
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
-function ipv4ToInt(ip: string): number | undefined {
-  const m = IPV4.exec(ip);
-  if (!m) return undefined;
-  const octets = m.slice(1).map(Number);
-  if (octets.some((o) => o > 255)) return undefined;
-  return octets.reduce((n, o) => n * 256 + o, 0);
-}
-
-const intToIPv4 = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
-const maskOf = (bits: number) => (bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0);
-
-/** "10.1.2.3/24" → 10.1.2.0/24, as the kernel stores it; undefined when it is not an IPv4 CIDR. */
-export function parseIPv4Cidr(text: string): Cidr | undefined {
-  const [ip, bits, ...rest] = text.trim().split('/');
-  if (rest.length || bits === undefined || !/^\d{1,2}$/.test(bits) || Number(bits) > 32) return undefined;
-  const addr = ipv4ToInt(ip ?? '');
-  if (addr === undefined) return undefined;
-  const n = Number(bits);
-  const network = (addr & maskOf(n)) >>> 0;
-  return { text: n === 32 ? intToIPv4(network) : `${intToIPv4(network)}/${n}`, network, bits: n };
-}
-
-function cidrHolds(cidr: Cidr, ip: string): boolean {
-  const addr = ipv4ToInt(ip);
-  return addr !== undefined && (addr & maskOf(cidr.bits)) >>> 0 === cidr.network;
 }

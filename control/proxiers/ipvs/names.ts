@@ -1,6 +1,13 @@
 // kube-proxy's IPVS-mode names, byte for byte (pkg/proxy/ipvs): the dummy
 // interface that holds the service addresses, the ipsets its few iptables
 // rules match on, and the chains. Operators' runbooks grep for these.
+//
+// Each family's proxier has its own sets (an ipset holds one family), named
+// as kube-proxy's NewIPSet names them so both coexist: the IPv4 sets keep
+// their names, the IPv6 ones take "KUBE-6-" for the leading "KUBE-", cut to
+// the kernel's 31 characters. The chains keep one name: each family's are in
+// its own tables (iptables, ip6tables).
+import type { IPFamily } from '../../sources/types.js';
 import type { IpsetSpec } from './ipset.js';
 
 /** Every service address is bound here, so the kernel takes packets to it as local and IPVS sees them. */
@@ -122,15 +129,50 @@ export const SETS = {
 export type SetKey = keyof typeof SETS;
 export const SET_KEYS = Object.keys(SETS) as SetKey[];
 
+/** The kernel's IPSET_MAXNAMELEN is 32 with the NUL. */
+const MAX_SET_NAME = 31;
+
+/**
+ * The IPv6 proxier's name for a set: "KUBE-" becomes "KUBE-6-", cut to 31
+ * characters (kube-proxy's NewIPSet: KUBE-LOAD-BALANCER-SOURCE-CIDR becomes
+ * KUBE-6-LOAD-BALANCER-SOURCE-CID). The IPv4 names stay as they were, so an
+ * upgraded node keeps its sets.
+ */
+export function ipv6SetName(name: string): string {
+  return name.startsWith('KUBE-') ? `KUBE-6-${name.slice(5)}`.slice(0, MAX_SET_NAME) : name;
+}
+
+export type IpvsSets = { readonly [K in SetKey]: IpsetSpec };
+
+/**
+ * The IPv6 proxier's sets: the same types with family inet6. bitmap:port
+ * sets (the NodePorts) hold ports, not addresses, so they have no family,
+ * but kube-proxy still gives each family's proxier its own (KUBE-6-NODE-PORT-TCP):
+ * each family's rules match their own proxier's ports.
+ */
+const IPV6_SETS = Object.fromEntries(
+  SET_KEYS.map((k) => [k, { ...SETS[k], name: ipv6SetName(SETS[k].name), family: 'inet6' }]),
+) as unknown as IpvsSets;
+
+/** The sets of one family's proxier. */
+export function setsOf(family: IPFamily): IpvsSets {
+  return family === 'IPv6' ? IPV6_SETS : SETS;
+}
+
 /**
  * Sets kube-proxy's IPVS mode creates and this one does not (SCTP NodePorts,
- * health-check node ports): removed with the mode's own on clean-up.
+ * health-check node ports), by family: removed with the mode's own on clean-up.
  */
-export const KUBE_PROXY_ONLY_SETS = [
-  'KUBE-NODE-PORT-SCTP-HASH',
-  'KUBE-NODE-PORT-LOCAL-SCTP-HASH',
-  'KUBE-HEALTH-CHECK-NODE-PORT',
-];
+const KUBE_PROXY_ONLY = ['KUBE-NODE-PORT-SCTP-HASH', 'KUBE-NODE-PORT-LOCAL-SCTP-HASH', 'KUBE-HEALTH-CHECK-NODE-PORT'];
+export const KUBE_PROXY_ONLY_SETS: Record<IPFamily, readonly string[]> = {
+  IPv4: KUBE_PROXY_ONLY,
+  IPv6: KUBE_PROXY_ONLY.map(ipv6SetName),
+};
+
+/** Every set name the ipvs mode (this one or kube-proxy's) may leave for `family`. */
+export function setNamesOf(family: IPFamily): string[] {
+  return [...Object.values(setsOf(family)).map((s) => s.name), ...KUBE_PROXY_ONLY_SETS[family]];
+}
 
 /**
  * The ipvs mode's own chains. KUBE-SERVICES, KUBE-POSTROUTING, KUBE-MARK-MASQ,
@@ -148,7 +190,7 @@ export const KUBE_IPVS_FILTER = 'KUBE-IPVS-FILTER';
 /** Ours, in the raw table: drops what KUBE-NO-LOCAL-ENDPOINTS holds before IPVS (at LOCAL_IN and LOCAL_OUT) can refuse it. */
 export const KUBE_IPVS_DROP = 'KUBE-IPVS-DROP';
 
-/** "10.96.0.10,tcp:80": how hash:ip,port members are written and printed. */
+/** "10.96.0.10,tcp:80", "fd00:10:96::a,tcp:80": how hash:ip,port members are written and printed. */
 export function ipPortMember(ip: string, protocol: string, port: number): string {
   return `${ip},${protocol.toLowerCase()}:${port}`;
 }

@@ -6,13 +6,30 @@
 // NodePort virtual servers sit on node addresses: when those change (the
 // sync loop hands over new NodeFacts as soon as it sees them, an interface's
 // address included), the service ports that depend on them are laid out again.
-import { BlockList, isIPv4 } from 'node:net';
+//
+// One proxier per family, as kube-proxy's dual-stack IPVS proxier: each has
+// its own ipsets (KUBE-6-* for IPv6) and its own iptables (ip6tables), while
+// both share the one IPVS table of the namespace and kube-ipvs0. So each
+// reads back, deletes, binds and unbinds only what is of its own family: a
+// full sync of one never touches the other's virtual servers or addresses.
+import { BlockList } from 'node:net';
 import type { Logger } from 'pino';
-import { Ipvs, IpvsError, IpvsErrorCode, virtualServerId, type ProgrammedVirtualServer } from '../../netlink/index.js';
+import {
+  Ipvs,
+  IpvsError,
+  IpvsErrorCode,
+  isFwmarkKey,
+  virtualServerId,
+  type ProgrammedVirtualServer,
+  type VirtualServerKey,
+} from '../../netlink/index.js';
+import { ipFamilyOf } from '../../model/address.js';
 import type { NodeFacts } from '../../model/node-facts.js';
 import type { ServicePortName, ServicePortState } from '../../model/types.js';
 import { StaleUdpFlows } from '../../netfilter/stale-udp.js';
 import { Iptables } from '../../netfilter/iptables.js';
+import { IPTABLES_MODE, cleanupIptables } from '../../netfilter/kube-chains.js';
+import type { IPFamily } from '../../sources/types.js';
 import type { Proxier, ProxierView, SyncRequest, SyncResult } from '../types.js';
 import { ProxierErrorCode } from '../errors.js';
 import { cleanupIpvsMode } from './cleanup.js';
@@ -25,22 +42,25 @@ import {
   type PortLayout,
   type VirtualServerLayout,
 } from './layout.js';
-import { KUBE_IPVS0, KUBE_IPVS_OUT_FILTER, SETS, SET_KEYS, type SetKey } from './names.js';
+import { KUBE_IPVS0, KUBE_IPVS_OUT_FILTER, SET_KEYS, setsOf, type IpvsSets, type SetKey } from './names.js';
 import { nodePortAddresses } from './node-addresses.js';
 import { planChanges, type ProgrammedEntry } from './plan.js';
 import { ipvsRestoreInput, ipvsRules, IPVS_CHAINS, type IpvsRuleContext, type IpvsTable } from './rules.js';
-import { applySysctls, ipvsSysctls } from './sysctl.js';
+import { applySysctls, ipv6Forwarding, ipvsSysctls } from './sysctl.js';
 
 export interface IpvsProxierOptions {
+  /** The family this proxier programs (IPv4 when left out); the other family's proxier shares IPVS and kube-ipvs0. */
+  family?: IPFamily;
   /** --ipvs-scheduler; "" is rr. */
   scheduler: string;
-  /** --ipvs-exclude-cidrs: virtual servers on these addresses are never deleted. */
+  /** --ipvs-exclude-cidrs, both families': virtual servers on these addresses are never deleted. */
   excludeCIDRs: string[];
   strictARP: boolean;
   /** --ipvs-tcp-timeout, --ipvs-tcpfin-timeout, --ipvs-udp-timeout in seconds; 0 leaves the kernel's. */
   timeouts: { tcp: number; tcpFin: number; udp: number };
   masqueradeAll: boolean;
   masqueradeBit: number;
+  /** --cluster-cidr, both families' ranges: this proxier takes its family's. */
   clusterCIDRs: string[];
   logger: Logger;
   iptables?: Iptables;
@@ -59,7 +79,10 @@ export class IpvsSyncError extends Error {
 
 export class IpvsProxier implements Proxier {
   readonly mode = 'ipvs' as const;
+  readonly family: IPFamily;
   readonly #opts: IpvsProxierOptions;
+  /** This family's ipsets (KUBE-CLUSTER-IP, KUBE-6-CLUSTER-IP). */
+  readonly #setSpecs: IpvsSets;
   /** The scheduler and the node addresses the programmed layouts were computed with; undefined before the first sync. */
   #layoutCtx: LayoutContext | undefined;
   /** The iptables rules as last written, by table; undefined until a full sync writes them. */
@@ -86,20 +109,34 @@ export class IpvsProxier implements Proxier {
 
   constructor(opts: IpvsProxierOptions) {
     this.#opts = opts;
-    this.#ipt = opts.iptables ?? new Iptables();
+    this.family = opts.family ?? 'IPv4';
+    this.#setSpecs = setsOf(this.family);
+    this.#ipt = opts.iptables ?? new Iptables(this.family);
     this.#ipset = opts.ipset ?? new Ipset();
     this.#dummy = opts.dummy ?? new DummyInterface({ name: KUBE_IPVS0 });
-    this.#staleUdp = new StaleUdpFlows(opts.logger);
-    const clusterCIDR = opts.clusterCIDRs.find((c) => c.includes('.'));
+    this.#staleUdp = new StaleUdpFlows(opts.logger, this.family);
+    const ofFamily = (cidr: string) => ipFamilyOf(cidr.split('/')[0]!) === this.family;
+    const clusterCIDR = opts.clusterCIDRs.find(ofFamily);
     this.#ruleCtx = {
+      family: this.family,
       masqueradeMark: `0x${(1 << opts.masqueradeBit).toString(16)}`,
       masqueradeAll: opts.masqueradeAll,
       ...(clusterCIDR ? { clusterCIDR } : {}),
     };
-    for (const cidr of opts.excludeCIDRs) {
+    // kube-proxy hands each family's proxier its family's --ipvs-exclude-cidrs (filterCIDRs).
+    for (const cidr of opts.excludeCIDRs.filter(ofFamily)) {
       const [net, bits] = cidr.split('/');
-      this.#exclude.addSubnet(net!, Number(bits), isIPv4(net!) ? 'ipv4' : 'ipv6');
+      this.#exclude.addSubnet(net!, Number(bits), this.#blockListType);
     }
+  }
+
+  get #blockListType(): 'ipv4' | 'ipv6' {
+    return this.family === 'IPv4' ? 'ipv4' : 'ipv6';
+  }
+
+  /** Whether a virtual server (by address, or a firewall mark's family) is of this proxier's family. */
+  #ours(vs: VirtualServerKey): boolean {
+    return isFwmarkKey(vs) ? vs.family === (this.family === 'IPv4' ? 4 : 6) : ipFamilyOf(vs.address) === this.family;
   }
 
   get #kernel(): Ipvs {
@@ -107,14 +144,31 @@ export class IpvsProxier implements Proxier {
     return this.#ipvs;
   }
 
-  /** Checks every tool and setting before anything is written; then creates kube-ipvs0. */
+  /**
+   * Checks every tool and setting before anything is written; then creates
+   * kube-ipvs0 (the other family's proxier may have: it is left as it is).
+   * The IPv6 proxier's failure here (no ip6tables nat table, a kernel
+   * without IPVS for IPv6) leaves the mode serving IPv4 (the meta proxier).
+   */
   async start(): Promise<void> {
     const { logger } = this.#opts;
     await this.#ipt.check();
     await this.#ipset.check();
     this.#ipvs = Ipvs.open();
-    this.#probeScheduler(this.#opts.scheduler || 'rr');
-    for (const c of applySysctls(ipvsSysctls({ strictARP: this.#opts.strictARP }))) logger.info(c, 'sysctl set');
+    try {
+      this.#probeScheduler(this.#opts.scheduler || 'rr');
+    } catch (err) {
+      this.#ipvs.close();
+      this.#ipvs = undefined;
+      throw err;
+    }
+    const sysctls = ipvsSysctls({ strictARP: this.#opts.strictARP, family: this.family });
+    for (const c of applySysctls(sysctls)) logger.info(c, 'sysctl set');
+    if (this.family === 'IPv6' && ipv6Forwarding() === false) {
+      logger.warn(
+        'net.ipv6.conf.all.forwarding is 0: replies from real servers to the clients IPVS forwarded to them (pods, other nodes, outside clients) are not routed back; kube-proxy leaves it to the node (the CNI plugin sets it), and so does this mode',
+      );
+    }
     const { tcp, tcpFin, udp } = this.#opts.timeouts;
     if (tcp || tcpFin || udp) {
       this.#ipvs.setTimeouts({ tcp, tcpFin, udp });
@@ -123,9 +177,16 @@ export class IpvsProxier implements Proxier {
     await this.#dummy.ensure();
   }
 
-  /** A scheduler this kernel lacks fails start-up, not every sync (kube-proxy checks the module too). */
+  /**
+   * A scheduler this kernel lacks fails start-up, not every sync (kube-proxy
+   * checks the module too). Each family's proxier probes with a virtual
+   * server of its own family, so a kernel without IPVS for IPv6
+   * (CONFIG_IP_VS_IPV6) fails the IPv6 proxier's start. Harmless twice: the
+   * two probes are different keys (a firewall mark is per family), each
+   * deleted at once.
+   */
   #probeScheduler(scheduler: string): void {
-    const probe = { fwmark: PROBE_FWMARK, family: 4 as const, scheduler };
+    const probe = { fwmark: PROBE_FWMARK, family: this.family === 'IPv4' ? (4 as const) : (6 as const), scheduler };
     try {
       this.#kernel.addVirtualServer(probe);
     } catch (err) {
@@ -144,7 +205,10 @@ export class IpvsProxier implements Proxier {
     const nodeChanged = this.#layoutCtx !== undefined && !sameLayoutContext(this.#layoutCtx, ctx);
     if (nodeChanged || !this.#layoutCtx) {
       this.#opts.logger.info(
-        { nodePortAddresses: ctx.nodePortAddresses, everyLocalAddress: req.node.nodePortAddresses.IPv4 === undefined },
+        {
+          nodePortAddresses: ctx.nodePortAddresses,
+          everyLocalAddress: req.node.nodePortAddresses[this.family] === undefined,
+        },
         'NodePorts answer on these node addresses',
       );
     }
@@ -214,8 +278,9 @@ export class IpvsProxier implements Proxier {
     }
     this.#drainingRealServers = plan.drainingRealServers;
 
-    // Addresses: bound once their virtual servers exist, unbound once they are gone.
-    const bound = full ? await this.#dummy.addresses() : this.#bound;
+    // Addresses: bound once their virtual servers exist, unbound once they
+    // are gone. kube-ipvs0 holds both families': this proxier looks at its own.
+    const bound = full ? this.#ofFamily(await this.#dummy.addresses()) : this.#bound;
     const bind = [...addresses].filter((a) => !bound.has(a));
     const unbind = [...bound].filter((a) => !addresses.has(a));
     if (bind.length || unbind.length) {
@@ -247,12 +312,12 @@ export class IpvsProxier implements Proxier {
       const want = sets.get(key)!;
       const had = this.#sets?.get(key);
       if (full || !had) {
-        await this.#ipset.replace(SETS[key], want);
+        await this.#ipset.replace(this.#setSpecs[key], want);
         continue;
       }
       const add = [...want].filter((m) => !had.has(m));
       const del = [...had].filter((m) => !want.has(m));
-      if (add.length || del.length) await this.#ipset.update(SETS[key], add, del);
+      if (add.length || del.length) await this.#ipset.update(this.#setSpecs[key], add, del);
     }
     this.#sets = sets;
   }
@@ -285,13 +350,23 @@ export class IpvsProxier implements Proxier {
   /** The context the layouts need: the scheduler, and this family's NodePort and node addresses. */
   #layoutContext(node: NodeFacts): LayoutContext {
     return {
+      family: this.family,
       scheduler: this.#opts.scheduler,
-      nodePortAddresses: nodePortAddresses(node),
-      nodeAddresses: node.addresses.filter((a) => isIPv4(a)),
+      nodePortAddresses: nodePortAddresses(node, this.family),
+      nodeAddresses: node.addresses.filter((a) => ipFamilyOf(a) === this.family),
     };
   }
 
-  /** The kernel's virtual servers (all, or those of `ids` we hold) with their real servers. */
+  /** The addresses of this proxier's family among `all`. */
+  #ofFamily(all: Iterable<string>): Set<string> {
+    return new Set([...all].filter((a) => ipFamilyOf(a) === this.family));
+  }
+
+  /**
+   * The kernel's virtual servers of this family (all, or those of `ids` we
+   * hold) with their real servers. The other family's are never read into
+   * a plan, so they are never deleted.
+   */
   async #readBack(ids: Set<string> | undefined): Promise<Map<string, ProgrammedEntry>> {
     const out = new Map<string, ProgrammedEntry>();
     const known = ids ? [...ids].filter((id) => this.#inKernel.has(id)) : [];
@@ -299,6 +374,7 @@ export class IpvsProxier implements Proxier {
       const all = await this.#kernel.readAll();
       if (!ids) this.#inKernel.clear();
       for (const { virtualServer, realServers } of all) {
+        if (!this.#ours(virtualServer)) continue;
         const id = virtualServerId(virtualServer);
         if (!ids) this.#inKernel.set(id, virtualServer);
         if (!ids || ids.has(id)) out.set(id, { virtualServer, realServers });
@@ -312,10 +388,14 @@ export class IpvsProxier implements Proxier {
     return out;
   }
 
-  /** kube-proxy owns every address virtual server but those --ipvs-exclude-cidrs names. */
+  /**
+   * kube-proxy owns every address virtual server of its family but those
+   * --ipvs-exclude-cidrs names (its cleanLegacyService skips the other
+   * family's: "Not our family").
+   */
   #mayDelete(vs: ProgrammedVirtualServer): boolean {
-    if (!('address' in vs)) return false;
-    return !this.#exclude.check(vs.address, isIPv4(vs.address) ? 'ipv4' : 'ipv6');
+    if (isFwmarkKey(vs) || !this.#ours(vs)) return false;
+    return !this.#exclude.check(vs.address, this.#blockListType);
   }
 
   /** Draining real servers: each periodic sync looks whether their connections are gone. */
@@ -338,11 +418,20 @@ export class IpvsProxier implements Proxier {
     }));
   }
 
-  /** Everything IPVS holds in this namespace, with the service port that owns each virtual server. */
-  async programmed(): Promise<Array<ProgrammedEntry & { servicePort?: ServicePortName }>> {
+  /** The virtual servers this proxier programmed, by id, with the service port that owns each. */
+  owners(): Map<string, ServicePortName> {
     const owner = new Map<string, ServicePortName>();
     for (const [name, p] of this.#ports)
       for (const v of p.virtualServers) owner.set(virtualServerId(v.virtualServer), name);
+    return owner;
+  }
+
+  /**
+   * Everything IPVS holds in this namespace, both families', with the service
+   * port that owns each virtual server: by `owner` (the ops API merges both
+   * family proxiers'), this proxier's own by default.
+   */
+  async programmed(owner = this.owners()): Promise<Array<ProgrammedEntry & { servicePort?: ServicePortName }>> {
     const all = await this.#kernel.readAll();
     return all.map((e) => {
       const servicePort = owner.get(virtualServerId(e.virtualServer));
@@ -356,14 +445,28 @@ export class IpvsProxier implements Proxier {
     this.#ipvs = undefined;
   }
 
+  /**
+   * This family's share of the mode: its rules (the chains it shares by name
+   * with the iptables mode too: they match its sets), sets, virtual servers
+   * and addresses; kube-ipvs0 goes with the last family's.
+   */
   async cleanup(): Promise<void> {
+    await cleanupIptables(this.#opts.logger, this.#ipt, IPTABLES_MODE);
     await cleanupIpvsMode(this.#opts.logger, {
+      families: [this.family],
       excludeCIDRs: this.#opts.excludeCIDRs,
-      iptables: this.#ipt,
+      markMasq: true,
+      iptables: { [this.family]: this.#ipt },
       ipset: this.#ipset,
       dummy: this.#dummy,
     });
+    // Nothing is programmed any more: the next sync is a full one.
     this.#ports.clear();
+    this.#inKernel.clear();
+    this.#draining.clear();
+    this.#bound = new Set();
+    this.#sets = undefined;
+    this.#rules = undefined;
   }
 }
 

@@ -1,6 +1,7 @@
 // /v1/ipvs: the ipvs mode's virtual servers and real servers, read from the
-// kernel at request time (what packets see, as `ipvsadm -Ln` shows it), each
-// with the service port that owns it, paged, and filterable by service.
+// kernel at request time (what packets see, as `ipvsadm -Ln` shows it), both
+// families' (one IPVS table holds them), each with the service port that owns
+// it (whichever family's proxier programmed it), paged, and filterable by service.
 import type { ApiApp } from '../../api/app.js';
 import type { ApiContext } from '../../api/context.js';
 import { pageOf, sortByKey } from '../../api/paging.js';
@@ -36,8 +37,16 @@ function view(e: IpvsEntry) {
   };
 }
 
-/** `proxier`: the running ipvs proxier, or undefined in another mode. */
-export function ipvsRoutes(app: ApiApp, ctx: ApiContext, proxier: IpvsProxier | undefined): void {
+/**
+ * `proxier`: the running mode's primary (IPv4) ipvs proxier, or undefined in
+ * another mode; `families`: every family's proxier that runs (the owners).
+ */
+export function ipvsRoutes(
+  app: ApiApp,
+  ctx: ApiContext,
+  proxier: IpvsProxier | undefined,
+  families: () => readonly IpvsProxier[] = () => (proxier ? [proxier] : []),
+): void {
   app.get(
     '/v1/ipvs',
     {
@@ -56,7 +65,8 @@ export function ipvsRoutes(app: ApiApp, ctx: ApiContext, proxier: IpvsProxier | 
           message: `the ${ctx.options.mode} mode programs no IPVS virtual servers`,
         };
       const { limit, continue: cont, service } = req.query;
-      let items = (await proxier.programmed()).map(view);
+      const owners = new Map(families().flatMap((p) => [...p.owners()]));
+      let items = (await proxier.programmed(owners)).map(view);
       if (service)
         items = items.filter(
           (v) => v.servicePort !== undefined && (v.servicePort === service || v.servicePort.startsWith(`${service}:`)),

@@ -8,6 +8,9 @@
 // number of services; the one exception is KUBE-IPVS-OUT-FILTER, a rule per
 // firewalled load-balancer IP the node itself may not reach (the ipvs match
 // takes no set), so the proxier rewrites a table whenever its rules change.
+// Each family's proxier writes the same rules into its own tables (iptables,
+// ip6tables), matching its own family's sets (KUBE-CLUSTER-IP, KUBE-6-CLUSTER-IP).
+import type { IPFamily } from '../../sources/types.js';
 import { forwardRules, masqueradeRules, missingJumps, type Jump } from '../../netfilter/kube-chains.js';
 import {
   KUBE_FORWARD,
@@ -24,16 +27,22 @@ import {
   KUBE_LOAD_BALANCER,
   KUBE_NODE_PORT,
   KUBE_SOURCE_RANGES_FIREWALL,
-  SETS,
+  setsOf,
+  type IpvsSets,
 } from './names.js';
 
 export interface IpvsRuleContext {
+  /** The proxier's family (IPv4 when left out): which sets the rules match. */
+  family?: IPFamily;
   /** 1 << --iptables-masquerade-bit, as hex. */
   masqueradeMark: string;
   masqueradeAll: boolean;
-  /** --cluster-cidr (IPv4): traffic from elsewhere to a ClusterIP is masqueraded. */
+  /** --cluster-cidr of the proxier's family: traffic from elsewhere to a ClusterIP is masqueraded. */
   clusterCIDR?: string;
 }
+
+/** Loopback sources, which are never service traffic (kube-proxy: ::1/128 in IPv6). */
+const LOOPBACK: Record<IPFamily, string> = { IPv4: '127.0.0.0/8', IPv6: '::1/128' };
 
 /** The chains this mode writes, by table, in the order they are declared. */
 export const IPVS_CHAINS = {
@@ -88,10 +97,11 @@ export const IPVS_JUMPS: Array<Jump & { table: IpvsTable }> = [
 const set = (s: { name: string }, dirs: string) => `-m set --match-set ${s.name} ${dirs}`;
 
 /** NodePorts: the Local set first (RETURN: no masquerading, the client's address stays), then the rest. */
-const NODE_PORT_SETS = [
-  { protocol: 'tcp', local: SETS.nodePortLocalTCP, all: SETS.nodePortTCP },
-  { protocol: 'udp', local: SETS.nodePortLocalUDP, all: SETS.nodePortUDP },
-] as const;
+const nodePortSets = (sets: IpvsSets) =>
+  [
+    { protocol: 'tcp', local: sets.nodePortLocalTCP, all: sets.nodePortTCP },
+    { protocol: 'udp', local: sets.nodePortLocalUDP, all: sets.nodePortUDP },
+  ] as const;
 
 /**
  * The rules of each table (without the chain declarations). `noNodeAccess`:
@@ -103,36 +113,38 @@ export function ipvsRules(
   noNodeAccess: readonly NoNodeAccess[] = [],
 ): Record<IpvsTable, string[]> {
   const mark = ctx.masqueradeMark;
+  const family = ctx.family ?? 'IPv4';
+  const sets = setsOf(family);
   // Connections from localhost are no service traffic: none is marked (kube-proxy's first rule).
-  const nat: string[] = [`-A ${KUBE_SERVICES} -s 127.0.0.0/8 -j RETURN`];
+  const nat: string[] = [`-A ${KUBE_SERVICES} -s ${LOOPBACK[family]} -j RETURN`];
   // Traffic to a ClusterIP from outside the cluster (or all of it, with
   // --masquerade-all) is masqueraded, so replies come back through this node.
   if (ctx.masqueradeAll) {
     nat.push(
-      `-A ${KUBE_SERVICES} -m comment --comment "${SETS.clusterIP.comment}" ${set(SETS.clusterIP, 'dst,dst')} -j ${KUBE_MARK_MASQ}`,
+      `-A ${KUBE_SERVICES} -m comment --comment "${sets.clusterIP.comment}" ${set(sets.clusterIP, 'dst,dst')} -j ${KUBE_MARK_MASQ}`,
     );
   } else if (ctx.clusterCIDR) {
     nat.push(
-      `-A ${KUBE_SERVICES} -m comment --comment "${SETS.clusterIP.comment}" ${set(SETS.clusterIP, 'dst,dst')} ! -s ${ctx.clusterCIDR} -j ${KUBE_MARK_MASQ}`,
+      `-A ${KUBE_SERVICES} -m comment --comment "${sets.clusterIP.comment}" ${set(sets.clusterIP, 'dst,dst')} ! -s ${ctx.clusterCIDR} -j ${KUBE_MARK_MASQ}`,
     );
   }
   nat.push(
-    `-A ${KUBE_SERVICES} -m comment --comment "${SETS.externalIP.comment}" ${set(SETS.externalIP, 'dst,dst')} -j ${KUBE_MARK_MASQ}`,
-    `-A ${KUBE_SERVICES} -m comment --comment "${SETS.externalIP.comment}" ${set(SETS.externalIP, 'dst,dst')} -j ACCEPT`,
-    `-A ${KUBE_SERVICES} -m comment --comment "${SETS.externalIPLocal.comment}" ${set(SETS.externalIPLocal, 'dst,dst')} -j ACCEPT`,
-    `-A ${KUBE_SERVICES} -m comment --comment "${SETS.loadBalancer.comment}" ${set(SETS.loadBalancer, 'dst,dst')} -j ${KUBE_LOAD_BALANCER}`,
+    `-A ${KUBE_SERVICES} -m comment --comment "${sets.externalIP.comment}" ${set(sets.externalIP, 'dst,dst')} -j ${KUBE_MARK_MASQ}`,
+    `-A ${KUBE_SERVICES} -m comment --comment "${sets.externalIP.comment}" ${set(sets.externalIP, 'dst,dst')} -j ACCEPT`,
+    `-A ${KUBE_SERVICES} -m comment --comment "${sets.externalIPLocal.comment}" ${set(sets.externalIPLocal, 'dst,dst')} -j ACCEPT`,
+    `-A ${KUBE_SERVICES} -m comment --comment "${sets.loadBalancer.comment}" ${set(sets.loadBalancer, 'dst,dst')} -j ${KUBE_LOAD_BALANCER}`,
     // Any local destination may be a NodePort (a node address: IPVS holds a virtual server on each).
     `-A ${KUBE_SERVICES} -m addrtype --dst-type LOCAL -j ${KUBE_NODE_PORT}`,
-    `-A ${KUBE_SERVICES} ${set(SETS.clusterIP, 'dst,dst')} -j ACCEPT`,
-    `-A ${KUBE_SERVICES} ${set(SETS.loadBalancer, 'dst,dst')} -j ACCEPT`,
-    `-A ${KUBE_LOAD_BALANCER} ${set(SETS.loadBalancerLocal, 'dst,dst')} -j RETURN`,
+    `-A ${KUBE_SERVICES} ${set(sets.clusterIP, 'dst,dst')} -j ACCEPT`,
+    `-A ${KUBE_SERVICES} ${set(sets.loadBalancer, 'dst,dst')} -j ACCEPT`,
+    `-A ${KUBE_LOAD_BALANCER} ${set(sets.loadBalancerLocal, 'dst,dst')} -j RETURN`,
     `-A ${KUBE_LOAD_BALANCER} -j ${KUBE_MARK_MASQ}`,
-    ...NODE_PORT_SETS.flatMap(({ protocol, local, all }) => [
+    ...nodePortSets(sets).flatMap(({ protocol, local, all }) => [
       `-A ${KUBE_NODE_PORT} -p ${protocol} -m comment --comment "${local.comment}" ${set(local, 'dst')} -j RETURN`,
       `-A ${KUBE_NODE_PORT} -p ${protocol} -m comment --comment "${all.comment}" ${set(all, 'dst')} -j ${KUBE_MARK_MASQ}`,
     ]),
     // Hairpin: an endpoint reaching itself through its service must see another source.
-    `-A ${KUBE_POSTROUTING} -m comment --comment "${SETS.loopBack.comment}" ${set(SETS.loopBack, 'dst,dst,src')} -j MASQUERADE`,
+    `-A ${KUBE_POSTROUTING} -m comment --comment "${sets.loopBack.comment}" ${set(sets.loopBack, 'dst,dst,src')} -j MASQUERADE`,
     ...masqueradeRules(mark),
   );
   const filter = [
@@ -140,16 +152,16 @@ export function ipvsRules(
     // loadBalancerSourceRanges: a firewalled LB IP and port admits its ranges'
     // sources (and itself, when a range holds the node), and drops the rest
     // before IPVS, at LOCAL_IN, ever sees the packet.
-    `-A ${KUBE_PROXY_FIREWALL} -m comment --comment "${SETS.loadBalancerFW.comment}" ${set(SETS.loadBalancerFW, 'dst,dst')} -j ${KUBE_SOURCE_RANGES_FIREWALL}`,
-    `-A ${KUBE_SOURCE_RANGES_FIREWALL} -m comment --comment "${SETS.loadBalancerSourceCIDR.comment}" ${set(SETS.loadBalancerSourceCIDR, 'dst,dst,src')} -j RETURN`,
-    `-A ${KUBE_SOURCE_RANGES_FIREWALL} -m comment --comment "${SETS.loadBalancerSourceIP.comment}" ${set(SETS.loadBalancerSourceIP, 'dst,dst,src')} -j RETURN`,
+    `-A ${KUBE_PROXY_FIREWALL} -m comment --comment "${sets.loadBalancerFW.comment}" ${set(sets.loadBalancerFW, 'dst,dst')} -j ${KUBE_SOURCE_RANGES_FIREWALL}`,
+    `-A ${KUBE_SOURCE_RANGES_FIREWALL} -m comment --comment "${sets.loadBalancerSourceCIDR.comment}" ${set(sets.loadBalancerSourceCIDR, 'dst,dst,src')} -j RETURN`,
+    `-A ${KUBE_SOURCE_RANGES_FIREWALL} -m comment --comment "${sets.loadBalancerSourceIP.comment}" ${set(sets.loadBalancerSourceIP, 'dst,dst,src')} -j RETURN`,
     `-A ${KUBE_SOURCE_RANGES_FIREWALL} -j DROP`,
-    `-A ${KUBE_IPVS_FILTER} ${set(SETS.loadBalancer, 'dst,dst')} -j RETURN`,
-    `-A ${KUBE_IPVS_FILTER} ${set(SETS.clusterIP, 'dst,dst')} -j RETURN`,
-    `-A ${KUBE_IPVS_FILTER} ${set(SETS.externalIP, 'dst,dst')} -j RETURN`,
-    `-A ${KUBE_IPVS_FILTER} ${set(SETS.externalIPLocal, 'dst,dst')} -j RETURN`,
+    `-A ${KUBE_IPVS_FILTER} ${set(sets.loadBalancer, 'dst,dst')} -j RETURN`,
+    `-A ${KUBE_IPVS_FILTER} ${set(sets.clusterIP, 'dst,dst')} -j RETURN`,
+    `-A ${KUBE_IPVS_FILTER} ${set(sets.externalIP, 'dst,dst')} -j RETURN`,
+    `-A ${KUBE_IPVS_FILTER} ${set(sets.externalIPLocal, 'dst,dst')} -j RETURN`,
     // A service address on a port no service has: refused, not answered by whatever listens on the node.
-    `-A ${KUBE_IPVS_FILTER} -m conntrack --ctstate NEW ${set(SETS.ipvsIPs, 'dst')} -j REJECT`,
+    `-A ${KUBE_IPVS_FILTER} -m conntrack --ctstate NEW ${set(sets.ipvsIPs, 'dst')} -j REJECT`,
     // The node's own connection to a VIP it holds leaves from the VIP and is
     // scheduled at LOCAL_OUT, never meeting the INPUT firewall: after IPVS has
     // sent it on, the ipvs match still knows which virtual server it was for.
@@ -159,11 +171,11 @@ export function ipvsRules(
     ),
   ];
   const raw = [
-    `-A ${KUBE_IPVS_DROP} -m comment --comment "${SETS.noLocalEndpoints.comment}" ${set(SETS.noLocalEndpoints, 'dst,dst')} -j DROP`,
+    `-A ${KUBE_IPVS_DROP} -m comment --comment "${sets.noLocalEndpoints.comment}" ${set(sets.noLocalEndpoints, 'dst,dst')} -j DROP`,
     // Pods (--cluster-cidr) and the node's own connections go on to every
     // endpoint, kube-proxy's short-circuit; without --cluster-cidr no pod can
     // be told from an outside client, and only the node's own go on.
-    `-A ${KUBE_IPVS_DROP} -m comment --comment "${SETS.noLocalExternal.comment}" ${set(SETS.noLocalExternal, 'dst,dst')}${ctx.clusterCIDR ? ` ! -s ${ctx.clusterCIDR}` : ''} -m addrtype ! --src-type LOCAL -j DROP`,
+    `-A ${KUBE_IPVS_DROP} -m comment --comment "${sets.noLocalExternal.comment}" ${set(sets.noLocalExternal, 'dst,dst')}${ctx.clusterCIDR ? ` ! -s ${ctx.clusterCIDR}` : ''} -m addrtype ! --src-type LOCAL -j DROP`,
   ];
   return { raw, filter, nat };
 }

@@ -1,6 +1,10 @@
 // The kernel settings the ipvs mode needs, in the network namespace it runs
-// in (net.* sysctls are per namespace), set as kube-proxy sets them.
+// in (net.* sysctls are per namespace), set as kube-proxy sets them. Each
+// family's proxier sets what it needs, so both set net.ipv4.vs.* (IPVS keeps
+// them under ipv4 for both families): the second finds them set and writes
+// nothing.
 import { readFileSync, writeFileSync } from 'node:fs';
+import type { IPFamily } from '../../sources/types.js';
 import { ProxierErrorCode } from '../errors.js';
 
 export interface Sysctl {
@@ -13,8 +17,15 @@ export interface Sysctl {
   required: boolean;
 }
 
-export function ipvsSysctls(opts: { strictARP: boolean }): Sysctl[] {
-  const out: Sysctl[] = [
+/**
+ * The settings of one family's proxier (IPv4 when left out). IPv6
+ * forwarding is not among them: kube-proxy never sets it (on a node that
+ * takes its address or routes from router advertisements, forwarding on
+ * stops accepting them, unless accept_ra is 2), so the IPv6 proxier only
+ * reads it (ipv6Forwarding) and warns.
+ */
+export function ipvsSysctls(opts: { strictARP: boolean; family?: IPFamily }): Sysctl[] {
+  const ipvs: Sysctl[] = [
     // Netfilter keeps conntrack entries for IPVS connections: MASQUERADE (off-cluster clients, hairpin) needs them.
     { path: 'net/ipv4/vs/conntrack', value: '1', why: 'masquerading of IPVS connections', required: true },
     // A packet of a connection whose real server is gone ends that connection, and the next one is scheduled anew.
@@ -31,6 +42,10 @@ export function ipvsSysctls(opts: { strictARP: boolean }): Sysctl[] {
       why: 'affinity leaves draining real servers',
       required: false,
     },
+  ];
+  if (opts.family === 'IPv6') return ipvs;
+  const out: Sysctl[] = [
+    ...ipvs,
     { path: 'net/ipv4/ip_forward', value: '1', why: 'forwarding to real servers on other nodes', required: true },
   ];
   if (opts.strictARP) {
@@ -66,4 +81,18 @@ export function applySysctls(all: Sysctl[], root = '/proc/sys'): Array<{ path: s
     changed.push({ path: s.path.replaceAll('/', '.'), from, to: s.value });
   }
   return changed;
+}
+
+/**
+ * Whether the namespace forwards IPv6 (net.ipv6.conf.all.forwarding):
+ * without it the replies of a real server to a client IPVS forwarded to it
+ * (a pod, another node, a client outside) are never routed back through
+ * IPVS. undefined when it cannot be read (IPv6 disabled).
+ */
+export function ipv6Forwarding(root = '/proc/sys'): boolean | undefined {
+  try {
+    return readFileSync(`${root}/net/ipv6/conf/all/forwarding`, 'utf8').trim() !== '0';
+  } catch {
+    return undefined;
+  }
 }

@@ -1,11 +1,14 @@
 // The Kubernetes objects the end-to-end suite serves, as a proxy reads them in
 // standalone mode (--manifests DIR): Services and their EndpointSlices in one
 // file, replaced by a rename so the daemon never reads half a change, and the
-// Nodes in another. Nothing here knows which proxy mode reads them.
+// Nodes in another. Nothing here knows which proxy mode reads them. A
+// service is single- or dual-stack by its ClusterIPs, and gets one slice per
+// family of them, as the API server and the EndpointSlice controller make them.
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { Node, Pod } from '../../harness/cluster.js';
+import { ipFamilyOf } from '../../../control/model/address.js';
+import type { IPFamily, Node, Pod } from '../../harness/cluster.js';
 
 export const NAMESPACE = 'e2e';
 /** The port every pod's agent serves (startServers in the suite). */
@@ -22,7 +25,11 @@ export interface EndpointSpec {
 
 export interface ServiceSpec {
   name: string;
-  clusterIP: string;
+  /**
+   * spec.clusterIPs, the primary family first: one address makes a
+   * SingleStack service, one of each family a RequireDualStack one.
+   */
+  clusterIPs: string[];
   protocol?: 'TCP' | 'UDP';
   /** The service port; the pods' port is POD_TCP_PORT or POD_UDP_PORT. */
   port?: number;
@@ -33,19 +40,22 @@ export interface ServiceSpec {
   /** ClusterIP unless given. NodePort and LoadBalancer need `nodePort`, which the API server would allocate. */
   type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
   nodePort?: number;
-  /** spec.externalIPs, any type. */
+  /** spec.externalIPs, any type; either family, as the API server allows. */
   externalIPs?: string[];
   /** NodePort and LoadBalancer only; the API server's default is Cluster. */
   externalTrafficPolicy?: 'Cluster' | 'Local';
-  /** status.loadBalancer.ingress, as the cloud controller writes it (LoadBalancer only). */
+  /** status.loadBalancer.ingress, as the cloud controller writes it (LoadBalancer only); either family. */
   loadBalancerIngress?: Array<{ ip: string; ipMode?: 'VIP' | 'Proxy' }>;
-  /** spec.loadBalancerSourceRanges (LoadBalancer only). */
+  /** spec.loadBalancerSourceRanges (LoadBalancer only); either family. */
   loadBalancerSourceRanges?: string[];
   /** LoadBalancer with externalTrafficPolicy Local only, where the API server would allocate one. */
   healthCheckNodePort?: number;
 }
 
 const asEndpoint = (e: Pod | EndpointSpec): EndpointSpec => ('pod' in e ? e : { pod: e });
+
+/** spec.ipFamilies: the families of the ClusterIPs, in their order. */
+export const ipFamiliesOf = (s: ServiceSpec): IPFamily[] => s.clusterIPs.map(ipFamilyOf);
 
 /** What the API server would refuse (or allocate, where a fixture must say it): a fixture mistake, not a test of the proxy. */
 function checkSpec(s: ServiceSpec): void {
@@ -54,6 +64,9 @@ function checkSpec(s: ServiceSpec): void {
   const wrong = (what: string) => {
     throw new Error(`service ${s.name}: ${what}`);
   };
+  const families = ipFamiliesOf(s);
+  if (families.length < 1 || families.length > 2 || new Set(families).size !== families.length)
+    wrong(`clusterIPs ${s.clusterIPs.join(', ')}: one address, or one of each family`);
   if (external !== (s.nodePort !== undefined)) wrong(`type ${type} ${external ? 'needs' : 'has no'} nodePort`);
   if (!external && s.externalTrafficPolicy) wrong(`type ${type} has no externalTrafficPolicy`);
   if (type !== 'LoadBalancer' && (s.loadBalancerIngress || s.loadBalancerSourceRanges))
@@ -75,7 +88,12 @@ export function serviceObject(s: ServiceSpec): Record<string, unknown> {
     metadata: { name: s.name, namespace: NAMESPACE },
     spec: {
       ...(s.type ? { type } : {}),
-      clusterIP: s.clusterIP,
+      // As the API server stores a service whatever the client sent: clusterIP
+      // is clusterIPs[0], and ipFamilies follows clusterIPs.
+      clusterIP: s.clusterIPs[0],
+      clusterIPs: s.clusterIPs,
+      ipFamilies: ipFamiliesOf(s),
+      ipFamilyPolicy: s.clusterIPs.length === 2 ? 'RequireDualStack' : 'SingleStack',
       ...(s.externalIPs ? { externalIPs: s.externalIPs } : {}),
       ...(s.internalTrafficPolicy ? { internalTrafficPolicy: s.internalTrafficPolicy } : {}),
       ...(type === 'NodePort' || type === 'LoadBalancer'
@@ -101,17 +119,26 @@ export function serviceObject(s: ServiceSpec): Record<string, unknown> {
   };
 }
 
-/** One slice per service, as the EndpointSlice controller writes for a small service. */
-export function sliceObject(s: ServiceSpec): Record<string, unknown> {
+/**
+ * One slice per family of the service (`<name>-ipv4`, `<name>-ipv6`), as the
+ * EndpointSlice controller writes for a small service: a slice holds one
+ * address type, and the controller makes one for each of the service's ipFamilies.
+ */
+export function sliceObjects(s: ServiceSpec): Array<Record<string, unknown>> {
+  return ipFamiliesOf(s).map((family) => sliceObject(s, family));
+}
+
+function sliceObject(s: ServiceSpec, family: IPFamily): Record<string, unknown> {
   const protocol = s.protocol ?? 'TCP';
+  const name = `${s.name}-${family.toLowerCase()}`;
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
-    metadata: { name: `${s.name}-1`, namespace: NAMESPACE, labels: { 'kubernetes.io/service-name': s.name } },
-    addressType: 'IPv4',
+    metadata: { name, namespace: NAMESPACE, labels: { 'kubernetes.io/service-name': s.name } },
+    addressType: family,
     ports: [{ name: 'main', protocol, port: protocol === 'UDP' ? POD_UDP_PORT : POD_TCP_PORT }],
     endpoints: s.endpoints.map(asEndpoint).map((e) => ({
-      addresses: [e.pod.ip],
+      addresses: [family === 'IPv4' ? e.pod.ip : e.pod.ip6],
       nodeName: e.pod.node,
       conditions: {
         ready: e.ready ?? true,
@@ -127,7 +154,13 @@ export function nodeObject(node: Node): Record<string, unknown> {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: { name: node.name },
-    status: { addresses: [{ type: 'InternalIP', address: node.wireIp }] },
+    // Both families' addresses, as the kubelet of a dual-stack node reports them (--node-ip a,b).
+    status: {
+      addresses: [
+        { type: 'InternalIP', address: node.wireIp },
+        { type: 'InternalIP', address: node.wireIp6 },
+      ],
+    },
   };
 }
 
@@ -163,7 +196,7 @@ export class ManifestDir {
   }
 
   write(): void {
-    const objects = [...this.#services.values()].flatMap((s) => [serviceObject(s), sliceObject(s)]);
+    const objects = [...this.#services.values()].flatMap((s) => [serviceObject(s), ...sliceObjects(s)]);
     // A dotfile is not a manifest (the source ignores it), so the daemon sees
     // only the rename: the old file, then the whole new one.
     const tmp = join(this.dir, '.services.yaml.tmp');

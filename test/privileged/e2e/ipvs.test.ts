@@ -9,10 +9,10 @@ import { defineServiceSuite } from './suite.js';
 if (requirePrivileges() && kernelHasIpvs()) {
   defineServiceSuite('ipvs', {
     args: ['--ipvs-min-sync-period=0'],
-    skip: {
-      // Not a gap: kube-proxy serves localhost NodePorts in its iptables mode only.
-      'localhost-nodeport': "kube-proxy's ipvs mode never serves NodePorts on localhost",
-    },
+    skipFamily: { IPv6: 'IPv6 in the ipvs mode is issue 21, not built yet' },
+    // Not a gap: kube-proxy serves localhost NodePorts in its iptables mode
+    // only, and in IPv4 only (IPv6's test checks that ::1 serves none).
+    skipIn: { IPv4: { 'localhost-nodeport': "kube-proxy's ipvs mode never serves NodePorts on localhost" } },
   });
 } else {
   describe('services end to end (ipvs)', () => {

@@ -1,6 +1,7 @@
-// What the end-to-end suite stands on: a namespace cluster (2 nodes x 2 pods
-// and the outside client), an agent serving TCP and UDP in every pod, a
-// manifest directory, and the real daemon on each node in the mode under test.
+// What the end-to-end suite stands on: a dual-stack namespace cluster (2 nodes
+// x 2 pods and the outside client), an agent serving TCP and UDP in every pod
+// on both families' addresses, a manifest directory, and the real daemon on
+// each node in the mode under test.
 // Each node has a test cgroup, given to its daemon as --cgroup-root (the
 // daemon runs in it too); the node's "own processes" in the suite are probes
 // started in that cgroup, never in a root cgroup.
@@ -8,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { vi } from 'vitest';
-import { POD_CIDR, buildCluster, type Cluster, type Node, type Pod } from '../../harness/cluster.js';
+import { POD_CIDR, POD_CIDR6, buildCluster, type Cluster, type Node, type Pod } from '../../harness/cluster.js';
 import { startDaemon, type DaemonProcess } from '../../harness/daemon.js';
 import { TestNet } from '../../harness/netns.js';
 import { nodeBinary } from '../../harness/paths.js';
@@ -130,12 +131,13 @@ export class E2eWorld {
 
   /** The flags every start of a node's daemon uses (a restart uses the same). */
   daemonArgs(node: string): string[] {
-    // --cluster-cidr as an operator sets it: the pod CIDR, so traffic from outside it is masqueraded.
+    // --cluster-cidr as an operator sets it: the pod CIDRs, so traffic from outside them is
+    // masqueraded; a dual-stack cluster's is a pair, one CIDR per family (as kube-proxy takes it).
     return [
       `--proxy-mode=${this.mode}`,
       `--manifests=${this.manifests.dir}`,
       `--cgroup-root=${this.#cgroup(node)}`,
-      `--cluster-cidr=${POD_CIDR}`,
+      `--cluster-cidr=${POD_CIDR},${POD_CIDR6}`,
       ...this.#extraArgs,
     ];
   }
@@ -177,8 +179,9 @@ export class E2eWorld {
 
   /**
    * The same from the client outside the cluster, which routes service, pod
-   * and external (EXTERNAL_CIDR) addresses through n1 and reaches the nodes'
-   * own addresses on the wire; `source: client.secondIp` sends from its second address.
+   * and external (EXTERNAL_CIDR, EXTERNAL_CIDR6) addresses through n1 and
+   * reaches the nodes' own addresses on the wire; `source: client.secondIp`
+   * (`secondIp6`) sends from its second address.
    */
   fromClient(proto: Protocol, target: string, opts: ProbeOptions = {}): Promise<ProbeResult[]> {
     const client = this.cluster.client;

@@ -25,17 +25,22 @@ const ALL = ['n1p1', 'n1p2', 'n2p1', 'n2p2'];
 function services(pod: (name: string) => Pod): ServiceSpec[] {
   const all = ALL.map(pod);
   return [
-    { name: 'web', clusterIP: '10.96.0.10', endpoints: all },
-    { name: 'empty', clusterIP: '10.96.0.11', endpoints: [] },
-    { name: 'dns', clusterIP: '10.96.0.12', protocol: 'UDP', port: 53, endpoints: all },
-    { name: 'sticky', clusterIP: '10.96.0.14', endpoints: all, affinitySeconds: 300 },
-    { name: 'local', clusterIP: '10.96.0.15', internalTrafficPolicy: 'Local', endpoints: [pod('n1p1'), pod('n2p1')] },
-    { name: 'drain', clusterIP: '10.96.0.16', endpoints: [pod('n2p1'), pod('n2p2')] },
+    { name: 'web', clusterIPs: ['10.96.0.10'], endpoints: all },
+    { name: 'empty', clusterIPs: ['10.96.0.11'], endpoints: [] },
+    { name: 'dns', clusterIPs: ['10.96.0.12'], protocol: 'UDP', port: 53, endpoints: all },
+    { name: 'sticky', clusterIPs: ['10.96.0.14'], endpoints: all, affinitySeconds: 300 },
+    {
+      name: 'local',
+      clusterIPs: ['10.96.0.15'],
+      internalTrafficPolicy: 'Local',
+      endpoints: [pod('n1p1'), pod('n2p1')],
+    },
+    { name: 'drain', clusterIPs: ['10.96.0.16'], endpoints: [pod('n2p1'), pod('n2p2')] },
     // North-south.
-    { name: 'np', clusterIP: '10.96.0.30', type: 'NodePort', nodePort: 30080, endpoints: all },
+    { name: 'np', clusterIPs: ['10.96.0.30'], type: 'NodePort', nodePort: 30080, endpoints: all },
     {
       name: 'np-udp',
-      clusterIP: '10.96.0.31',
+      clusterIPs: ['10.96.0.31'],
       type: 'NodePort',
       protocol: 'UDP',
       port: 53,
@@ -44,7 +49,7 @@ function services(pod: (name: string) => Pod): ServiceSpec[] {
     },
     {
       name: 'np-local',
-      clusterIP: '10.96.0.32',
+      clusterIPs: ['10.96.0.32'],
       type: 'NodePort',
       nodePort: 30082,
       externalTrafficPolicy: 'Local',
@@ -53,7 +58,7 @@ function services(pod: (name: string) => Pod): ServiceSpec[] {
     // Open to the client's first address only: no range holds a node.
     {
       name: 'lb-ranges',
-      clusterIP: '10.96.0.36',
+      clusterIPs: ['10.96.0.36'],
       type: 'LoadBalancer',
       nodePort: 30083,
       loadBalancerIngress: [{ ip: RANGES_LB_IP }],
@@ -63,7 +68,7 @@ function services(pod: (name: string) => Pod): ServiceSpec[] {
     // Open to the nodes' subnet: the node itself may reach it.
     {
       name: 'lb-nodes',
-      clusterIP: '10.96.0.38',
+      clusterIPs: ['10.96.0.38'],
       type: 'LoadBalancer',
       nodePort: 30085,
       loadBalancerIngress: [{ ip: NODES_LB_IP }],

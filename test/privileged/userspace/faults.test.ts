@@ -50,11 +50,11 @@ describe.runIf(requirePrivileges())('userspace mode: faults and load', () => {
     await net.spawn(pod('n1p2').ns, nodeBinary, ['-e', RESETTER]).waitFor(/^ready$/m);
     net.exec(pod('n1p3').ns, 'iptables', ['-A', 'INPUT', '-p', 'tcp', '--dport', String(POD_TCP_PORT), '-j', 'DROP']);
     specs = [
-      { name: 'silent-first', clusterIP: '10.96.0.50', endpoints: [pod('n1p3'), pod('n1p1')] },
-      { name: 'resets', clusterIP: '10.96.0.51', endpoints: [pod('n1p2')] },
-      { name: 'many', clusterIP: '10.96.0.52', endpoints: [pod('n1p1')] },
-      { name: 'extra', clusterIP: '10.96.0.53', endpoints: [pod('n1p1')] },
-      { name: 'last', clusterIP: '10.96.0.54', endpoints: [pod('n1p1')] },
+      { name: 'silent-first', clusterIPs: ['10.96.0.50'], endpoints: [pod('n1p3'), pod('n1p1')] },
+      { name: 'resets', clusterIPs: ['10.96.0.51'], endpoints: [pod('n1p2')] },
+      { name: 'many', clusterIPs: ['10.96.0.52'], endpoints: [pod('n1p1')] },
+      { name: 'extra', clusterIPs: ['10.96.0.53'], endpoints: [pod('n1p1')] },
+      { name: 'last', clusterIPs: ['10.96.0.54'], endpoints: [pod('n1p1')] },
     ];
     manifests = new ManifestDir(dir, cluster.nodes);
     manifests.set(...specs).write();
@@ -95,13 +95,13 @@ describe.runIf(requirePrivileges())('userspace mode: faults and load', () => {
     const unserved = specs.find((x) => s[0]!.servicePort.startsWith(`e2e/${x.name}:`))!;
     expect(unserved).toBeDefined();
     for (const x of specs.filter((y) => y !== unserved && y.name !== 'resets')) {
-      const rs = await tcpProbe(net, pod('n1p1').ns, `${x.clusterIP}:80`, { count: 3, timeoutMs: 5000 });
+      const rs = await tcpProbe(net, pod('n1p1').ns, `${x.clusterIPs[0]}:80`, { count: 3, timeoutMs: 5000 });
       expect(failures(rs), x.name).toEqual([]);
     }
     // Once a service goes, its port frees up and the skipped one is served.
     manifests.remove(['extra', 'last'].find((n) => n !== unserved.name)!);
     await apply();
-    const rs = await tcpProbe(net, pod('n1p1').ns, `${unserved.clusterIP}:80`, { count: 3, timeoutMs: 5000 });
+    const rs = await tcpProbe(net, pod('n1p1').ns, `${unserved.clusterIPs[0]}:80`, { count: 3, timeoutMs: 5000 });
     if (unserved.name !== 'resets') expect(failures(rs)).toEqual([]);
     else expect(rs.every((r) => r.error === 'ECONNRESET')).toBe(true);
   });
@@ -126,6 +126,7 @@ describe.runIf(requirePrivileges())('userspace mode: faults and load', () => {
     expect(items[0].proxy).toEqual([
       {
         class: 'internal',
+        family: 'IPv4',
         protocol: 'tcp',
         proxyPort: expect.any(Number),
         active: 0,

@@ -7,13 +7,18 @@
 import { describe, expect, it } from 'vitest';
 import { servicePortOfFamily } from '../../../control/model/family.js';
 import { buildServicePorts } from '../../../control/model/service-port.js';
-import { parseIPv4Cidr, portLayout, type LayoutContext } from '../../../control/proxiers/ipvs/layout.js';
+import { portLayout, type LayoutContext } from '../../../control/proxiers/ipvs/layout.js';
 import type { Service } from '../../../control/sources/types.js';
 import { NODE, NOT_READY, endpoint, service, slice } from '../model/fixtures.js';
 
 /** A node with two addresses NodePorts answer on; its Node object lists the first. */
 const NODE_IPS = ['172.31.0.11', '192.168.5.11'];
-const CTX: LayoutContext = { scheduler: '', nodePortAddresses: NODE_IPS, nodeAddresses: ['172.31.0.11'] };
+const CTX: LayoutContext = {
+  family: 'IPv4',
+  scheduler: '',
+  nodePortAddresses: NODE_IPS,
+  nodeAddresses: ['172.31.0.11'],
+};
 
 /** The layout of the port's IPv4 share, as the dual-stack meta proxier hands it to this mode. */
 function layoutFor(svc: Partial<Service>, endpoints: Parameters<typeof slice>[1], ctx: Partial<LayoutContext> = {}) {
@@ -289,12 +294,118 @@ describe('portLayout', () => {
   });
 });
 
-describe('parseIPv4Cidr', () => {
-  it('reads an IPv4 CIDR as the kernel stores it, and refuses anything else', () => {
-    expect(parseIPv4Cidr('10.1.2.3/24')).toEqual({ text: '10.1.2.0/24', network: 0x0a010200, bits: 24 });
-    expect(parseIPv4Cidr(' 192.0.2.7/32 ')?.text).toBe('192.0.2.7');
-    expect(parseIPv4Cidr('0.0.0.0/0')?.bits).toBe(0);
-    for (const bad of ['10.0.0.0', '10.0.0.0/33', '10.0.0.256/8', 'fd00::/8', '10.0.0.0/8/1', '', 'ten/8'])
-      expect(parseIPv4Cidr(bad), bad).toBeUndefined();
+/** A dual-stack node: the IPv6 proxier's context, with the node's IPv6 addresses. */
+const NODE_IPS6 = ['fd00:172:31::11', 'fd00:5::11'];
+const CTX6: LayoutContext = {
+  family: 'IPv6',
+  scheduler: '',
+  nodePortAddresses: NODE_IPS6,
+  nodeAddresses: ['fd00:172:31::11'],
+};
+
+/** A dual-stack service with both families' slices, laid out by the proxier of `family`. */
+function dualStackLayout(family: 'IPv4' | 'IPv6', svc: Partial<Service>) {
+  const slices = [
+    slice('v4', [endpoint('10.244.1.5', HERE), endpoint('10.244.2.7')]),
+    slice('v6', [endpoint('fd00:10:244:1::5', HERE), endpoint('fd00:10:244:2::7')], { addressType: 'IPv6' }),
+  ];
+  const [sp] = buildServicePorts(service({ clusterIPs: ['10.96.0.10', 'fd00:10:96::a'], ...svc }), slices, NODE);
+  return portLayout(servicePortOfFamily(sp!, family)!, family === 'IPv4' ? CTX : CTX6);
+}
+
+describe('portLayout: the IPv6 proxier', () => {
+  it("lays out a dual-stack service's IPv6 share: AF_INET6 virtual servers with the IPv6 endpoints, IPv6 members", () => {
+    const l = dualStackLayout('IPv6', {});
+    expect(l.virtualServers).toEqual([
+      {
+        virtualServer: { address: 'fd00:10:96::a', protocol: 'TCP', port: 80, scheduler: 'rr' },
+        realServers: [
+          { address: 'fd00:10:244:1::5', port: 8080, weight: 1 },
+          { address: 'fd00:10:244:2::7', port: 8080, weight: 1 },
+        ],
+      },
+    ]);
+    expect(l.addresses).toEqual(['fd00:10:96::a']);
+    // Members as ipset prints them: "IP,proto:port", the IPv6 address bare (no brackets).
+    expect(l.sets).toEqual({
+      clusterIP: ['fd00:10:96::a,tcp:80'],
+      loopBack: ['fd00:10:244:1::5,tcp:8080,fd00:10:244:1::5'],
+    });
+    // The IPv4 proxier's share of the same port has nothing of IPv6.
+    expect(ids(dualStackLayout('IPv4', {}))).toEqual([['10.96.0.10:80', ['10.244.1.5', '10.244.2.7']]]);
+  });
+
+  it('writes service addresses as the kernel prints them back (compressed, lower-case), so read-backs match', () => {
+    const l = dualStackLayout('IPv6', {
+      clusterIPs: ['10.96.0.10', 'FD00:10:96:0:0:0:0:A'],
+      externalIPs: ['2001:DB8:0:0::10'],
+    });
+    expect(l.virtualServers.map((v) => v.virtualServer.address)).toEqual(['fd00:10:96::a', '2001:db8::10']);
+    expect(l.sets.externalIP).toEqual(['2001:db8::10,tcp:80']);
+  });
+
+  it('gives an IPv6 NodePort a virtual server on each IPv6 NodePort address; the port sets are the same ports', () => {
+    const l = dualStackLayout('IPv6', NODE_PORT);
+    expect(ids(l)).toEqual([
+      ['fd00:10:96::a:80', ['fd00:10:244:1::5', 'fd00:10:244:2::7']],
+      ['fd00:172:31::11:30080', ['fd00:10:244:1::5', 'fd00:10:244:2::7']],
+      ['fd00:5::11:30080', ['fd00:10:244:1::5', 'fd00:10:244:2::7']],
+    ]);
+    expect(l.addresses).toEqual(['fd00:10:96::a']);
+    expect(l.sets.nodePortTCP).toEqual(['30080']);
+  });
+
+  it('firewalls an IPv6 load-balancer IP with its IPv6 source ranges, written as the kernel stores them', () => {
+    const l = dualStackLayout('IPv6', {
+      ...LB,
+      loadBalancerIPs: ['198.51.100.4', '2001:db8:100::4'],
+      // The IPv4 range is the IPv4 proxier's; each family gets its own (the meta proxier splits them).
+      loadBalancerSourceRanges: ['203.0.113.0/24', '2001:DB8:FFFF::1/48', 'fd00:172:31::100/128'],
+    });
+    expect(l.sets.loadBalancer).toEqual(['2001:db8:100::4,tcp:80']);
+    expect(l.sets.loadBalancerFW).toEqual(['2001:db8:100::4,tcp:80']);
+    expect(l.sets.loadBalancerSourceCIDR).toEqual([
+      '2001:db8:100::4,tcp:80,2001:db8:ffff::/48',
+      '2001:db8:100::4,tcp:80,fd00:172:31::100',
+    ]);
+    // No range holds the node's IPv6 address: its own connections are dropped on the way out.
+    expect(l.noNodeAccess).toEqual([{ address: '2001:db8:100::4', protocol: 'TCP', port: 80 }]);
+    const v4 = dualStackLayout('IPv4', {
+      ...LB,
+      loadBalancerIPs: ['198.51.100.4', '2001:db8:100::4'],
+      loadBalancerSourceRanges: ['203.0.113.0/24', '2001:db8:ffff::/48'],
+    });
+    expect(v4.sets.loadBalancerSourceCIDR).toEqual(['198.51.100.4,tcp:80,203.0.113.0/24']);
+  });
+
+  it('lets an IPv6 load-balancer IP reach itself when a range holds the node, and opens it to all for ::/0', () => {
+    const nodes = dualStackLayout('IPv6', {
+      ...LB,
+      loadBalancerIPs: ['2001:db8:100::4'],
+      loadBalancerSourceRanges: ['fd00:172:31::/64'],
+    });
+    expect(nodes.sets.loadBalancerSourceIP).toEqual(['2001:db8:100::4,tcp:80,2001:db8:100::4']);
+    expect(nodes.noNodeAccess).toEqual([]);
+    const open = dualStackLayout('IPv6', {
+      ...LB,
+      loadBalancerIPs: ['2001:db8:100::4'],
+      loadBalancerSourceRanges: ['2001:db8::/32', '::/0'],
+    });
+    expect(open.sets.loadBalancerFW).toBeUndefined();
+    expect(open.noNodeAccess).toEqual([]);
+  });
+
+  it('programs nothing of a port whose IPv6 source range does not parse as one', () => {
+    const sp = servicePortOfFamily(
+      buildServicePorts(
+        service({ ...LB, clusterIPs: ['fd00:10:96::a'], loadBalancerIPs: ['2001:db8:100::4'] }),
+        [slice('v6', [endpoint('fd00:10:244:2::7')], { addressType: 'IPv6' })],
+        NODE,
+      )[0]!,
+      'IPv6',
+    )!;
+    const l = portLayout({ ...sp, loadBalancerSourceRanges: ['2001:db8::/129'] }, CTX6);
+    expect(l.invalid).toMatch(/"2001:db8::\/129" is not an IPv6 CIDR/);
+    expect(l.virtualServers).toEqual([]);
   });
 });

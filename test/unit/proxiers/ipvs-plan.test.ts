@@ -148,6 +148,7 @@ describe('planChanges with NodePorts', () => {
   const wanted = (addresses: string[]) =>
     new Map(
       portLayout(nodePort!, {
+        family: 'IPv4',
         scheduler: '',
         nodePortAddresses: addresses,
         nodeAddresses: addresses,

@@ -1,6 +1,7 @@
 // The ipvs mode's iptables rules: a fixed handful matching ipsets, against
 // kube-proxy's IPVS proxier (pkg/proxy/ipvs/proxier.go writeIptablesRules).
 import { describe, expect, it } from 'vitest';
+import { ipv6SetName } from '../../../control/proxiers/ipvs/names.js';
 import { ipvsRestoreInput, ipvsRules } from '../../../control/proxiers/ipvs/rules.js';
 
 const CTX = { masqueradeMark: '0x4000', masqueradeAll: false, clusterCIDR: '10.244.0.0/16' };
@@ -136,5 +137,52 @@ describe('ipvsRestoreInput', () => {
       'COMMIT',
       '',
     ]);
+  });
+});
+
+describe('ipvsRules: the IPv6 proxier (ip6tables)', () => {
+  const CTX6 = {
+    family: 'IPv6' as const,
+    masqueradeMark: '0x4000',
+    masqueradeAll: false,
+    clusterCIDR: 'fd00:10:244::/56',
+  };
+
+  it("writes the IPv4 proxier's rules with the KUBE-6- sets, ::1 for localhost and its own cluster CIDR", () => {
+    const v4 = ipvsRules(CTX, [{ address: '198.51.100.4', protocol: 'TCP', port: 80 }]);
+    const v6 = ipvsRules(CTX6, [{ address: '2001:db8:100::4', protocol: 'TCP', port: 80 }]);
+    // kube-proxy: "-s ::1/128 -j RETURN" in IPv6.
+    expect(v6.nat[0]).toBe('-A KUBE-SERVICES -s ::1/128 -j RETURN');
+    expect(v6.nat[1]).toBe(
+      '-A KUBE-SERVICES -m comment --comment "Kubernetes service cluster ip + port for masquerade purpose" -m set --match-set KUBE-6-CLUSTER-IP dst,dst ! -s fd00:10:244::/56 -j KUBE-MARK-MASQ',
+    );
+    // Rule for rule the same, but for the set names, addresses and ranges of the family.
+    const asIPv6 = (r: string) =>
+      r
+        .replace(/--match-set (\S+)/, (_, name: string) => `--match-set ${ipv6SetName(name)}`)
+        .replace('-s 127.0.0.0/8', '-s ::1/128')
+        .replace(/10\.244\.0\.0\/16/g, 'fd00:10:244::/56')
+        .replace(/198\.51\.100\.4/g, '2001:db8:100::4');
+    for (const table of ['raw', 'filter', 'nat'] as const) expect(v6[table], table).toEqual(v4[table].map(asIPv6));
+    expect(v6.nat).toContain('-A KUBE-SERVICES -m set --match-set KUBE-6-CLUSTER-IP dst,dst -j ACCEPT');
+    expect(v6.nat).toContain(
+      '-A KUBE-NODE-PORT -p tcp -m comment --comment "Kubernetes nodeport TCP port for masquerade purpose" -m set --match-set KUBE-6-NODE-PORT-TCP dst -j KUBE-MARK-MASQ',
+    );
+    expect(v6.filter).toContain(
+      '-A KUBE-IPVS-OUT-FILTER -s 2001:db8:100::4 -m ipvs --vaddr 2001:db8:100::4 --vproto tcp --vport 80 -j DROP',
+    );
+    expect(v6.filter.at(-2)).toBe(
+      '-A KUBE-IPVS-FILTER -m conntrack --ctstate NEW -m set --match-set KUBE-6-IPVS-IPS dst -j REJECT',
+    );
+    // No IPv4 set and no IPv4 address in the IPv6 proxier's tables.
+    const all6 = [...v6.raw, ...v6.filter, ...v6.nat].join('\n');
+    expect(all6).not.toMatch(/--match-set KUBE-(?!6-)/);
+    expect(all6).not.toMatch(/\b\d+\.\d+\.\d+\.\d+\b/);
+  });
+
+  it('without an IPv6 cluster CIDR, masquerades no ClusterIP traffic and drops only non-local sources', () => {
+    const v6 = ipvsRules({ family: 'IPv6', masqueradeMark: '0x4000', masqueradeAll: false });
+    expect(v6.nat.filter((r) => r.includes('KUBE-6-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ'))).toEqual([]);
+    expect(v6.raw[1]).toMatch(/--match-set KUBE-6-NO-LOCAL-EXTERNAL dst,dst -m addrtype ! --src-type LOCAL -j DROP$/);
   });
 });
