@@ -6,7 +6,4 @@
 // may not XDP_TX what it routes (sy_uplinks): tc behind XDP sends those.
 import { defineServiceSuite } from './suite.js';
 
-defineServiceSuite('ebpf', {
-  args: ['--bpf-lb-acceleration=native'],
-  skipFamily: { IPv6: 'IPv6 in the ebpf mode is issue 21, not built yet' },
-});
+defineServiceSuite('ebpf', { args: ['--bpf-lb-acceleration=native'] });
