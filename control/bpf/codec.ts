@@ -313,7 +313,7 @@ function writeIpv4(buf: Buffer, at: number, s: string): boolean {
 }
 
 /** RFC 5952 text: lower case, the longest run of two or more zero groups as "::". */
-function formatIpv6(b: Buffer): string {
+export function formatIpv6(b: Buffer): string {
   const g = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2));
   let best = -1;
   let bestLen = 1;

@@ -2,54 +2,31 @@
 // Every address is 16 bytes (abi.h struct sy_addr), IPv4 IPv4-mapped
 // (::ffff:a.b.c.d), so an LPM trie keys an IPv4 prefix /n as the 128-bit
 // prefix /(96 + n); the codec shows the address as its own family's text.
-// Types and pure helpers only (vocabulary.ts's rule: imports nothing of the
-// proxier's).
+// Pure helpers only (vocabulary.ts's rule: imports nothing of the proxier's;
+// IPv6 text is read and written by the codec's functions, one reading of it).
 import { isIP, isIPv4 } from 'node:net';
+import { formatIpv6, writeIpv6 } from '../../bpf/codec.js';
 
 /** Bits an IPv4 prefix is shifted by in a 128-bit key: the ::ffff: in front. */
 const V4_MAPPED_BITS = 96;
 
 const v4Value = (addr: string) => addr.split('.').reduce((v, o) => v * 256 + Number(o), 0);
 
-/** IPv6 text as 8 16-bit groups (node's own parser, through URL, is not needed: the codec's rules). */
-function v6Groups(addr: string): number[] | undefined {
-  if (isIP(addr) !== 6) return undefined;
-  let s = addr;
-  const quad = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-  if (quad) {
-    const v = v4Value(quad[1]!);
-    s = `${s.slice(0, -quad[1]!.length)}${Math.floor(v / 65536).toString(16)}:${(v % 65536).toString(16)}`;
-  }
-  const [head, tail] = s.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  return groups.map((g) => parseInt(g, 16));
+/** IPv6 text as its 16 bytes (the codec's parser: one reading of the text), or undefined. */
+function v6Bytes(addr: string): Buffer | undefined {
+  const b = Buffer.alloc(16);
+  return isIP(addr) === 6 && writeIpv6(b, 0, addr) ? b : undefined;
 }
 
-/** RFC 5952 text of 8 groups, as the codec writes it. */
-function v6Text(g: number[]): string {
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j === i ? i + 1 : j;
-  }
-  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
-  return best < 0 ? hex(g) : `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
-}
+const isV4Mapped = (b: Buffer) => b.readUInt32BE(0) === 0 && b.readUInt32BE(4) === 0 && b.readUInt32BE(8) === 0xffff;
 
 /** An address as the maps give it back: IPv4 as is, IPv6 in RFC 5952 form ("FD00:0::1" is "fd00::1"). */
 export function canonicalIp(addr: string): string {
   if (isIPv4(addr)) return addr;
-  const g = v6Groups(addr);
-  if (!g) return addr;
+  const b = v6Bytes(addr);
+  if (!b) return addr;
   // An IPv4-mapped IPv6 address is how the maps store IPv4: it reads back as IPv4.
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff)
-    return `${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`;
-  return v6Text(g);
+  return isV4Mapped(b) ? `${b[12]}.${b[13]}.${b[14]}.${b[15]}` : formatIpv6(b);
 }
 
 /** A CIDR as its network and prefix ("10.1.2.3/8" is 10.0.0.0/8, "fd00::1/64" fd00::/64), as kube-proxy parses source ranges. */
@@ -61,14 +38,14 @@ export function networkOf(cidr: string): string {
     const net = n === 0 ? 0 : value - (value % 2 ** (32 - n));
     return `${[24, 16, 8, 0].map((s) => Math.floor(net / 2 ** s) % 256).join('.')}/${n}`;
   }
-  const g = v6Groups(addr!);
-  if (!g) return cidr;
+  const b = v6Bytes(addr!);
+  if (!b) return cidr;
   const n = Number(bits ?? 128);
-  const masked = g.map((x, i) => {
-    const keep = Math.max(0, Math.min(16, n - i * 16));
-    return keep === 0 ? 0 : x & (0xffff << (16 - keep)) & 0xffff;
-  });
-  return `${v6Text(masked)}/${n}`;
+  for (let i = 0; i < 16; i++) {
+    const keep = Math.max(0, Math.min(8, n - i * 8));
+    b[i] = b[i]! & ((0xff << (8 - keep)) & 0xff);
+  }
+  return `${formatIpv6(b)}/${n}`;
 }
 
 /** Is `ip` in `cidr` (both of one family)? */

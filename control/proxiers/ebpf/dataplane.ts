@@ -12,6 +12,7 @@ import {
   BpfObject,
   TcAttachment,
   XdpAttachment,
+  writeIpv6,
   type Attachment,
   type PinnedMapMigration,
 } from '../../bpf/index.js';
@@ -180,11 +181,7 @@ export const RETIRED_MAPS = [
 /** The 16 bytes of an IPv6 address (a load-time global). */
 function ipv6Bytes(addr: string): Buffer {
   const out = Buffer.alloc(16);
-  const [head = '', tail] = addr.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const g = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  g.forEach((x, i) => out.writeUInt16BE(parseInt(x, 16), i * 2));
+  writeIpv6(out, 0, addr);
   return out;
 }
 
