@@ -17,29 +17,54 @@ char LICENSE[] SEC("license") = "GPL";
 SEC("cgroup/connect4")
 int sy_sock4_connect(struct bpf_sock_addr *ctx)
 {
-	return sock4_xlate_fwd(ctx);
+	return sock_xlate_fwd(ctx, 0);
 }
 
 SEC("cgroup/sendmsg4")
 int sy_sock4_sendmsg(struct bpf_sock_addr *ctx)
 {
-	return sock4_xlate_fwd(ctx);
+	return sock_xlate_fwd(ctx, 0);
 }
 
 SEC("cgroup/recvmsg4")
 int sy_sock4_recvmsg(struct bpf_sock_addr *ctx)
 {
-	return sock4_xlate_rev(ctx);
+	return sock_xlate_rev(ctx, 0);
 }
 
 SEC("cgroup/getpeername4")
 int sy_sock4_getpeername(struct bpf_sock_addr *ctx)
 {
-	return sock4_xlate_rev(ctx);
+	return sock_xlate_rev(ctx, 0);
 }
 
+SEC("cgroup/connect6")
+int sy_sock6_connect(struct bpf_sock_addr *ctx)
+{
+	return sock_xlate_fwd(ctx, 1);
+}
+
+SEC("cgroup/sendmsg6")
+int sy_sock6_sendmsg(struct bpf_sock_addr *ctx)
+{
+	return sock_xlate_fwd(ctx, 1);
+}
+
+SEC("cgroup/recvmsg6")
+int sy_sock6_recvmsg(struct bpf_sock_addr *ctx)
+{
+	return sock_xlate_rev(ctx, 1);
+}
+
+SEC("cgroup/getpeername6")
+int sy_sock6_getpeername(struct bpf_sock_addr *ctx)
+{
+	return sock_xlate_rev(ctx, 1);
+}
+
+/* Both families' packets (cgroup_skb sees IPv4 and IPv6). */
 SEC("cgroup_skb/egress")
 int sy_sock4_egress(struct __sk_buff *skb)
 {
-	return sock4_egress_drop(skb);
+	return sock_egress_drop(skb);
 }

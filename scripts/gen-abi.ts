@@ -2,7 +2,8 @@
 // the daemon loads (build/bpf/{tc,sock,xdp}.bpf.o): the TypeScript side of
 // bpf/include/switchyard/abi.h, so no layout or constant is written twice.
 // For every sy_* map: the interfaces of its key and value (fields as
-// control/bpf/codec.ts decodes them: __be32 addresses as dotted text, 64-bit
+// control/bpf/codec.ts decodes them: struct sy_addr addresses as text of their
+// family (IPv4-mapped ones as dotted quads), 64-bit
 // integers as bigint, other integers as numbers, padding left out), the field
 // formats its codec needs, and its name in MAP_NAMES. For every sy_* enum: a
 // const object of its constants and a table of value → name.
@@ -16,7 +17,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BpfObject, type BtfType, type ObjectBtf } from '../control/bpf/index.js';
-import { isPaddingField } from '../control/bpf/codec.js';
+import { isAddressType, isPaddingField } from '../control/bpf/codec.js';
 
 /** The objects the daemon loads, in the order their maps are listed. */
 export const ABI_OBJECTS = ['tc.bpf.o', 'sock.bpf.o', 'xdp.bpf.o'] as const;
@@ -94,7 +95,8 @@ const pascal = (cName: string) =>
     .map((w) => w[0]!.toUpperCase() + w.slice(1))
     .join('');
 
-const isAddress = (t: BtfType) => t.kind === 'int' && t.size === 4 && t.typedef === '__be32';
+/** struct sy_addr, the 16-byte address of either family: shown as text ("10.96.0.1", "fd00::1"). */
+const isAddress = isAddressType;
 
 /**
  * The prefix every constant of an enum carries, by abi.h's convention: the
@@ -118,6 +120,7 @@ function tsType(t: BtfType, named: Map<string, BtfType>): string {
       return `${tsType(t.elem!, named)}[]`;
     case 'struct':
     case 'union':
+      if (isAddress(t)) return 'string';
       if (t.name) {
         named.set(t.name, t);
         return pascal(t.name);
@@ -134,9 +137,9 @@ function fields(t: BtfType, named: Map<string, BtfType>): Array<[string, string]
   return (t.members ?? []).filter((m) => !isPaddingField(m.name)).map((m) => [m.name, tsType(m.type, named)]);
 }
 
-/** The codec formats of type t: 'ipv4' for every __be32, nested for structs; undefined if none. */
+/** The codec formats of type t: 'ip' for every struct sy_addr, nested for structs; undefined if none. */
 function formats(t: BtfType): string | undefined {
-  if (isAddress(t)) return `'ipv4'`;
+  if (isAddress(t)) return `'ip'`;
   if (t.kind !== 'struct' && t.kind !== 'union') return undefined;
   const parts = (t.members ?? [])
     .filter((m) => !isPaddingField(m.name))

@@ -18,12 +18,14 @@ cd "$SWITCHYARD_ROOT"
 # What runs in each VM kernel. Every file pays ~12 s of node and vitest start-up
 # under TCG plus its own tests at a tenth of the host's speed, so this is the
 # smallest set that loads every BPF program we ship or test and drives each
-# with packets or connections: tc-xlate (tc.bpf.o's sy_tc_ingress through
-# BPF_PROG_TEST_RUN; both objects loaded and verified), xdp-xlate (xdp.bpf.o's
+# with packets or connections: tc-xlate and tc-xlate6 (tc.bpf.o's
+# sy_tc_ingress through BPF_PROG_TEST_RUN, IPv4 and IPv6; both objects loaded
+# and verified), xdp-xlate (xdp.bpf.o's
 # sy_xdp_ingress, the same packet layer built for XDP), sock-xlate (sock.bpf.o's
 # four cgroup hooks), programs (test/bpf/selftest.bpf.c on real tc, XDP and
 # cgroup hooks), north-south (both entry programs with the route and socket
-# lookups, NAT ports and XDP_TX, in a namespace shaped as a node), errors
+# lookups, NAT ports and XDP_TX, in a namespace shaped as a node; north-south6
+# the same over IPv6 with ICMPv6), errors
 # (test/bpf/reject.bpf.c: the verifier log of a refused program), the IPVS
 # kernel check and the IPVS netlink client (real virtual
 # servers, checked against ipvsadm, with traffic). The map tests
@@ -31,8 +33,10 @@ cd "$SWITCHYARD_ROOT"
 # run them with `scripts/test.sh vm test/privileged/bpf test/privileged/dataplane`.
 VM_TESTS=(
   test/privileged/bpf/tc-xlate.test.ts
+  test/privileged/bpf/tc-xlate6.test.ts
   test/privileged/bpf/xdp-xlate.test.ts
   test/privileged/bpf/north-south.test.ts
+  test/privileged/bpf/north-south6.test.ts
   test/privileged/bpf/sock-xlate.test.ts
   test/privileged/bpf/programs.test.ts
   test/privileged/bpf/errors.test.ts

@@ -39,20 +39,23 @@ static __always_inline struct sy_ct_entry *ct_lookup(const struct sy_packet *p, 
 		.dir = dir,
 	};
 
-	return bpf_map_lookup_elem(&sy_conntrack_v2, &key);
+	return bpf_map_lookup_elem(&sy_conntrack_v3, &key);
 }
 
+/* A new flow. Its addresses are pointers (into the parsed packet, the
+ * backend's map entry, sy_config's): four 16-byte copies would not fit the
+ * BPF stack beside the conntrack key and entry. */
 struct ct_flow {
-	__be32 client_addr; /* as the client sent it */
-	__be16 client_port;
-	__be32 svc_addr;
-	__be16 svc_port;
-	__be32 backend_addr;
-	__be16 backend_port;
+	const struct sy_addr *client_addr; /* as the client sent it */
+	const struct sy_addr *svc_addr;
+	const struct sy_addr *backend_addr;
 	/* The source the backend sees: the client, the hairpin address (port
 	 * kept), or with SY_CT_F_SNAT the node's address (src_port is then
 	 * chosen by ct_create). */
-	__be32 src_addr;
+	const struct sy_addr *src_addr;
+	__be16 client_port;
+	__be16 svc_port;
+	__be16 backend_port;
 	__be16 src_port;
 	__u8 proto;
 	__u16 flags; /* SY_CT_F_* */
@@ -66,7 +69,7 @@ static __always_inline int ct_nat_port_reusable(const struct sy_ct_entry *e, con
 {
 	__u64 age = now - e->last_seen_ns;
 
-	if (e->peer_addr == f->client_addr && e->peer_port == f->client_port)
+	if (addr_eq(&e->peer_addr, f->client_addr) && e->peer_port == f->client_port)
 		return 1;
 	if ((e->flags & SY_CT_F_CLOSING) && age > CT_CLOSING_REUSE_NS)
 		return 1;
@@ -78,15 +81,26 @@ static __always_inline int ct_nat_port_reusable(const struct sy_ct_entry *e, con
  * same backend, or a listener on that port, would get our flow's replies. */
 static __always_inline int ct_nat_port_has_socket(sy_ctx_t *ctx, const struct sy_ct_key *k)
 {
-	struct bpf_sock_tuple tuple = {
-		.ipv4 = { .saddr = k->saddr, .daddr = k->daddr, .sport = k->sport, .dport = k->dport },
-	};
+	struct bpf_sock_tuple tuple = {};
+	__u32 size = sizeof(tuple.ipv4);
 	struct bpf_sock *sk;
 
+	if (addr_is_v4(&k->saddr)) {
+		tuple.ipv4.saddr = addr_v4(&k->saddr);
+		tuple.ipv4.daddr = addr_v4(&k->daddr);
+		tuple.ipv4.sport = k->sport;
+		tuple.ipv4.dport = k->dport;
+	} else {
+		__builtin_memcpy(tuple.ipv6.saddr, k->saddr.w, sizeof(k->saddr));
+		__builtin_memcpy(tuple.ipv6.daddr, k->daddr.w, sizeof(k->daddr));
+		tuple.ipv6.sport = k->sport;
+		tuple.ipv6.dport = k->dport;
+		size = sizeof(tuple.ipv6);
+	}
 	if (k->proto == IPPROTO_TCP)
-		sk = bpf_skc_lookup_tcp(ctx, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+		sk = bpf_skc_lookup_tcp(ctx, &tuple, size, BPF_F_CURRENT_NETNS, 0);
 	else
-		sk = bpf_sk_lookup_udp(ctx, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+		sk = bpf_sk_lookup_udp(ctx, &tuple, size, BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
 		return 0;
 	bpf_sk_release(sk);
@@ -113,11 +127,11 @@ static __always_inline int ct_reserve_nat_port(sy_ctx_t *ctx, struct ct_flow *f,
 
 		key->dport = bpf_htons((__u16)port);
 		if (!ct_nat_port_has_socket(ctx, key)) {
-			if (bpf_map_update_elem(&sy_conntrack_v2, key, reply, BPF_NOEXIST) == 0)
+			if (bpf_map_update_elem(&sy_conntrack_v3, key, reply, BPF_NOEXIST) == 0)
 				goto reserved;
-			held = bpf_map_lookup_elem(&sy_conntrack_v2, key);
+			held = bpf_map_lookup_elem(&sy_conntrack_v3, key);
 			if (held && ct_nat_port_reusable(held, f, now) &&
-			    bpf_map_update_elem(&sy_conntrack_v2, key, reply, BPF_ANY) == 0)
+			    bpf_map_update_elem(&sy_conntrack_v3, key, reply, BPF_ANY) == 0)
 				goto reserved;
 		}
 		port = min + bpf_get_prandom_u32() % span;
@@ -133,39 +147,24 @@ reserved:
  * a source-NATed flow that write also picks its port (cfg: the NAT range). */
 static __always_inline int ct_create(sy_ctx_t *ctx, struct ct_flow *f, const struct sy_config *cfg)
 {
-	__u64 now = bpf_ktime_get_ns();
-	struct sy_ct_key reply_key = {
-		.saddr = f->backend_addr,
-		.daddr = f->src_addr,
+	/* One key and one entry, the REPLY one first, then turned into the
+	 * ORIGINAL one: the stack holds one of each (two 16-byte addresses
+	 * per key, two per entry). */
+	struct sy_ct_key key = {
+		.saddr = *f->backend_addr,
+		.daddr = *f->src_addr,
 		.sport = f->backend_port,
 		.dport = f->src_port,
 		.proto = f->proto,
 		.dir = SY_CT_REPLY,
 	};
-	struct sy_ct_entry reply = {
-		.last_seen_ns = now,
-		.nat_addr = f->svc_addr,
+	struct sy_ct_entry e = {
+		.last_seen_ns = bpf_ktime_get_ns(),
+		.nat_addr = *f->svc_addr,
 		.nat_port = f->svc_port,
 		.flags = f->flags,
-		.peer_addr = f->client_addr,
+		.peer_addr = *f->client_addr,
 		.peer_port = f->client_port,
-		.service_id = f->service_id,
-		.backend_id = f->backend_id,
-	};
-	struct sy_ct_key orig_key = {
-		.saddr = f->client_addr,
-		.daddr = f->svc_addr,
-		.sport = f->client_port,
-		.dport = f->svc_port,
-		.proto = f->proto,
-		.dir = SY_CT_ORIGINAL,
-	};
-	struct sy_ct_entry orig = {
-		.last_seen_ns = now,
-		.nat_addr = f->backend_addr,
-		.nat_port = f->backend_port,
-		.flags = f->flags,
-		.peer_addr = f->src_addr,
 		.service_id = f->service_id,
 		.backend_id = f->backend_id,
 	};
@@ -174,16 +173,31 @@ static __always_inline int ct_create(sy_ctx_t *ctx, struct ct_flow *f, const str
 	if (f->flags & SY_CT_F_SNAT) {
 		if (!cfg)
 			return -ENOSPC;
-		ret = ct_reserve_nat_port(ctx, f, &reply_key, &reply, cfg);
+		ret = ct_reserve_nat_port(ctx, f, &key, &e, cfg);
 	} else {
-		ret = bpf_map_update_elem(&sy_conntrack_v2, &reply_key, &reply, BPF_ANY);
+		ret = bpf_map_update_elem(&sy_conntrack_v3, &key, &e, BPF_ANY);
 	}
 	if (ret < 0)
 		return ret;
-	orig.peer_port = f->src_port;
-	ret = bpf_map_update_elem(&sy_conntrack_v2, &orig_key, &orig, BPF_ANY);
-	if (ret < 0 && (f->flags & SY_CT_F_SNAT))
-		bpf_map_delete_elem(&sy_conntrack_v2, &reply_key); /* give the port back */
+	key.saddr = *f->client_addr;
+	key.daddr = *f->svc_addr;
+	key.sport = f->client_port;
+	key.dport = f->svc_port;
+	key.dir = SY_CT_ORIGINAL;
+	e.nat_addr = *f->backend_addr;
+	e.nat_port = f->backend_port;
+	e.peer_addr = *f->src_addr;
+	e.peer_port = f->src_port;
+	ret = bpf_map_update_elem(&sy_conntrack_v3, &key, &e, BPF_ANY);
+	if (ret < 0 && (f->flags & SY_CT_F_SNAT)) {
+		/* give the port back */
+		key.saddr = *f->backend_addr;
+		key.daddr = *f->src_addr;
+		key.sport = f->backend_port;
+		key.dport = f->src_port;
+		key.dir = SY_CT_REPLY;
+		bpf_map_delete_elem(&sy_conntrack_v3, &key);
+	}
 	return ret;
 }
 

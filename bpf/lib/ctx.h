@@ -52,6 +52,15 @@ static __always_inline __u16 csum_replace(__u16 check, __u32 from, __u32 to, __u
 	return csum_fold(sum);
 }
 
+/* A checksum field with a 32-bit difference added (bpf_csum_diff's result). */
+static __always_inline __u16 csum_add_diff(__u16 check, __u32 diff)
+{
+	__u64 sum = (__u64)(__u16)~check + (diff & 0xffff) + (diff >> 16);
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	return csum_fold((__u32)sum);
+}
+
 #ifdef SY_CTX_XDP
 
 typedef struct xdp_md sy_ctx_t;
@@ -88,10 +97,11 @@ static __always_inline int ctx_l3_csum_replace(sy_ctx_t *ctx, __u32 off, __u32 f
 	return bpf_xdp_store_bytes(ctx, off, &check, sizeof(check));
 }
 
-/* As bpf_l4_csum_replace: the low bits of flags are the field's size;
- * BPF_F_MARK_MANGLED_0 keeps a zero (UDP: "no checksum") zero and never
- * writes 0 for a real one. BPF_F_PSEUDO_HDR needs nothing here: XDP sees
- * complete checksums, so a pseudo-header field is fixed like any other. */
+/* As bpf_l4_csum_replace: the low bits of flags are the field's size, or 0
+ * when `to` is a checksum difference (bpf_csum_diff: a 16-byte IPv6
+ * address); BPF_F_MARK_MANGLED_0 keeps a zero (UDP: "no checksum") zero and
+ * never writes 0 for a real one. BPF_F_PSEUDO_HDR needs nothing here: XDP
+ * sees complete checksums, so a pseudo-header field is fixed like any other. */
 static __always_inline int ctx_l4_csum_replace(sy_ctx_t *ctx, __u32 off, __u32 from, __u32 to, __u64 flags)
 {
 	__u16 check;
@@ -101,7 +111,10 @@ static __always_inline int ctx_l4_csum_replace(sy_ctx_t *ctx, __u32 off, __u32 f
 		return ret;
 	if ((flags & BPF_F_MARK_MANGLED_0) && check == 0)
 		return 0;
-	check = csum_replace(check, from, to, flags & BPF_F_HDR_FIELD_MASK);
+	if ((flags & BPF_F_HDR_FIELD_MASK) == 0)
+		check = csum_add_diff(check, to);
+	else
+		check = csum_replace(check, from, to, flags & BPF_F_HDR_FIELD_MASK);
 	if ((flags & BPF_F_MARK_MANGLED_0) && check == 0)
 		check = 0xffff;
 	return bpf_xdp_store_bytes(ctx, off, &check, sizeof(check));

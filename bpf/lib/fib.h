@@ -25,6 +25,9 @@
 #ifndef AF_INET
 #define AF_INET 2
 #endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
 
 /*
  * What the XDP program tells the tc program behind it, in the packet's
@@ -39,12 +42,18 @@ enum sy_xdp_meta {
 
 static __always_inline int fib_lookup(sy_ctx_t *ctx, const struct sy_packet *p, struct bpf_fib_lookup *fib)
 {
-	fib->family = AF_INET;
 	fib->l4_protocol = p->proto;
 	fib->sport = p->sport;
 	fib->dport = p->dport;
-	fib->ipv4_src = p->saddr;
-	fib->ipv4_dst = p->daddr;
+	if (p->v6) {
+		fib->family = AF_INET6;
+		__builtin_memcpy(fib->ipv6_src, p->saddr.w, sizeof(fib->ipv6_src));
+		__builtin_memcpy(fib->ipv6_dst, p->daddr.w, sizeof(fib->ipv6_dst));
+	} else {
+		fib->family = AF_INET;
+		fib->ipv4_src = addr_v4(&p->saddr);
+		fib->ipv4_dst = addr_v4(&p->daddr);
+	}
 	fib->ifindex = ctx->ingress_ifindex;
 	return bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
 }
@@ -54,7 +63,7 @@ static __always_inline int fib_lookup(sy_ctx_t *ctx, const struct sy_packet *p, 
 /* XDP_TX with the route's MACs when it leaves by the ingress interface and
  * that interface may (sy_uplinks); otherwise -1, and the caller hands the
  * packet to tc. */
-static __always_inline int fib_redirect(sy_ctx_t *ctx, const struct sy_packet *p)
+static __noinline int fib_redirect(sy_ctx_t *ctx, const struct sy_packet *p)
 {
 	struct bpf_fib_lookup fib = {};
 	void *data = ctx_data(ctx), *data_end = ctx_data_end(ctx);
@@ -77,7 +86,7 @@ static __always_inline int fib_redirect(sy_ctx_t *ctx, const struct sy_packet *p
 
 /* SY_VERDICT_ROUTED (the kernel resolves the next hop and sends it out of
  * the route's interface), or -reason. */
-static __always_inline int fib_redirect(sy_ctx_t *ctx, const struct sy_packet *p)
+static __noinline int fib_redirect(sy_ctx_t *ctx, const struct sy_packet *p)
 {
 	struct bpf_fib_lookup fib = {};
 	int rc = fib_lookup(ctx, p, &fib);

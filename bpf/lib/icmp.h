@@ -26,7 +26,9 @@
 #include <stddef.h>
 #include <linux/in.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include "conntrack.h"
+#include "nat.h"
 #include "packet.h"
 #include "verdict.h"
 
@@ -122,15 +124,90 @@ static __always_inline int icmp_readdress(sy_ctx_t *ctx, const struct sy_icmp_er
 	return SY_VERDICT_PASS;
 }
 
-/* An ICMP error about a translated flow, translated back; any other packet
- * (and an error about a flow we do not track) passes untouched. */
-static __always_inline int xlate_icmp_error(sy_ctx_t *ctx)
-{
-	struct sy_icmp_error e;
-	struct sy_ct_key key = {};
-	struct sy_ct_entry *ct;
+/* ---- ICMPv6 (RFC 4443): destination unreachable, packet too big, time
+ * exceeded, quoting the datagram as it left us. The same lookups as ICMP;
+ * IPv6 has no header checksums, but the ICMPv6 checksum covers the quoted
+ * bytes and the outer pseudo-header: every address and port rewritten is
+ * fixed in it by its difference. Neighbour discovery, echo and every other
+ * ICMPv6 message pass untouched. ---- */
 
-	if (icmp_parse_error(ctx, &e) < 0)
+#define SY_ICMP6_DEST_UNREACH_TYPE 1
+#define SY_ICMP6_PKT_TOOBIG 2
+#define SY_ICMP6_TIME_EXCEED 3
+
+struct sy_icmp6_error {
+	__u32 icmp_off; /* outer ICMPv6 header */
+	__u32 inner_l3; /* the quoted IPv6 header */
+	struct sy_addr outer_daddr;
+	struct sy_addr saddr; /* quoted */
+	struct sy_addr daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+};
+
+/* 0 when the packet is an ICMPv6 error quoting a TCP or UDP datagram (no
+ * extension headers, outer or quoted). */
+static __always_inline int icmp6_parse_error(sy_ctx_t *ctx, struct sy_icmp6_error *e)
+{
+	struct ipv6hdr ip6;
+	__u8 type;
+	__be16 ports[2];
+	__u32 l3 = sizeof(struct ethhdr);
+
+	if (ctx_load_bytes(ctx, l3, &ip6, sizeof(ip6)) < 0 || ip6.nexthdr != IPPROTO_ICMPV6)
+		return -1;
+	e->icmp_off = l3 + sizeof(ip6);
+	__builtin_memcpy(&e->outer_daddr, &ip6.daddr, sizeof(e->outer_daddr));
+	if (ctx_load_bytes(ctx, e->icmp_off, &type, sizeof(type)) < 0)
+		return -1;
+	if (type != SY_ICMP6_DEST_UNREACH_TYPE && type != SY_ICMP6_PKT_TOOBIG && type != SY_ICMP6_TIME_EXCEED)
+		return -1;
+	e->inner_l3 = e->icmp_off + 8;
+	if (ctx_load_bytes(ctx, e->inner_l3, &ip6, sizeof(ip6)) < 0)
+		return -1;
+	if (ip6.nexthdr != IPPROTO_TCP && ip6.nexthdr != IPPROTO_UDP)
+		return -1;
+	if (ctx_load_bytes(ctx, e->inner_l3 + sizeof(ip6), ports, sizeof(ports)) < 0)
+		return -1;
+	__builtin_memcpy(&e->saddr, &ip6.saddr, sizeof(e->saddr));
+	__builtin_memcpy(&e->daddr, &ip6.daddr, sizeof(e->daddr));
+	e->sport = ports[0];
+	e->dport = ports[1];
+	e->proto = ip6.nexthdr;
+	return 0;
+}
+
+/* A 16-byte address at `off` set to `addr`, the ICMPv6 checksum fixed by the
+ * difference (`flags`: BPF_F_PSEUDO_HDR for the outer destination). */
+static __always_inline int icmp6_set_addr(sy_ctx_t *ctx, const struct sy_icmp6_error *e, __u32 off,
+                                          const struct sy_addr *old, const struct sy_addr *addr, __u64 flags)
+{
+	if (addr_eq(old, addr))
+		return 0;
+	return nat_store_addr6(ctx, off, e->icmp_off + 2, old, addr, flags);
+}
+
+static __always_inline int icmp6_set_port(sy_ctx_t *ctx, const struct sy_icmp6_error *e, __u32 at, __be16 old,
+                                          __be16 port)
+{
+	if (old == port)
+		return 0;
+	if (ctx_l4_csum_replace(ctx, e->icmp_off + 2, old, port, sizeof(port)) < 0)
+		return -1;
+	return ctx_store_bytes(ctx, e->inner_l3 + sizeof(struct ipv6hdr) + at, &port, sizeof(port));
+}
+
+static __noinline int xlate_icmp6_error(sy_ctx_t *ctx)
+{
+	struct sy_icmp6_error e;
+	struct sy_ct_key key = {};
+	const struct sy_addr *src, *dst, *to;
+	__be16 sport, dport;
+	struct sy_ct_entry *ct;
+	int snat;
+
+	if (icmp6_parse_error(ctx, &e) < 0)
 		return SY_VERDICT_PASS;
 	key.saddr = e.daddr;
 	key.daddr = e.saddr;
@@ -138,26 +215,87 @@ static __always_inline int xlate_icmp_error(sy_ctx_t *ctx)
 	key.dport = e.sport;
 	key.proto = e.proto;
 	key.dir = SY_CT_REPLY;
-	ct = bpf_map_lookup_elem(&sy_conntrack_v2, &key);
+	ct = bpf_map_lookup_elem(&sy_conntrack_v3, &key);
+	if (ct) {
+		/* About a client's packet: back to client -> service, to the client. */
+		snat = (ct->flags & (SY_CT_F_SNAT | SY_CT_F_HAIRPIN)) != 0;
+		src = snat ? &ct->peer_addr : &e.saddr;
+		sport = snat ? ct->peer_port : e.sport;
+		dst = &ct->nat_addr;
+		dport = ct->nat_port;
+		to = src;
+	} else {
+		key.dir = SY_CT_ORIGINAL;
+		ct = bpf_map_lookup_elem(&sy_conntrack_v3, &key);
+		if (!ct)
+			return SY_VERDICT_PASS;
+		/* About a backend's reply: back to backend -> the source it saw, to the backend. */
+		snat = (ct->flags & (SY_CT_F_SNAT | SY_CT_F_HAIRPIN)) != 0;
+		src = &ct->nat_addr;
+		sport = ct->nat_port;
+		dst = snat ? &ct->peer_addr : &e.daddr;
+		dport = snat ? ct->peer_port : e.dport;
+		to = src;
+	}
+	if (icmp6_set_addr(ctx, &e, e.inner_l3 + offsetof(struct ipv6hdr, saddr), &e.saddr, src, 0) < 0 ||
+	    icmp6_set_addr(ctx, &e, e.inner_l3 + offsetof(struct ipv6hdr, daddr), &e.daddr, dst, 0) < 0 ||
+	    icmp6_set_port(ctx, &e, 0, e.sport, sport) < 0 || icmp6_set_port(ctx, &e, 2, e.dport, dport) < 0 ||
+	    icmp6_set_addr(ctx, &e, sizeof(struct ethhdr) + offsetof(struct ipv6hdr, daddr), &e.outer_daddr, to,
+	                   BPF_F_PSEUDO_HDR) < 0)
+		return SY_DROP(SY_DROP_NAT_FAILED);
+	return SY_VERDICT_PASS;
+}
+
+/* An ICMP error about a translated flow, translated back. */
+static __noinline int xlate_icmp4_error(sy_ctx_t *ctx)
+{
+	struct sy_icmp_error e;
+	struct sy_ct_key key = {};
+	struct sy_ct_entry *ct;
+
+	if (icmp_parse_error(ctx, &e) < 0)
+		return SY_VERDICT_PASS;
+	key.saddr = addr_from_v4(e.daddr);
+	key.daddr = addr_from_v4(e.saddr);
+	key.sport = e.dport;
+	key.dport = e.sport;
+	key.proto = e.proto;
+	key.dir = SY_CT_REPLY;
+	ct = bpf_map_lookup_elem(&sy_conntrack_v3, &key);
 	if (ct) {
 		/* About a packet of the client's, quoted as it left us: back to
 		 * client -> service, and to the client. */
-		__be32 client = (ct->flags & (SY_CT_F_SNAT | SY_CT_F_HAIRPIN)) ? ct->peer_addr : e.saddr;
+		__be32 client = (ct->flags & (SY_CT_F_SNAT | SY_CT_F_HAIRPIN)) ? addr_v4(&ct->peer_addr) : e.saddr;
 		__be16 client_port = (ct->flags & (SY_CT_F_SNAT | SY_CT_F_HAIRPIN)) ? ct->peer_port : e.sport;
 
-		return icmp_readdress(ctx, &e, client, client_port, ct->nat_addr, ct->nat_port, client);
+		return icmp_readdress(ctx, &e, client, client_port, addr_v4(&ct->nat_addr), ct->nat_port, client);
 	}
 	key.dir = SY_CT_ORIGINAL;
-	ct = bpf_map_lookup_elem(&sy_conntrack_v2, &key);
+	ct = bpf_map_lookup_elem(&sy_conntrack_v3, &key);
 	if (ct) {
 		/* About a backend's reply, quoted as it left us: back to backend ->
 		 * the source it saw (the client, or its NAT address), and to the backend. */
-		__be32 peer = (ct->flags & (SY_CT_F_SNAT | SY_CT_F_HAIRPIN)) ? ct->peer_addr : e.daddr;
+		__be32 peer = (ct->flags & (SY_CT_F_SNAT | SY_CT_F_HAIRPIN)) ? addr_v4(&ct->peer_addr) : e.daddr;
 		__be16 peer_port = (ct->flags & (SY_CT_F_SNAT | SY_CT_F_HAIRPIN)) ? ct->peer_port : e.dport;
 
-		return icmp_readdress(ctx, &e, ct->nat_addr, ct->nat_port, peer, peer_port, ct->nat_addr);
+		return icmp_readdress(ctx, &e, addr_v4(&ct->nat_addr), ct->nat_port, peer, peer_port,
+		                      addr_v4(&ct->nat_addr));
 	}
 	return SY_VERDICT_PASS;
+}
+
+/* An ICMP or ICMPv6 error about a translated flow, translated back; any other
+ * packet (and an error about a flow we do not track) passes untouched. Each
+ * family a call of its own, side by side (the BPF stack of one chain). */
+static __always_inline int xlate_icmp_error(sy_ctx_t *ctx)
+{
+	__be16 proto;
+
+	if (ctx_load_bytes(ctx, offsetof(struct ethhdr, h_proto), &proto, sizeof(proto)) < 0)
+		return SY_VERDICT_PASS;
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return xlate_icmp6_error(ctx);
+	return xlate_icmp4_error(ctx);
 }
 
 #endif /* SWITCHYARD_ICMP_H */

@@ -12,11 +12,19 @@
 #include <bpf/bpf_helpers.h>
 #include "switchyard/abi.h"
 
+/*
+ * Map names: a map whose key or value changed layout is renamed (abi.h's
+ * rule), so a pin of the old layout is never adopted. The names an earlier
+ * layout had are listed in control/proxiers/ebpf/retired-maps.ts, whose pins
+ * the daemon removes once the new objects are loaded. _v3/_v2 below: the
+ * 16-byte addresses of both families (struct sy_addr).
+ */
+
 /* Written by the control plane per service port; read per new flow by tc and
  * socket programs. Key: the address a client dials; value: the service port's
  * id, its backend count and flags. One entry per (address, port, protocol):
  * each ClusterIP, each NodePort address, load-balancer IP and externalIP.
- * (_v2: the value gained cluster_addr/cluster_port; abi.h's rule.) */
+ * (_v2: the value gained cluster_addr/cluster_port; _v3: 16-byte addresses.) */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
@@ -24,7 +32,7 @@ struct {
 	__type(value, struct sy_service);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sy_services_v2 SEC(".maps");
+} sy_services_v3 SEC(".maps");
 
 /* Written by the control plane (before the service's count grows, after it
  * shrinks); read per new flow. Key: (service id, slot index); value: the
@@ -47,20 +55,20 @@ struct {
 	__type(value, struct sy_backend);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sy_backends SEC(".maps");
+} sy_backends_v2 SEC(".maps");
 
 /* Written and read per packet by the tc and XDP programs; read by the control
  * plane for the ops API, and to delete the UDP flows of backends it removed.
  * Two entries per flow (ORIGINAL and REPLY direction); a source-NATed flow's
  * REPLY entry is its NAT port's reservation. LRU, so the oldest flows go
- * first when it fills. (_v2: peer_addr/peer_port; abi.h's rule.) */
+ * first when it fills. (_v2: peer_addr/peer_port; _v3: 16-byte addresses.) */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 262144);
 	__type(key, struct sy_ct_key);
 	__type(value, struct sy_ct_entry);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sy_conntrack_v2 SEC(".maps");
+} sy_conntrack_v3 SEC(".maps");
 
 /* Written and read per new flow of services with ClientIP affinity; entries
  * of removed backends are deleted by the control plane. LRU. */
@@ -70,7 +78,7 @@ struct {
 	__type(key, struct sy_affinity_key);
 	__type(value, struct sy_affinity);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sy_affinity SEC(".maps");
+} sy_affinity_v2 SEC(".maps");
 
 /* Written by the socket programs at connect/sendmsg, read at recvmsg and
  * getpeername, so node processes see the service address they dialled. LRU. */
@@ -80,7 +88,7 @@ struct {
 	__type(key, struct sy_sock_revnat_key);
 	__type(value, struct sy_sock_revnat);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sy_sock_revnat SEC(".maps");
+} sy_sock_revnat_v2 SEC(".maps");
 
 /* Written by the control plane for load-balancer IPs with
  * loadBalancerSourceRanges; read per new flow to such an entry. Key: (entry
@@ -92,7 +100,7 @@ struct {
 	__type(value, struct sy_src_range);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sy_src_ranges SEC(".maps");
+} sy_src_ranges_v2 SEC(".maps");
 
 /* Written by the control plane from --cluster-cidr; read per new flow that
  * needs to know whether its client is a pod (SY_SVC_F_SNAT_OFF_CLUSTER,
@@ -104,7 +112,7 @@ struct {
 	__type(value, struct sy_cidr);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sy_cluster_cidr SEC(".maps");
+} sy_cluster_cidr_v2 SEC(".maps");
 
 /* Written by the control plane when the node's address changes; read per
  * new source-NATed flow. One entry, index 0. */
@@ -114,7 +122,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sy_config);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sy_config SEC(".maps");
+} sy_config_v2 SEC(".maps");
 
 /* Written by tc and XDP for the first fragment of a translated datagram,
  * read for its later fragments (which carry no ports). LRU: a datagram's
@@ -125,7 +133,7 @@ struct {
 	__type(key, struct sy_frag_key);
 	__type(value, struct sy_frag);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sy_frags SEC(".maps");
+} sy_frags_v2 SEC(".maps");
 
 /* Written by the control plane as it attaches XDP to an uplink; read by the
  * XDP program per packet it routes. Key: ifindex. */

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
 /* Rewriting an address and port of a parsed packet with its checksums: the
- * IP header checksum and the L4 checksum are updated incrementally,
+ * IPv4 header checksum and the L4 checksum are updated incrementally,
  * pseudo-header included (ctx.h: the kernel's helpers at tc, RFC 1624 in C at
- * XDP). */
+ * XDP). IPv6 has no header checksum: a 16-byte address changes the TCP/UDP
+ * checksum through its pseudo-header only, by the difference bpf_csum_diff
+ * computes. */
 #ifndef SWITCHYARD_NAT_H
 #define SWITCHYARD_NAT_H
 
@@ -16,26 +18,55 @@ static __always_inline __u32 nat_l4_csum_off(const struct sy_packet *p)
 	return p->l4_off + (p->proto == IPPROTO_TCP ? offsetof(struct tcphdr, check) : offsetof(struct udphdr, check));
 }
 
-/* Rewrites the source or destination address and port; 0 or a negative errno. */
-static __always_inline int nat_rewrite(sy_ctx_t *ctx, struct sy_packet *p, enum nat_side side, __be32 addr, __be16 port)
+/* An IPv6 address of the packet's header (saddr or daddr at `field`) changed,
+ * the L4 checksum at csum_off with it (`csum_flags`: BPF_F_PSEUDO_HDR and
+ * the like, size bits 0). 0 or a negative errno. */
+static __always_inline int nat_store_addr6(sy_ctx_t *ctx, __u32 addr_off, __u32 csum_off, const struct sy_addr *old,
+                                           const struct sy_addr *addr, __u64 csum_flags)
 {
-	__u32 addr_off = p->l3_off + (side == NAT_DEST ? offsetof(struct iphdr, daddr) : offsetof(struct iphdr, saddr));
+	__s64 diff = bpf_csum_diff((__be32 *)old->w, sizeof(*old), (__be32 *)addr->w, sizeof(*addr), 0);
+	int ret;
+
+	if (diff < 0)
+		return (int)diff;
+	ret = ctx_l4_csum_replace(ctx, csum_off, 0, (__u32)diff, csum_flags);
+	if (ret < 0)
+		return ret;
+	return ctx_store_bytes(ctx, addr_off, (void *)addr->w, sizeof(*addr));
+}
+
+/* Rewrites the source or destination address and port; 0 or a negative errno. */
+static __always_inline int nat_rewrite(sy_ctx_t *ctx, struct sy_packet *p, enum nat_side side,
+                                       const struct sy_addr *addr, __be16 port)
+{
 	__u32 port_off = p->l4_off + (side == NAT_DEST ? 2 : 0); /* TCP and UDP: source, then dest */
 	__u32 csum_off = nat_l4_csum_off(p);
-	/* UDP: a zero checksum means "none"; keep it so, and never write 0. */
+	/* UDP: a zero checksum means "none" (IPv4; invalid over IPv6, where
+	 * the receiver drops it either way); keep it so, and never write 0. */
 	__u64 mangled = p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
-	__be32 old_addr = side == NAT_DEST ? p->daddr : p->saddr;
+	struct sy_addr *old_addr = side == NAT_DEST ? &p->daddr : &p->saddr;
 	__be16 old_port = side == NAT_DEST ? p->dport : p->sport;
 	int ret;
 
-	if (old_addr != addr) {
-		ret = ctx_l4_csum_replace(ctx, csum_off, old_addr, addr, BPF_F_PSEUDO_HDR | mangled | sizeof(addr));
-		if (ret < 0)
-			return ret;
-		ret = ctx_l3_csum_replace(ctx, p->l3_off + offsetof(struct iphdr, check), old_addr, addr, sizeof(addr));
-		if (ret < 0)
-			return ret;
-		ret = ctx_store_bytes(ctx, addr_off, &addr, sizeof(addr));
+	if (!addr_eq(old_addr, addr)) {
+		if (p->v6) {
+			__u32 addr_off = p->l3_off + (side == NAT_DEST ? offsetof(struct ipv6hdr, daddr) :
+			                                                 offsetof(struct ipv6hdr, saddr));
+
+			ret = nat_store_addr6(ctx, addr_off, csum_off, old_addr, addr, BPF_F_PSEUDO_HDR | mangled);
+		} else {
+			__u32 addr_off = p->l3_off + (side == NAT_DEST ? offsetof(struct iphdr, daddr) :
+			                                                 offsetof(struct iphdr, saddr));
+			__be32 from = addr_v4(old_addr), to = addr_v4(addr);
+
+			ret = ctx_l4_csum_replace(ctx, csum_off, from, to, BPF_F_PSEUDO_HDR | mangled | sizeof(to));
+			if (ret < 0)
+				return ret;
+			ret = ctx_l3_csum_replace(ctx, p->l3_off + offsetof(struct iphdr, check), from, to, sizeof(to));
+			if (ret < 0)
+				return ret;
+			ret = ctx_store_bytes(ctx, addr_off, &to, sizeof(to));
+		}
 		if (ret < 0)
 			return ret;
 	}
@@ -48,10 +79,10 @@ static __always_inline int nat_rewrite(sy_ctx_t *ctx, struct sy_packet *p, enum 
 			return ret;
 	}
 	if (side == NAT_DEST) {
-		p->daddr = addr;
+		p->daddr = *addr;
 		p->dport = port;
 	} else {
-		p->saddr = addr;
+		p->saddr = *addr;
 		p->sport = port;
 	}
 	return 0;

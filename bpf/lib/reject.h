@@ -9,6 +9,7 @@
 #define SWITCHYARD_REJECT_H
 
 #include <linux/if_ether.h>
+#include <linux/ipv6.h>
 #include "packet.h"
 #include "verdict.h"
 
@@ -23,7 +24,9 @@ struct pseudo_hdr {
 /* SY_VERDICT_TX with the packet turned into the RST, or a drop: the packet is
  * not a plain SYN we can answer (no backend: nothing to refuse), its headers
  * are cut short (malformed), or writing the RST failed. */
-static __always_inline int reject_tcp_syn(sy_ctx_t *ctx, const struct sy_packet *p)
+static __always_inline int reject_tcp_syn6(sy_ctx_t *ctx, const struct sy_packet *p);
+
+static __noinline int reject_tcp_syn(sy_ctx_t *ctx, const struct sy_packet *p)
 {
 	struct ethhdr eth;
 	struct iphdr ip;
@@ -33,6 +36,8 @@ static __always_inline int reject_tcp_syn(sy_ctx_t *ctx, const struct sy_packet 
 	__u32 seq;
 	__s64 sum;
 
+	if (p->v6)
+		return reject_tcp_syn6(ctx, p);
 	if (!(p->tcp_flags & SY_TCP_SYN) || (p->tcp_flags & (SY_TCP_ACK | SY_TCP_RST)) || p->ihl_words != 5)
 		return SY_DROP(SY_DROP_NO_BACKEND);
 	if (ctx_load_bytes(ctx, 0, &eth, sizeof(eth)) < 0 || ctx_load_bytes(ctx, p->l3_off, &ip, sizeof(ip)) < 0 ||
@@ -46,8 +51,8 @@ static __always_inline int reject_tcp_syn(sy_ctx_t *ctx, const struct sy_packet 
 	__builtin_memcpy(eth.h_dest, eth.h_source, ETH_ALEN);
 	__builtin_memcpy(eth.h_source, tmp, ETH_ALEN);
 
-	ip.daddr = p->saddr;
-	ip.saddr = p->daddr;
+	ip.daddr = addr_v4(&p->saddr);
+	ip.saddr = addr_v4(&p->daddr);
 	ip.tot_len = bpf_htons(sizeof(ip) + sizeof(tcp));
 	ip.ttl = 64;
 	ip.id = 0;
@@ -107,7 +112,9 @@ struct icmp_unreach {
  * port unreachable, from the service address to the client; or a drop: IP
  * options (not answered, as the RST path), headers cut short, or the rewrite
  * failed. The datagram's payload is cut, its headers kept as the ICMP body. */
-static __always_inline int reject_udp(sy_ctx_t *ctx, const struct sy_packet *p)
+static __always_inline int reject_udp6(sy_ctx_t *ctx, const struct sy_packet *p);
+
+static __noinline int reject_udp(sy_ctx_t *ctx, const struct sy_packet *p)
 {
 	struct ethhdr eth;
 	struct iphdr ip;
@@ -115,6 +122,8 @@ static __always_inline int reject_udp(sy_ctx_t *ctx, const struct sy_packet *p)
 	__u8 tmp[ETH_ALEN];
 	__s64 sum;
 
+	if (p->v6)
+		return reject_udp6(ctx, p);
 	if (p->ihl_words != 5)
 		return SY_DROP(SY_DROP_NO_BACKEND);
 	if (ctx_load_bytes(ctx, 0, &eth, sizeof(eth)) < 0 ||
@@ -137,8 +146,8 @@ static __always_inline int reject_udp(sy_ctx_t *ctx, const struct sy_packet *p)
 		.tot_len = bpf_htons(sizeof(ip) + sizeof(msg)),
 		.ttl = 64,
 		.protocol = IPPROTO_ICMP,
-		.saddr = p->daddr,
-		.daddr = p->saddr,
+		.saddr = addr_v4(&p->daddr),
+		.daddr = addr_v4(&p->saddr),
 	};
 	sum = bpf_csum_diff(NULL, 0, (__be32 *)&ip, sizeof(ip), 0);
 	if (sum < 0)
@@ -154,6 +163,139 @@ static __always_inline int reject_udp(sy_ctx_t *ctx, const struct sy_packet *p)
 
 	if (ctx_store_bytes(ctx, 0, &eth, sizeof(eth)) < 0 || ctx_store_bytes(ctx, p->l3_off, &ip, sizeof(ip)) < 0 ||
 	    ctx_store_bytes(ctx, p->l3_off + sizeof(ip), &msg, sizeof(msg)) < 0)
+		return SY_DROP(SY_DROP_REJECT_FAILED);
+	return SY_VERDICT_TX;
+}
+
+/* ---- IPv6: the same answers, with the IPv6 pseudo-header (RFC 8200 8.1) ---- */
+
+struct pseudo_hdr6 {
+	struct sy_addr saddr;
+	struct sy_addr daddr;
+	__be32 len;
+	__u8 zero[3];
+	__u8 next;
+};
+
+/* The one's complement sum of an IPv6 pseudo-header and `len` bytes of body
+ * (a multiple of 4) at `body`, folded: the TCP or ICMPv6 checksum (0..65535),
+ * or -1. */
+static __always_inline int reject_csum6(const struct sy_addr *saddr, const struct sy_addr *daddr, __u8 next, void *body,
+                                        __u32 len)
+{
+	struct pseudo_hdr6 ph = { .saddr = *saddr, .daddr = *daddr, .len = bpf_htonl(len), .next = next };
+	__s64 sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
+
+	if (sum < 0)
+		return -1;
+	sum = bpf_csum_diff(NULL, 0, body, len, sum);
+	if (sum < 0)
+		return -1;
+	return csum_fold(sum);
+}
+
+static __always_inline void reject_swap_macs(struct ethhdr *eth)
+{
+	__u8 tmp[ETH_ALEN];
+
+	__builtin_memcpy(tmp, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, tmp, ETH_ALEN);
+}
+
+/* The RST|ACK for an IPv6 SYN, as reject_tcp_syn(); a SYN behind extension
+ * headers is not answered (as IPv4 options are not): dropped, no_backend. */
+static __always_inline int reject_tcp_syn6(sy_ctx_t *ctx, const struct sy_packet *p)
+{
+	struct ethhdr eth;
+	struct ipv6hdr ip6;
+	struct tcphdr tcp;
+	__u32 seq;
+	int csum;
+
+	if (!(p->tcp_flags & SY_TCP_SYN) || (p->tcp_flags & (SY_TCP_ACK | SY_TCP_RST)) || p->ext)
+		return SY_DROP(SY_DROP_NO_BACKEND);
+	if (ctx_load_bytes(ctx, 0, &eth, sizeof(eth)) < 0 || ctx_load_bytes(ctx, p->l3_off, &ip6, sizeof(ip6)) < 0 ||
+	    ctx_load_bytes(ctx, p->l4_off, &tcp, sizeof(tcp)) < 0)
+		return SY_DROP(SY_DROP_MALFORMED);
+	if (ctx_change_tail(ctx, p->l4_off + sizeof(tcp)) < 0)
+		return SY_DROP(SY_DROP_REJECT_FAILED);
+	reject_swap_macs(&eth);
+
+	__builtin_memcpy(&ip6.saddr, &p->daddr, sizeof(ip6.saddr));
+	__builtin_memcpy(&ip6.daddr, &p->saddr, sizeof(ip6.daddr));
+	ip6.payload_len = bpf_htons(sizeof(tcp));
+	ip6.nexthdr = IPPROTO_TCP;
+	ip6.hop_limit = 64;
+
+	seq = bpf_ntohl(tcp.seq);
+	__builtin_memset(&tcp, 0, sizeof(tcp));
+	tcp.source = p->dport;
+	tcp.dest = p->sport;
+	tcp.ack_seq = bpf_htonl(seq + 1);
+	tcp.doff = 5;
+	tcp.rst = 1;
+	tcp.ack = 1;
+	csum = reject_csum6(&p->daddr, &p->saddr, IPPROTO_TCP, &tcp, sizeof(tcp));
+	if (csum < 0)
+		return SY_DROP(SY_DROP_REJECT_FAILED);
+	tcp.check = (__sum16)csum;
+
+	if (ctx_store_bytes(ctx, 0, &eth, sizeof(eth)) < 0 || ctx_store_bytes(ctx, p->l3_off, &ip6, sizeof(ip6)) < 0 ||
+	    ctx_store_bytes(ctx, p->l4_off, &tcp, sizeof(tcp)) < 0)
+		return SY_DROP(SY_DROP_REJECT_FAILED);
+	return SY_VERDICT_TX;
+}
+
+#define SY_ICMP6_DEST_UNREACH 1
+#define SY_ICMP6_PORT_UNREACH 4
+
+/* ICMPv6 destination unreachable's body (RFC 4443 3.1): its header, then as
+ * much of the datagram as fits; here its IPv6 and UDP headers. */
+struct icmp6_unreach {
+	struct sy_icmphdr icmp;
+	struct ipv6hdr inner;
+	__u8 l4[8];
+} __attribute__((packed));
+
+/* ICMPv6 port unreachable for a UDP datagram, as reject_udp(); one behind
+ * extension headers is not answered (dropped, no_backend). */
+static __always_inline int reject_udp6(sy_ctx_t *ctx, const struct sy_packet *p)
+{
+	struct ethhdr eth;
+	struct ipv6hdr ip6;
+	struct icmp6_unreach msg = {};
+	int csum;
+
+	if (p->ext)
+		return SY_DROP(SY_DROP_NO_BACKEND);
+	if (ctx_load_bytes(ctx, 0, &eth, sizeof(eth)) < 0 ||
+	    ctx_load_bytes(ctx, p->l3_off, &msg.inner, sizeof(msg.inner)) < 0 ||
+	    ctx_load_bytes(ctx, p->l4_off, &msg.l4, sizeof(msg.l4)) < 0)
+		return SY_DROP(SY_DROP_MALFORMED);
+	if (ctx_change_tail(ctx, p->l4_off + sizeof(msg.l4)) < 0 ||
+	    ctx_change_head(ctx, sizeof(struct ipv6hdr) + sizeof(struct sy_icmphdr)) < 0)
+		return SY_DROP(SY_DROP_REJECT_FAILED);
+	reject_swap_macs(&eth);
+
+	__builtin_memset(&ip6, 0, sizeof(ip6));
+	ip6.version = 6;
+	ip6.priority = 0xc; /* traffic class 0xc0, as the kernel's ICMP errors */
+	ip6.payload_len = bpf_htons(sizeof(msg));
+	ip6.nexthdr = IPPROTO_ICMPV6;
+	ip6.hop_limit = 64;
+	__builtin_memcpy(&ip6.saddr, &p->daddr, sizeof(ip6.saddr));
+	__builtin_memcpy(&ip6.daddr, &p->saddr, sizeof(ip6.daddr));
+
+	msg.icmp.type = SY_ICMP6_DEST_UNREACH;
+	msg.icmp.code = SY_ICMP6_PORT_UNREACH;
+	csum = reject_csum6(&p->daddr, &p->saddr, IPPROTO_ICMPV6, &msg, sizeof(msg));
+	if (csum < 0)
+		return SY_DROP(SY_DROP_REJECT_FAILED);
+	msg.icmp.checksum = (__sum16)csum;
+
+	if (ctx_store_bytes(ctx, 0, &eth, sizeof(eth)) < 0 || ctx_store_bytes(ctx, p->l3_off, &ip6, sizeof(ip6)) < 0 ||
+	    ctx_store_bytes(ctx, p->l3_off + sizeof(ip6), &msg, sizeof(msg)) < 0)
 		return SY_DROP(SY_DROP_REJECT_FAILED);
 	return SY_VERDICT_TX;
 }

@@ -17,6 +17,11 @@ enum sy_verdict {
 	SY_VERDICT_REDIRECT =
 	        2, /* translated to leave from a node address: routed by the program (fib.h), not the stack */
 	SY_VERDICT_ROUTED = 3, /* routed: tc's bpf_redirect_neigh has it (TC_ACT_REDIRECT) */
+	/* xlate.h's own, never an entry program's: a new flow to a service
+	 * without endpoints, to refuse (reject.h). Returned up a level so the
+	 * refusal runs beside the new-flow path, not inside it: the BPF stack
+	 * of one call chain is 512 bytes. */
+	SY_VERDICT_REJECT = 4,
 };
 
 #define SY_DROP(reason) (-(int)(reason))

@@ -222,7 +222,7 @@ export class ProxyMetrics {
       help: 'Entries in the connection-tracking map (both directions of each flow)',
       registers,
       async collect() {
-        const ct = (await read().catch(() => [])).find((m) => m.name === 'sy_conntrack_v2');
+        const ct = (await read().catch(() => [])).find((m) => m.name === 'sy_conntrack_v3');
         if (ct) this.set(ct.entries);
         else this.reset();
       },

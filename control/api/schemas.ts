@@ -327,7 +327,7 @@ export const ConntrackQuery = Type.Object(
     service: Type.Optional(
       Type.String({ minLength: 1, description: 'namespace/name, a service port name, or address:port' }),
     ),
-    client: Type.Optional(Type.String({ minLength: 1, description: 'client IPv4 address' })),
+    client: Type.Optional(Type.String({ minLength: 1, description: 'client IP address (IPv4 or IPv6)' })),
     protocol: Type.Optional(Type.Union([Type.Literal('TCP'), Type.Literal('UDP'), Type.Literal('SCTP')])),
   },
   { additionalProperties: false },

@@ -10,6 +10,7 @@ import { BpfError, BpfErrorCode } from './errors.js';
 export type FieldFormat =
   | 'ipv4' // 4-byte int, network order → "10.96.0.1"
   | 'ipv6' // 16 bytes → "fd00::1"
+  | 'ip' // struct sy_addr (16 bytes, either family) → "10.96.0.1" (stored IPv4-mapped) or "fd00::1"
   | 'mac' // 6 bytes → "aa:bb:cc:dd:ee:ff"
   | 'number' // any int up to 6 bytes of value → number (u64 counters that fit)
   | 'bigint' // any int → bigint
@@ -165,6 +166,7 @@ function memberField(where: string, m: BtfMember, format: FieldFormat | Formats 
   if (m.bitSize !== 0) throw mismatch(where, 'bitfields are not supported in map structs; use whole integers');
   const t = m.type;
   const offset = base + m.offset;
+  if (format === 'ip') return { name: m.name, offset, size: t.size, ...ipField(where, t) };
   if (t.kind === 'struct' || t.kind === 'union') {
     const inner = fieldsOf(where, t, typeof format === 'object' ? format : {}, 0);
     const sub = makeStruct(t, inner);
@@ -204,6 +206,84 @@ function arrayField(where: string, t: BtfType, format: FieldFormat | undefined):
   };
 }
 
+/** The dataplane's address type (abi.h struct sy_addr): 16 bytes, either family. */
+export const ADDRESS_STRUCT = 'sy_addr';
+
+/** Is this BTF type the dataplane's address (struct sy_addr)? */
+export const isAddressType = (t: BtfType) => t.kind === 'struct' && t.name === ADDRESS_STRUCT && t.size === 16;
+
+const V4_MAPPED = Buffer.from('00000000000000000000ffff', 'hex');
+
+/**
+ * A struct sy_addr as text: an IPv4-mapped address (::ffff:a.b.c.d, how
+ * IPv4 is stored) as the plain IPv4 address, anything else as IPv6 (RFC
+ * 5952). Written from either: IPv4 text is stored IPv4-mapped.
+ */
+function ipField(where: string, t: BtfType): Pick<Field, 'read' | 'write'> {
+  if (!isAddressType(t))
+    throw mismatch(
+      where,
+      `format ip needs a 16-byte struct ${ADDRESS_STRUCT}, the field is ${t.kind} ${t.name || ''} of ${t.size} bytes`,
+    );
+  return {
+    read: (buf, at) => {
+      if (buf.compare(V4_MAPPED, 0, 12, at, at + 12) === 0)
+        return `${buf[at + 12]}.${buf[at + 13]}.${buf[at + 14]}.${buf[at + 15]}`;
+      return formatIpv6(buf.subarray(at, at + 16));
+    },
+    write: (buf, at, v) => {
+      if (typeof v !== 'string') throw new TypeError(`${where}: "${String(v)}" is not an IP address`);
+      if (v.includes(':')) {
+        if (!writeIpv6(buf, at, v)) throw new TypeError(`${where}: "${v}" is not an IP address`);
+        return;
+      }
+      buf.fill(0, at, at + 10);
+      buf[at + 10] = 0xff;
+      buf[at + 11] = 0xff;
+      if (!writeIpv4(buf, at + 12, v)) throw new TypeError(`${where}: "${v}" is not an IP address`);
+    },
+  };
+}
+
+/**
+ * Parses IPv6 text (RFC 4291 2.2: "::" once, an embedded dotted quad last)
+ * into 16 bytes at `at`; false, with `buf` partly written, for anything else.
+ */
+export function writeIpv6(buf: Buffer, at: number, s: string): boolean {
+  const double = s.indexOf('::');
+  if (double !== s.lastIndexOf('::')) return false;
+  const parse = (part: string, room: number): number[] | null => {
+    if (part === '') return [];
+    const groups = part.split(':');
+    const out: number[] = [];
+    for (let i = 0; i < groups.length; i++) {
+      const g = groups[i]!;
+      if (i === groups.length - 1 && g.includes('.')) {
+        const q = Buffer.alloc(4);
+        if (!writeIpv4(q, 0, g)) return null;
+        out.push(q.readUInt16BE(0), q.readUInt16BE(2));
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
+        out.push(parseInt(g, 16));
+      }
+    }
+    return out.length <= room ? out : null;
+  };
+  let words: number[];
+  if (double < 0) {
+    const all = parse(s, 8);
+    if (all?.length !== 8) return false;
+    words = all;
+  } else {
+    const head = parse(s.slice(0, double), 7);
+    const tail = parse(s.slice(double + 2), 7);
+    if (!head || !tail || head.length + tail.length > 7) return false;
+    words = [...head, ...Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+  }
+  for (let i = 0; i < 8; i++) buf.writeUInt16BE(words[i]!, at + i * 2);
+  return true;
+}
+
 /**
  * Parses dotted-quad text into 4 bytes at `at`, accepting exactly what
  * net.isIPv4() accepts (no leading zeros); false, with `buf` partly
@@ -233,7 +313,7 @@ function writeIpv4(buf: Buffer, at: number, s: string): boolean {
 }
 
 /** RFC 5952 text: lower case, the longest run of two or more zero groups as "::". */
-function formatIpv6(b: Buffer): string {
+export function formatIpv6(b: Buffer): string {
   const g = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2));
   let best = -1;
   let bestLen = 1;
@@ -300,7 +380,9 @@ export function derive<T>(
   }
   let rw: Pick<Field, 'read' | 'write'>;
   const scalar: FieldFormat | undefined = typeof formats === 'string' ? formats : undefined;
-  if (type.kind === 'struct' || type.kind === 'union') {
+  if (scalar === 'ip') {
+    rw = ipField(where, type);
+  } else if (type.kind === 'struct' || type.kind === 'union') {
     if (typeof formats === 'string') throw mismatch(where, `a struct takes field formats, not "${formats}"`);
     rw = makeStruct(type, fieldsOf(where, type, formats ?? {}, 0));
   } else if (type.kind === 'int' || type.kind === 'enum') {

@@ -12,6 +12,6 @@ export {
   type TcDirection,
   type XdpMode,
 } from './program.js';
-export { derive, type Codec, type FieldFormat, type Formats } from './codec.js';
+export { derive, formatIpv6, writeIpv6, type Codec, type FieldFormat, type Formats } from './codec.js';
 export { BpfError, BpfErrorCode } from './errors.js';
 export type { BtfType, BtfMember, BatchResult, NativeObjectBtf as ObjectBtf, TestRunResult } from '../native/addon.js';

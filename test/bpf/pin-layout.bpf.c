@@ -1,4 +1,4 @@
-// A map named as the dataplane's sy_backends, of the same key and value sizes
+// A map named as the dataplane's sy_backends_v2, of the same key and value sizes
 // but another value layout (port widened to 32 bits, no pad). libbpf alone
 // would reuse a pin of it (it checks sizes, not BTF); the pin check must not
 // (test/privileged/dataplane/pin-compat.test.ts).
@@ -6,7 +6,7 @@
 #include <bpf/bpf_helpers.h>
 
 struct sy_backend_other {
-	__be32 addr;
+	__be32 addr[4];
 	__u32 port;
 };
 
@@ -17,6 +17,6 @@ struct {
 	__type(value, struct sy_backend_other);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sy_backends SEC(".maps");
+} sy_backends_v2 SEC(".maps");
 
 char LICENSE[] SEC("license") = "GPL";

@@ -6,11 +6,13 @@
  * here is seen there at load time, never silently misread.
  *
  * Rules: fixed-width types only; network byte order spelled __be16/__be32 (the
- * codecs read byte order from those typedefs; every __be32 is an IPv4 address,
- * which is how control/proxiers/ebpf/abi.generated.ts shows it); padding
- * explicit and zeroed, because hash maps compare keys as bytes. A struct whose
- * layout changes gets a map with a new name, so an old pinned map is never
- * misread.
+ * codecs read byte order from those typedefs); every address is a struct
+ * sy_addr, 16 bytes for either family, IPv4 stored IPv4-mapped (::ffff:a.b.c.d)
+ * so the two families share every map and never collide (as Katran keys
+ * both), and control/proxiers/ebpf/abi.generated.ts shows it as the address
+ * of its family ("10.96.0.1", "fd00::1"); padding explicit and zeroed, because
+ * hash maps compare keys as bytes. A struct whose layout changes gets a map
+ * with a new name, so an old pinned map is never misread.
  *
  * Constants are enums, not #defines: BTF carries enums, so the generated
  * TypeScript (scripts/gen-abi.ts) takes their names and values from the
@@ -23,12 +25,21 @@
 
 #include <linux/types.h>
 
+/* ---- addresses: one type for both families ---- */
+
+/* An IPv6 address, or an IPv4 one IPv4-mapped: w[0] = w[1] = 0, w[2] =
+ * htonl(0xffff), w[3] the IPv4 address (lib/addr.h). The codecs know this
+ * type by name (control/bpf/codec.ts, format 'ip'). */
+struct sy_addr {
+	__be32 w[4];
+};
+
 /* ---- services: (address, port, protocol) -> service port ---- */
 
 struct sy_service_key {
-	__be32 addr; /* ClusterIP, node address (NodePort), load-balancer IP or externalIP */
-	__be16 port; /* service port */
-	__u8 proto;  /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP */
+	struct sy_addr addr; /* ClusterIP, node address (NodePort), load-balancer IP or externalIP */
+	__be16 port;         /* service port */
+	__u8 proto;          /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP */
 	__u8 pad;
 };
 
@@ -69,12 +80,12 @@ enum sy_svc_flags {
 };
 
 struct sy_service {
-	__u32 id;               /* service-port id: the key of its slots and affinity */
-	__u16 backend_count;    /* slots 0..count-1 are valid; 0: reject, or drop with SY_SVC_F_DROP_NO_BACKEND */
-	__u16 flags;            /* enum sy_svc_flags */
-	__u32 affinity_timeout; /* seconds, with SY_SVC_F_AFFINITY */
-	__be32 cluster_addr;    /* SY_SVC_F_EXTERNAL_LOCAL: the ClusterIP entry in-cluster clients use */
-	__be16 cluster_port;    /* its port (the service port) */
+	__u32 id;                    /* service-port id: the key of its slots and affinity */
+	__u16 backend_count;         /* slots 0..count-1 are valid; 0: reject, or drop with SY_SVC_F_DROP_NO_BACKEND */
+	__u16 flags;                 /* enum sy_svc_flags */
+	__u32 affinity_timeout;      /* seconds, with SY_SVC_F_AFFINITY */
+	struct sy_addr cluster_addr; /* SY_SVC_F_EXTERNAL_LOCAL: the ClusterIP entry in-cluster clients use */
+	__be16 cluster_port;         /* its port (the service port) */
 	__u16 pad;
 };
 
@@ -92,8 +103,8 @@ struct sy_slot {
 /* ---- backends: id -> address; one record per (service port, endpoint) ---- */
 
 struct sy_backend {
-	__be32 addr; /* endpoint IP */
-	__be16 port; /* endpoint (target) port */
+	struct sy_addr addr; /* endpoint IP */
+	__be16 port;         /* endpoint (target) port */
 	__u16 pad;
 };
 
@@ -106,8 +117,8 @@ enum sy_ct_dir {
 };
 
 struct sy_ct_key {
-	__be32 saddr;
-	__be32 daddr;
+	struct sy_addr saddr;
+	struct sy_addr daddr;
 	__be16 sport;
 	__be16 dport;
 	__u8 proto;
@@ -131,24 +142,24 @@ enum sy_ct_flags {
  * what must be unique, so it is created with BPF_NOEXIST first.
  */
 struct sy_ct_entry {
-	__u64 last_seen_ns; /* bpf_ktime_get_ns() of the last packet */
-	__be32 nat_addr;    /* ORIGINAL: backend address; REPLY: service address */
-	__be16 nat_port;    /* ORIGINAL: backend port; REPLY: service port */
-	__u16 flags;        /* enum sy_ct_flags */
+	__u64 last_seen_ns;      /* bpf_ktime_get_ns() of the last packet */
+	struct sy_addr nat_addr; /* ORIGINAL: backend address; REPLY: service address */
 	/* ORIGINAL: the source the backend sees (the client itself, or its NAT
 	 * address and port); REPLY: the client, restored as the destination. */
-	__be32 peer_addr;
+	struct sy_addr peer_addr;
+	__be16 nat_port; /* ORIGINAL: backend port; REPLY: service port */
+	__be16 peer_port;
+	__u16 flags; /* enum sy_ct_flags */
+	__u16 pad;
 	__u32 service_id;
 	__u32 backend_id;
-	__be16 peer_port;
-	__u16 pad;
 };
 
 /* ---- session affinity: (service id, client) -> backend it was given ---- */
 
 struct sy_affinity_key {
 	__u32 service_id;
-	__be32 client;
+	struct sy_addr client;
 };
 
 struct sy_affinity {
@@ -160,24 +171,25 @@ struct sy_affinity {
 /* ---- socket-level reverse translation for node-originated traffic ---- */
 
 struct sy_sock_revnat_key {
-	__u64 cookie; /* bpf_get_socket_cookie() of the client socket */
-	__be32 addr;  /* backend address the socket talks to */
-	__be16 port;  /* backend port */
+	__u64 cookie;        /* bpf_get_socket_cookie() of the client socket */
+	struct sy_addr addr; /* backend address the socket talks to */
+	__be16 port;         /* backend port */
 	__u16 pad;
+	__u32 pad2;
 };
 
 struct sy_sock_revnat {
-	__be32 addr; /* service address the application asked for */
-	__be16 port; /* service port */
+	struct sy_addr addr; /* service address the application asked for */
+	__be16 port;         /* service port */
 	__u16 pad;
 };
 
 /* ---- source ranges: (entry id, client prefix) -> allowed; an LPM trie ---- */
 
 struct sy_src_range_key {
-	__u32 prefixlen; /* 32 (the id) + the range's prefix length */
+	__u32 prefixlen; /* 32 (the id) + the range's prefix length as a 128-bit one (IPv4: 96 + its own) */
 	__u32 service_id;
-	__be32 addr;
+	struct sy_addr addr;
 };
 
 struct sy_src_range {
@@ -187,8 +199,8 @@ struct sy_src_range {
 /* ---- the cluster's pod ranges (--cluster-cidr): client prefix -> inside; an LPM trie ---- */
 
 struct sy_cidr_key {
-	__u32 prefixlen;
-	__be32 addr;
+	__u32 prefixlen; /* as a 128-bit prefix (IPv4: 96 + its own) */
+	struct sy_addr addr;
 };
 
 struct sy_cidr {
@@ -198,8 +210,12 @@ struct sy_cidr {
 /* ---- node-wide settings: one entry, written by the control plane ---- */
 
 struct sy_config {
-	__be32 snat_addr; /* the node's address source-NATed flows leave with; 0: none known, such flows are dropped */
-	__u16 nat_port_min; /* the NAT ports, host byte order, inclusive */
+	/* The node's addresses source-NATed flows leave with, one per family
+	 * (snat_addr4 IPv4-mapped); 0.0.0.0 and :: say none is known, and such
+	 * flows of that family are dropped. */
+	struct sy_addr snat_addr4;
+	struct sy_addr snat_addr6;
+	__u16 nat_port_min; /* the NAT ports, host byte order, inclusive; shared by both families */
 	__u16 nat_port_max;
 	__u32 pad;
 };
@@ -207,13 +223,15 @@ struct sy_config {
 /* ---- fragments: the translation of a datagram's first fragment, for the rest ---- */
 
 /* A fragment's datagram, as it arrived (later fragments carry no ports, so
- * they are matched to the first one's translation by IP id). */
+ * they are matched to the first one's translation by IP id: IPv4's 16 bits,
+ * the IPv6 fragment header's 32). */
 struct sy_frag_key {
-	__be32 saddr;
-	__be32 daddr;
-	__be16 id;
+	struct sy_addr saddr;
+	struct sy_addr daddr;
+	__be32 id;
 	__u8 proto;
 	__u8 pad;
+	__u16 pad2;
 };
 
 /* sy_frag.flags */
@@ -222,8 +240,8 @@ enum sy_frag_flags {
 };
 
 struct sy_frag {
-	__be32 saddr; /* the addresses the first fragment left with */
-	__be32 daddr;
+	struct sy_addr saddr; /* the addresses the first fragment left with */
+	struct sy_addr daddr;
 	__u32 flags; /* enum sy_frag_flags */
 };
 

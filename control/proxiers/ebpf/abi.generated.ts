@@ -52,12 +52,12 @@ export interface SyCtKey {
 export interface SyCtEntry {
   last_seen_ns: bigint;
   nat_addr: string;
-  nat_port: number;
-  flags: number;
   peer_addr: string;
+  nat_port: number;
+  peer_port: number;
+  flags: number;
   service_id: number;
   backend_id: number;
-  peer_port: number;
 }
 
 /** struct sy_affinity_key */
@@ -106,7 +106,8 @@ export type SyCidr = Record<string, never>;
 
 /** struct sy_config */
 export interface SyConfig {
-  snat_addr: string;
+  snat_addr4: string;
+  snat_addr6: string;
   nat_port_min: number;
   nat_port_max: number;
 }
@@ -133,16 +134,16 @@ export interface SyUplink {
 
 /** Every map of the dataplane, as the objects declare them (pinned by name). */
 export const MAP_NAMES = [
-  'sy_services_v2',
+  'sy_services_v3',
   'sy_slots',
-  'sy_backends',
-  'sy_conntrack_v2',
-  'sy_affinity',
-  'sy_sock_revnat',
-  'sy_src_ranges',
-  'sy_cluster_cidr',
-  'sy_config',
-  'sy_frags',
+  'sy_backends_v2',
+  'sy_conntrack_v3',
+  'sy_affinity_v2',
+  'sy_sock_revnat_v2',
+  'sy_src_ranges_v2',
+  'sy_cluster_cidr_v2',
+  'sy_config_v2',
+  'sy_frags_v2',
   'sy_uplinks',
   'sy_drops',
 ] as const;
@@ -151,25 +152,25 @@ export type MapName = (typeof MAP_NAMES)[number];
 /** Each map's key and value as its codec decodes them (the map type in the comment). */
 export interface MapTypes {
   /** hash */
-  sy_services_v2: { key: SyServiceKey; value: SyService };
+  sy_services_v3: { key: SyServiceKey; value: SyService };
   /** hash */
   sy_slots: { key: SySlotKey; value: SySlot };
   /** hash */
-  sy_backends: { key: number; value: SyBackend };
+  sy_backends_v2: { key: number; value: SyBackend };
   /** lru_hash */
-  sy_conntrack_v2: { key: SyCtKey; value: SyCtEntry };
+  sy_conntrack_v3: { key: SyCtKey; value: SyCtEntry };
   /** lru_hash */
-  sy_affinity: { key: SyAffinityKey; value: SyAffinity };
+  sy_affinity_v2: { key: SyAffinityKey; value: SyAffinity };
   /** lru_hash */
-  sy_sock_revnat: { key: SySockRevnatKey; value: SySockRevnat };
+  sy_sock_revnat_v2: { key: SySockRevnatKey; value: SySockRevnat };
   /** lpm_trie */
-  sy_src_ranges: { key: SySrcRangeKey; value: SySrcRange };
+  sy_src_ranges_v2: { key: SySrcRangeKey; value: SySrcRange };
   /** lpm_trie */
-  sy_cluster_cidr: { key: SyCidrKey; value: SyCidr };
+  sy_cluster_cidr_v2: { key: SyCidrKey; value: SyCidr };
   /** array */
-  sy_config: { key: number; value: SyConfig };
+  sy_config_v2: { key: number; value: SyConfig };
   /** lru_hash */
-  sy_frags: { key: SyFragKey; value: SyFrag };
+  sy_frags_v2: { key: SyFragKey; value: SyFrag };
   /** hash */
   sy_uplinks: { key: number; value: SyUplink };
   /** percpu_array */
@@ -178,16 +179,16 @@ export interface MapTypes {
 
 /** The field formats each map's codec needs for MapTypes' shapes (BpfMap.typed()). */
 export const MAP_FORMATS: Record<MapName, { key?: Formats | FieldFormat; value?: Formats | FieldFormat }> = {
-  sy_services_v2: { key: { addr: 'ipv4' }, value: { cluster_addr: 'ipv4' } },
+  sy_services_v3: { key: { addr: 'ip' }, value: { cluster_addr: 'ip' } },
   sy_slots: {},
-  sy_backends: { value: { addr: 'ipv4' } },
-  sy_conntrack_v2: { key: { saddr: 'ipv4', daddr: 'ipv4' }, value: { nat_addr: 'ipv4', peer_addr: 'ipv4' } },
-  sy_affinity: { key: { client: 'ipv4' } },
-  sy_sock_revnat: { key: { addr: 'ipv4' }, value: { addr: 'ipv4' } },
-  sy_src_ranges: { key: { addr: 'ipv4' } },
-  sy_cluster_cidr: { key: { addr: 'ipv4' } },
-  sy_config: { value: { snat_addr: 'ipv4' } },
-  sy_frags: { key: { saddr: 'ipv4', daddr: 'ipv4' }, value: { saddr: 'ipv4', daddr: 'ipv4' } },
+  sy_backends_v2: { value: { addr: 'ip' } },
+  sy_conntrack_v3: { key: { saddr: 'ip', daddr: 'ip' }, value: { nat_addr: 'ip', peer_addr: 'ip' } },
+  sy_affinity_v2: { key: { client: 'ip' } },
+  sy_sock_revnat_v2: { key: { addr: 'ip' }, value: { addr: 'ip' } },
+  sy_src_ranges_v2: { key: { addr: 'ip' } },
+  sy_cluster_cidr_v2: { key: { addr: 'ip' } },
+  sy_config_v2: { value: { snat_addr4: 'ip', snat_addr6: 'ip' } },
+  sy_frags_v2: { key: { saddr: 'ip', daddr: 'ip' }, value: { saddr: 'ip', daddr: 'ip' } },
   sy_uplinks: {},
   sy_drops: {},
 };

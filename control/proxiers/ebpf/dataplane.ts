@@ -2,17 +2,21 @@
 // maps, attach them, and program service ports. It decides nothing about
 // Kubernetes; it writes what it is told, in an order that never shows a packet
 // a half-written service.
-import { isIPv4 } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import {
   BpfError,
+  BpfMap,
   BpfObject,
   TcAttachment,
   XdpAttachment,
+  writeIpv6,
   type Attachment,
   type PinnedMapMigration,
 } from '../../bpf/index.js';
+import { canonicalIp, cidrOfKey, isCidr, keyPrefixLen, networkOf } from './addresses.js';
 import { IdAllocator } from './ids.js';
 import { openMaps, type MapBackend } from './map-backend.js';
 import type { MapName } from './maps.js';
@@ -74,14 +78,22 @@ export interface ConntrackFlow {
   idleSeconds: number;
 }
 
-/** Node-wide settings of the dataplane (sy_config, sy_cluster_cidr). */
+/** Node-wide settings of the dataplane (sy_config_v2, sy_cluster_cidr_v2). */
 export interface DataplaneSettings {
-  /** The address source-NATed flows leave with; undefined while the node has none (such flows are dropped, counted). */
+  /** The IPv4 address source-NATed IPv4 flows leave with; undefined while the node has none (such flows are dropped, counted). */
   snatAddress: string | undefined;
+  /** The same for IPv6 flows. */
+  snatAddress6?: string | undefined;
   /** The ports NAT gives them, inclusive. */
   natPorts: { min: number; max: number };
-  /** The cluster's pod ranges (--cluster-cidr), IPv4 "network/bits". */
+  /** The cluster's pod ranges (--cluster-cidr), "network/bits" of either family. */
   clusterCidrs: readonly string[];
+  /**
+   * Only this family's half: its SNAT address and its cluster CIDRs are
+   * set, the other family's left as the maps hold them (the proxier of each
+   * family configures its own). Both when left out.
+   */
+  family?: 'IPv4' | 'IPv6';
 }
 
 /**
@@ -103,6 +115,8 @@ export interface DataplaneOptions {
   mapSizes?: MapSizes;
   /** Source address for hairpin flows (default 169.254.42.1). */
   hairpinAddress?: string;
+  /** The same for IPv6 hairpin flows (default 100::a9fe:2a01, in the discard-only prefix). */
+  hairpinAddress6?: string;
   /** Told of each pinned map moved to a new size from mapSizes (for the log). */
   onMigrated?: (m: PinnedMapMigration) => void;
 }
@@ -133,39 +147,65 @@ const ELEMENT_WRITES_UP_TO = 2;
 /** Service ports checked, or planned, between two turns of the event loop. */
 const PLAN_CHUNK = 250;
 
-/** "network/bits" with the host bits zero, as the LPM tries key it. */
+/** IPv4 "network/bits" with the host bits zero. */
 export function isIPv4Cidr(cidr: string): boolean {
-  const [addr, bits, more] = cidr.split('/');
-  if (more !== undefined || addr === undefined || !isIPv4(addr) || !/^\d{1,2}$/.test(bits ?? '')) return false;
-  const n = Number(bits);
-  if (n > 32) return false;
-  const value = addr.split('.').reduce((v, o) => v * 256 + Number(o), 0);
-  return n === 32 || value % 2 ** (32 - n) === 0;
+  return isIPv4(cidr.split('/')[0] ?? '') && isCidr(cidr);
 }
 
-const cidrKey = (cidr: string) => {
-  const [addr, bits] = cidr.split('/');
-  return { prefixlen: Number(bits), addr: addr! };
-};
+/** A prefix as sy_cluster_cidr_v2 keys it: 128-bit prefix length (IPv4: 96 + its own). */
+const cidrKey = (cidr: string) => ({ prefixlen: keyPrefixLen(cidr), addr: cidr.split('/')[0]! });
+
+/**
+ * The names earlier layouts of the maps had (bpf/lib/maps.h): pins an
+ * earlier version left. Their layout is not this object's, so they are
+ * never adopted; once the new objects are loaded (the earlier programs keep
+ * the maps they hold until replaced, moments later), their pins are
+ * removed so the node keeps no stale table and /v1/maps shows only live
+ * ones. Their flows are not carried over (a hitless upgrade across layouts
+ * is a converter's job).
+ */
+export const RETIRED_MAPS = [
+  'sy_services',
+  'sy_services_v2',
+  'sy_backends',
+  'sy_conntrack',
+  'sy_conntrack_v2',
+  'sy_affinity',
+  'sy_sock_revnat',
+  'sy_src_ranges',
+  'sy_cluster_cidr',
+  'sy_config',
+  'sy_frags',
+] as const;
+
+/** The 16 bytes of an IPv6 address (a load-time global). */
+function ipv6Bytes(addr: string): Buffer {
+  const out = Buffer.alloc(16);
+  writeIpv6(out, 0, addr);
+  return out;
+}
 
 function validate(spec: ServicePortSpec): void {
   const bad = (what: string) => new RangeError(`service port ${spec.address}:${spec.port}/${spec.protocol}: ${what}`);
-  if (!isIPv4(spec.address)) throw bad(`"${spec.address}" is not an IPv4 address`);
+  const family = isIP(spec.address);
+  if (!family) throw bad(`"${spec.address}" is not an IP address`);
+  const ofFamily = (ip: string) => isIP(ip) === family;
+  const name = family === 4 ? 'IPv4' : 'IPv6';
   if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535)
     throw bad(`port ${spec.port} is out of range`);
   if (!['TCP', 'UDP', 'SCTP'].includes(spec.protocol)) throw bad(`protocol ${spec.protocol} is not TCP, UDP or SCTP`);
   for (const b of spec.backends) {
-    if (!isIPv4(b.address)) throw bad(`backend "${b.address}" is not an IPv4 address`);
+    if (!ofFamily(b.address)) throw bad(`backend "${b.address}" is not an ${name} address`);
     if (!Number.isInteger(b.port) || b.port < 1 || b.port > 65535) throw bad(`backend port ${b.port} is out of range`);
   }
   if (spec.backends.length > 0xffff) throw bad(`${spec.backends.length} backends is more than a service entry counts`);
   const t = spec.affinityTimeoutSeconds;
   if (t !== undefined && (!Number.isInteger(t) || t < 1 || t > 86400))
     throw bad(`affinity timeout ${t} is not 1..86400 seconds`);
-  if (spec.internal && !isIPv4(spec.internal.address))
-    throw bad(`ClusterIP "${spec.internal.address}" for in-cluster clients is not an IPv4 address`);
+  if (spec.internal && !ofFamily(spec.internal.address))
+    throw bad(`ClusterIP "${spec.internal.address}" for in-cluster clients is not an ${name} address`);
   for (const r of spec.sourceRanges ?? [])
-    if (!isIPv4Cidr(r)) throw bad(`source range "${r}" is not an IPv4 network/bits`);
+    if (!isCidr(r) || !ofFamily(r.split('/')[0]!)) throw bad(`source range "${r}" is not an ${name} network/bits`);
   if (
     spec.maglev !== undefined &&
     (!isPrime(spec.maglev) || spec.maglev > 0xffff || spec.maglev < spec.backends.length)
@@ -213,15 +253,18 @@ export class EbpfDataplane {
   static async open(opts: DataplaneOptions): Promise<EbpfDataplane> {
     const hairpin = opts.hairpinAddress ?? '169.254.42.1';
     if (!isIPv4(hairpin)) throw new RangeError(`hairpin address "${hairpin}" is not IPv4`);
+    const hairpin6 = opts.hairpinAddress6 ?? '100::a9fe:2a01';
+    if (!isIPv6(hairpin6)) throw new RangeError(`hairpin address "${hairpin6}" is not IPv6`);
+    const hairpinGlobals = {
+      hairpin_snat_addr: Buffer.from(hairpin.split('.').map(Number)),
+      hairpin_snat_addr6: ipv6Bytes(hairpin6),
+    };
     const common = {
       pinRoot: opts.pinRoot,
       maxEntries: opts.mapSizes,
       ...(opts.onMigrated ? { onMigrated: opts.onMigrated } : {}),
     };
-    const tc = await BpfObject.loadMigrating(join(opts.objectDir, 'tc.bpf.o'), {
-      ...common,
-      globals: { hairpin_snat_addr: Buffer.from(hairpin.split('.').map(Number)) },
-    });
+    const tc = await BpfObject.loadMigrating(join(opts.objectDir, 'tc.bpf.o'), { ...common, globals: hairpinGlobals });
     let sock: BpfObject;
     let xdp: BpfObject;
     try {
@@ -231,18 +274,28 @@ export class EbpfDataplane {
       throw e;
     }
     try {
-      xdp = await BpfObject.loadMigrating(join(opts.objectDir, 'xdp.bpf.o'), {
-        ...common,
-        globals: { hairpin_snat_addr: Buffer.from(hairpin.split('.').map(Number)) },
-      });
+      xdp = await BpfObject.loadMigrating(join(opts.objectDir, 'xdp.bpf.o'), { ...common, globals: hairpinGlobals });
     } catch (e) {
       tc.close();
       sock.close();
       throw e;
     }
+    EbpfDataplane.removeRetiredPins(opts.pinRoot);
     const dp = new EbpfDataplane(openMaps(tc), { tc, sock, xdp });
     await dp.#adoptProgrammed();
     return dp;
+  }
+
+  /** Removes the pins of maps of earlier layouts (RETIRED_MAPS) under `pinRoot`; returns their names. */
+  static removeRetiredPins(pinRoot: string): string[] {
+    const removed: string[] = [];
+    for (const name of RETIRED_MAPS) {
+      const path = join(pinRoot, name);
+      if (!existsSync(path)) continue;
+      BpfMap.unpin(path);
+      removed.push(name);
+    }
+    return removed;
   }
 
   /**
@@ -334,6 +387,10 @@ export class EbpfDataplane {
       'sy_sock4_recvmsg',
       'sy_sock4_getpeername',
       'sy_sock4_egress',
+      'sy_sock6_connect',
+      'sy_sock6_sendmsg',
+      'sy_sock6_recvmsg',
+      'sy_sock6_getpeername',
     ];
     const done: Attachment[] = [];
     try {
@@ -443,38 +500,48 @@ export class EbpfDataplane {
   }
 
   /**
-   * Writes the node-wide settings: sy_config's one entry, and sy_cluster_cidr
+   * Writes the node-wide settings: sy_config_v2's one entry, and sy_cluster_cidr_v2
    * to exactly `clusterCidrs` (added before removed, so a client in both the
    * old and the new ranges is never outside them). Writes nothing when
    * nothing differs.
    */
   configure(s: DataplaneSettings): boolean {
     for (const cidr of s.clusterCidrs) {
-      if (!isIPv4Cidr(cidr)) throw new RangeError(`cluster CIDR "${cidr}" is not an IPv4 network/bits`);
+      if (!isCidr(cidr)) throw new RangeError(`cluster CIDR "${cidr}" is not a network/bits`);
     }
     if (s.snatAddress !== undefined && !isIPv4(s.snatAddress))
       throw new RangeError(`SNAT address "${s.snatAddress}" is not an IPv4 address`);
+    if (s.snatAddress6 !== undefined && !isIPv6(s.snatAddress6))
+      throw new RangeError(`SNAT address "${s.snatAddress6}" is not an IPv6 address`);
     let changed = false;
+    const cur = this.#maps.config.get(0);
+    const mine = (family: 'IPv4' | 'IPv6') => s.family === undefined || s.family === family;
     const config = {
-      snat_addr: s.snatAddress ?? '0.0.0.0',
+      snat_addr4: mine('IPv4') ? (s.snatAddress ?? '0.0.0.0') : (cur?.snat_addr4 ?? '0.0.0.0'),
+      snat_addr6: mine('IPv6')
+        ? s.snatAddress6 !== undefined
+          ? canonicalIp(s.snatAddress6)
+          : '::'
+        : (cur?.snat_addr6 ?? '::'),
       nat_port_min: s.natPorts.min,
       nat_port_max: s.natPorts.max,
     };
-    const cur = this.#maps.config.get(0);
     if (
       !cur ||
-      cur.snat_addr !== config.snat_addr ||
+      cur.snat_addr4 !== config.snat_addr4 ||
+      cur.snat_addr6 !== config.snat_addr6 ||
       cur.nat_port_min !== config.nat_port_min ||
       cur.nat_port_max !== config.nat_port_max
     ) {
       this.#maps.config.set(0, config);
       changed = true;
     }
-    const want = new Map(s.clusterCidrs.map((c) => [c, cidrKey(c)]));
+    const want = new Map(s.clusterCidrs.map((c) => [networkOf(c), cidrKey(c)]));
     const have = new Set<string>();
     for (const raw of [...this.#maps.clusterCidrs.keysEncoded()]) {
       const k = this.#maps.clusterCidrs.key.decode(raw);
-      have.add(`${k.addr}/${k.prefixlen}`);
+      // The other family's ranges are its proxier's.
+      if (mine(isIPv4(k.addr) ? 'IPv4' : 'IPv6')) have.add(cidrOfKey(k.addr, k.prefixlen));
     }
     for (const [c, k] of want) {
       if (have.has(c)) continue;
@@ -489,7 +556,7 @@ export class EbpfDataplane {
     return changed;
   }
 
-  /** Service entries programmed, and how many sy_services_v2 holds (its max_entries). */
+  /** Service entries programmed, and how many sy_services_v3 holds (its max_entries). */
   serviceRoom(): { used: number; capacity: number } {
     return { used: this.#services.size, capacity: this.#maps.services.maxEntries };
   }

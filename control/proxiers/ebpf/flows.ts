@@ -80,7 +80,7 @@ export function decodeFlow(key: CtKey, value: CtEntry): Flow {
 /** Entries decoded between two turns of the event loop: a full table must not stall /healthz. */
 const DECODE_CHUNK = 2048;
 
-/** Encoded entries (a dump of sy_conntrack_v2, as pairs or rows) decoded with the map's codecs, yielding to the event loop between chunks. */
+/** Encoded entries (a dump of sy_conntrack_v3, as pairs or rows) decoded with the map's codecs, yielding to the event loop between chunks. */
 export async function decodeFlows(
   rows: ReadonlyArray<readonly [Buffer, Buffer] | { key: Buffer; value: Buffer }>,
   codecs: { key: Codec<CtKey>; value: Codec<CtEntry> },

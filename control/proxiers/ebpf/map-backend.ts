@@ -62,14 +62,14 @@ export interface MapBackend {
 /** The real backend: a loaded object's (pinned) maps. */
 export function openMaps(obj: BpfObject): MapBackend {
   return {
-    services: typedMap(obj, 'sy_services_v2'),
+    services: typedMap(obj, 'sy_services_v3'),
     slots: typedMap(obj, 'sy_slots'),
-    backends: typedMap(obj, 'sy_backends'),
-    conntrack: typedMap(obj, 'sy_conntrack_v2'),
-    affinity: typedMap(obj, 'sy_affinity'),
-    srcRanges: typedMap(obj, 'sy_src_ranges'),
-    clusterCidrs: typedMap(obj, 'sy_cluster_cidr'),
-    config: typedMap(obj, 'sy_config'),
+    backends: typedMap(obj, 'sy_backends_v2'),
+    conntrack: typedMap(obj, 'sy_conntrack_v3'),
+    affinity: typedMap(obj, 'sy_affinity_v2'),
+    srcRanges: typedMap(obj, 'sy_src_ranges_v2'),
+    clusterCidrs: typedMap(obj, 'sy_cluster_cidr_v2'),
+    config: typedMap(obj, 'sy_config_v2'),
     uplinks: typedMap(obj, 'sy_uplinks'),
   };
 }

@@ -52,10 +52,10 @@ const proto = (o: Record<string, unknown>) => {
 };
 
 export const MAP_VIEWS: Record<string, MapView> = {
-  sy_services_v2: {
+  sy_services_v3: {
     description:
       'service address, port and protocol → service-port id, backend count and flags (written by the controller, read by tc and socket programs)',
-    ...MAP_FORMATS.sy_services_v2,
+    ...MAP_FORMATS.sy_services_v3,
     present: (k, v) => {
       proto(k);
       v.flags = flagNames(Number(v.flags), SVC_FLAGS);
@@ -64,43 +64,43 @@ export const MAP_VIEWS: Record<string, MapView> = {
   sy_slots: {
     description: 'service-port id and slot → backend id: O(1) backend choice by index (written by the controller)',
   },
-  sy_backends: {
+  sy_backends_v2: {
     description: 'backend id → endpoint address and port (written by the controller)',
-    ...MAP_FORMATS.sy_backends,
+    ...MAP_FORMATS.sy_backends_v2,
   },
-  sy_conntrack_v2: {
+  sy_conntrack_v3: {
     description: 'one entry per direction of a translated flow (written by the tc program, LRU)',
-    ...MAP_FORMATS.sy_conntrack_v2,
+    ...MAP_FORMATS.sy_conntrack_v3,
     present: (k, v) => {
       proto(k);
       k.dir = CT_DIRS.get(Number(k.dir)) ?? k.dir;
       v.flags = flagNames(Number(v.flags), CT_FLAGS);
     },
   },
-  sy_affinity: {
+  sy_affinity_v2: {
     description:
       'service-port id and client → the backend ClientIP session affinity gave it (written by the programs, LRU)',
-    ...MAP_FORMATS.sy_affinity,
+    ...MAP_FORMATS.sy_affinity_v2,
   },
-  sy_src_ranges: {
+  sy_src_ranges_v2: {
     description:
       "a load-balancer IP entry's id and an allowed client prefix (loadBalancerSourceRanges; written by the controller, an LPM trie)",
-    ...MAP_FORMATS.sy_src_ranges,
+    ...MAP_FORMATS.sy_src_ranges_v2,
   },
-  sy_cluster_cidr: {
+  sy_cluster_cidr_v2: {
     description:
       "the cluster's pod ranges (--cluster-cidr): clients inside them are pods (written by the controller, an LPM trie)",
-    ...MAP_FORMATS.sy_cluster_cidr,
+    ...MAP_FORMATS.sy_cluster_cidr_v2,
   },
-  sy_config: {
+  sy_config_v2: {
     description:
       "node-wide settings: the node's address and the ports source NAT gives flows (written by the controller)",
-    ...MAP_FORMATS.sy_config,
+    ...MAP_FORMATS.sy_config_v2,
   },
-  sy_frags: {
+  sy_frags_v2: {
     description:
       "a datagram's first fragment as it arrived → the addresses it left with, for its later fragments (written by tc and XDP, LRU)",
-    ...MAP_FORMATS.sy_frags,
+    ...MAP_FORMATS.sy_frags_v2,
   },
   sy_uplinks: {
     description:
@@ -109,10 +109,10 @@ export const MAP_VIEWS: Record<string, MapView> = {
       v.flags = flagNames(Number(v.flags), UPLINK_FLAGS);
     },
   },
-  sy_sock_revnat: {
+  sy_sock_revnat_v2: {
     description:
       'socket cookie and backend → the service address a node process asked for (written by the socket hooks, LRU)',
-    ...MAP_FORMATS.sy_sock_revnat,
+    ...MAP_FORMATS.sy_sock_revnat_v2,
   },
 };
 

@@ -2,12 +2,20 @@
 // attaches the tc program to the node's interfaces as they appear, and keeps
 // what it programmed across restarts (maps and links are pinned; start-up
 // adopts them and the first sync changes only what differs).
+//
+// One proxier per IP family, as the dual-stack meta proxier hands each its
+// family's share. Both families share one dataplane (the maps key either
+// family's 16-byte addresses, bpf/include/switchyard/abi.h): the IPv4
+// proxier loads and attaches it, the IPv6 one is given it (`shared`) and
+// programs only its family's entries, so a full sync of one family never
+// removes the other's (it compares against its family's entries only).
 import { existsSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { CgroupAttachment } from '../../bpf/index.js';
-import { isIPv4 } from 'node:net';
+import { isIP, isIPv4 } from 'node:net';
+import type { IPFamily } from '../../sources/types.js';
 import type { NodeFacts } from '../../model/node-facts.js';
 import type { ServicePortName, ServicePortState } from '../../model/types.js';
 import type { Proxier, ProxierView, ServicePortEntries, SyncRequest, SyncResult } from '../types.js';
@@ -18,9 +26,18 @@ import { DropCounters } from './drops.js';
 import { InterfaceWatcher, type Link } from './interfaces.js';
 import type { MapBackend } from './map-backend.js';
 import { MapCatalog } from './map-catalog.js';
+import { canonicalIp, inCidr, networkOf } from './addresses.js';
 import { endpointOf, keyOf, type Backend, type ServicePortSpec } from './vocabulary.js';
 
 export interface EbpfProxierOptions {
+  /** The family this proxier programs (IPv4 when left out). */
+  family?: IPFamily;
+  /**
+   * The other family's proxier, whose dataplane (objects, maps, attachments)
+   * this one shares once that one has started: start() then loads and
+   * attaches nothing, stop() releases nothing.
+   */
+  shared?: EbpfProxier;
   objectDir: string;
   /** bpffs folder: maps under it, cgroup links under links/. */
   pinRoot: string;
@@ -55,9 +72,9 @@ const YIELD_EVERY = 1000;
 
 /** What a service port's entries depend on besides the port itself: the node and the flags. */
 export interface SpecContext {
-  /** The IPv4 addresses NodePorts answer on; 127.0.0.1 among them where kube-proxy serves localhost NodePorts. */
+  /** The family's addresses NodePorts answer on; 127.0.0.1 among them where kube-proxy serves localhost NodePorts (IPv4 only). */
   nodePortAddresses: readonly string[];
-  /** The node's own IPv4 addresses: a source range holding one also admits the load-balancer IP itself. */
+  /** The node's own addresses of the family: a source range holding one also admits the load-balancer IP itself. */
   nodeAddresses: readonly string[];
   /** How flows to ClusterIPs are source-NATed: --masquerade-all, --cluster-cidr, or not at all. */
   clusterSnat: ServicePortSpec['snat'];
@@ -66,34 +83,30 @@ export interface SpecContext {
 }
 
 /**
- * The context of a sync: NodePorts on every local IPv4 address and on
- * 127.0.0.1 unless --nodeport-addresses names IPv4 ranges (kube-proxy's
- * defaults); ClusterIP flows source-NATed as kube-proxy masquerades them.
+ * The context of a sync: NodePorts on every local address of the family
+ * (and, for IPv4, on 127.0.0.1) unless --nodeport-addresses names ranges of
+ * it (kube-proxy's defaults: localhost NodePorts are IPv4 only); ClusterIP
+ * flows source-NATed as kube-proxy masquerades them. IPv6 addresses are in
+ * the form the maps give back (RFC 5952), so a restart adopts its entries.
  */
 export function specContext(
   node: NodeFacts,
-  opts: { masqueradeAll: boolean; clusterCidrs: readonly string[]; maglev?: number },
+  opts: { masqueradeAll: boolean; clusterCidrs: readonly string[]; maglev?: number; family?: IPFamily },
 ): SpecContext {
-  const v4 = (ips: readonly string[]) => ips.filter((ip) => isIPv4(ip));
-  const listed = node.nodePortAddresses.IPv4;
+  const v6 = opts.family === 'IPv6';
+  const ofFamily = (ips: readonly string[]) =>
+    ips.filter((ip) => isIPv4(ip) !== v6 && (isIPv4(ip) || isIP(ip) === 6)).map(canonicalIp);
+  const listed = node.nodePortAddresses[v6 ? 'IPv6' : 'IPv4'];
+  const local = ofFamily(node.localAddresses);
   return {
-    nodePortAddresses: listed ? v4(listed) : [...new Set([...v4(node.localAddresses), '127.0.0.1'])],
-    nodeAddresses: [...new Set([...v4(node.addresses), ...v4(node.localAddresses)])],
+    nodePortAddresses: listed ? ofFamily(listed) : [...new Set(v6 ? local : [...local, '127.0.0.1'])],
+    nodeAddresses: [...new Set([...ofFamily(node.addresses), ...local])],
     clusterSnat: opts.masqueradeAll ? 'always' : opts.clusterCidrs.length > 0 ? 'off-cluster' : undefined,
     ...(opts.maglev ? { maglev: opts.maglev } : {}),
   };
 }
 
-/** A CIDR as its network and prefix ("10.1.2.3/8" is 10.0.0.0/8), as kube-proxy parses source ranges. */
-export function networkOf(cidr: string): string {
-  const [addr, bits] = cidr.split('/');
-  const n = Number(bits ?? 32);
-  const value = addr!.split('.').reduce((v, o) => v * 256 + Number(o), 0);
-  const net = n === 0 ? 0 : value - (value % 2 ** (32 - n));
-  return `${[24, 16, 8, 0].map((s) => Math.floor(net / 2 ** s) % 256).join('.')}/${n}`;
-}
-
-const inCidr = (ip: string, cidr: string) => networkOf(`${ip}/${cidr.split('/')[1]}`) === networkOf(cidr);
+export { networkOf } from './addresses.js';
 
 /**
  * The dataplane entries of one service port: one per ClusterIP, with the
@@ -103,15 +116,16 @@ const inCidr = (ip: string, cidr: string) => networkOf(`${ip}/${cidr.split('/')[
  * externalIP, with the endpoints of its external policy: Cluster is
  * source-NATed to the node, Local keeps the client's address and sends
  * pods to the ClusterIP's endpoints. The dual-stack meta proxier hands this
- * proxier the port's IPv4 share only. SCTP is not in this dataplane yet and
- * is reported, not silently dropped.
+ * proxier its family's share only. SCTP is not in this dataplane yet and
+ * is reported, not silently dropped. IPv6 addresses are written as the maps
+ * give them back (RFC 5952), so entries adopted after a restart compare equal.
  */
 export function dataplaneSpecs(sp: ServicePortState, ctx: SpecContext): { specs: ServicePortSpec[]; skipped: Skip[] } {
   if (sp.protocol === 'SCTP') {
     return { specs: [], skipped: [{ name: sp.name, reason: 'SCTP is not translated by the ebpf dataplane yet' }] };
   }
   const backendsOf = (endpoints: ServicePortState['clusterEndpoints']): Backend[] =>
-    (endpoints ?? []).map((e) => ({ address: e.ip, port: e.port }));
+    (endpoints ?? []).map((e) => ({ address: canonicalIp(e.ip), port: e.port }));
   const common = (backends: Backend[]) => ({
     protocol: sp.protocol,
     backends,
@@ -121,7 +135,7 @@ export function dataplaneSpecs(sp: ServicePortState, ctx: SpecContext): { specs:
   });
   const internal = backendsOf(sp.internalTrafficPolicy === 'Local' ? sp.localEndpoints : sp.clusterEndpoints);
   const specs: ServicePortSpec[] = sp.clusterIPs.map((address) => ({
-    address,
+    address: canonicalIp(address),
     port: sp.port,
     ...common(internal),
     ...(ctx.clusterSnat ? { snat: ctx.clusterSnat } : {}),
@@ -129,7 +143,7 @@ export function dataplaneSpecs(sp: ServicePortState, ctx: SpecContext): { specs:
   if (!sp.externallyAccessible) return { specs, skipped: [] };
 
   const local = sp.externalTrafficPolicy === 'Local';
-  const clusterIP = sp.clusterIPs[0];
+  const clusterIP = sp.clusterIPs[0] && canonicalIp(sp.clusterIPs[0]);
   const externalBackends = backendsOf(local ? sp.localEndpoints : sp.clusterEndpoints);
   // Maglev: the table's order (by endpoint), which the maps give back too.
   if (ctx.maglev) externalBackends.sort((a, b) => (endpointOf(a) < endpointOf(b) ? -1 : 1));
@@ -145,13 +159,16 @@ export function dataplaneSpecs(sp: ServicePortState, ctx: SpecContext): { specs:
   if (sp.nodePort) {
     for (const address of ctx.nodePortAddresses) specs.push({ ...at(address), port: sp.nodePort, ...external });
   }
-  for (const address of sp.externalIPs) specs.push({ ...at(address), port: sp.port, ...external });
+  for (const address of sp.externalIPs) specs.push({ ...at(canonicalIp(address)), port: sp.port, ...external });
   const ranges = [...new Set(sp.loadBalancerSourceRanges.map(networkOf))];
   // kube-proxy: where a range holds a node address, the load-balancer IP
   // itself is allowed too (a node reaching its own LB IP leaves from it).
   const fromNode = ranges.some((r) => ctx.nodeAddresses.some((ip) => inCidr(ip, r)));
-  for (const address of sp.loadBalancerIPs) {
-    const allowed = ranges.length === 0 ? [] : [...new Set([...ranges, ...(fromNode ? [`${address}/32`] : [])])].sort();
+  for (const lbIP of sp.loadBalancerIPs) {
+    const address = canonicalIp(lbIP);
+    const host = isIPv4(address) ? 32 : 128;
+    const allowed =
+      ranges.length === 0 ? [] : [...new Set([...ranges, ...(fromNode ? [`${address}/${host}`] : [])])].sort();
     specs.push({ ...at(address), port: sp.port, ...external, ...(allowed.length ? { sourceRanges: allowed } : {}) });
   }
   return { specs, skipped: [] };
@@ -175,6 +192,7 @@ function sameSpec(a: ServicePortSpec, b: ServicePortSpec): boolean {
 
 export class EbpfProxier implements Proxier {
   readonly mode = 'ebpf' as const;
+  readonly family: IPFamily;
   readonly #opts: EbpfProxierOptions;
   #dp: EbpfDataplane | undefined;
   #watcher: InterfaceWatcher | undefined;
@@ -186,7 +204,7 @@ export class EbpfProxier implements Proxier {
   readonly #hooks = new Map<number, { hook: 'xdp' | 'tc' | 'none'; reason?: string }>();
   /** The context the programmed entries were made in: when it changes, every entry is planned again. */
   #context: SpecContext | undefined;
-  /** Service ports the last sync could not fit into sy_services_v2: retried by every sync. */
+  /** Service ports the last sync could not fit into sy_services_v3: retried by every sync. */
   readonly #refused = new Set<ServicePortName>();
   /** The pinned maps as the kernel holds them, for the ops API (its own read-only handles). */
   readonly maps: MapCatalog;
@@ -195,6 +213,7 @@ export class EbpfProxier implements Proxier {
 
   constructor(opts: EbpfProxierOptions) {
     this.#opts = opts;
+    this.family = opts.family ?? 'IPv4';
     this.maps = new MapCatalog({ pinRoot: opts.pinRoot });
     this.#drops = new DropCounters({ pinRoot: opts.pinRoot });
   }
@@ -210,6 +229,12 @@ export class EbpfProxier implements Proxier {
 
   async start(): Promise<void> {
     const { logger } = this.#opts;
+    if (this.#opts.shared) {
+      // The other family loaded, attached and adopted the dataplane.
+      this.#dp = this.#opts.shared.dataplane;
+      this.#logAdopted();
+      return;
+    }
     if (this.#opts.maps) {
       this.#dp = await EbpfDataplane.adopt(this.#opts.maps);
       this.#logAdopted();
@@ -307,8 +332,10 @@ export class EbpfProxier implements Proxier {
   async sync(req: SyncRequest): Promise<SyncResult> {
     const dp = this.dataplane;
     const result: SyncResult = { written: 0, removed: 0, skipped: [] };
-    const clusterCidrs = (this.#opts.clusterCidrs ?? []).filter((c) => isIPv4(c.split('/')[0]!)).map(networkOf);
+    const v6 = this.family === 'IPv6';
+    const clusterCidrs = (this.#opts.clusterCidrs ?? []).filter((c) => isIPv4(c.split('/')[0]!) !== v6).map(networkOf);
     const ctx = specContext(req.node, {
+      family: this.family,
       masqueradeAll: !!this.#opts.masqueradeAll,
       clusterCidrs,
       ...(this.#opts.maglevTableSize ? { maglev: this.#opts.maglevTableSize } : {}),
@@ -317,10 +344,18 @@ export class EbpfProxier implements Proxier {
     // entry may move, so the sync is a full one.
     const full = req.full || JSON.stringify(ctx) !== JSON.stringify(this.#context);
     const snatAddress = ctx.nodeAddresses[0];
-    // Said once when the node has (or comes to have) no IPv4 address, not every sync.
+    // Said once when the node has (or comes to have) no address of the family, not every sync.
     if (!snatAddress && (this.#context === undefined || this.#context.nodeAddresses[0] !== undefined))
-      this.#opts.logger.warn('the node has no IPv4 address yet: flows to source-NAT are dropped until it has one');
-    dp.configure({ snatAddress, natPorts: NAT_PORTS, clusterCidrs });
+      this.#opts.logger.warn(
+        `the node has no ${this.family} address yet: ${this.family} flows to source-NAT are dropped until it has one`,
+      );
+    // This family's half of the node-wide settings; the other family's stays.
+    dp.configure({
+      family: this.family,
+      ...(v6 ? { snatAddress: undefined, snatAddress6: snatAddress } : { snatAddress }),
+      natPorts: NAT_PORTS,
+      clusterCidrs,
+    });
     // A partial sync also retries the ports a full map refused last time.
     const names = full ? req.desired.keys() : new Set([...req.changed, ...this.#refused]).values();
     const wanted = new Map<string, { spec: ServicePortSpec; owner: ServicePortName }>();
@@ -353,7 +388,8 @@ export class EbpfProxier implements Proxier {
     // wanted; on a partial one, what the touched service ports owned.
     // A partial sync looks up only the entries it touches: it must not cost
     // a copy of all 10,000 programmed service ports to change one endpoint.
-    const all = full ? new Map(dp.programmed().map((p) => [keyOf(p), p])) : undefined;
+    // This family's entries only: the other family's proxier owns the rest of the shared maps.
+    const all = full ? new Map(this.#programmed().map((p) => [keyOf(p), p])) : undefined;
     const programmed = { get: (k: string) => (all ? all.get(k) : dp.programmedPort(k)) };
     const stale = all
       ? [...all.keys()].filter((k) => !wanted.has(k))
@@ -364,7 +400,7 @@ export class EbpfProxier implements Proxier {
     // runs two syncs at once), and a small one element by element.
     const remove = stale.flatMap((key) => programmed.get(key) ?? []);
     const upsert: ServicePortSpec[] = [];
-    // New entries beyond what sy_services_v2 holds are refused here, each
+    // New entries beyond what sy_services_v3 holds are refused here, each
     // reported, rather than by the kernel part-way through the write: a full
     // map must not stop the ports that fit (and every change to those
     // already served) from being programmed. They are tried again at every
@@ -380,7 +416,7 @@ export class EbpfProxier implements Proxier {
         this.#refused.add(owner);
         result.skipped.push({
           name: owner,
-          reason: `sy_services_v2 is full (${room.capacity} entries): ${spec.address}:${spec.port}/${spec.protocol} is not programmed; raise it with --bpf-map-sizes`,
+          reason: `sy_services_v3 is full (${room.capacity} entries): ${spec.address}:${spec.port}/${spec.protocol} is not programmed; raise it with --bpf-map-sizes`,
         });
         continue;
       }
@@ -416,11 +452,17 @@ export class EbpfProxier implements Proxier {
     return result;
   }
 
+  /** The programmed entries of this proxier's family. */
+  #programmed() {
+    const v6 = this.family === 'IPv6';
+    return this.dataplane.programmed().filter((p) => isIPv4(p.address) !== v6);
+  }
+
   #logAdopted(): void {
-    const adopted = this.dataplane.programmed().length;
+    const adopted = this.#programmed().length;
     if (adopted)
       this.#opts.logger.info(
-        { servicePorts: adopted },
+        { servicePorts: adopted, family: this.family },
         'adopted the service ports an earlier run left in the pinned maps',
       );
   }
@@ -431,11 +473,16 @@ export class EbpfProxier implements Proxier {
   }
 
   view(): ProxierView {
+    // A proxier sharing the other family's dataplane counts its own entries;
+    // the maps, interfaces and drops are the sharer's to show (once).
+    const sharing = this.#opts.shared !== undefined;
     return {
-      programmedCount: () => this.#dp?.programmed().length ?? null,
-      mapCount: () => this.maps.names().length,
+      programmedCount: () => (this.#dp ? this.#programmed().length : null),
+      mapCount: () => (sharing ? null : this.maps.names().length),
       interfaces: () =>
-        this.interfaces.map((l) => ({ name: l.name, ifindex: l.ifindex, ...this.#hooks.get(l.ifindex) })),
+        sharing
+          ? []
+          : this.interfaces.map((l) => ({ name: l.name, ifindex: l.ifindex, ...this.#hooks.get(l.ifindex) })),
       servicePorts: (ports) => {
         const dp = this.#dp;
         if (!dp) return undefined;
@@ -456,14 +503,22 @@ export class EbpfProxier implements Proxier {
           return { programmed };
         });
       },
-      drops: () => this.#drops.read(),
-      tableUsage: async () =>
-        (await this.maps.summaries()).map((m) => ({ name: m.name, entries: m.entries, capacity: m.maxEntries })),
+      ...(sharing
+        ? {}
+        : {
+            drops: () => this.#drops.read(),
+            tableUsage: async () =>
+              (await this.maps.summaries()).map((m) => ({ name: m.name, entries: m.entries, capacity: m.maxEntries })),
+          }),
     };
   }
 
   /** Leaves every attachment and map in place; the node keeps forwarding. */
   async stop(): Promise<void> {
+    if (this.#opts.shared) {
+      this.#dp = undefined; // the sharer's to release
+      return;
+    }
     this.#watcher?.stop();
     this.#dp?.release();
     this.#dp = undefined;
@@ -474,6 +529,7 @@ export class EbpfProxier implements Proxier {
   /** Detaches from every interface and cgroup, and removes the pinned maps and links. */
   async cleanup(): Promise<void> {
     await this.stop();
+    if (this.#opts.shared) return; // the sharer removes what both used
     cleanupEbpf({ pinRoot: this.#opts.pinRoot, devices: this.#opts.devices, logger: this.#opts.logger });
   }
 

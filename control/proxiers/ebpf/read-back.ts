@@ -13,6 +13,7 @@ import {
   SVC_F_SRC_RANGES,
   type SlotKey,
 } from './maps.js';
+import { cidrOfKey } from './addresses.js';
 import type { MapBackend } from './map-backend.js';
 import { protocolName, type Protocol } from './protocol.js';
 import { endpointOf, type Backend, type ServicePortSpec, type ServiceState } from './vocabulary.js';
@@ -33,7 +34,7 @@ export async function readMaps(
   const rangesById = new Map<number, string[]>();
   for (const [k] of ranges) {
     const list = rangesById.get(k.service_id) ?? [];
-    list.push(`${k.addr}/${k.prefixlen - 32}`);
+    list.push(cidrOfKey(k.addr, k.prefixlen - 32));
     rangesById.set(k.service_id, list);
   }
   const backendById = new Map(backends);

@@ -4,6 +4,7 @@
 // syscalls. Both write the same entries in the same order (bpf/README.md,
 // "Update order"): a packet sees the old service or the new one, each complete.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { keyPrefixLen } from './addresses.js';
 import type { IdAllocator } from './ids.js';
 import { maglevTable } from './maglev.js';
 import {
@@ -82,10 +83,9 @@ export interface RemovePlan {
   affinity?: AffinityCleanup;
 }
 
-/** A source range of entry `id` as the LPM trie keys it: the id's 32 bits, then the prefix. */
+/** A source range of entry `id` as the LPM trie keys it: the id's 32 bits, then the 128-bit prefix (IPv4: 96 + its own). */
 export function srcRangeKey(id: number, cidr: string): SrcRangeKey {
-  const [addr, bits] = cidr.split('/');
-  return { prefixlen: 32 + Number(bits), service_id: id, addr: addr! };
+  return { prefixlen: 32 + keyPrefixLen(cidr), service_id: id, addr: cidr.split('/')[0]! };
 }
 
 const SNAT_FLAGS = { always: SVC_F_SNAT, 'off-cluster': SVC_F_SNAT_OFF_CLUSTER } as const;

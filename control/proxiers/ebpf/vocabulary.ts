@@ -3,6 +3,7 @@
 // helpers only; every other module of the proxier imports them from here, and
 // this module imports nothing of theirs, so no two of them depend on each
 // other in a circle (test/unit/proxiers/ebpf-imports.test.ts checks).
+import { hostPort } from './addresses.js';
 import type { Protocol } from './protocol.js';
 
 export interface ServicePortKey {
@@ -72,5 +73,5 @@ export interface ServiceState {
 /** A service port's identity in the dataplane: address, port and protocol. */
 export const keyOf = (k: ServicePortKey) => `${k.address}|${k.port}|${k.protocol}`;
 
-/** An endpoint as text, "ip:port": how backends are told apart. */
-export const endpointOf = (b: Backend) => `${b.address}:${b.port}`;
+/** An endpoint as text, "ip:port" ("[ip]:port" for IPv6): how backends are told apart. */
+export const endpointOf = (b: Backend) => hostPort(b.address, b.port);

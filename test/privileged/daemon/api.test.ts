@@ -54,7 +54,8 @@ interface Reply {
 
 type BpftoolEntry = { key: string[]; value: string[] };
 const bytes = (hex: string[]) => Buffer.from(hex.map((h) => parseInt(h, 16)));
-const ip = (b: Buffer, at: number) => [...b.subarray(at, at + 4)].join('.');
+/** A struct sy_addr at `at`: 16 bytes, IPv4 IPv4-mapped (the last 4). */
+const ip = (b: Buffer, at: number) => [...b.subarray(at + 12, at + 16)].join('.');
 
 describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', () => {
   const net = new TestNet();
@@ -202,33 +203,33 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
     expect(r.status).toBe(200);
     const byName = Object.fromEntries(r.json.items.map((m: { name: string }) => [m.name, m]));
     expect(Object.keys(byName).sort()).toEqual([
-      'sy_affinity',
-      'sy_backends',
-      'sy_cluster_cidr',
-      'sy_config',
-      'sy_conntrack_v2',
+      'sy_affinity_v2',
+      'sy_backends_v2',
+      'sy_cluster_cidr_v2',
+      'sy_config_v2',
+      'sy_conntrack_v3',
       'sy_drops',
-      'sy_frags',
-      'sy_services_v2',
+      'sy_frags_v2',
+      'sy_services_v3',
       'sy_slots',
-      'sy_sock_revnat',
-      'sy_src_ranges',
+      'sy_sock_revnat_v2',
+      'sy_src_ranges_v2',
       'sy_uplinks',
     ]);
-    expect(byName.sy_services_v2).toMatchObject({
+    expect(byName.sy_services_v3).toMatchObject({
       type: 'hash',
-      keySize: 8,
-      valueSize: 20,
-      pinPath: join(pinDir, 'sy_services_v2'),
+      keySize: 20,
+      valueSize: 32,
+      pinPath: join(pinDir, 'sy_services_v3'),
     });
-    expect(byName.sy_services_v2.entries).toBe(bpftool('sy_services_v2').length);
-    expect(byName.sy_services_v2.maxEntries).toBeGreaterThan(byName.sy_services_v2.entries);
-    expect(byName.sy_services_v2.memoryBytes).toBeGreaterThan(0);
+    expect(byName.sy_services_v3.entries).toBe(bpftool('sy_services_v3').length);
+    expect(byName.sy_services_v3.maxEntries).toBeGreaterThan(byName.sy_services_v3.entries);
+    expect(byName.sy_services_v3.memoryBytes).toBeGreaterThan(0);
   });
 
-  it('/v1/maps/sy_services_v2 pages through more entries than a page holds, and agrees with bpftool', () => {
-    const { items, pages } = allPages('sy_services_v2', 7);
-    const dump = bpftool('sy_services_v2');
+  it('/v1/maps/sy_services_v3 pages through more entries than a page holds, and agrees with bpftool', () => {
+    const { items, pages } = allPages('sy_services_v3', 7);
+    const dump = bpftool('sy_services_v3');
     expect(items.length).toBe(dump.length);
     expect(pages).toBe(Math.ceil(dump.length / 7));
     const fromBpftool = dump
@@ -238,8 +239,8 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
         const flags = v.readUInt16LE(6);
         return JSON.stringify({
           addr: ip(k, 0),
-          port: k.readUInt16BE(4),
-          proto: k[6] === 6 ? 'TCP' : k[6] === 17 ? 'UDP' : String(k[6]),
+          port: k.readUInt16BE(16),
+          proto: k[18] === 6 ? 'TCP' : k[18] === 17 ? 'UDP' : String(k[18]),
           id: v.readUInt32LE(0),
           backends: v.readUInt16LE(4),
           flags: [...(flags & 1 ? ['affinity'] : []), ...(flags & 2 ? ['drop-no-backend'] : [])],
@@ -264,27 +265,27 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
     expect(fromApi.some((e) => e.includes('"affinity":300') && e.includes('["affinity"]'))).toBe(true);
   });
 
-  it('/v1/maps/sy_backends agrees with bpftool too', () => {
-    const { items } = allPages('sy_backends', 16);
-    const fromBpftool = bpftool('sy_backends')
-      .map(({ key, value }) => `${bytes(key).readUInt32LE(0)} ${ip(bytes(value), 0)}:${bytes(value).readUInt16BE(4)}`)
+  it('/v1/maps/sy_backends_v2 agrees with bpftool too', () => {
+    const { items } = allPages('sy_backends_v2', 16);
+    const fromBpftool = bpftool('sy_backends_v2')
+      .map(({ key, value }) => `${bytes(key).readUInt32LE(0)} ${ip(bytes(value), 0)}:${bytes(value).readUInt16BE(16)}`)
       .sort();
     expect(items.map(({ key, value }) => `${key} ${value.addr}:${value.port}`).sort()).toEqual(fromBpftool);
     expect(items.length).toBeGreaterThan(16);
   });
 
   it('filters entries by field, across pages', () => {
-    const one = http('/v1/maps/sy_services_v2?filter=key.addr=10.96.0.14');
+    const one = http('/v1/maps/sy_services_v3?filter=key.addr=10.96.0.14');
     expect(one.json.items).toEqual([
       {
         key: { addr: '10.96.0.14', port: 80, proto: 'TCP' },
         value: expect.objectContaining({ flags: ['affinity'], affinity_timeout: 300, backend_count: 4 }),
       },
     ]);
-    const bulk = allPages('sy_services_v2', 4, '&filter=key.port=80,value.backend_count=2');
+    const bulk = allPages('sy_services_v3', 4, '&filter=key.port=80,value.backend_count=2');
     expect(bulk.items.length).toBe(BULK);
     expect(
-      http('/v1/maps/sy_services_v2?filter=key.proto=UDP').json.items.map((e: { key: { port: number } }) => e.key.port),
+      http('/v1/maps/sy_services_v3?filter=key.proto=UDP').json.items.map((e: { key: { port: number } }) => e.key.port),
     ).toEqual([53]);
   });
 
@@ -293,17 +294,17 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
       ['/nope', 404, 'ERR_API_NOT_FOUND', /no route for GET \/nope/],
       ['/v1/maps/sy_nope', 404, 'ERR_API_NOT_FOUND', /no map named "sy_nope"/],
       ['/v1/maps/bad%20name', 400, 'ERR_API_BAD_REQUEST', /name must match pattern/],
-      ['/v1/maps/sy_services_v2?limit=0', 400, 'ERR_API_BAD_REQUEST', /limit must be >= 1/],
-      ['/v1/maps/sy_services_v2?limit=lots', 400, 'ERR_API_BAD_REQUEST', /limit must be integer/],
-      ['/v1/maps/sy_services_v2?sort=key', 400, 'ERR_API_BAD_REQUEST', /must NOT have additional properties/],
+      ['/v1/maps/sy_services_v3?limit=0', 400, 'ERR_API_BAD_REQUEST', /limit must be >= 1/],
+      ['/v1/maps/sy_services_v3?limit=lots', 400, 'ERR_API_BAD_REQUEST', /limit must be integer/],
+      ['/v1/maps/sy_services_v3?sort=key', 400, 'ERR_API_BAD_REQUEST', /must NOT have additional properties/],
       [
-        '/v1/maps/sy_services_v2?filter=key.address=1',
+        '/v1/maps/sy_services_v3?filter=key.address=1',
         400,
         'ERR_API_BAD_REQUEST',
         /"key.address" is not one of: key.addr, key.port, key.proto/,
       ],
-      ['/v1/maps/sy_services_v2?filter=junk', 400, 'ERR_API_BAD_REQUEST', /not field=value/],
-      ['/v1/maps/sy_services_v2?continue=xyz', 400, 'ERR_API_BAD_CONTINUE', /not one this API issued/],
+      ['/v1/maps/sy_services_v3?filter=junk', 400, 'ERR_API_BAD_REQUEST', /not field=value/],
+      ['/v1/maps/sy_services_v3?continue=xyz', 400, 'ERR_API_BAD_CONTINUE', /not one this API issued/],
       ['/v1/services/demo/nope', 404, 'ERR_API_NOT_FOUND', /demo\/nope/],
       ['/v1/services?limit=-1', 400, 'ERR_API_BAD_REQUEST', /limit/],
       ['/v1/conntrack?client=nobody', 400, 'ERR_API_BAD_REQUEST', /not an IPv4 address/],
@@ -318,7 +319,7 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
     }
     // A token of one map is refused by another.
     const token = http('/v1/maps/sy_slots?limit=1').json.continue;
-    expect(http(`/v1/maps/sy_backends?continue=${encodeURIComponent(token)}`).json).toMatchObject({
+    expect(http(`/v1/maps/sy_backends_v2?continue=${encodeURIComponent(token)}`).json).toMatchObject({
       code: 'ERR_API_BAD_CONTINUE',
       message: expect.stringMatching(/belongs to map\/sy_slots/),
     });
@@ -361,7 +362,7 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
       cont = r.continue;
     } while (cont);
     expect(seen.size).toBe(total);
-    expect(total).toBe(bpftool('sy_conntrack_v2').length);
+    expect(total).toBe(bpftool('sy_conntrack_v3').length);
   });
 
   it("/metrics: kube-proxy's sync metrics and ours for maps and conntrack", () => {
@@ -376,8 +377,8 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
     expect(value(/^kubeproxy_sync_full_proxy_rules_duration_seconds_count (\d+)$/m)).toBeGreaterThanOrEqual(1);
     expect(value(/^kubeproxy_sync_proxy_rules_service_changes_total (\d+)$/m)).toBeGreaterThanOrEqual(6 + BULK);
     expect(value(/^kubeproxy_sync_proxy_rules_endpoint_changes_total (\d+)$/m)).toBeGreaterThanOrEqual(6 + BULK);
-    expect(value(/^switchyard_bpf_map_entries\{map="sy_services_v2"\} (\d+)$/m)).toBe(bpftool('sy_services_v2').length);
-    expect(value(/^switchyard_bpf_map_capacity\{map="sy_conntrack_v2"\} (\d+)$/m)).toBeGreaterThan(0);
+    expect(value(/^switchyard_bpf_map_entries\{map="sy_services_v3"\} (\d+)$/m)).toBe(bpftool('sy_services_v3').length);
+    expect(value(/^switchyard_bpf_map_capacity\{map="sy_conntrack_v3"\} (\d+)$/m)).toBeGreaterThan(0);
     expect(value(/^switchyard_conntrack_entries (\d+)$/m)).toBeGreaterThan(0);
     expect(value(/^kubeproxy_proxy_healthz_total\{code="200"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
     expect(r.body).toMatch(/^process_resident_memory_bytes \d+/m);
@@ -420,7 +421,7 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
     // The CLI follows continue tokens: all service ports arrive through pages of 5.
     expect(cli('services', '--chunk-size', '5').trim().split('\n')).toHaveLength(1 + 6 + BULK);
     expect(cli('maps')).toMatch(/^NAME\s+TYPE\s+KEY\s+VALUE\s+MAX-ENTRIES\s+ENTRIES\s+MEMORY\n/);
-    const map = cli('map', 'sy_services_v2', '--filter', 'key.addr=10.96.0.14');
+    const map = cli('map', 'sy_services_v3', '--filter', 'key.addr=10.96.0.14');
     expect(map).toMatch(
       /^ADDR\s+PORT\s+PROTO\s+ID\s+BACKEND-COUNT\s+FLAGS\s+AFFINITY-TIMEOUT\s+CLUSTER-ADDR\s+CLUSTER-PORT\n10\.96\.0\.14\s+80\s+TCP\s+\d+\s+4\s+affinity\s+300\s+0\.0\.0\.0\s+0\n$/,
     );
@@ -428,8 +429,8 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
       /^PROTOCOL\s+DIRECTION\s+SOURCE\s+DESTINATION\s+TRANSLATED-TO\s+SERVICE\s+BACKEND\s+FLAGS\s+IDLE\n/,
     );
     expect(cli('status')).toMatch(/^Mode:\s+ebpf\n/);
-    expect(JSON.parse(cli('map', 'sy_backends', '-o', 'json', '--chunk-size', '7')).items).toHaveLength(
-      bpftool('sy_backends').length,
+    expect(JSON.parse(cli('map', 'sy_backends_v2', '-o', 'json', '--chunk-size', '7')).items).toHaveLength(
+      bpftool('sy_backends_v2').length,
     );
     expect(cli('status', '-o', 'yaml')).toMatch(/^mode: ebpf$/m);
     // Errors: the server's code and message; usage errors exit 2.

@@ -150,7 +150,7 @@ describe.runIf(requirePrivileges())('switchyard --manifests (standalone mode)', 
 
   it("translates the node's own connections at the socket (cgroup hooks), across a restart", async () => {
     expect(fromNode('10.96.0.10:80').filter((r) => !r.ok)).toEqual([]);
-    expect(cgroupPrograms()).toBe(5);
+    expect(cgroupPrograms()).toBe(9); // connect, sendmsg, recvmsg, getpeername of each family, and egress
     expect(await daemon.stop()).toBe(0);
     expect(fromNode('10.96.0.10:80').filter((r) => !r.ok)).toEqual([]); // pinned links outlive the process
     daemon = startDaemon(net, {
@@ -160,12 +160,12 @@ describe.runIf(requirePrivileges())('switchyard --manifests (standalone mode)', 
       args: [`--manifests=${dir}`, `--cgroup-root=${cgroup}`],
     });
     await daemon.waitForLog((r) => r.msg === 'synced');
-    expect(cgroupPrograms()).toBe(5); // the new links replaced the old ones
+    expect(cgroupPrograms()).toBe(9); // the new links replaced the old ones
     expect(
       run('ls', [join(pinDir, 'links')])
         .trim()
         .split('\n'),
-    ).toHaveLength(5);
+    ).toHaveLength(9);
     expect(fromNode('10.96.0.10:80').filter((r) => !r.ok)).toEqual([]);
   });
 
@@ -173,7 +173,7 @@ describe.runIf(requirePrivileges())('switchyard --manifests (standalone mode)', 
     expect(await daemon.stop()).toBe(0);
     // Still attached and pinned after a graceful stop.
     expect(hasOurFilter(net, n1.ns, 'wire')).toBe(true);
-    expect(run('ls', [pinDir]).trim().split('\n')).toContain('sy_services_v2');
+    expect(run('ls', [pinDir]).trim().split('\n')).toContain('sy_services_v3');
     // As the daemon runs: in the node's network namespace, with the host's bpffs.
     run('nsenter', [
       `--net=${net.netnsPath(n1.ns)}`,

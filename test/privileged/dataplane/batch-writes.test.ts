@@ -72,10 +72,10 @@ interface RawMaps {
 /** The dataplane's maps, opened from their pins as another process would. */
 function openRaw(pinRoot: string): RawMaps {
   const open = (name: string) => BpfMap.openPinned(`${pinRoot}/${name}`);
-  const services = open('sy_services_v2').typed<ServiceKey, ServiceValue>({ key: { addr: 'ipv4' } });
+  const services = open('sy_services_v3').typed<ServiceKey, ServiceValue>({ key: { addr: 'ip' } });
   const slots = open('sy_slots').typed<SlotKey, SlotValue>();
-  const backends = open('sy_backends').typed<number, BackendValue>({ value: { addr: 'ipv4' } });
-  const affinity = open('sy_affinity').typed<AffinityKey, AffinityValue>({ key: { client: 'ipv4' } });
+  const backends = open('sy_backends_v2').typed<number, BackendValue>({ value: { addr: 'ip' } });
+  const affinity = open('sy_affinity_v2').typed<AffinityKey, AffinityValue>({ key: { client: 'ip' } });
   return {
     services,
     slots,
@@ -279,7 +279,7 @@ describe.runIf(requirePrivileges())('ebpf dataplane: batch writes', () => {
   it('rebuilds its view from the maps when a batch fails part-way, and the next batch converges', async () => {
     // Room for 1,000 service entries: the batch below fails in its service-entry
     // phase, in a chunk while the next is in flight (and fails too).
-    const { dp, pinRoot } = await open('full', { sy_services_v2: 1000 });
+    const { dp, pinRoot } = await open('full', { sy_services_v3: 1000 });
     await dp.apply({ upsert: first.slice(0, 900), remove: [] });
     const raw = openRaw(pinRoot);
     try {

@@ -23,9 +23,9 @@ const SERVICES: ServicePortSpec[] = [
 const FLOWS = 300;
 
 function conntrackOf(pinRoot: string) {
-  return BpfMap.openPinned(join(pinRoot, 'sy_conntrack_v2')).typed<CtKey, CtEntry>({
-    key: { saddr: 'ipv4', daddr: 'ipv4' },
-    value: { nat_addr: 'ipv4', peer_addr: 'ipv4' },
+  return BpfMap.openPinned(join(pinRoot, 'sy_conntrack_v3')).typed<CtKey, CtEntry>({
+    key: { saddr: 'ip', daddr: 'ip' },
+    value: { nat_addr: 'ip', peer_addr: 'ip' },
   });
 }
 
@@ -65,13 +65,13 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
     await ct.setMany(Array.from({ length: FLOWS }, (_, i) => flow(i)));
     ct.map.close();
     const before = {
-      services: pinnedInfo(pinRoot, 'sy_services_v2'),
-      conntrack: pinnedInfo(pinRoot, 'sy_conntrack_v2'),
+      services: pinnedInfo(pinRoot, 'sy_services_v3'),
+      conntrack: pinnedInfo(pinRoot, 'sy_conntrack_v3'),
       slots: pinnedInfo(pinRoot, 'sy_slots'),
     };
 
     const migrated: PinnedMapMigration[] = [];
-    const mapSizes = { sy_services_v2: 4096, sy_conntrack_v2: 131072 };
+    const mapSizes = { sy_services_v3: 4096, sy_conntrack_v3: 131072 };
     const again = await EbpfDataplane.open({ objectDir, pinRoot, mapSizes, onMigrated: (m) => migrated.push(m) });
     try {
       expect(
@@ -83,17 +83,17 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
           entriesCopied,
         })),
       ).toEqual([
-        { map: 'sy_services_v2', oldMaxEntries: 65536, newMaxEntries: 4096, entries: 3, entriesCopied: 3 },
-        { map: 'sy_conntrack_v2', oldMaxEntries: 262144, newMaxEntries: 131072, entries: FLOWS, entriesCopied: FLOWS },
+        { map: 'sy_services_v3', oldMaxEntries: 65536, newMaxEntries: 4096, entries: 3, entriesCopied: 3 },
+        { map: 'sy_conntrack_v3', oldMaxEntries: 262144, newMaxEntries: 131072, entries: FLOWS, entriesCopied: FLOWS },
       ]);
-      const services = pinnedInfo(pinRoot, 'sy_services_v2');
-      const conntrack = pinnedInfo(pinRoot, 'sy_conntrack_v2');
+      const services = pinnedInfo(pinRoot, 'sy_services_v3');
+      const conntrack = pinnedInfo(pinRoot, 'sy_conntrack_v3');
       expect([services.maxEntries, conntrack.maxEntries]).toEqual([4096, 131072]);
       expect(services.id).not.toBe(before.services.id);
       expect(conntrack.id).not.toBe(before.conntrack.id);
       expect(pinnedInfo(pinRoot, 'sy_slots').id).toBe(before.slots.id); // unchanged size: adopted as it was
       // The new maps keep their BTF: typed views (and the check on the next start) work.
-      expect(BpfMap.openPinned(join(pinRoot, 'sy_services_v2')).btf()?.key?.name).toBe('sy_service_key');
+      expect(BpfMap.openPinned(join(pinRoot, 'sy_services_v3')).btf()?.key?.name).toBe('sy_service_key');
       // Entries present: the dataplane adopts the services, the flows are there.
       expect(
         again
@@ -106,7 +106,7 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
       expect(flows.map((f) => f.source)).toContain('10.244.9.1:20000');
       // The programs and the control plane use the new map: a write shows through the pin.
       again.upsertService({ address: '10.96.0.30', port: 80, protocol: 'TCP', backends: backends(1, 8080) });
-      const svc = BpfMap.openPinned(join(pinRoot, 'sy_services_v2'));
+      const svc = BpfMap.openPinned(join(pinRoot, 'sy_services_v3'));
       expect((await svc.lookupAll()).length).toBe(4);
       svc.close();
     } finally {
@@ -123,14 +123,14 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
     const first = await EbpfDataplane.open({ objectDir, pinRoot });
     for (const s of SERVICES) first.upsertService(s);
     first.release();
-    const before = pinnedInfo(pinRoot, 'sy_services_v2');
-    const err = await EbpfDataplane.open({ objectDir, pinRoot, mapSizes: { sy_services_v2: 2 } }).then(
+    const before = pinnedInfo(pinRoot, 'sy_services_v3');
+    const err = await EbpfDataplane.open({ objectDir, pinRoot, mapSizes: { sy_services_v3: 2 } }).then(
       () => undefined,
       (e: unknown) => e,
     );
-    expect(err).toMatchObject({ code: BpfErrorCode.MapFull, target: join(pinRoot, 'sy_services_v2') });
+    expect(err).toMatchObject({ code: BpfErrorCode.MapFull, target: join(pinRoot, 'sy_services_v3') });
     expect(String((err as Error).message)).toMatch(/holds 3 entries, more than the new size 2/);
-    expect(pinnedInfo(pinRoot, 'sy_services_v2')).toMatchObject({ id: before.id, maxEntries: 65536 });
+    expect(pinnedInfo(pinRoot, 'sy_services_v3')).toMatchObject({ id: before.id, maxEntries: 65536 });
   });
 
   it('an LRU map shrunk below its entry count keeps what fits, and says how many that was', async () => {
@@ -143,13 +143,13 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
     const dp = await EbpfDataplane.open({
       objectDir,
       pinRoot,
-      mapSizes: { sy_conntrack_v2: 100 },
+      mapSizes: { sy_conntrack_v3: 100 },
       onMigrated: (m) => migrated.push(m),
     });
     try {
       expect(migrated).toHaveLength(1);
       expect(migrated[0]).toMatchObject({
-        map: 'sy_conntrack_v2',
+        map: 'sy_conntrack_v3',
         oldMaxEntries: 262144,
         newMaxEntries: 100,
         entries: FLOWS,
@@ -158,7 +158,7 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
       expect(migrated[0]!.entriesCopied).toBe(kept);
       expect(kept).toBeGreaterThan(0);
       expect(kept).toBeLessThanOrEqual(100);
-      expect(pinnedInfo(pinRoot, 'sy_conntrack_v2').maxEntries).toBe(100);
+      expect(pinnedInfo(pinRoot, 'sy_conntrack_v3').maxEntries).toBe(100);
     } finally {
       dp.release();
     }
@@ -166,10 +166,11 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
 
   it('another layout under the same name: ERR_BPF_MAP_INCOMPATIBLE lists the difference, the pin is untouched', async () => {
     const pinRoot = net.pinDir('layout');
-    // Same key and value sizes as the dataplane's sy_backends (libbpf alone would reuse it), another value layout.
+    // Same key and value sizes as the dataplane's sy_backends_v2 (libbpf alone would reuse it), another value layout.
     const other = BpfObject.load(join(objectDir, 'test', 'pin-layout.bpf.o'), { pinRoot });
-    const pinned = other.map('sy_backends');
-    pinned.update(Buffer.from([1, 0, 0, 0]), Buffer.from([10, 244, 1, 11, 0x90, 0x1f, 0, 0]));
+    const pinned = other.map('sy_backends_v2');
+    const entry = Buffer.from('00000000000000000000ffff0af4010b901f0000', 'hex'); // ::ffff:10.244.1.11, port 8080 (host order)
+    pinned.update(Buffer.from([1, 0, 0, 0]), entry);
     const before = pinned.info;
     pinned.close();
     other.close();
@@ -178,7 +179,7 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
       () => undefined,
       (e: unknown) => e,
     );
-    const pinPath = join(pinRoot, 'sy_backends');
+    const pinPath = join(pinRoot, 'sy_backends_v2');
     expect(err).toMatchObject({ code: BpfErrorCode.MapIncompatible, op: 'object.load', target: pinPath });
     const message = String((err as Error).message);
     expect(message).toContain(pinPath);
@@ -189,9 +190,35 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
     // Untouched: the same map, its entry as written; nothing else was pinned either.
     const after = BpfMap.openPinned(pinPath);
     expect(after.info.id).toBe(before.id);
-    expect(after.lookup(Buffer.from([1, 0, 0, 0]))).toEqual(Buffer.from([10, 244, 1, 11, 0x90, 0x1f, 0, 0]));
+    expect(after.lookup(Buffer.from([1, 0, 0, 0]))).toEqual(entry);
     after.close();
-    expect(existsSync(join(pinRoot, 'sy_services_v2'))).toBe(false);
+    expect(existsSync(join(pinRoot, 'sy_services_v3'))).toBe(false);
+  });
+
+  it("an earlier version's maps of the IPv4-only layout (sy_services_v2, sy_conntrack_v2): the dataplane starts on new ones and removes the old pins", async () => {
+    const pinRoot = net.pinDir('retired');
+    const old = BpfObject.load(join(objectDir, 'test', 'retired-maps.bpf.o'), { pinRoot });
+    // 10.96.0.10:80/TCP → service 1, as the old layout wrote it.
+    old.map('sy_services_v2').update(Buffer.from('0a60000a00500600', 'hex'), Buffer.alloc(20, 0));
+    old.close();
+    expect(existsSync(join(pinRoot, 'sy_services_v2'))).toBe(true);
+    expect(existsSync(join(pinRoot, 'sy_conntrack_v2'))).toBe(true);
+
+    const dp = await EbpfDataplane.open({ objectDir, pinRoot });
+    try {
+      // Nothing of the old layout was read as programmed.
+      expect(dp.programmed()).toEqual([]);
+      expect(existsSync(join(pinRoot, 'sy_services_v2'))).toBe(false);
+      expect(existsSync(join(pinRoot, 'sy_conntrack_v2'))).toBe(false);
+      expect(existsSync(join(pinRoot, 'sy_services_v3'))).toBe(true);
+      expect(existsSync(join(pinRoot, 'sy_conntrack_v3'))).toBe(true);
+      dp.upsertService(SERVICES[0]!);
+      expect(dp.programmed().map((p) => p.address)).toEqual(['10.96.0.10']);
+    } finally {
+      dp.close();
+    }
+    // A second start finds nothing more to remove.
+    expect(EbpfDataplane.removeRetiredPins(pinRoot)).toEqual([]);
   });
 
   it("BpfObject.load (without migration) refuses another size with the difference instead of libbpf's EINVAL", async () => {
@@ -199,12 +226,12 @@ describe.runIf(requirePrivileges())('ebpf dataplane: reused pins are checked', (
     BpfObject.load(join(objectDir, 'tc.bpf.o'), { pinRoot }).close();
     const err = (() => {
       try {
-        BpfObject.load(join(objectDir, 'tc.bpf.o'), { pinRoot, maxEntries: { sy_affinity: 1024 } }).close();
+        BpfObject.load(join(objectDir, 'tc.bpf.o'), { pinRoot, maxEntries: { sy_affinity_v2: 1024 } }).close();
       } catch (e) {
         return e;
       }
     })();
-    expect(err).toMatchObject({ code: BpfErrorCode.MapIncompatible, target: join(pinRoot, 'sy_affinity') });
+    expect(err).toMatchObject({ code: BpfErrorCode.MapIncompatible, target: join(pinRoot, 'sy_affinity_v2') });
     expect(String((err as Error).message)).toContain('max_entries: pinned 65536 vs object 1024');
   });
 });

@@ -89,9 +89,9 @@ describe.runIf(requirePrivileges())('ebpf dataplane: conntrack entries of remove
     const pinRoot = net.pinDir('dp');
     dp = await EbpfDataplane.open({ objectDir, pinRoot });
     for (const s of [DNS, OTHER, WEB]) dp.upsertService(s);
-    conntrack = BpfMap.openPinned(`${pinRoot}/sy_conntrack_v2`).typed<CtKey, CtEntry>({
-      key: { saddr: 'ipv4', daddr: 'ipv4' },
-      value: { nat_addr: 'ipv4', peer_addr: 'ipv4' },
+    conntrack = BpfMap.openPinned(`${pinRoot}/sy_conntrack_v3`).typed<CtKey, CtEntry>({
+      key: { saddr: 'ip', daddr: 'ip' },
+      value: { nat_addr: 'ip', peer_addr: 'ip' },
     });
     await conntrack.setMany(allFlows());
   });

@@ -55,7 +55,7 @@ describe('ProxyMetrics', () => {
   it('a failed sync is not a sync: counted as an error, with BPF failures by code and operation', async () => {
     const registry = new Registry();
     const m = new ProxyMetrics({ registry });
-    const error = new BpfError(BpfErrorCode.MapFull, 'map full', { op: 'map.update', target: 'sy_backends' });
+    const error = new BpfError(BpfErrorCode.MapFull, 'map full', { op: 'map.update', target: 'sy_backends_v2' });
     m.observeSync(report({ error, result: undefined }));
     expect(await sample(registry, 'switchyard_sync_errors_total')).toBe(1);
     expect(
@@ -76,14 +76,14 @@ describe('ProxyMetrics', () => {
       mapStats: async () => {
         reads++;
         return [
-          { name: 'sy_services_v2', entries: 3, capacity: 65536 },
-          { name: 'sy_conntrack_v2', entries: 8, capacity: 262144 },
+          { name: 'sy_services_v3', entries: 3, capacity: 65536 },
+          { name: 'sy_conntrack_v3', entries: 8, capacity: 262144 },
         ];
       },
     });
     const text = await registry.metrics();
-    expect(text).toMatch(/^switchyard_bpf_map_entries\{map="sy_services_v2"\} 3$/m);
-    expect(text).toMatch(/^switchyard_bpf_map_capacity\{map="sy_conntrack_v2"\} 262144$/m);
+    expect(text).toMatch(/^switchyard_bpf_map_entries\{map="sy_services_v3"\} 3$/m);
+    expect(text).toMatch(/^switchyard_bpf_map_capacity\{map="sy_conntrack_v3"\} 262144$/m);
     expect(text).toMatch(/^switchyard_conntrack_entries 8$/m);
     expect(reads).toBe(1);
   });

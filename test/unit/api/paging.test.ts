@@ -42,8 +42,8 @@ describe('pageOf', () => {
 
   it('refuses tokens it did not issue, and tokens of another list', () => {
     expect(() => pageOf('test', items, (s) => s, { continue: 'garbage!' })).toThrowError(ApiError);
-    expect(() => decodeContinue('map/sy_slots', encodeContinue('map/sy_services_v2', 'ab'))).toThrow(
-      /belongs to map\/sy_services_v2/,
+    expect(() => decodeContinue('map/sy_slots', encodeContinue('map/sy_services_v3', 'ab'))).toThrow(
+      /belongs to map\/sy_services_v3/,
     );
     try {
       decodeContinue('x', Buffer.from('[1,2]').toString('base64url'));

@@ -154,7 +154,7 @@ describe('ops API routes (injected)', () => {
       items: [],
       message: 'the iptables mode programs no BPF maps',
     });
-    expect((await app.inject('/v1/maps/sy_services_v2')).statusCode).toBe(404);
+    expect((await app.inject('/v1/maps/sy_services_v3')).statusCode).toBe(404);
     expect((await app.inject('/v1/conntrack')).json()).toMatchObject({ code: 'ERR_API_UNAVAILABLE' });
   });
 

@@ -76,6 +76,31 @@ describe('derive', () => {
     }
   });
 
+  it('reads struct sy_addr as the address of its family: IPv4-mapped as IPv4, the rest as RFC 5952 IPv6', () => {
+    const words: BtfType = { kind: 'array', name: '', size: 16, length: 4, elem: be32 };
+    const addr: BtfType = { kind: 'struct', name: 'sy_addr', size: 16, members: [member('w', 0, words)] };
+    const t: BtfType = {
+      kind: 'struct',
+      name: 'k',
+      size: 20,
+      members: [member('addr', 0, addr), member('port', 16, be16), member('pad', 18, u16)],
+    };
+    const c = derive<{ addr: string; port: number }>('k', t, { addr: 'ip' });
+    const v4 = c.encode({ addr: '10.96.0.10', port: 80 });
+    expect(v4.toString('hex')).toBe('00000000000000000000ffff0a60000a00500000');
+    expect(c.decode(v4)).toEqual({ addr: '10.96.0.10', port: 80 });
+    const v6 = c.encode({ addr: 'FD00:10:96:0::A', port: 53 });
+    expect(v6.subarray(0, 16).toString('hex')).toBe('fd00001000960000000000000000000a');
+    expect(c.decode(v6)).toEqual({ addr: 'fd00:10:96::a', port: 53 });
+    // Written as IPv6 text, an IPv4-mapped address is the IPv4 one: the families share keys, never collide.
+    expect(c.encode({ addr: '::ffff:10.96.0.10', port: 80 }).equals(v4)).toBe(true);
+    expect(c.decode(c.encode({ addr: '::', port: 0 })).addr).toBe('::');
+    for (const bad of ['10.96.0', 'fd00::1::2', '1:2:3:4:5:6:7:8:9', 'fd00::g', '']) {
+      expect(() => c.encode({ addr: bad, port: 1 })).toThrow(/is not an IP address/);
+    }
+    expect(() => derive('k', t, { port: 'ip' })).toThrow(/format ip needs a 16-byte struct sy_addr/);
+  });
+
   it('takes IPv4 text exactly as net.isIPv4() does', () => {
     const c = derive<{ addr: string; port: number; proto: number }>('key', key, { addr: 'ipv4' });
     for (const addr of ['0.0.0.0', '255.255.255.255', '10.96.0.1', '192.168.1.20']) {

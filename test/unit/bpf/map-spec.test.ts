@@ -27,7 +27,7 @@ const backend = struct('sy_backend', [
   ['pad', 6, int(2, '__u16')],
 ]);
 const spec = (over: Partial<MapSpec> = {}): MapSpec => ({
-  name: 'sy_backends',
+  name: 'sy_backends_v2',
   type: 'hash',
   keySize: 4,
   valueSize: 8,
@@ -127,19 +127,19 @@ describe('compareMapSpecs', () => {
 describe('ERR_BPF_MAP_INCOMPATIBLE', () => {
   it('names the map, the pin, each difference, and a hint that fits the difference', () => {
     const layout = incompatible(
-      'sy_backends',
-      '/sys/fs/bpf/sy/sy_backends',
+      'sy_backends_v2',
+      '/sys/fs/bpf/sy/sy_backends_v2',
       compareMapSpecs(spec({ valueSize: 12 }), spec()),
     );
     expect(layout).toMatchObject({
       code: BpfErrorCode.MapIncompatible,
       op: 'object.load',
-      target: '/sys/fs/bpf/sy/sy_backends',
+      target: '/sys/fs/bpf/sy/sy_backends_v2',
     });
-    expect(layout.message).toContain('the map pinned at /sys/fs/bpf/sy/sy_backends does not match');
+    expect(layout.message).toContain('the map pinned at /sys/fs/bpf/sy/sy_backends_v2 does not match');
     expect(layout.message).toContain('value_size: pinned 12 vs object 8');
     expect(layout.hint).toContain('switchyard --cleanup');
-    const size = incompatible('sy_backends', '/p', compareMapSpecs(spec({ maxEntries: 2 }), spec()));
+    const size = incompatible('sy_backends_v2', '/p', compareMapSpecs(spec({ maxEntries: 2 }), spec()));
     expect(size.hint).toContain('loadMigrating');
   });
 });

@@ -134,20 +134,24 @@ describe('runGet', () => {
   it('follows continue tokens and prints every page as one list', async () => {
     const t = io([
       {
-        map: { name: 'sy_backends' },
+        map: { name: 'sy_backends_v2' },
         items: [{ key: 1, value: { addr: '10.244.1.11', port: 8080 } }],
         continue: 'abc',
         remaining: 1,
       },
-      { map: { name: 'sy_backends' }, items: [{ key: 2, value: { addr: '10.244.2.11', port: 8080 } }], remaining: 0 },
+      {
+        map: { name: 'sy_backends_v2' },
+        items: [{ key: 2, value: { addr: '10.244.2.11', port: 8080 } }],
+        remaining: 0,
+      },
     ]);
-    expect(await runGet(['map', 'sy_backends', '--chunk-size', '1', '-o', 'json'], t.io)).toBe(0);
+    expect(await runGet(['map', 'sy_backends_v2', '--chunk-size', '1', '-o', 'json'], t.io)).toBe(0);
     expect(t.urls).toEqual([
-      'http://127.0.0.1:10249/v1/maps/sy_backends?limit=1',
-      'http://127.0.0.1:10249/v1/maps/sy_backends?limit=1&continue=abc',
+      'http://127.0.0.1:10249/v1/maps/sy_backends_v2?limit=1',
+      'http://127.0.0.1:10249/v1/maps/sy_backends_v2?limit=1&continue=abc',
     ]);
     expect(JSON.parse(t.out())).toEqual({
-      map: { name: 'sy_backends' },
+      map: { name: 'sy_backends_v2' },
       items: [
         { key: 1, value: { addr: '10.244.1.11', port: 8080 } },
         { key: 2, value: { addr: '10.244.2.11', port: 8080 } },

@@ -65,9 +65,9 @@ const VALUE_FLAGS: [string, string, (o: ProxyOptions) => unknown, unknown][] = [
   ['root-hnsendpoint-name', 'cbr1', (o) => o.winkernel.rootHnsEndpointName, 'cbr1'],
   [
     'bpf-map-sizes',
-    'services=65536,sy_backends=262144',
+    'services=65536,sy_backends_v2=262144',
     (o) => o.ebpf.mapSizes,
-    { sy_services_v2: 65536, sy_backends: 262144 },
+    { sy_services_v3: 65536, sy_backends_v2: 262144 },
   ],
 ];
 

@@ -312,7 +312,7 @@ describe('validateOptions', () => {
     ['bpffs', (o) => (o.ebpf.bpffsRoot = 'bpf'), /--bpffs-root "bpf": expected an absolute path/],
     ['cgroup', (o) => (o.ebpf.cgroupRoot = 'cg'), /--cgroup-root "cg"/],
     ['devices', (o) => (o.ebpf.devices = ['a/b']), /invalid --devices "a\/b"/],
-    ['map size', (o) => (o.ebpf.mapSizes = { sy_services_v2: 0 }), /sy_services_v2=0/],
+    ['map size', (o) => (o.ebpf.mapSizes = { sy_services_v3: 0 }), /sy_services_v3=0/],
     ['log level', (o) => (o.logLevel = 'verbose'), /invalid log level "verbose"/],
     ['hostname', (o) => (o.hostname = ''), /node name is empty/],
   ])('refuses a bad %s', (_what, spoil, message) => {

@@ -83,13 +83,13 @@ const ENTRIES: Array<[CtKey, CtEntry]> = [
 
 /** The pinned-map catalog as the route uses it: encoded rows in key order, and the map's codecs (its BTF, its view's formats). */
 function catalog(): EbpfProxier['maps'] {
-  const { key, value } = codecsOf('sy_conntrack_v2');
+  const { key, value } = codecsOf('sy_conntrack_v3');
   const rows: RawEntry[] = ENTRIES.map(([k, v]) => {
     const raw = { key: key.encode(k), value: value.encode(v) };
     return { id: raw.key.toString('hex'), ...raw };
   }).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const fake = {
-    has: (name: string) => name === 'sy_conntrack_v2',
+    has: (name: string) => name === 'sy_conntrack_v3',
     raw: async () => rows,
     codecs: () => ({ key, value }),
   };
@@ -167,7 +167,9 @@ describe('/v1/conntrack JSON (pinned)', () => {
 
   it('pages', async () => {
     const first = await body('/v1/conntrack?limit=2');
-    const cont = 'WyJjb25udHJhY2siLCIwYWY0MDEwYjBhZjQwMjBjMWY5MGEwMjgwNjAxMDAwMCJd';
+    // The cursor is the last key's bytes: addresses 16 bytes each, IPv4 IPv4-mapped.
+    const cont =
+      'WyJjb25udHJhY2siLCIwMDAwMDAwMDAwMDAwMDAwMDAwMGZmZmYwYWY0MDEwYjAwMDAwMDAwMDAwMDAwMDAwMDAwZmZmZjBhZjQwMjBjMWY5MGEwMjgwNjAxMDAwMCJd';
     expect(first).toBe(`{"items":[${UDP_ORIGINAL},${TCP_REPLY}],"remaining":3,"continue":"${cont}"}`);
     const second = await body(`/v1/conntrack?limit=2&continue=${cont}`);
     const next = (JSON.parse(second) as { continue: string }).continue;

@@ -210,14 +210,17 @@ describe('ebpf: external addresses through a sync', () => {
     const sp = port(nodePortService(), [there('10.244.2.11')]);
     await sync([sp], facts({ localAddresses: [NODE_IP] }));
     expect(entries()).toEqual(['10.96.0.10:80', '127.0.0.1:30080', `${NODE_IP}:30080`]);
-    expect(maps.config.decoded()).toEqual([[0, { snat_addr: NODE_IP, nat_port_min: 32768, nat_port_max: 65535 }]]);
+    expect(maps.config.decoded()).toEqual([
+      [0, { snat_addr4: NODE_IP, snat_addr6: '::', nat_port_min: 32768, nat_port_max: 65535 }],
+    ]);
     // DHCP: the node's address changes; a partial sync that changes no service.
     const moved = '172.31.0.99';
     const r = await sync([], facts({ addresses: [moved], localAddresses: [moved] }));
     expect(r.skipped).toEqual([]);
     expect(entries()).toEqual(['10.96.0.10:80', '127.0.0.1:30080', `${moved}:30080`]);
-    expect(maps.config.decoded()[0]![1].snat_addr).toBe(moved);
-    expect(maps.clusterCidrs.decoded().map(([k]) => `${k.addr}/${k.prefixlen}`)).toEqual(['10.244.0.0/16']);
+    expect(maps.config.decoded()[0]![1].snat_addr4).toBe(moved);
+    // 128-bit prefixes: an IPv4 /16 is ::ffff:10.244.0.0/112.
+    expect(maps.clusterCidrs.decoded().map(([k]) => `${k.addr}/${k.prefixlen}`)).toEqual(['10.244.0.0/112']);
   });
 
   it('two services on one externalIP and port: the second is refused with the first named, the rest of it programmed', async () => {

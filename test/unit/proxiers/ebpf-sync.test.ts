@@ -267,14 +267,14 @@ describe('EbpfProxier.sync over in-memory maps', () => {
     ])(
       '%s: the ports that fit are served, the rest refused one by one with the reason, nothing leaked',
       async (_, size, count) => {
-        const node = await new Node(memoryMaps({ sy_services_v2: size })).start();
+        const node = await new Node(memoryMaps({ sy_services_v3: size })).start();
         const sps = many(count);
         const result = await node.sync(sps);
         const refused = sps.slice(size).map((sp) => sp.name);
         expect(result.skipped.map((s) => s.name)).toEqual(refused);
         for (const s of result.skipped) {
           expect(s.reason).toMatch(
-            /^sy_services_v2 is full \(\d+ entries\): 10\.96\.1\.\d+:80\/TCP is not programmed; raise it with --bpf-map-sizes$/,
+            /^sy_services_v3 is full \(\d+ entries\): 10\.96\.1\.\d+:80\/TCP is not programmed; raise it with --bpf-map-sizes$/,
           );
         }
         expect(node.contents().services).toHaveLength(size);

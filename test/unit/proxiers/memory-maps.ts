@@ -186,28 +186,28 @@ export function memoryMap<N extends MapName>(
 }
 
 export interface MemoryMaps extends MapBackend {
-  services: MemoryMap<MapTypes['sy_services_v2']['key'], MapTypes['sy_services_v2']['value']>;
+  services: MemoryMap<MapTypes['sy_services_v3']['key'], MapTypes['sy_services_v3']['value']>;
   slots: MemoryMap<MapTypes['sy_slots']['key'], MapTypes['sy_slots']['value']>;
-  backends: MemoryMap<MapTypes['sy_backends']['key'], MapTypes['sy_backends']['value']>;
-  conntrack: MemoryMap<MapTypes['sy_conntrack_v2']['key'], MapTypes['sy_conntrack_v2']['value']>;
-  affinity: MemoryMap<MapTypes['sy_affinity']['key'], MapTypes['sy_affinity']['value']>;
-  srcRanges: MemoryMap<MapTypes['sy_src_ranges']['key'], MapTypes['sy_src_ranges']['value']>;
-  clusterCidrs: MemoryMap<MapTypes['sy_cluster_cidr']['key'], MapTypes['sy_cluster_cidr']['value']>;
-  config: MemoryMap<MapTypes['sy_config']['key'], MapTypes['sy_config']['value']>;
+  backends: MemoryMap<MapTypes['sy_backends_v2']['key'], MapTypes['sy_backends_v2']['value']>;
+  conntrack: MemoryMap<MapTypes['sy_conntrack_v3']['key'], MapTypes['sy_conntrack_v3']['value']>;
+  affinity: MemoryMap<MapTypes['sy_affinity_v2']['key'], MapTypes['sy_affinity_v2']['value']>;
+  srcRanges: MemoryMap<MapTypes['sy_src_ranges_v2']['key'], MapTypes['sy_src_ranges_v2']['value']>;
+  clusterCidrs: MemoryMap<MapTypes['sy_cluster_cidr_v2']['key'], MapTypes['sy_cluster_cidr_v2']['value']>;
+  config: MemoryMap<MapTypes['sy_config_v2']['key'], MapTypes['sy_config_v2']['value']>;
   uplinks: MemoryMap<MapTypes['sy_uplinks']['key'], MapTypes['sy_uplinks']['value']>;
 }
 
 /** The dataplane's maps in memory; `sizes` as --bpf-map-sizes would set them. */
 export function memoryMaps(sizes: Partial<Record<MapName, number>> = {}): MemoryMaps {
   return {
-    services: memoryMap('sy_services_v2', sizes.sy_services_v2),
+    services: memoryMap('sy_services_v3', sizes.sy_services_v3),
     slots: memoryMap('sy_slots', sizes.sy_slots),
-    backends: memoryMap('sy_backends', sizes.sy_backends),
-    conntrack: memoryMap('sy_conntrack_v2', sizes.sy_conntrack_v2),
-    affinity: memoryMap('sy_affinity', sizes.sy_affinity),
-    srcRanges: memoryMap('sy_src_ranges', sizes.sy_src_ranges),
-    clusterCidrs: memoryMap('sy_cluster_cidr', sizes.sy_cluster_cidr),
-    config: memoryMap('sy_config', sizes.sy_config),
+    backends: memoryMap('sy_backends_v2', sizes.sy_backends_v2),
+    conntrack: memoryMap('sy_conntrack_v3', sizes.sy_conntrack_v3),
+    affinity: memoryMap('sy_affinity_v2', sizes.sy_affinity_v2),
+    srcRanges: memoryMap('sy_src_ranges_v2', sizes.sy_src_ranges_v2),
+    clusterCidrs: memoryMap('sy_cluster_cidr_v2', sizes.sy_cluster_cidr_v2),
+    config: memoryMap('sy_config_v2', sizes.sy_config_v2),
     uplinks: memoryMap('sy_uplinks', sizes.sy_uplinks),
   };
 }

@@ -1,8 +1,9 @@
 // /v1/conntrack: the dataplane's flows, one entry per direction, decoded and
 // named: which client, which service port (by its current owner of the
 // service id), which backend, idle for how long. Paged; filterable by service
-// (namespace/name, a service port name, or address:port), client and protocol.
-import { isIPv4 } from 'node:net';
+// (namespace/name, a service port name, or address:port, [IPv6]:port), client and protocol.
+import { canonicalIp } from '../addresses.js';
+import { isIP } from 'node:net';
 import type { ApiApp } from '../../../api/app.js';
 import { entryKey, type ApiContext } from '../../../api/context.js';
 import { ApiError, ApiErrorCode } from '../../../api/errors.js';
@@ -14,13 +15,13 @@ import type { EbpfProxier } from '../proxier.js';
 import { pageOf } from '../../../api/paging.js';
 import { ConntrackBody, ConntrackQuery, ErrorResponses, type FlowT } from '../../../api/schemas.js';
 
-const CT_MAP = 'sy_conntrack_v2';
+const CT_MAP = 'sy_conntrack_v3';
 
 /** Service id → service port name, through the programmed entries and the model's ClusterIPs. */
 function serviceNames(ctx: ApiContext, programmed: readonly ProgrammedServicePort[]): Map<number, string> {
   const byEntry = new Map<string, string>();
   for (const sp of ctx.loop.state.values())
-    for (const ip of sp.clusterIPs) byEntry.set(entryKey(ip, sp.port, sp.protocol), sp.name);
+    for (const ip of sp.clusterIPs) byEntry.set(entryKey(canonicalIp(ip), sp.port, sp.protocol), sp.name);
   const out = new Map<number, string>();
   for (const p of programmed) {
     const name = byEntry.get(entryKey(p.address, p.port, p.protocol));
@@ -32,14 +33,16 @@ function serviceNames(ctx: ApiContext, programmed: readonly ProgrammedServicePor
 /** The service ids a `service` filter names; a filter naming nothing is a 404, not an empty list. */
 function serviceIds(ctx: ApiContext, programmed: readonly ProgrammedServicePort[], want: string): Set<number> {
   const ids = new Set<number>();
-  const addr = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(want);
+  // "10.96.0.10:80" or "[fd00:10:96::a]:80".
+  const addr = /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(want) ?? /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(want);
   if (addr) {
-    for (const p of programmed) if (p.address === addr[1] && p.port === Number(addr[2])) ids.add(p.id);
+    const ip = canonicalIp(addr[1]!);
+    for (const p of programmed) if (p.address === ip && p.port === Number(addr[2])) ids.add(p.id);
   } else {
     const keys = new Set<string>();
     for (const sp of ctx.loop.state.values()) {
       if (sp.name === want || sp.name.startsWith(`${want}/`) || sp.name.startsWith(`${want}:`)) {
-        for (const ip of sp.clusterIPs) keys.add(entryKey(ip, sp.port, sp.protocol));
+        for (const ip of sp.clusterIPs) keys.add(entryKey(canonicalIp(ip), sp.port, sp.protocol));
       }
     }
     for (const p of programmed) if (keys.has(entryKey(p.address, p.port, p.protocol))) ids.add(p.id);
@@ -86,8 +89,10 @@ export function conntrackRoutes(app: ApiApp, ctx: ApiContext, proxier: EbpfProxi
           `the ${ctx.options.mode} mode keeps no connection-tracking map of its own`,
         );
       const { limit, continue: cont, service, client, protocol } = req.query;
-      if (client !== undefined && !isIPv4(client))
-        throw new ApiError(ApiErrorCode.BadRequest, `client "${client}" is not an IPv4 address`);
+      if (client !== undefined && !isIP(client))
+        throw new ApiError(ApiErrorCode.BadRequest, `client "${client}" is not an IP address`);
+      // The flows' addresses are as the maps give them back (RFC 5952 IPv6).
+      const clientIp = client === undefined ? undefined : canonicalIp(client);
       const programmed = proxier?.started?.programmed() ?? [];
       const ids = service !== undefined ? serviceIds(ctx, programmed, service) : undefined;
       if (!maps.has(CT_MAP))
@@ -109,7 +114,7 @@ export function conntrackRoutes(app: ApiApp, ctx: ApiContext, proxier: EbpfProxi
       flows.forEach((f, i) => {
         const flow = toFlow(f, names, now);
         if (ids && !ids.has(flow.serviceId)) return;
-        if (client !== undefined && flow.client !== client) return;
+        if (clientIp !== undefined && flow.client !== clientIp) return;
         if (protocol !== undefined && flow.protocol !== protocol) return;
         matches.push({ id: rows[i]!.id, flow });
       });
