@@ -307,7 +307,7 @@ describe.runIf(requirePrivileges())('ops API (HTTP, against a running daemon)', 
       ['/v1/maps/sy_services_v3?continue=xyz', 400, 'ERR_API_BAD_CONTINUE', /not one this API issued/],
       ['/v1/services/demo/nope', 404, 'ERR_API_NOT_FOUND', /demo\/nope/],
       ['/v1/services?limit=-1', 400, 'ERR_API_BAD_REQUEST', /limit/],
-      ['/v1/conntrack?client=nobody', 400, 'ERR_API_BAD_REQUEST', /not an IPv4 address/],
+      ['/v1/conntrack?client=nobody', 400, 'ERR_API_BAD_REQUEST', /not an IP address/],
       ['/v1/conntrack?protocol=ICMP', 400, 'ERR_API_BAD_REQUEST', /protocol/],
       ['/v1/conntrack?service=demo/nope', 404, 'ERR_API_NOT_FOUND', /no programmed service port matches/],
     ];
