@@ -12,14 +12,14 @@ import { defineServiceSuite, type Capability } from './suite.js';
 
 const NO_SCTP = 'SCTP in the ipvs mode is issue 21, not built yet';
 
-/** One case of each kind: east-west, policies, north-south, restart and clean-up. */
+/**
+ * One case of each kind: east-west, policies, north-south, restart and
+ * clean-up. (ipvs/proxier.test.ts covers persistence and the drain at weight 0.)
+ */
 const VM_SLICE: Capability[] = [
   'tcp',
-  'client-address',
   'udp',
   'reject',
-  'session-affinity',
-  'endpoint-removal',
   'local-traffic-policy',
   'nodeport',
   'load-balancer',
