@@ -25,6 +25,9 @@
 #define CT_CLOSING_REUSE_NS (10ULL * CT_NSEC_PER_SEC)
 #define CT_TCP_IDLE_NS (86400ULL * CT_NSEC_PER_SEC)
 #define CT_UDP_IDLE_NS (120ULL * CT_NSEC_PER_SEC)
+/* netfilter's established SCTP timeout (nf_conntrack_sctp_timeout_established):
+ * an association's heartbeats (30 s by default) keep it well inside. */
+#define CT_SCTP_IDLE_NS (210ULL * CT_NSEC_PER_SEC)
 /* Candidate NAT ports tried per new flow before it is dropped (Cilium: 32). */
 #define CT_NAT_RETRIES 32
 
@@ -73,12 +76,17 @@ static __always_inline int ct_nat_port_reusable(const struct sy_ct_entry *e, con
 		return 1;
 	if ((e->flags & SY_CT_F_CLOSING) && age > CT_CLOSING_REUSE_NS)
 		return 1;
-	return age > (f->proto == IPPROTO_TCP ? CT_TCP_IDLE_NS : CT_UDP_IDLE_NS);
+	if (f->proto == IPPROTO_TCP)
+		return age > CT_TCP_IDLE_NS;
+	return age > (f->proto == IPPROTO_SCTP ? CT_SCTP_IDLE_NS : CT_UDP_IDLE_NS);
 }
 
 /* Does a socket of this node own the reply tuple (backend -> node address,
  * port)? Then the port is not ours to give: the node's own connection to the
- * same backend, or a listener on that port, would get our flow's replies. */
+ * same backend, or a listener on that port, would get our flow's replies.
+ * SCTP has no socket lookup helper: its ports are taken on trust (a node
+ * SCTP socket on a NAT port of the range is the operator's conflict, as a
+ * listener inside netfilter's NAT range would be). */
 static __always_inline int ct_nat_port_has_socket(sy_ctx_t *ctx, const struct sy_ct_key *k)
 {
 	struct bpf_sock_tuple tuple = {};
@@ -99,8 +107,10 @@ static __always_inline int ct_nat_port_has_socket(sy_ctx_t *ctx, const struct sy
 	}
 	if (k->proto == IPPROTO_TCP)
 		sk = bpf_skc_lookup_tcp(ctx, &tuple, size, BPF_F_CURRENT_NETNS, 0);
-	else
+	else if (k->proto == IPPROTO_UDP)
 		sk = bpf_sk_lookup_udp(ctx, &tuple, size, BPF_F_CURRENT_NETNS, 0);
+	else
+		return 0;
 	if (!sk)
 		return 0;
 	bpf_sk_release(sk);
@@ -206,11 +216,25 @@ static __always_inline void ct_touch(struct sy_ct_entry *e)
 	e->last_seen_ns = bpf_ktime_get_ns();
 }
 
-/* A TCP packet ending its flow (FIN or RST): the flow's REPLY entry is marked,
- * so its NAT port may be reused once the closing has had time to finish. */
+/* A TCP packet ending its flow (FIN or RST), or an SCTP one (ABORT or
+ * SHUTDOWN COMPLETE first in the packet: either is never bundled behind
+ * data in practice): the flow's REPLY entry is marked, so its NAT port may be
+ * reused once the closing has had time to finish. */
 static __always_inline int ct_tcp_closing(const struct sy_packet *p)
 {
+	if (p->proto == IPPROTO_SCTP)
+		return p->sctp_chunk == SY_SCTP_ABORT || p->sctp_chunk == SY_SCTP_SHUTDOWN_COMPLETE;
 	return p->proto == IPPROTO_TCP && (p->tcp_flags & (SY_TCP_FIN | SY_TCP_RST));
+}
+
+/* A packet opening a connection: a TCP SYN without ACK, or an SCTP INIT
+ * (RFC 9260 6.10: never bundled). On a tracked tuple it is a new connection
+ * reusing a port, and gets a new choice. */
+static __always_inline int ct_is_open(const struct sy_packet *p)
+{
+	if (p->proto == IPPROTO_SCTP)
+		return p->sctp_chunk == SY_SCTP_INIT;
+	return p->proto == IPPROTO_TCP && (p->tcp_flags & (SY_TCP_SYN | SY_TCP_ACK)) == SY_TCP_SYN;
 }
 
 #endif /* SWITCHYARD_CONNTRACK_H */

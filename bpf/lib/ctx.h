@@ -9,6 +9,9 @@
  *   ctx_data, ctx_data_end    direct packet access (both have data/data_end)
  *   ctx_load_bytes            copy out of the packet, at any offset
  *   ctx_store_bytes           copy into the packet
+ *   ctx_store_bytes_rcsum     the same, keeping a CHECKSUM_COMPLETE skb's
+ *                             csum right (bytes no checksum field offsets:
+ *                             SCTP's, whose CRC is no one's complement sum)
  *   ctx_l3_csum_replace       incremental IP header checksum fix (size 2 or 4)
  *   ctx_l4_csum_replace       incremental TCP/UDP checksum fix, BPF_F_* flags
  *                             as bpf_l4_csum_replace takes them
@@ -85,6 +88,12 @@ static __always_inline int ctx_store_bytes(sy_ctx_t *ctx, __u32 off, void *from,
 	return bpf_xdp_store_bytes(ctx, off, from, len);
 }
 
+/* XDP has no skb->csum to keep. */
+static __always_inline int ctx_store_bytes_rcsum(sy_ctx_t *ctx, __u32 off, void *from, __u32 len)
+{
+	return bpf_xdp_store_bytes(ctx, off, from, len);
+}
+
 /* XDP has no checksum helpers: read the field, fix it, write it back. */
 static __always_inline int ctx_l3_csum_replace(sy_ctx_t *ctx, __u32 off, __u32 from, __u32 to, __u32 size)
 {
@@ -157,6 +166,11 @@ static __always_inline int ctx_load_bytes(sy_ctx_t *ctx, __u32 off, void *to, __
 static __always_inline int ctx_store_bytes(sy_ctx_t *ctx, __u32 off, void *from, __u32 len)
 {
 	return bpf_skb_store_bytes(ctx, off, from, len, 0);
+}
+
+static __always_inline int ctx_store_bytes_rcsum(sy_ctx_t *ctx, __u32 off, void *from, __u32 len)
+{
+	return bpf_skb_store_bytes(ctx, off, from, len, BPF_F_RECOMPUTE_CSUM);
 }
 
 /* The kernel's helpers: with CHECKSUM_PARTIAL packets (the usual case for a

@@ -16,9 +16,11 @@
  * Checksums: the quoted IP header's is fixed with each address, which leaves
  * the ICMP checksum unchanged by them (a valid IP header sums to all ones);
  * the quoted ports are fixed in the ICMP checksum; the outer destination in
- * the outer header's. The quoted TCP/UDP checksum is left as it is: the
- * receiving stack does not check it in an ICMP error (and a TCP one is not
- * quoted at all within the first 8 bytes).
+ * the outer header's. The quoted TCP/UDP checksum (SCTP's CRC32c) is left
+ * as it is: the receiving stack does not check it in an ICMP error (and a
+ * TCP one is not quoted at all within the first 8 bytes). An SCTP error is
+ * matched by its socket through the quoted verification tag, which NAT
+ * never changes.
  */
 #ifndef SWITCHYARD_ICMP_H
 #define SWITCHYARD_ICMP_H
@@ -48,7 +50,7 @@ struct sy_icmp_error {
 	__u8 proto;
 };
 
-/* 0 when the packet is an ICMP error quoting a TCP or UDP datagram. */
+/* 0 when the packet is an ICMP error quoting a TCP, UDP or SCTP datagram. */
 static __always_inline int icmp_parse_error(sy_ctx_t *ctx, struct sy_icmp_error *e)
 {
 	struct ethhdr eth;
@@ -71,7 +73,7 @@ static __always_inline int icmp_parse_error(sy_ctx_t *ctx, struct sy_icmp_error 
 	e->inner_l3 = e->icmp_off + 8;
 	if (ctx_load_bytes(ctx, e->inner_l3, &inner, sizeof(inner)) < 0 || inner.ihl < 5)
 		return -1;
-	if (inner.protocol != IPPROTO_TCP && inner.protocol != IPPROTO_UDP)
+	if (!packet_proto_has_ports(inner.protocol))
 		return -1;
 	e->inner_l4 = e->inner_l3 + inner.ihl * 4;
 	if (ctx_load_bytes(ctx, e->inner_l4, ports, sizeof(ports)) < 0)
@@ -146,7 +148,7 @@ struct sy_icmp6_error {
 	__u8 proto;
 };
 
-/* 0 when the packet is an ICMPv6 error quoting a TCP or UDP datagram (no
+/* 0 when the packet is an ICMPv6 error quoting a TCP, UDP or SCTP datagram (no
  * extension headers, outer or quoted). */
 static __always_inline int icmp6_parse_error(sy_ctx_t *ctx, struct sy_icmp6_error *e)
 {
@@ -166,7 +168,7 @@ static __always_inline int icmp6_parse_error(sy_ctx_t *ctx, struct sy_icmp6_erro
 	e->inner_l3 = e->icmp_off + 8;
 	if (ctx_load_bytes(ctx, e->inner_l3, &ip6, sizeof(ip6)) < 0)
 		return -1;
-	if (ip6.nexthdr != IPPROTO_TCP && ip6.nexthdr != IPPROTO_UDP)
+	if (!packet_proto_has_ports(ip6.nexthdr))
 		return -1;
 	if (ctx_load_bytes(ctx, e->inner_l3 + sizeof(ip6), ports, sizeof(ports)) < 0)
 		return -1;

@@ -4,7 +4,12 @@
  * a RST|ACK in place, so the client's connect() fails at once with
  * ECONNREFUSED instead of retrying SYNs for a minute; a UDP datagram is
  * answered with ICMP port unreachable (what REJECT sends by default), so the
- * client's next recv() fails with ECONNREFUSED instead of waiting. */
+ * client's next recv() fails with ECONNREFUSED instead of waiting. An SCTP
+ * INIT is answered as the datagram (REJECT's default for any protocol but
+ * TCP); its error quotes the INIT chunk's initiate tag, by which Linux's SCTP
+ * finds the association an INIT's error is about (its verification tag is
+ * 0), so the association sees the error as a soft one: connect() goes on
+ * retrying INIT, as it does behind kube-proxy's iptables. */
 #ifndef SWITCHYARD_REJECT_H
 #define SWITCHYARD_REJECT_H
 
@@ -100,15 +105,27 @@ struct sy_icmphdr {
 	__be32 unused;
 };
 
+/* The transport bytes an ICMP error quotes: RFC 792's 8 (UDP's whole header);
+ * for SCTP 20, up to the INIT chunk's initiate tag (sctp_err_lookup() ignores
+ * an error about an INIT that does not quote it). */
+#define SY_REJECT_QUOTE_UDP 8
+#define SY_REJECT_QUOTE_SCTP 20
+
+static __always_inline __u32 reject_quote_len(const struct sy_packet *p)
+{
+	return p->proto == IPPROTO_SCTP ? SY_REJECT_QUOTE_SCTP : SY_REJECT_QUOTE_UDP;
+}
+
 /* An ICMP error's body: its header, then the offending datagram's IP header
- * and first 8 bytes (RFC 792), here the whole UDP header. */
+ * and its first transport bytes (reject_quote_len() of l4). */
 struct icmp_unreach {
 	struct sy_icmphdr icmp;
 	struct iphdr inner;
-	__u8 l4[8];
+	__u8 l4[SY_REJECT_QUOTE_SCTP];
 } __attribute__((packed));
+#define SY_ICMP_UNREACH_HDRS (sizeof(struct sy_icmphdr) + sizeof(struct iphdr))
 
-/* SY_VERDICT_TX with the datagram turned into ICMP destination unreachable,
+/* SY_VERDICT_TX with the datagram (or SCTP INIT) turned into ICMP destination unreachable,
  * port unreachable, from the service address to the client; or a drop: IP
  * options (not answered, as the RST path), headers cut short, or the rewrite
  * failed. The datagram's payload is cut, its headers kept as the ICMP body. */
@@ -119,6 +136,7 @@ static __noinline int reject_udp(sy_ctx_t *ctx, const struct sy_packet *p)
 	struct ethhdr eth;
 	struct iphdr ip;
 	struct icmp_unreach msg = {};
+	__u32 quote = reject_quote_len(p);
 	__u8 tmp[ETH_ALEN];
 	__s64 sum;
 
@@ -128,10 +146,10 @@ static __noinline int reject_udp(sy_ctx_t *ctx, const struct sy_packet *p)
 		return SY_DROP(SY_DROP_NO_BACKEND);
 	if (ctx_load_bytes(ctx, 0, &eth, sizeof(eth)) < 0 ||
 	    ctx_load_bytes(ctx, p->l3_off, &msg.inner, sizeof(msg.inner)) < 0 ||
-	    ctx_load_bytes(ctx, p->l4_off, &msg.l4, sizeof(msg.l4)) < 0)
+	    ctx_load_bytes(ctx, p->l4_off, &msg.l4, quote) < 0)
 		return SY_DROP(SY_DROP_MALFORMED);
 	/* Headers only, then room in front for the new IP and ICMP headers. */
-	if (ctx_change_tail(ctx, p->l4_off + sizeof(msg.l4)) < 0 ||
+	if (ctx_change_tail(ctx, p->l4_off + quote) < 0 ||
 	    ctx_change_head(ctx, sizeof(struct iphdr) + sizeof(struct sy_icmphdr)) < 0)
 		return SY_DROP(SY_DROP_REJECT_FAILED);
 
@@ -143,7 +161,7 @@ static __noinline int reject_udp(sy_ctx_t *ctx, const struct sy_packet *p)
 		.version = 4,
 		.ihl = 5,
 		.tos = 0xc0, /* internetwork control, as the kernel's ICMP errors */
-		.tot_len = bpf_htons(sizeof(ip) + sizeof(msg)),
+		.tot_len = bpf_htons(sizeof(ip) + SY_ICMP_UNREACH_HDRS + quote),
 		.ttl = 64,
 		.protocol = IPPROTO_ICMP,
 		.saddr = addr_v4(&p->daddr),
@@ -156,13 +174,13 @@ static __noinline int reject_udp(sy_ctx_t *ctx, const struct sy_packet *p)
 
 	msg.icmp.type = SY_ICMP_DEST_UNREACH;
 	msg.icmp.code = SY_ICMP_PORT_UNREACH;
-	sum = bpf_csum_diff(NULL, 0, (__be32 *)&msg, sizeof(msg), 0);
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&msg, SY_ICMP_UNREACH_HDRS + quote, 0);
 	if (sum < 0)
 		return SY_DROP(SY_DROP_REJECT_FAILED);
 	msg.icmp.checksum = csum_fold(sum);
 
 	if (ctx_store_bytes(ctx, 0, &eth, sizeof(eth)) < 0 || ctx_store_bytes(ctx, p->l3_off, &ip, sizeof(ip)) < 0 ||
-	    ctx_store_bytes(ctx, p->l3_off + sizeof(ip), &msg, sizeof(msg)) < 0)
+	    ctx_store_bytes(ctx, p->l3_off + sizeof(ip), &msg, SY_ICMP_UNREACH_HDRS + quote) < 0)
 		return SY_DROP(SY_DROP_REJECT_FAILED);
 	return SY_VERDICT_TX;
 }
@@ -251,29 +269,32 @@ static __always_inline int reject_tcp_syn6(sy_ctx_t *ctx, const struct sy_packet
 #define SY_ICMP6_PORT_UNREACH 4
 
 /* ICMPv6 destination unreachable's body (RFC 4443 3.1): its header, then as
- * much of the datagram as fits; here its IPv6 and UDP headers. */
+ * much of the datagram as fits; here its IPv6 header and the transport bytes
+ * an ICMP error quotes (reject_quote_len()). */
 struct icmp6_unreach {
 	struct sy_icmphdr icmp;
 	struct ipv6hdr inner;
-	__u8 l4[8];
+	__u8 l4[SY_REJECT_QUOTE_SCTP];
 } __attribute__((packed));
+#define SY_ICMP6_UNREACH_HDRS (sizeof(struct sy_icmphdr) + sizeof(struct ipv6hdr))
 
-/* ICMPv6 port unreachable for a UDP datagram, as reject_udp(); one behind
+/* ICMPv6 port unreachable for a UDP datagram or SCTP INIT, as reject_udp(); one behind
  * extension headers is not answered (dropped, no_backend). */
 static __always_inline int reject_udp6(sy_ctx_t *ctx, const struct sy_packet *p)
 {
 	struct ethhdr eth;
 	struct ipv6hdr ip6;
 	struct icmp6_unreach msg = {};
+	__u32 quote = reject_quote_len(p);
 	int csum;
 
 	if (p->ext)
 		return SY_DROP(SY_DROP_NO_BACKEND);
 	if (ctx_load_bytes(ctx, 0, &eth, sizeof(eth)) < 0 ||
 	    ctx_load_bytes(ctx, p->l3_off, &msg.inner, sizeof(msg.inner)) < 0 ||
-	    ctx_load_bytes(ctx, p->l4_off, &msg.l4, sizeof(msg.l4)) < 0)
+	    ctx_load_bytes(ctx, p->l4_off, &msg.l4, quote) < 0)
 		return SY_DROP(SY_DROP_MALFORMED);
-	if (ctx_change_tail(ctx, p->l4_off + sizeof(msg.l4)) < 0 ||
+	if (ctx_change_tail(ctx, p->l4_off + quote) < 0 ||
 	    ctx_change_head(ctx, sizeof(struct ipv6hdr) + sizeof(struct sy_icmphdr)) < 0)
 		return SY_DROP(SY_DROP_REJECT_FAILED);
 	reject_swap_macs(&eth);
@@ -281,7 +302,7 @@ static __always_inline int reject_udp6(sy_ctx_t *ctx, const struct sy_packet *p)
 	__builtin_memset(&ip6, 0, sizeof(ip6));
 	ip6.version = 6;
 	ip6.priority = 0xc; /* traffic class 0xc0, as the kernel's ICMP errors */
-	ip6.payload_len = bpf_htons(sizeof(msg));
+	ip6.payload_len = bpf_htons(SY_ICMP6_UNREACH_HDRS + quote);
 	ip6.nexthdr = IPPROTO_ICMPV6;
 	ip6.hop_limit = 64;
 	__builtin_memcpy(&ip6.saddr, &p->daddr, sizeof(ip6.saddr));
@@ -289,13 +310,13 @@ static __always_inline int reject_udp6(sy_ctx_t *ctx, const struct sy_packet *p)
 
 	msg.icmp.type = SY_ICMP6_DEST_UNREACH;
 	msg.icmp.code = SY_ICMP6_PORT_UNREACH;
-	csum = reject_csum6(&p->daddr, &p->saddr, IPPROTO_ICMPV6, &msg, sizeof(msg));
+	csum = reject_csum6(&p->daddr, &p->saddr, IPPROTO_ICMPV6, &msg, SY_ICMP6_UNREACH_HDRS + quote);
 	if (csum < 0)
 		return SY_DROP(SY_DROP_REJECT_FAILED);
 	msg.icmp.checksum = (__sum16)csum;
 
 	if (ctx_store_bytes(ctx, 0, &eth, sizeof(eth)) < 0 || ctx_store_bytes(ctx, p->l3_off, &ip6, sizeof(ip6)) < 0 ||
-	    ctx_store_bytes(ctx, p->l3_off + sizeof(ip6), &msg, sizeof(msg)) < 0)
+	    ctx_store_bytes(ctx, p->l3_off + sizeof(ip6), &msg, SY_ICMP6_UNREACH_HDRS + quote) < 0)
 		return SY_DROP(SY_DROP_REJECT_FAILED);
 	return SY_VERDICT_TX;
 }

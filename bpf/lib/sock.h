@@ -27,9 +27,17 @@
 #define SOCK_ALLOW 1
 #define SOCK_DENY 0
 
+/* The socket's protocol, as the service key holds it; 0: not ours. By the
+ * protocol, not the type: an SCTP one-to-one socket is SOCK_STREAM and an
+ * ICMP ping socket SOCK_DGRAM, and neither may be given a TCP or UDP
+ * service's backend. SCTP never gets here: Linux's sctp_inet_connect() and
+ * sctp_sendmsg() run no cgroup sock_addr hook, so the node's own SCTP to a
+ * service is not translated (pods' is, at tc). */
 static __always_inline __u8 sock_proto(const struct bpf_sock_addr *ctx)
 {
-	return ctx->type == 1 /* SOCK_STREAM */ ? IPPROTO_TCP : ctx->type == 2 /* SOCK_DGRAM */ ? IPPROTO_UDP : 0;
+	__u32 proto = ctx->protocol;
+
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP ? (__u8)proto : 0;
 }
 
 /* The peer a sock_addr hook sees, as a struct sy_addr: an AF_INET socket's

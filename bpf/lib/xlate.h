@@ -176,7 +176,7 @@ static __noinline int xlate_new_flow(sy_ctx_t *ctx, struct sy_packet *p, const s
 	return flow.flags & SY_CT_F_SNAT ? SY_VERDICT_REDIRECT : SY_VERDICT_PASS;
 }
 
-/* A SYN straight to an address that is not a service, on a 4-tuple whose
+/* A SYN (or SCTP INIT) straight to an address that is not a service, on a 4-tuple whose
  * answers we would still translate: a client reusing a source port it last
  * used for a translated connection to this same backend (common at high
  * connection rates, and entries have no TCP state to expire them). The old
@@ -193,12 +193,12 @@ static __always_inline void forget_reused_tuple(const struct sy_packet *p)
 		.dir = SY_CT_REPLY,
 	};
 
-	if (p->proto != IPPROTO_TCP || (p->tcp_flags & (SY_TCP_SYN | SY_TCP_ACK)) != SY_TCP_SYN)
+	if (!ct_is_open(p))
 		return;
 	bpf_map_delete_elem(&sy_conntrack_v3, &reply_key);
 }
 
-/* The packet's verdict, TCP or UDP; *p is the packet as it leaves. */
+/* The packet's verdict, TCP, UDP or SCTP; *p is the packet as it leaves. */
 static __always_inline int xlate_l4(sy_ctx_t *ctx, struct sy_packet *p)
 {
 	struct sy_service *svc;
@@ -216,14 +216,21 @@ static __always_inline int xlate_l4(sy_ctx_t *ctx, struct sy_packet *p)
 	}
 
 	ct = ct_lookup(p, SY_CT_ORIGINAL);
-	/* A fresh SYN on a tracked 4-tuple is a new connection reusing a port:
-	 * it gets a new choice, not a backend that may have gone since. */
-	if (ct && !(p->proto == IPPROTO_TCP && (p->tcp_flags & (SY_TCP_SYN | SY_TCP_ACK)) == SY_TCP_SYN))
+	/* A fresh SYN (INIT) on a tracked 4-tuple is a new connection reusing
+	 * a port: it gets a new choice, not a backend that may have gone since. */
+	if (ct && !ct_is_open(p))
 		return xlate_established(ctx, p, ct);
 	v = xlate_new_flow(ctx, p, svc);
-	if (v == SY_VERDICT_REJECT)
-		return p->proto == IPPROTO_TCP ? reject_tcp_syn(ctx, p) : reject_udp(ctx, p);
-	return v;
+	if (v != SY_VERDICT_REJECT)
+		return v;
+	if (p->proto == IPPROTO_TCP)
+		return reject_tcp_syn(ctx, p);
+	/* SCTP: an INIT is answered as a datagram is (iptables' REJECT sends
+	 * ICMP port unreachable for any protocol but TCP); any other chunk
+	 * has no association to refuse, as a TCP non-SYN. */
+	if (p->proto == IPPROTO_SCTP && p->sctp_chunk != SY_SCTP_INIT)
+		return SY_DROP(SY_DROP_NO_BACKEND);
+	return reject_udp(ctx, p);
 }
 
 /* The packet's verdict; *p is the packet as it leaves (for fib.h). */

@@ -1,6 +1,8 @@
-// Building and reading Ethernet/IPv4/TCP|UDP and Ethernet/IPv6/TCP|UDP
+// Building and reading Ethernet/IPv4/TCP|UDP|SCTP and Ethernet/IPv6/TCP|UDP|SCTP
 // frames for BPF_PROG_TEST_RUN, with checksums computed here independently
-// of the kernel's helpers. A spec whose addresses contain ':' is IPv6.
+// of the kernel's helpers (SCTP's CRC32c: crc32c.ts). A spec whose addresses
+// contain ':' is IPv6.
+import { sctpChecksum } from './crc32c.js';
 
 /** An IPv6 extension header before the transport header (8 bytes each here). */
 export type Ipv6Ext =
@@ -17,9 +19,15 @@ export interface PacketSpec {
   dst: string;
   sport: number;
   dport: number;
-  proto: 'tcp' | 'udp';
+  proto: 'tcp' | 'udp' | 'sctp';
   /** TCP flags byte: SYN 0x02, ACK 0x10, RST 0x04, FIN 0x01. */
   flags?: number;
+  /** SCTP: the one chunk's type (default INIT, 1); `payload` is its value. */
+  chunk?: number;
+  /** SCTP: the verification tag (default 0, as an INIT has). */
+  vtag?: number;
+  /** SCTP: the checksum field: the right CRC32c (default), 0 (not computed yet, or RFC 9653's zero checksum), or the right one with this XORed in. */
+  sctpChecksum?: 'valid' | 'zero' | { wrongBy: number };
   seq?: number;
   payload?: Buffer;
   /** UDP only: send with checksum 0 ("none"). */
@@ -29,6 +37,31 @@ export interface PacketSpec {
 }
 
 export const TCP = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10 } as const;
+/** SCTP chunk types (RFC 9260 3.2). */
+export const SCTP = {
+  DATA: 0,
+  INIT: 1,
+  INIT_ACK: 2,
+  SACK: 3,
+  ABORT: 6,
+  COOKIE_ECHO: 10,
+  SHUTDOWN_COMPLETE: 14,
+} as const;
+
+/** An SCTP packet: common header, one chunk of `payload`, checksum as asked. */
+function sctpBytes(p: PacketSpec, payload: Buffer): Buffer {
+  const l4 = Buffer.alloc(12 + 4 + payload.length);
+  l4.writeUInt16BE(p.sport, 0);
+  l4.writeUInt16BE(p.dport, 2);
+  l4.writeUInt32BE(p.vtag ?? 0, 4);
+  l4[12] = p.chunk ?? SCTP.INIT;
+  l4.writeUInt16BE(4 + payload.length, 14);
+  payload.copy(l4, 16);
+  const want = p.sctpChecksum ?? 'valid';
+  const crc = want === 'zero' ? 0 : (sctpChecksum(l4) ^ (want === 'valid' ? 0 : want.wrongBy)) >>> 0;
+  l4.writeUInt32LE(crc, 8);
+  return l4;
+}
 
 const ip4 = (s: string) => Buffer.from(s.split('.').map(Number));
 const ip4s = (b: Buffer, at: number) => `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
@@ -127,9 +160,11 @@ function l4Checksum(src: Buffer, dst: Buffer, proto: number, l4: Buffer): number
 
 export function buildPacket(p: PacketSpec): Buffer {
   const payload = p.payload ?? Buffer.alloc(0);
-  const proto = p.proto === 'tcp' ? 6 : 17;
+  const proto = p.proto === 'tcp' ? 6 : p.proto === 'sctp' ? 132 : 17;
   let l4: Buffer;
-  if (p.proto === 'tcp') {
+  if (p.proto === 'sctp') {
+    l4 = sctpBytes(p, payload);
+  } else if (p.proto === 'tcp') {
     l4 = Buffer.alloc(20 + payload.length);
     l4.writeUInt16BE(p.sport, 0);
     l4.writeUInt16BE(p.dport, 2);
@@ -149,13 +184,15 @@ export function buildPacket(p: PacketSpec): Buffer {
   if (isV6(p.src)) {
     const src = ip6(p.src);
     const dst = ip6(p.dst);
-    if (!(p.proto === 'udp' && p.noUdpChecksum)) l4.writeUInt16BE(l6Checksum(src, dst, proto, l4) || 0xffff, csumAt);
+    if (!(p.proto === 'udp' && p.noUdpChecksum) && p.proto !== 'sctp')
+      l4.writeUInt16BE(l6Checksum(src, dst, proto, l4) || 0xffff, csumAt);
     const { first, bytes } = extBytes(p.ext ?? [], proto);
     return Buffer.concat([ETH_V6, ipv6Header(src, dst, first, bytes.length + l4.length), bytes, l4]);
   }
   const src = ip4(p.src);
   const dst = ip4(p.dst);
-  if (!(p.proto === 'udp' && p.noUdpChecksum)) l4.writeUInt16BE(l4Checksum(src, dst, proto, l4) || 0xffff, csumAt);
+  if (!(p.proto === 'udp' && p.noUdpChecksum) && p.proto !== 'sctp')
+    l4.writeUInt16BE(l4Checksum(src, dst, proto, l4) || 0xffff, csumAt);
 
   const ip = Buffer.alloc(20);
   ip[0] = 0x45;
@@ -176,7 +213,8 @@ export interface ParsedPacket {
   dst: string;
   sport: number;
   dport: number;
-  proto: 'tcp' | 'udp' | 'other';
+  proto: 'tcp' | 'udp' | 'sctp' | 'other';
+  /** TCP: the flags byte; SCTP: the first chunk's type. */
   flags: number;
   seq: number;
   ack: number;
@@ -202,7 +240,8 @@ function parsePacket6(frame: Buffer): ParsedPacket {
   const ip = frame.subarray(14, 14 + 40 + frame.readUInt16BE(14 + 4));
   const { next, at } = ipv6Transport(ip);
   const l4 = ip.subarray(at);
-  const proto = next === 6 ? 'tcp' : next === 17 ? 'udp' : 'other';
+  const proto = next === 6 ? 'tcp' : next === 17 ? 'udp' : next === 132 ? 'sctp' : 'other';
+  if (proto === 'sctp') return parseSctp(ip6s(ip, 8), ip6s(ip, 24), l4, true, frame.length);
   const csumAt = proto === 'tcp' ? 16 : 6;
   const stored = l4.readUInt16BE(csumAt);
   const zeroed = Buffer.from(l4);
@@ -225,6 +264,25 @@ function parsePacket6(frame: Buffer): ParsedPacket {
   };
 }
 
+/** An SCTP packet's fields; its checksum checked by this file's own CRC32c. */
+function parseSctp(src: string, dst: string, l4: Buffer, ipChecksumOk: boolean, length: number): ParsedPacket {
+  const stored = l4.readUInt32LE(8);
+  return {
+    src,
+    dst,
+    sport: l4.readUInt16BE(0),
+    dport: l4.readUInt16BE(2),
+    proto: 'sctp',
+    flags: l4[12]!,
+    seq: l4.readUInt32BE(4), // the verification tag
+    ack: 0,
+    ipChecksumOk,
+    l4ChecksumOk: stored === sctpChecksum(l4),
+    l4Checksum: stored,
+    length,
+  };
+}
+
 export function parsePacket(frame: Buffer): ParsedPacket {
   if (frame.readUInt16BE(12) === 0x86dd) return parsePacket6(frame);
   const ip = frame.subarray(14);
@@ -232,7 +290,9 @@ export function parsePacket(frame: Buffer): ParsedPacket {
   const total = ip.readUInt16BE(2);
   const l4 = ip.subarray(ihl, total);
   const protoNum = ip[9]!;
-  const proto = protoNum === 6 ? 'tcp' : protoNum === 17 ? 'udp' : 'other';
+  const proto = protoNum === 6 ? 'tcp' : protoNum === 17 ? 'udp' : protoNum === 132 ? 'sctp' : 'other';
+  const ipChecksumOk = fold(sum16(ip.subarray(0, ihl))) === 0;
+  if (proto === 'sctp') return parseSctp(ip4s(ip, 12), ip4s(ip, 16), l4, ipChecksumOk, frame.length);
   const csumAt = proto === 'tcp' ? 16 : 6;
   const stored = l4.readUInt16BE(csumAt);
   const zeroed = Buffer.from(l4);

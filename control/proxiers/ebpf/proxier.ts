@@ -116,14 +116,12 @@ export { networkOf } from './addresses.js';
  * externalIP, with the endpoints of its external policy: Cluster is
  * source-NATed to the node, Local keeps the client's address and sends
  * pods to the ClusterIP's endpoints. The dual-stack meta proxier hands this
- * proxier its family's share only. SCTP is not in this dataplane yet and
- * is reported, not silently dropped. IPv6 addresses are written as the maps
+ * proxier its family's share only. SCTP is served as TCP is (the dataplane
+ * updates its CRC32c; no SCTP sockets are needed on the node for that).
+ * IPv6 addresses are written as the maps
  * give them back (RFC 5952), so entries adopted after a restart compare equal.
  */
 export function dataplaneSpecs(sp: ServicePortState, ctx: SpecContext): { specs: ServicePortSpec[]; skipped: Skip[] } {
-  if (sp.protocol === 'SCTP') {
-    return { specs: [], skipped: [{ name: sp.name, reason: 'SCTP is not translated by the ebpf dataplane yet' }] };
-  }
   const backendsOf = (endpoints: ServicePortState['clusterEndpoints']): Backend[] =>
     (endpoints ?? []).map((e) => ({ address: canonicalIp(e.ip), port: e.port }));
   const common = (backends: Backend[]) => ({

@@ -8,6 +8,7 @@
 // node's address, routes and neighbours; a pod's veth), as if received on
 // one of its interfaces: what leaves from a node address is routed by the
 // program itself (fib.h), tc by redirecting, XDP by sending it back out.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfMap, BpfObject, type BpfProgram, type TypedMap } from '../../../control/bpf/index.js';
 import { EbpfDataplane, NAT_PORTS } from '../../../control/proxiers/ebpf/dataplane.js';
@@ -24,6 +25,7 @@ import {
   parseQuoted,
   TCP,
   type PacketSpec,
+  SCTP,
 } from '../../harness/packet.js';
 import { runTc, runXdp } from '../../harness/test-run.js';
 import { repoRoot } from '../../harness/paths.js';
@@ -49,6 +51,7 @@ const NODEPORT = 30080;
 const LOCAL_NODEPORT = 30081;
 const EMPTY_LOCAL_NODEPORT = 30082;
 const UDP_NODEPORT = 30053;
+const SCTP_NODEPORT = 30068;
 const POD_CIDR = '10.244.0.0/16';
 
 const ROUTER_MAC = '02:00:00:00:00:12'; // n2, the next hop to 10.244.2.0/24
@@ -122,6 +125,14 @@ describe.runIf(requirePrivileges())('north-south translation (BPF_PROG_TEST_RUN)
       port: UDP_NODEPORT,
       protocol: 'UDP',
       backends: [{ address: REMOTE_BACKEND, port: 5353 }],
+      snat: 'always',
+    });
+    dp.upsertService({
+      address: NODE,
+      nodeAddress: true,
+      port: SCTP_NODEPORT,
+      protocol: 'SCTP',
+      backends: [{ address: REMOTE_BACKEND, port: 3868 }],
       snat: 'always',
     });
     // local: externalTrafficPolicy Local; the ClusterIP entry has every endpoint.
@@ -233,6 +244,61 @@ describe.runIf(requirePrivileges())('north-south translation (BPF_PROG_TEST_RUN)
         ipChecksumOk: true,
         l4ChecksumOk: true,
       });
+    });
+
+    it('sends an SCTP association to a NodePort on from the node with a NAT port (both ports rewritten, CRC32c checked independently), and its replies back', () => {
+      const sport = nextPort++;
+      const sctp = (spec: Partial<PacketSpec>): PacketSpec => ({
+        src: CLIENT,
+        dst: NODE,
+        sport,
+        dport: SCTP_NODEPORT,
+        proto: 'sctp',
+        chunk: SCTP.INIT,
+        payload: randomBytes(300),
+        ...spec,
+      });
+      const init = run(sctp({}));
+      expect(init.verdict).toBe(routed);
+      expect(init.out).toMatchObject({
+        src: NODE,
+        dst: REMOTE_BACKEND,
+        dport: 3868,
+        ipChecksumOk: true,
+        l4ChecksumOk: true,
+      });
+      const natPort = init.out.sport;
+      expect(natPort).not.toBe(sport);
+      expect(natPort).toBeGreaterThanOrEqual(NAT_PORTS.min);
+
+      const data = run(sctp({ chunk: SCTP.DATA, vtag: 0xfeed, payload: randomBytes(1001) }));
+      expect(data.out).toMatchObject({ src: NODE, sport: natPort, dst: REMOTE_BACKEND, l4ChecksumOk: true });
+
+      for (const [chunk, len] of [
+        [SCTP.INIT_ACK, 500],
+        [SCTP.SACK, 12],
+      ] as const) {
+        const reply = run({
+          src: REMOTE_BACKEND,
+          dst: NODE,
+          sport: 3868,
+          dport: natPort,
+          proto: 'sctp',
+          chunk,
+          vtag: 0xabc,
+          payload: randomBytes(len),
+        });
+        expect(reply.verdict).toBe(routed);
+        expect(reply.out).toMatchObject({
+          src: NODE,
+          sport: SCTP_NODEPORT,
+          dst: CLIENT,
+          dport: sport,
+          flags: chunk,
+          ipChecksumOk: true,
+          l4ChecksumOk: true,
+        });
+      }
     });
 
     it("keeps the client's own port when it is in the NAT range and free, and gives a second client on the same port another", () => {

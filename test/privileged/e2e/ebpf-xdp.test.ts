@@ -4,10 +4,8 @@
 // checksums, as a physical NIC does (test/harness/cluster.ts nicLike), so
 // this is the path a node with an XDP-capable NIC takes, except that a veth
 // may not XDP_TX what it routes (sy_uplinks): tc behind XDP sends those.
-import { EBPF_NO_SCTP } from './gaps.js';
 import { defineServiceSuite } from './suite.js';
 
 defineServiceSuite('ebpf', {
   args: ['--bpf-lb-acceleration=native'],
-  skip: { sctp: EBPF_NO_SCTP, 'sctp-nodeport': EBPF_NO_SCTP },
 });

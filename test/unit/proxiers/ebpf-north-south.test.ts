@@ -59,6 +59,16 @@ const there = (ip: string) => endpoint(ip, { nodeName: 'node-b' });
 const addrs = (specs: Array<{ address: string; port: number }>) => specs.map((s) => `${s.address}:${s.port}`);
 
 describe('ebpf: external addresses', () => {
+  it('an SCTP NodePort is programmed as a TCP one is, protocol SCTP, nothing skipped', () => {
+    const sctp = nodePortService({
+      ports: [{ name: 'diameter', protocol: 'SCTP', port: 3868, targetPort: 3868, nodePort: 30068 }],
+    });
+    const { specs, skipped } = dataplaneSpecs(port(sctp, [here('10.244.1.11')]), ctx());
+    expect(skipped).toEqual([]);
+    expect(addrs(specs)).toEqual(['10.96.0.10:3868', `${NODE_IP}:30068`, '192.168.7.1:30068', '127.0.0.1:30068']);
+    expect(specs.every((s) => s.protocol === 'SCTP')).toBe(true);
+  });
+
   it('a NodePort on every local IPv4 address and 127.0.0.1, source-NATed under policy Cluster, to every endpoint', () => {
     const { specs, skipped } = dataplaneSpecs(
       port(nodePortService(), [here('10.244.1.11'), there('10.244.2.11')]),
